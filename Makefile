@@ -1,0 +1,45 @@
+# radflag: `make run` and `make test` do everything on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SHARED ?= ../shared
+OUT    ?= out
+
+.PHONY: install run test check fmt eval bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/radflag run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/ruff check hl7 nlp worker tests bench
+	$(BIN)/ruff format --check hl7 nlp worker tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff format hl7 nlp worker tests bench
+	$(BIN)/ruff check --fix hl7 nlp worker tests bench
+
+eval: $(STAMP)
+	mkdir -p $(OUT)
+	$(BIN)/radflag annotate $(SHARED)/corpus/dev.jsonl > $(OUT)/dev.jsonl
+	$(BIN)/python $(SHARED)/tools/score.py $(SHARED)/corpus/dev.jsonl $(OUT)/dev.jsonl \
+	  --min status_acc=0.95 --min flag_f1=0.95 --min site_f1=0.90 \
+	  --min etiology_f1=0.90 --min priority_acc=0.95
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.nlp --corpus $(SHARED)/corpus/dev.jsonl
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,124 @@
+"""The annotator's output: small frozen dataclasses, serialised to the contract's JSON.
+
+The JSON shape is spec/annotation.md's, key for key; `to_json_dict` is the one
+place that knows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+BmeStatus = Literal["present", "possible", "absent"]
+MentionStatus = Literal["present", "possible", "negated", "historical", "hypothetical"]
+Laterality = Literal["left", "right", "bilateral"] | None
+Priority = Literal["routine", "high", "urgent"]
+
+BME_STATUSES: tuple[str, ...] = ("present", "possible", "absent")
+MENTION_STATUSES: tuple[str, ...] = ("present", "possible", "negated", "historical", "hypothetical")
+SECTIONS: tuple[str, ...] = ("history", "technique", "comparison", "findings", "impression", "addendum")
+ETIOLOGIES: tuple[str, ...] = (
+    "osteonecrosis", "trauma", "overload", "transient", "degenerative",
+    "inflammatory", "infection", "tumor", "reactive",
+)
+BONES: tuple[str, ...] = (
+    "medial_femoral_condyle", "lateral_femoral_condyle", "femoral_trochlea",
+    "medial_tibial_plateau", "lateral_tibial_plateau", "patella", "fibular_head",
+    "distal_femur", "proximal_tibia",
+    "femoral_head", "femoral_neck", "acetabulum", "greater_trochanter",
+    "talus", "calcaneus", "navicular", "cuboid", "cuneiform", "metatarsal",
+    "distal_tibia", "distal_fibula",
+    "humeral_head", "scaphoid", "lunate", "vertebral_body", "sacrum", "ilium",
+)
+PRIORITY_RANK: dict[str, int] = {"routine": 1, "high": 2, "urgent": 3}
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One bone marrow edema mention with its context."""
+
+    start: int
+    end: int
+    text: str
+    status: MentionStatus
+    section: str | None
+    bones: tuple[str, ...] = ()
+    laterality: Laterality = None
+    severity: str | None = None
+    # Character span of the sentence the mention stands in (evidence for flags).
+    sentence_start: int = 0
+    sentence_end: int = 0
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "status": self.status,
+            "section": self.section,
+            "bones": list(self.bones),
+            "laterality": self.laterality,
+            "severity": self.severity,
+        }
+
+
+@dataclass(frozen=True)
+class Site:
+    """A bone with present or possible edema."""
+
+    bone: str
+    laterality: Laterality = None
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"bone": self.bone, "laterality": self.laterality}
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A flag for the sender, with its follow-up suggestion and the sentences it rests on."""
+
+    code: str
+    priority: Priority
+    suggestion: str
+    evidence: tuple[str, ...] = ()
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "priority": self.priority, "suggestion": self.suggestion}
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """What the annotator says about one report (spec/annotation.md)."""
+
+    bme: BmeStatus
+    sites: tuple[Site, ...] = ()
+    etiology: tuple[str, ...] = ()
+    flags: tuple[Flag, ...] = ()
+    mentions: tuple[Mention, ...] = ()
+    language: str = "en"
+
+    @property
+    def top_priority(self) -> str | None:
+        """The highest flag priority, or None without flags."""
+        if not self.flags:
+            return None
+        return max((f.priority for f in self.flags), key=PRIORITY_RANK.__getitem__)
+
+    def to_json_dict(self, report_id: str | None = None) -> dict[str, Any]:
+        """The contract's JSON object; `id` first when given."""
+        out: dict[str, Any] = {} if report_id is None else {"id": report_id}
+        out.update(
+            bme=self.bme,
+            sites=[s.to_json_dict() for s in self.sites],
+            etiology=list(self.etiology),
+            flags=[f.to_json_dict() for f in self.flags],
+            mentions=[m.to_json_dict() for m in self.mentions],
+            language=self.language,
+        )
+        return out
+
+
+__all__ = [
+    "BME_STATUSES", "BONES", "ETIOLOGIES", "MENTION_STATUSES", "PRIORITY_RANK", "SECTIONS",
+    "Annotation", "Flag", "Mention", "Site",
+]

@@ -1,0 +1,6 @@
+"""`radflag` console command: importing the command modules registers their commands."""
+
+from worker.cli import annotate as _annotate  # noqa: F401
+from worker.cli.base import main
+
+__all__ = ["main"]

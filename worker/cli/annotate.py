@@ -1,0 +1,1 @@
+"""`radflag annotate` (being built)."""

@@ -1,0 +1,119 @@
+"""Settings: read once into a typed object from an injectable mapping.
+
+Every field can be set as `RADFLAG_<NAME>` in the environment or by the CLI
+option of the same name; nothing else in radflag reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PREFIX = "RADFLAG_"
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _parse_hostport(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(f"expected HOST:PORT, got {value!r}")
+    return host, int(port)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything radflag can be configured with; see README "Configuration"."""
+
+    mllp_host: str = "127.0.0.1"
+    mllp_port: int = 2575
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    destination: str | None = None  # HOST:PORT of the result receiver
+    data_dir: Path = Path("radflag-data")
+    redis_url: str | None = None  # None: radflag starts its own Redis in data_dir
+    database_url: str | None = None  # None: SQLite in data_dir
+    concurrency: int = 2
+    max_frame_bytes: int = 4 * 1024 * 1024
+    idle_timeout: float = 300.0
+    duplicate_window: float = 7 * 24 * 3600.0
+    delivery_timeout: float = 30.0
+    delivery_max_age: float = 24 * 3600.0
+    delivery_backoff_max: float = 600.0
+    retention_days: int = 365
+    http_user: str | None = None
+    http_password: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if self.destination is not None:
+            _parse_hostport(self.destination)
+        for name in ("mllp_port", "http_port"):
+            if not 0 <= getattr(self, name) < 65536:
+                raise SettingsError(f"{name} must be a port number, got {getattr(self, name)}")
+        if self.concurrency < 1:
+            raise SettingsError("concurrency must be at least 1")
+
+    def __repr__(self) -> str:  # secrets masked
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "http_password" and value:
+                value = "********"
+            elif f.name in ("redis_url", "database_url") and value:
+                value = _mask_url(value)
+            shown.append(f"{f.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
+
+    @property
+    def destination_address(self) -> tuple[str, int] | None:
+        return None if self.destination is None else _parse_hostport(self.destination)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'radflag.sqlite3').resolve()}"
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build from `RADFLAG_*` keys of `env` (default: os.environ), then `overrides`.
+
+        Overrides that are None are ignored, so CLI options left unset fall through.
+        Raises SettingsError for a value of the wrong type.
+        """
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _convert(name: str, type_name: Any, raw: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("Path"):
+            return Path(raw)
+    except ValueError as e:
+        raise SettingsError(f"{PREFIX}{name.upper()}: {e}") from e
+    return raw
+
+
+def _mask_url(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in creds:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:********@{host}"
