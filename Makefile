@@ -40,6 +40,8 @@ eval: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.nlp --corpus $(SHARED)/corpus/dev.jsonl
+	$(BIN)/python -m bench.hl7 --corpus $(SHARED)/corpus/dev.jsonl
+	$(BIN)/python -m bench.service --corpus $(SHARED)/corpus/dev.jsonl
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

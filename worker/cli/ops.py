@@ -1,0 +1,1 @@
+"""radflag ops commands (being built)."""

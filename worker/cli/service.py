@@ -1,0 +1,1 @@
+"""radflag service commands (being built)."""
