@@ -1,0 +1,163 @@
+"""MLLP framing: an encoder and an incremental decoder that never touch a socket.
+
+Strategy: the listener pushes whatever bytes a read returned into
+`FrameDecoder.feed` and gets back the payloads of the frames those bytes
+completed (h11 style: bytes in, events out). The decoder keeps one buffer and
+one flag (inside a frame or between frames):
+
+- between frames, everything up to the next start block (0x0B) is junk: NUL
+  keep-alives, stray CR/LF after an end block, noise. It is dropped and counted
+  in `discarded_bytes`, never an error, so a sloppy sender cannot stall us;
+- inside a frame, the payload runs to the end block (0x1C 0x0D). A start block
+  inside a frame means the sender gave up on that frame and began another: the
+  abandoned part is kept only if it looks like a whole message (the same rule as
+  at EOF, see `close`);
+- a frame that grows beyond `max_frame_bytes` before its end block raises
+  `FrameTooLarge`, so memory per connection is bounded. The oversized frame is
+  dropped and the decoder waits for the next start block; the listener usually
+  answers with a negative ACK and closes the connection.
+
+Searching restarts where the previous search stopped (minus one byte, for an end
+block split between two reads), so feeding a frame one byte at a time stays
+linear.
+"""
+
+from __future__ import annotations
+
+from hl7.errors import FrameTooLarge
+
+START_BLOCK = b"\x0b"
+END_BLOCK = b"\x1c\r"
+
+_NEED_MORE = object()
+_ABANDONED = object()
+
+
+def encode_frame(message: bytes) -> bytes:
+    """Wrap one HL7 message in an MLLP frame (0x0B message 0x1C 0x0D)."""
+    return START_BLOCK + message + END_BLOCK
+
+
+def looks_complete(payload: bytes) -> bool:
+    """True when an unterminated frame still holds what looks like a whole message.
+
+    A message starts with MSH and its last segment ends with a segment
+    terminator; a frame cut mid-segment does not.
+    """
+    body = payload.lstrip(b"\r\n")
+    return body.startswith(b"MSH") and body.endswith((b"\r", b"\n"))
+
+
+class FrameDecoder:
+    """Incremental MLLP decoder: `feed(bytes)` returns the payloads of completed frames."""
+
+    def __init__(self, max_frame_bytes: int) -> None:
+        if max_frame_bytes < 1:
+            raise ValueError("max_frame_bytes must be positive")
+        self.max_frame_bytes = max_frame_bytes
+        self.discarded_bytes = 0
+        self._buffer = bytearray()
+        self._in_frame = False
+        self._scanned = 0  # bytes of the current frame already searched for the end block
+        self._too_large: FrameTooLarge | None = None
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of a started frame waiting for its end block (0 between frames)."""
+        return len(self._buffer) if self._in_frame else 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Take the bytes of one read; return the payloads of the frames they completed.
+
+        Raises FrameTooLarge when a frame exceeds `max_frame_bytes`. Frames completed
+        earlier in the same read are returned first and the error is raised by the
+        next call (whose bytes are kept for the call after).
+        """
+        self._buffer += data
+        if self._too_large is not None:
+            error, self._too_large = self._too_large, None
+            raise error
+        frames: list[bytes] = []
+        while self._buffer:
+            if not self._in_frame and not self._enter_frame():
+                break
+            outcome = self._take_frame()
+            if outcome is _NEED_MORE:
+                break
+            if isinstance(outcome, FrameTooLarge):
+                if not frames:
+                    raise outcome
+                self._too_large = outcome
+                break
+            if isinstance(outcome, bytes):
+                frames.append(outcome)
+        return frames
+
+    def close(self) -> bytes | None:
+        """At EOF: the payload of an unterminated frame if it looks complete, else None."""
+        payload = bytes(self._buffer) if self._in_frame else b""
+        if not self._in_frame:
+            self.discarded_bytes += len(self._buffer)
+        self._reset()
+        self._too_large = None
+        if payload and looks_complete(payload):
+            return payload
+        self.discarded_bytes += len(payload)
+        return None
+
+    def _enter_frame(self) -> bool:
+        start = self._buffer.find(START_BLOCK)
+        if start < 0:
+            self.discarded_bytes += len(self._buffer)
+            self._buffer.clear()
+            return False
+        self.discarded_bytes += start
+        del self._buffer[: start + 1]
+        self._in_frame = True
+        self._scanned = 0
+        return True
+
+    def _take_frame(self) -> bytes | FrameTooLarge | object:
+        """A payload, FrameTooLarge, _NEED_MORE, or _ABANDONED (frame cut by a start block)."""
+        search_from = max(0, self._scanned - 1)
+        end = self._buffer.find(END_BLOCK, search_from)
+        restart = self._buffer.find(START_BLOCK, search_from)
+        if restart >= 0 and (end < 0 or restart < end):
+            return self._abandon(restart)
+        if end < 0:
+            if len(self._buffer) > self.max_frame_bytes:
+                return self._drop_oversized(len(self._buffer))
+            self._scanned = len(self._buffer)
+            return _NEED_MORE
+        if end > self.max_frame_bytes:
+            del self._buffer[: end + len(END_BLOCK)]
+            self._reset(keep_buffer=True)
+            return FrameTooLarge(end, self.max_frame_bytes)
+        payload = bytes(self._buffer[:end])
+        del self._buffer[: end + len(END_BLOCK)]
+        self._reset(keep_buffer=True)
+        return payload
+
+    def _abandon(self, restart: int) -> bytes | FrameTooLarge | object:
+        # The sender began a new frame without ending this one.
+        fragment = bytes(self._buffer[:restart])
+        del self._buffer[:restart]
+        self._reset(keep_buffer=True)
+        if len(fragment) > self.max_frame_bytes:
+            return FrameTooLarge(len(fragment), self.max_frame_bytes)
+        if looks_complete(fragment):
+            return fragment
+        self.discarded_bytes += len(fragment)
+        return _ABANDONED
+
+    def _drop_oversized(self, size: int) -> FrameTooLarge:
+        # The rest of the oversized frame arrives later and is skipped as junk.
+        self._buffer.clear()
+        self._reset()
+        return FrameTooLarge(size, self.max_frame_bytes)
+
+    def _reset(self, *, keep_buffer: bool = False) -> None:
+        if not keep_buffer:
+            self._buffer.clear()
+        self._in_frame = False
+        self._scanned = 0
