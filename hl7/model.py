@@ -66,3 +66,24 @@ class Report:
     @property
     def control_id(self) -> str:
         return self.header.control_id
+
+
+@dataclass(frozen=True)
+class AckInfo:
+    """What an ACK from a result receiver says (read by the delivery client)."""
+
+    code: str  # MSA-1: AA, AE, AR, CA, CE or CR
+    acked_control_id: str  # MSA-2: the control id of the message acknowledged
+    text: str  # MSA-3 and the ERR texts, or ""
+    control_id: str  # the ACK's own MSH-10
+    error_code: str = ""  # HL7 table 0357 code from ERR, or ""
+
+    @property
+    def accepted(self) -> bool:
+        """AA or CA: the receiver has the message; the sender may forget it."""
+        return self.code in ("AA", "CA")
+
+    @property
+    def rejected(self) -> bool:
+        """AR or CR: the receiver will never take this message; retrying cannot help."""
+        return self.code in ("AR", "CR")

@@ -1,0 +1,230 @@
+"""Acknowledgments: which code to answer with, the ACK bytes, and reading an ACK.
+
+Strategy: the ACK is built by hand from the MessageHeader (no hl7apy), in the
+inbound message's version, delimiters and character set, so the listener's
+answer costs microseconds. Errors follow the version's style: v2.3/v2.4 put
+the HL7 table 0357 code in ERR-1 and the readable text in MSA-3; v2.5 and later
+use ERR-3 (code), ERR-4 (severity) and ERR-8 (text), with MSA-3 kept until v2.7
+withdrew it.
+
+Which code (`ack_code`): original mode (MSH-15 and MSH-16 empty) answers
+AA/AE/AR. Enhanced mode answers with a commit ACK CA/CE/CR, only when MSH-15
+asks for one: AL always (also when MSH-15 is empty but MSH-16 is valued), NE
+never, ER only for errors, SU only for success.
+
+What the listener does when `ack_code` returns None: it still answers on the
+MLLP connection, with `response_code` (the commit code CA/CE/CR). Most MLLP
+senders block on the socket until a response arrives whatever MSH-15 says,
+and a missing answer stalls the queue until their timeout and causes resends;
+a sender that truly does not wait ignores a response whose MSA-2 names a
+message it already considers sent. The spec's rule still holds: AA/CA only
+after the message is durably queued.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hl7.errors import DataTypeError, InboundMessageError, SegmentSequenceError
+from hl7.header import parse_header
+from hl7.model import AckInfo, MessageHeader
+from hl7.text import Delimiters, decode_message, encode_message, escape, unescape
+
+ACK_CODES = ("AA", "AE", "AR", "CA", "CE", "CR")
+OUTCOMES = ("accepted", "error", "rejected")
+RADFLAG_APPLICATION = "RADFLAG"
+
+# HL7 table 0357, message error condition codes.
+ERROR_CODE_TEXT: dict[int, str] = {
+    0: "Message accepted",
+    100: "Segment sequence error",
+    101: "Required field missing",
+    102: "Data type error",
+    103: "Table value not found",
+    104: "Value too long",
+    200: "Unsupported message type",
+    201: "Unsupported event code",
+    202: "Unsupported processing id",
+    203: "Unsupported version id",
+    204: "Unknown key identifier",
+    205: "Duplicate key identifier",
+    206: "Application record locked",
+    207: "Application internal error",
+}
+
+_ORIGINAL = {"accepted": "AA", "error": "AE", "rejected": "AR"}
+_ENHANCED = {"accepted": "CA", "error": "CE", "rejected": "CR"}
+_MAX_TEXT = 250
+
+
+def ack_code(header: MessageHeader, outcome: str) -> str | None:
+    """The ACK code for an outcome ("accepted", "error", "rejected"), honouring MSH-15.
+
+    None means the sender asked for no accept ACK in this case (MSH-15 NE, ER on
+    success, SU on error); see the module docstring for what the listener does then.
+    """
+    if outcome not in OUTCOMES:
+        raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+    if not header.enhanced_mode:
+        return _ORIGINAL[outcome]
+    condition = header.accept_ack_type or "AL"
+    wanted = {
+        "NE": False,
+        "ER": outcome != "accepted",
+        "SU": outcome == "accepted",
+    }.get(condition, True)
+    return _ENHANCED[outcome] if wanted else None
+
+
+def response_code(header: MessageHeader, outcome: str) -> str:
+    """The code the listener answers with over MLLP: `ack_code`, else the commit code."""
+    code = ack_code(header, outcome)
+    return code if code is not None else _ENHANCED[outcome]
+
+
+def build_ack(
+    header: MessageHeader,
+    code: str,
+    *,
+    control_id: str,
+    timestamp: datetime,
+    error: InboundMessageError | None = None,
+    text: str | None = None,
+) -> bytes:
+    """The ACK for an inbound message: MSH (sender and receiver swapped), MSA, and ERR on error.
+
+    `text` overrides the error's text; an AE/AR/CE/CR without `error` is reported
+    as 207 application internal error.
+    """
+    if code not in ACK_CODES:
+        raise ValueError(f"ACK code must be one of {ACK_CODES}, got {code!r}")
+    d = Delimiters.from_msh(header.field_separator, header.encoding_characters)
+    version = _version_tuple(header.version)
+    failed = code not in ("AA", "CA")
+    readable = text if text is not None else (error.text if error is not None else "")
+    readable = " ".join(readable.split())[:_MAX_TEXT]
+    error_code = error.hl7_error_code if error is not None else 207
+    if failed and not readable:
+        readable = ERROR_CODE_TEXT.get(error_code, "Application error")
+    segments = [
+        _msh(header, d, control_id, timestamp, version),
+        _msa(header, d, code, readable, version),
+    ]
+    if failed:
+        segments.append(_err(d, error_code, readable, version))
+    return encode_message("\r".join(segments) + "\r", header.character_set)
+
+
+def parse_ack(message: bytes) -> AckInfo:
+    """Read an ACK's MSA (and ERR texts).
+
+    Raises an InboundMessageError subclass for bytes that are not an ACK with a valid MSA-1.
+    """
+    header = parse_header(message)
+    d = Delimiters.from_msh(header.field_separator, header.encoding_characters)
+    text = decode_message(message, header.character_set)
+    segments = [s for s in text.replace("\n", "\r").split("\r") if s.strip()]
+    msa = next((s.split(d.field) for s in segments if s.startswith("MSA" + d.field)), None)
+    if msa is None:
+        raise SegmentSequenceError("acknowledgment has no MSA segment")
+    code = _part(msa, 1, d).upper()
+    if code not in ACK_CODES:
+        raise DataTypeError(f"MSA-1 {code!r} is not an acknowledgment code")
+    texts = [_part(msa, 3, d)] if len(msa) > 3 else []
+    error_code = ""
+    for err in (s.split(d.field) for s in segments if s.startswith("ERR" + d.field)):
+        found_code, found_texts = _err_details(err, d)
+        error_code = error_code or found_code
+        texts.extend(found_texts)
+    return AckInfo(
+        code=code,
+        acked_control_id=_part(msa, 2, d),
+        text="; ".join(dict.fromkeys(t for t in texts if t)),
+        control_id=header.control_id,
+        error_code=error_code,
+    )
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in version.split("."))
+    except ValueError:
+        return (2, 5, 1)  # unknown versions are answered in the current style
+
+
+def _msh(
+    header: MessageHeader,
+    d: Delimiters,
+    control_id: str,
+    timestamp: datetime,
+    version: tuple[int, ...],
+) -> str:
+    trigger = escape(header.trigger_event, d)
+    if not trigger:
+        message_type = "ACK"
+    elif version >= (2, 3, 1):
+        message_type = f"ACK{d.component}{trigger}{d.component}ACK"
+    else:
+        message_type = f"ACK{d.component}{trigger}"
+    fields = [
+        "MSH",
+        d.encoding_characters,
+        header.receiving_application or RADFLAG_APPLICATION,
+        header.receiving_facility,
+        header.sending_application,
+        header.sending_facility,
+        format_timestamp(timestamp),
+        "",
+        message_type,
+        escape(control_id, d),
+        escape(header.processing_id, d),
+        escape(header.version, d),
+    ]
+    if header.character_set:
+        fields += ["", "", "", "", "", escape(header.character_set, d)]
+    return d.field.join(fields)
+
+
+def _msa(
+    header: MessageHeader, d: Delimiters, code: str, readable: str, version: tuple[int, ...]
+) -> str:
+    fields = ["MSA", code, escape(header.control_id, d)]
+    if readable and version < (2, 7):
+        fields.append(escape(readable, d))
+    return d.field.join(fields)
+
+
+def _err(d: Delimiters, error_code: int, readable: str, version: tuple[int, ...]) -> str:
+    name = ERROR_CODE_TEXT.get(error_code, "Application error")
+    if version < (2, 5):
+        coded = d.subcomponent.join([str(error_code), escape(name, d), "HL70357"])
+        return d.field.join(["ERR", d.component * 3 + coded])
+    coded = d.component.join([str(error_code), escape(name, d), "HL70357"])
+    return d.field.join(["ERR", "", "", coded, "E", "", "", "", escape(readable, d)])
+
+
+def _part(fields: list[str], index: int, d: Delimiters) -> str:
+    value = fields[index] if index < len(fields) else ""
+    return unescape(value.split(d.component, 1)[0], d).strip()
+
+
+def _err_details(err: list[str], d: Delimiters) -> tuple[str, list[str]]:
+    code, texts = "", []
+    if len(err) > 1 and err[1]:  # ERR-1: ^^^code&text&HL70357
+        location = err[1].split(d.repetition, 1)[0].split(d.component)
+        if len(location) > 3:
+            coded = location[3].split(d.subcomponent)
+            code = unescape(coded[0], d).strip()
+            texts.append(unescape(coded[1], d).strip() if len(coded) > 1 else "")
+    if len(err) > 3 and err[3]:  # ERR-3: code^text^HL70357
+        coded = err[3].split(d.component)
+        code = code or unescape(coded[0], d).strip()
+        texts.append(unescape(coded[1], d).strip() if len(coded) > 1 else "")
+    if len(err) > 8:  # ERR-8 user message
+        texts.append(unescape(err[8], d).strip())
+    return code, texts
+
+
+def format_timestamp(timestamp: datetime) -> str:
+    """HL7 DTM: YYYYMMDDHHMMSS, with +/-ZZZZ when the datetime knows its zone."""
+    return timestamp.strftime("%Y%m%d%H%M%S%z")

@@ -1,0 +1,120 @@
+"""The cheap read: MSH only, no hl7apy, so the listener can answer fast.
+
+Strategy: the listener must ACK every message, and hl7apy's full parse costs
+about 22 ms per report. MSH alone tells who sent it, its control id, its
+version, how it wants to be acknowledged and its character set. This module
+reads the first segment by hand: MSH-1 and MSH-2 give the delimiters, MSH-18
+the character set (looked up in a Latin-1 view first, since MSH itself is
+ASCII in practice), then only that segment is decoded and split.
+"""
+
+from __future__ import annotations
+
+from hl7.errors import (
+    DataTypeError,
+    RequiredFieldMissing,
+    SegmentSequenceError,
+    UnsupportedMessageType,
+    UnsupportedVersion,
+)
+from hl7.model import MessageHeader
+from hl7.text import Delimiters, decode_message, unescape
+
+SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8")
+# Message types whose report radflag reads (the trigger is checked by extract_report).
+SUPPORTED_MESSAGE_TYPES = ("ORU", "MDM")
+
+_HL7_NULL = '""'
+
+
+def parse_header(message: bytes) -> MessageHeader:
+    """Read MSH into a MessageHeader without a full parse.
+
+    Raises SegmentSequenceError (100) when the message does not start with MSH,
+    DataTypeError (102) for unusable delimiters and RequiredFieldMissing (101)
+    when MSH-9 or MSH-10 is empty.
+    """
+    segment = _first_segment(message)
+    if not segment.startswith(b"MSH"):
+        raise SegmentSequenceError("message does not start with an MSH segment")
+    delimiters = _delimiters(segment)
+    character_set = _field(segment.decode("iso-8859-1"), delimiters, 18)
+    text = decode_message(segment, _first(character_set, delimiters))
+    return _header_from_msh(text, delimiters)
+
+
+def check_supported(header: MessageHeader) -> None:
+    """Raise UnsupportedMessageType (200) or UnsupportedVersion (203) if radflag cannot read it."""
+    if header.message_type not in SUPPORTED_MESSAGE_TYPES:
+        raise UnsupportedMessageType(
+            f"message type {header.message_type}^{header.trigger_event} is not a report "
+            "(radflag reads ORU^R01, MDM^T02 and MDM^T04)"
+        )
+    if header.version not in SUPPORTED_VERSIONS:
+        raise UnsupportedVersion(
+            f"HL7 version {header.version or '(empty)'} is not supported (2.3 to 2.8)"
+        )
+
+
+def _first_segment(message: bytes) -> bytes:
+    body = message.lstrip(b"\r\n \t\x00")
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    ends = [i for i in (body.find(b"\r"), body.find(b"\n")) if i >= 0]
+    return body[: min(ends)] if ends else body
+
+
+def _delimiters(segment: bytes) -> Delimiters:
+    if len(segment) < 8:
+        raise RequiredFieldMissing("MSH is too short to hold MSH-1 and MSH-2")
+    field_separator = chr(segment[3])
+    head = segment.decode("iso-8859-1")
+    encoding_characters = head[4:].split(field_separator, 1)[0]
+    if field_separator.isalnum() or field_separator.isspace():
+        raise DataTypeError(f"MSH-1 field separator {field_separator!r} is not usable")
+    if not 2 <= len(encoding_characters) <= 5:
+        raise DataTypeError("MSH-2 encoding characters must be 2 to 5 characters")
+    chars = field_separator + encoding_characters
+    if len(set(chars)) != len(chars) or any(c.isalnum() or c.isspace() for c in chars):
+        raise DataTypeError("MSH-2 encoding characters must be distinct punctuation")
+    return Delimiters.from_msh(field_separator, encoding_characters)
+
+
+def _field(msh: str, d: Delimiters, number: int) -> str:
+    """MSH-n as received (MSH-1 is the separator itself, so MSH-n is split index n-1)."""
+    fields = msh.split(d.field)
+    value = fields[number - 1] if number - 1 < len(fields) else ""
+    return "" if value == _HL7_NULL else value
+
+
+def _first(value: str, d: Delimiters) -> str:
+    """First component of the first repetition, unescaped."""
+    return unescape(value.split(d.repetition, 1)[0].split(d.component, 1)[0], d).strip()
+
+
+def _header_from_msh(msh: str, d: Delimiters) -> MessageHeader:
+    message_type = _field(msh, d, 9).split(d.repetition, 1)[0].split(d.component)
+    control_id = _first(_field(msh, d, 10), d)
+    if not message_type[0].strip():
+        raise RequiredFieldMissing("MSH-9 message type is empty")
+    if not control_id:
+        raise RequiredFieldMissing("MSH-10 message control id is empty")
+    return MessageHeader(
+        field_separator=d.field,
+        encoding_characters=d.encoding_characters,
+        # HD fields are kept whole (namespace^universal id^type, inbound delimiters)
+        # so the ACK can swap them back exactly.
+        sending_application=_field(msh, d, 3),
+        sending_facility=_field(msh, d, 4),
+        receiving_application=_field(msh, d, 5),
+        receiving_facility=_field(msh, d, 6),
+        message_type=unescape(message_type[0], d).strip().upper(),
+        trigger_event=unescape(message_type[1], d).strip().upper() if len(message_type) > 1 else "",
+        control_id=control_id,
+        processing_id=_first(_field(msh, d, 11), d),
+        version=_first(_field(msh, d, 12), d),
+        accept_ack_type=_first(_field(msh, d, 15), d).upper(),
+        application_ack_type=_first(_field(msh, d, 16), d).upper(),
+        character_set=_first(_field(msh, d, 18), d),
+        language=_first(_field(msh, d, 19), d),
+    )
