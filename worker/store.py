@@ -1,0 +1,273 @@
+"""The message store: every inbound message, its annotation, result and delivery attempts.
+
+Strategy: SQLAlchemy 2 over SQLite (default, in the data directory) or
+PostgreSQL (`--database-url`). One `Store` per process (`open_store`), created
+after a fork so that Celery's prefork children never share a connection pool.
+Opening brings the schema to Alembic's head. Every write the service makes is an
+upsert on the message's dedupe key, so a Celery retry may repeat it safely.
+Report text is stored, and rendered by the page, but never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hl7.errors import TransientError
+from nlp.model import PRIORITY_RANK
+from worker.migrations import upgrade_to_head
+from worker.settings import Settings
+from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation
+from worker.store_queries import StoreQueries
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _new_public_id() -> str:
+    return os.urandom(16).hex()
+
+
+class Store(StoreQueries):
+    """The message store over one database; see the module docstring."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        super().__init__(self._sessions)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    def _write(self, action: Callable[[Session], None]) -> None:
+        # A concurrent first insert of the same key loses with an IntegrityError;
+        # the second try then finds the row and updates it.
+        for attempt in (1, 2):
+            try:
+                with self._sessions.begin() as session:
+                    action(session)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+            except OperationalError as e:
+                raise TransientError(f"message store unavailable: {e.orig!r}") from e
+
+    def record_inbound(
+        self,
+        *,
+        dedupe_key: str,
+        control_id: str,
+        sending_application: str,
+        sending_facility: str,
+        message_type: str,
+        raw: bytes,
+        ack_code: str,
+        error: str | None,
+        received_at: datetime,
+    ) -> None:
+        """Record a received message and its ACK; a repeat keeps the first receipt time.
+
+        Raises TransientError when the database cannot be reached.
+        """
+        received_at = _utc(received_at)
+
+        def upsert(session: Session) -> None:
+            row = session.scalar(select(InboundMessage).filter_by(dedupe_key=dedupe_key))
+            if row is None:
+                row = InboundMessage(dedupe_key=dedupe_key, received_at=received_at)
+                session.add(row)
+            row.control_id = control_id
+            row.sending_application = sending_application
+            row.sending_facility = sending_facility
+            row.message_type = message_type
+            row.raw = raw
+            row.ack_code = ack_code
+            row.error = error
+            row.last_received_at = max(received_at, _utc(row.last_received_at or received_at))
+
+        self._write(upsert)
+        log.debug("stored inbound control_id=%s ack=%s", control_id, ack_code)
+
+    def record_annotation(
+        self,
+        *,
+        dedupe_key: str,
+        accession: str,
+        procedure: str | None,
+        annotation: dict[str, Any],
+        result_control_id: str | None,
+        result_message: bytes | None,
+        evidence: dict[str, list[str]] | None = None,
+        report_text: str | None = None,
+        annotated_at: datetime | None = None,
+    ) -> None:
+        """Record the annotation (`Annotation.to_json_dict()`) and result of a message.
+
+        `evidence` maps a flag code to the sentences it rests on; `report_text` is the
+        text the mention offsets refer to (the page highlights mentions in it). A
+        repeat replaces the annotation but keeps the review.
+        """
+        flags = [(f["code"], f["priority"]) for f in annotation.get("flags", [])]
+        rank = max((PRIORITY_RANK.get(p, 0) for _, p in flags), default=0)
+        moment = _utc(annotated_at or datetime.now(UTC))
+
+        def upsert(session: Session) -> None:
+            row = session.scalar(select(ReportAnnotation).filter_by(dedupe_key=dedupe_key))
+            if row is None:
+                row = ReportAnnotation(dedupe_key=dedupe_key, public_id=_new_public_id())
+                session.add(row)
+            row.accession = accession
+            row.procedure = procedure
+            row.bme = annotation.get("bme", "absent")
+            row.priority_rank = rank
+            row.annotation = annotation
+            row.evidence = evidence
+            if report_text is not None:
+                row.report_text = report_text
+            row.result_control_id = result_control_id
+            row.result_message = result_message
+            row.annotated_at = moment
+            row.flags = [Flag(code=code, priority=priority) for code, priority in flags]
+
+        self._write(upsert)
+        log.debug("stored annotation accession=%s flags=%d", accession, len(flags))
+
+    def record_delivery(
+        self,
+        *,
+        dedupe_key: str,
+        result_control_id: str,
+        attempt: int,
+        outcome: str,
+        detail: str,
+        at: datetime,
+    ) -> None:
+        """Record one delivery attempt; the same attempt recorded twice is kept once."""
+
+        def upsert(session: Session) -> None:
+            row = session.scalar(
+                select(DeliveryAttempt).filter_by(
+                    dedupe_key=dedupe_key, result_control_id=result_control_id, attempt=attempt
+                )
+            )
+            if row is None:
+                row = DeliveryAttempt(
+                    dedupe_key=dedupe_key, result_control_id=result_control_id, attempt=attempt
+                )
+                session.add(row)
+            row.outcome = outcome
+            row.detail = detail
+            row.at = _utc(at)
+
+        self._write(upsert)
+
+    def mark_reviewed(self, public_id: str, *, reviewer: str, at: datetime) -> bool:
+        """Store who reviewed a report and when; False when there is no such report."""
+        with self._sessions.begin() as session:
+            row = session.scalar(select(ReportAnnotation).filter_by(public_id=public_id))
+            if row is None:
+                return False
+            row.reviewed_by = reviewer
+            row.reviewed_at = _utc(at)
+        log.info("report reviewed accession=%s", row.accession)
+        return True
+
+    def purge(
+        self,
+        older_than: datetime,
+        *,
+        batch_size: int = 500,
+        progress: ProgressCallback | None = None,
+    ) -> int:
+        """Delete messages, annotations and delivery attempts older than `older_than`.
+
+        Works in batches (each its own transaction) and reports (done, total) rows
+        to `progress` after each. Returns the number of rows deleted.
+        """
+        cutoff = _utc(older_than)
+        targets: list[tuple[Any, Any, Any]] = [
+            (InboundMessage, InboundMessage.id, InboundMessage.received_at),
+            (ReportAnnotation, ReportAnnotation.id, ReportAnnotation.annotated_at),
+            (DeliveryAttempt, DeliveryAttempt.id, DeliveryAttempt.at),
+        ]
+        with self._sessions() as session:
+            total = sum(
+                session.scalar(select(func.count()).select_from(m).where(col < cutoff)) or 0
+                for m, _, col in targets
+            )
+        done = 0
+        if progress:
+            progress(done, total)
+        for model, id_column, column in targets:
+            while done < total:
+                with self._sessions.begin() as session:
+                    ids = session.scalars(
+                        select(id_column).where(column < cutoff).limit(batch_size)
+                    ).all()
+                    if not ids:
+                        break
+                    if model is ReportAnnotation:
+                        session.execute(delete(Flag).where(Flag.annotation_id.in_(ids)))
+                    session.execute(delete(model).where(id_column.in_(ids)))
+                done += len(ids)
+                if progress:
+                    progress(done, total)
+        log.info("purged %d rows older than %s", done, cutoff.isoformat())
+        return done
+
+
+_stores: dict[tuple[int, str], Store] = {}
+_stores_lock = threading.Lock()
+
+
+def create_store_engine(database_url: str) -> Engine:
+    """An engine for `database_url`; SQLite gets WAL and a busy timeout for many processes."""
+    if database_url.startswith("sqlite"):
+        engine = create_engine(database_url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(database_url, pool_pre_ping=True)
+
+
+def open_store(settings: Settings) -> Store:
+    """The process's Store for `settings`, migrated to the latest schema.
+
+    Raises TransientError when the database cannot be reached.
+    """
+    url = settings.effective_database_url
+    key = (os.getpid(), url)
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            if url.startswith("sqlite"):
+                settings.data_dir.mkdir(parents=True, exist_ok=True)
+            engine = create_store_engine(url)
+            try:
+                upgrade_to_head(engine, lock_dir=settings.data_dir)
+            except OperationalError as e:
+                engine.dispose()
+                raise TransientError(f"message store unavailable: {e.orig!r}") from e
+            store = _stores[key] = Store(engine)
+        return store
