@@ -1,0 +1,19 @@
+"""Hypothesis strategies for the HL7 tests, in one place."""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+# Message payloads never contain the MLLP block characters.
+_PAYLOAD_BYTES = st.binary(max_size=300).map(
+    lambda b: b.replace(b"\x0b", b"").replace(b"\x1c", b"")
+)
+
+payloads = _PAYLOAD_BYTES
+messages = st.builds(
+    lambda body: b"MSH|^~\\&|A|B|C|D|||ORU^R01|1|P|2.5\r" + body + b"\r",
+    _PAYLOAD_BYTES,
+)
+# Junk between frames: anything but a start block.
+junk = st.binary(max_size=20).map(lambda b: b.replace(b"\x0b", b""))
+cut_points = st.lists(st.integers(min_value=0, max_value=5000), max_size=20)
