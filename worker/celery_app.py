@@ -1,0 +1,134 @@
+"""The one Celery app, configured so that no acknowledged message can be lost.
+
+Strategy:
+- `acks_late` + `task_reject_on_worker_lost`: a message leaves Redis only after
+  its task returned; a pool process killed mid-task (SIGKILL, OOM) gets its
+  message put back at once by the worker's main process.
+- prefetch multiplier 1: a worker holds one message per pool process, so a
+  killed worker strands little and a busy one does not hoard work.
+- `visibility_timeout` (kombu's redelivery of messages whose worker vanished
+  altogether) longer than the longest task *and* the longest retry delay: a
+  delivery retry waits in the worker with an ETA and stays unacknowledged that
+  long, and would otherwise be delivered twice.
+- JSON only; no result backend (results go to the store, not to Celery).
+- separate queues: `annotate` (CPU), `deliver` (waits on the destination),
+  `store` (records rejected messages), so a slow destination never holds up
+  annotation when `deliver` has its own worker (as `radflag run` starts it).
+- publishing (`publish`) never waits for a broker that is down: one quick
+  reconnect, then the error goes up and the listener answers AE/CE.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, signals
+from kombu import Queue
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
+
+from hl7.errors import TransientError
+from worker import keys
+from worker.settings import Settings
+
+app = Celery("radflag", include=["worker.tasks"])
+app.conf.update(
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    task_ignore_result=True,
+    task_store_errors_even_if_ignored=False,
+    task_queues=tuple(Queue(name) for name in keys.QUEUES),
+    task_default_queue=keys.QUEUE_ANNOTATE,
+    task_routes={
+        keys.TASK_ANNOTATE: {"queue": keys.QUEUE_ANNOTATE},
+        keys.TASK_DELIVER: {"queue": keys.QUEUE_DELIVER},
+        keys.TASK_RECORD_REJECTED: {"queue": keys.QUEUE_STORE},
+    },
+    worker_hijack_root_logger=False,
+    worker_redirect_stdouts=False,
+    broker_connection_retry_on_startup=True,
+    worker_cancel_long_running_tasks_on_connection_loss=False,
+    enable_utc=True,
+)
+
+# Publishing: one reconnect attempt (a pooled connection may be stale after a
+# Redis restart), then fail fast so that the sender gets AE/CE and resends.
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.05,
+    "interval_step": 0.1,
+    "interval_max": 0.2,
+}
+
+
+class BrokerUnavailable(TransientError):
+    """Redis did not accept a publish (down, unreachable, or refusing writes)."""
+
+
+_settings: Settings | None = None
+_build_pipeline = False
+
+
+def configure(settings: Settings, *, redis_url: str, pool_limit: int = 10) -> Celery:
+    """Point the app at `redis_url` and remember `settings` for the tasks of this process."""
+    global _settings
+    _settings = settings
+    # Longest task: a delivery attempt (connect + send + wait for the ACK) or an
+    # annotation (well under a minute); longest retry delay: delivery_backoff_max.
+    visibility = max(
+        settings.visibility_timeout,
+        settings.delivery_backoff_max + 4 * settings.delivery_timeout + 300,
+    )
+    app.conf.update(
+        broker_url=redis_url,
+        broker_pool_limit=pool_limit,
+        broker_transport_options={
+            "visibility_timeout": visibility,
+            "socket_timeout": 5.0,
+            "socket_connect_timeout": 2.0,
+        },
+    )
+    return app
+
+
+def current_settings() -> Settings:
+    """The settings `configure` was given in this process (or its parent before fork)."""
+    if _settings is None:
+        raise RuntimeError("worker.celery_app.configure() was not called in this process")
+    return _settings
+
+
+def enable_pipeline_build() -> None:
+    """Build the NLP pipeline in each pool process at start (workers that annotate)."""
+    global _build_pipeline
+    _build_pipeline = True
+
+
+def publish(task_name: str, kwargs: dict[str, Any]) -> None:
+    """Publish one task and return once Redis has accepted it (LPUSH answered).
+
+    Raises BrokerUnavailable when the broker cannot be reached. Thread-safe:
+    each call borrows a producer from the app's pool.
+    """
+    try:
+        app.send_task(task_name, kwargs=kwargs, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+    except (KombuOperationalError, RedisError, OSError) as e:
+        raise BrokerUnavailable(f"cannot publish {task_name}: {type(e).__name__}") from e
+
+
+@signals.worker_process_init.connect
+def _build_pipeline_once(**_: Any) -> None:
+    # Once per pool process, before the first task, so no task pays for it.
+    if not _build_pipeline:
+        return
+    try:
+        from nlp import annotator
+    except ImportError:  # the NLP package is not there yet: built on first use
+        return
+    build = getattr(annotator, "build_pipeline", None)
+    if build is not None:
+        build()

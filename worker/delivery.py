@@ -1,0 +1,120 @@
+"""Sending HL7 over MLLP and reading the answer: the result delivery and `radflag send`.
+
+Strategy: one short-lived TCP connection per message, blocking sockets with
+a deadline (the workers are synchronous pool processes). An answer counts
+only when its MSA-2 names the MSH-10 we sent: an ACK left over from an earlier
+message (a late answer on a reused connection at the destination's side, a
+proxy replaying) is skipped and we keep waiting until the deadline, so a late
+ACK never confirms the wrong message.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import time
+
+from hl7.ack import parse_ack
+from hl7.errors import FrameTooLarge, InboundMessageError, PermanentError, TransientError
+from hl7.mllp import FrameDecoder, encode_frame
+from hl7.model import AckInfo
+
+MAX_ACK_BYTES = 1024 * 1024
+
+
+class DeliveryError(TransientError):
+    """The destination did not accept the message this time (AE/CE, timeout, refused)."""
+
+
+class DeliveryRejected(PermanentError):
+    """The destination answered AR/CR: resending the same message cannot help."""
+
+    def __init__(self, message: str, ack: AckInfo) -> None:
+        super().__init__(message)
+        self.ack = ack
+
+
+def send_message(
+    address: tuple[str, int], message: bytes, control_id: str, *, timeout: float
+) -> AckInfo:
+    """Send one message and return the ACK whose MSA-2 equals `control_id`.
+
+    Raises DeliveryError on refused connection, timeout or a connection closed
+    without a matching ACK.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        with socket.create_connection(address, timeout=timeout) as sock:
+            sock.sendall(encode_frame(message))
+            return _await_ack(sock, control_id, deadline)
+    except TimeoutError as e:
+        raise DeliveryError(f"no ACK for {control_id} within {timeout:g} s") from e
+    except OSError as e:
+        raise DeliveryError(f"cannot deliver {control_id} to {address[0]}:{address[1]}: {e}") from e
+
+
+def deliver(
+    address: tuple[str, int], message: bytes, control_id: str, *, timeout: float
+) -> AckInfo:
+    """Send and classify the answer: AA/CA returns the ACK.
+
+    Raises DeliveryRejected for AR/CR and DeliveryError for AE/CE and transport failures.
+    """
+    ack = send_message(address, message, control_id, timeout=timeout)
+    if ack.code in ("AA", "CA"):
+        return ack
+    detail = f"{ack.code} for {control_id}" + (f": {ack.text}" if ack.text else "")
+    if ack.code in ("AR", "CR"):
+        raise DeliveryRejected(detail, ack)
+    raise DeliveryError(detail)
+
+
+def backoff_delay(
+    attempt: int, *, base: float, cap: float, rng: random.Random | None = None
+) -> float:
+    """Capped exponential backoff with jitter: uniform(c/2, c), c = min(cap, base * 2**(attempt-1)).
+
+    The jitter spreads the retries of many results that failed together (the
+    destination went down) instead of hammering it in waves; the lower half is
+    cut off so that a retry never comes right away.
+    """
+    ceiling = min(cap, base * 2 ** min(max(attempt - 1, 0), 32))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def split_messages(data: bytes) -> list[bytes]:
+    """The messages in a file: MLLP-framed ones, else blocks separated by blank lines.
+
+    Segment ends (CR LF, LF) are normalised to CR, as HL7 requires on the wire.
+    """
+    if b"\x0b" in data:
+        decoder = FrameDecoder(max(len(data), 1))
+        frames = decoder.feed(data)
+        leftover = decoder.close()
+        return frames + ([leftover] if leftover else [])
+    text = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    blocks = [b.strip(b"\n") for b in text.split(b"\n\n")]
+    return [b.replace(b"\n", b"\r") + b"\r" for b in blocks if b.strip()]
+
+
+def _await_ack(sock: socket.socket, control_id: str, deadline: float) -> AckInfo:
+    decoder = FrameDecoder(MAX_ACK_BYTES)
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        sock.settimeout(remaining)
+        data = sock.recv(65536)
+        if not data:
+            raise DeliveryError(f"connection closed before the ACK for {control_id}")
+        try:
+            frames = decoder.feed(data)
+        except FrameTooLarge as e:
+            raise DeliveryError(f"answer to {control_id} is not an ACK: {e}") from e
+        for frame in frames:
+            try:
+                ack = parse_ack(frame)
+            except InboundMessageError:
+                continue  # not an ACK: keep waiting for ours
+            if ack.acked_control_id == control_id:
+                return ack

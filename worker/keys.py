@@ -1,0 +1,107 @@
+"""Queue names, the Redis keys radflag uses, and small read-only probes of them.
+
+Strategy: every Redis key and queue name the service touches is named here, so
+the status command, the metrics and the tests read the same keys the listener
+and the workers write. Celery's Redis transport (kombu) keeps each queue as a
+Redis list (LPUSH in, BRPOP out: the oldest message is at the right end) and
+messages handed to a worker but not yet acknowledged in the hash `unacked`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from worker.settings import Settings
+
+QUEUE_ANNOTATE = "annotate"
+QUEUE_DELIVER = "deliver"
+QUEUE_STORE = "store"
+QUEUES: tuple[str, ...] = (QUEUE_ANNOTATE, QUEUE_DELIVER, QUEUE_STORE)
+
+TASK_ANNOTATE = "radflag.annotate"
+TASK_DELIVER = "radflag.deliver"
+TASK_RECORD_REJECTED = "radflag.record_rejected"
+
+DEDUPE_PREFIX = "radflag:dedupe:"
+DLQ_KEY = "radflag:dlq"  # hash: entry id -> JSON (see worker/dlq.py)
+UNACKED_KEY = "unacked"  # kombu's default `unacked_key`
+
+
+def dedupe_redis_key(dedupe_key: str) -> str:
+    """The Redis key marking a message (MSH-3|MSH-4|MSH-10) as already queued."""
+    return DEDUPE_PREFIX + dedupe_key
+
+
+def embedded_url_file(data_dir: Path) -> Path:
+    """Where `radflag run` writes the URL of its embedded Redis (its port is picked at start)."""
+    return data_dir / "redis" / "redis.url"
+
+
+def resolve_redis_url(settings: Settings) -> str | None:
+    """`settings.redis_url`, else the URL of the embedded Redis of a running `radflag run`."""
+    if settings.redis_url:
+        return settings.redis_url
+    path = embedded_url_file(settings.data_dir)
+    return path.read_text().strip() if path.is_file() else None
+
+
+def redis_client(url: str, *, timeout: float = 5.0) -> redis.Redis:
+    """A Redis client with bounded connect and read timeouts."""
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def queue_depth(client: redis.Redis, queue: str) -> int:
+    """Messages waiting in a queue (not yet handed to a worker)."""
+    return int(client.llen(queue))  # type: ignore[arg-type]
+
+
+def queue_depths(client: redis.Redis) -> dict[str, int]:
+    """Waiting messages per radflag queue."""
+    return {queue: queue_depth(client, queue) for queue in QUEUES}
+
+
+def unacked_count(client: redis.Redis) -> int:
+    """Messages handed to workers and not yet acknowledged (running, or waiting for a retry)."""
+    return int(client.hlen(UNACKED_KEY))  # type: ignore[arg-type]
+
+
+def dlq_size(client: redis.Redis) -> int:
+    """Entries in the dead-letter store."""
+    return int(client.hlen(DLQ_KEY))  # type: ignore[arg-type]
+
+
+def oldest_waiting_age(
+    client: redis.Redis, queue: str = QUEUE_ANNOTATE, *, now: datetime | None = None
+) -> float | None:
+    """Seconds since the oldest waiting message of `queue` was received; None when empty."""
+    raw = client.lindex(queue, -1)
+    if raw is None:
+        return None
+    received_at = _received_at(raw)  # type: ignore[arg-type]
+    if received_at is None:
+        return None
+    now = now or datetime.now(UTC)
+    return max(0.0, (now - received_at).total_seconds())
+
+
+def workers_alive(app: Any, *, timeout: float = 1.0) -> list[str]:
+    """Names of the Celery workers that answered a ping within `timeout` seconds."""
+    replies = app.control.ping(timeout=timeout) or []
+    return sorted(name for reply in replies for name in reply)
+
+
+def _received_at(raw: bytes) -> datetime | None:
+    # A kombu envelope: {"body": base64(json([args, kwargs, embed])), ...}.
+    try:
+        envelope = json.loads(raw)
+        body = json.loads(base64.b64decode(envelope["body"]))
+        stamp = body[1].get("received_at")
+        return datetime.fromisoformat(stamp) if stamp else None
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None

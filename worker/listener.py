@@ -1,0 +1,330 @@
+"""The MLLP listener: frames in, ACKs out, each accepted message durably queued first.
+
+Strategy: asyncio for the sockets (many idle connections cost nothing), and a
+thread pool for the blocking part of a message (duplicate check, Celery
+publish, duplicate mark), so the event loop never waits on Redis and several
+connections publish at once over a pool of producer connections. Per message
+the listener only frames, reads MSH (`hl7.header`), checks the type, and
+publishes; the full parse and the NLP run in the workers.
+
+Order of a message: EXISTS dedupe key (a duplicate gets AA/CA again and is not
+published) -> publish (returns once Redis answered the LPUSH; with AOF on, the
+write is in the AOF before Redis answers) -> SET NX EX dedupe key -> ACK. The
+mark comes after the publish so that a failed publish never makes a resend
+look like a duplicate. Broker unreachable: AE/CE, so the sender resends.
+
+A connection's frames are answered in order, one at a time (MLLP senders
+pair ACKs with messages by order); connections run concurrently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import signal
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+
+from hl7.ack import build_ack, response_code
+from hl7.errors import FrameTooLarge, InboundMessageError
+from hl7.header import check_supported, parse_header
+from hl7.mllp import FrameDecoder, encode_frame
+from hl7.model import MessageHeader
+from worker import keys
+from worker.celery_app import BrokerUnavailable, publish
+from worker.settings import Settings
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 65536
+HEAD_BYTES = 4096  # enough of a frame's start to read its MSH for a negative ACK
+PUBLISH_THREADS = 32
+
+# Answering an unreadable MSH still needs delimiters and a version.
+_FALLBACK_HEADER = MessageHeader(
+    field_separator="|",
+    encoding_characters="^~\\&",
+    sending_application="",
+    sending_facility="",
+    receiving_application="",
+    receiving_facility="",
+    message_type="",
+    trigger_event="",
+    control_id="",
+    processing_id="P",
+    version="2.5.1",
+)
+
+
+class Intake:
+    """The blocking per-message work against Redis; called from the listener's threads."""
+
+    def __init__(self, client: redis.Redis, duplicate_window: float) -> None:
+        self.client = client
+        self.duplicate_window = max(1, int(duplicate_window))
+
+    def accept(
+        self, raw: bytes, header: MessageHeader, ack_code: str, received_at: datetime
+    ) -> bool:
+        """Queue the message; False when it is a duplicate (already queued, not queued again).
+
+        Raises BrokerUnavailable when Redis cannot be reached.
+        """
+        key = keys.dedupe_redis_key(header.dedupe_key)
+        try:
+            if self.client.exists(key):
+                return False
+        except redis.RedisError as e:
+            raise BrokerUnavailable(f"duplicate check failed: {type(e).__name__}") from e
+        stamp = received_at.isoformat()
+        publish(
+            keys.TASK_ANNOTATE,
+            {
+                "raw_b64": base64.b64encode(raw).decode("ascii"),
+                "control_id": header.control_id,
+                "dedupe_key": header.dedupe_key,
+                "received_at": stamp,
+                "ack_code": ack_code,
+            },
+        )
+        try:
+            self.client.set(key, stamp, nx=True, ex=self.duplicate_window)
+        except redis.RedisError as e:
+            # Queued already: the ACK stays positive; only a resend could now be
+            # processed twice.
+            log.warning("duplicate mark failed control_id=%s: %s", header.control_id, e)
+        return True
+
+    def record_rejected(
+        self, raw: bytes, header: MessageHeader, ack_code: str, error: str, received_at: datetime
+    ) -> None:
+        """Hand a rejected message to the store queue; if that fails, log its control id only."""
+        dedupe_key = header.dedupe_key if header.control_id else f"unreadable|{uuid.uuid4().hex}"
+        try:
+            publish(
+                keys.TASK_RECORD_REJECTED,
+                {
+                    "raw_b64": base64.b64encode(raw).decode("ascii"),
+                    "dedupe_key": dedupe_key,
+                    "ack_code": ack_code,
+                    "error": error,
+                    "received_at": received_at.isoformat(),
+                },
+            )
+        except BrokerUnavailable:
+            log.error("rejected message not recorded control_id=%s", header.control_id or "?")
+
+
+@dataclass
+class _Connection:
+    peer: str
+    task: asyncio.Task[None]
+    busy: bool = False
+
+
+class MllpListener:
+    """An asyncio MLLP server; `start`, then `stop` for a graceful shutdown."""
+
+    def __init__(self, settings: Settings, intake: Intake, *, host: str, port: int) -> None:
+        self.settings = settings
+        self.intake = intake
+        self.host = host
+        self.port = port
+        self._executor = ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="publish")
+        self._server: asyncio.Server | None = None
+        self._connections: dict[asyncio.Task[None], _Connection] = {}
+        self._closing = False
+
+    async def start(self) -> None:
+        """Bind and start accepting; `self.port` is the bound port afterwards."""
+        self._server = await asyncio.start_server(
+            self._serve_connection, self.host, self.port, limit=READ_CHUNK
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("MLLP listener on %s:%d", self.host, self.port)
+
+    async def stop(self, grace: float = 30.0) -> None:
+        """Stop accepting, let in-flight messages finish (up to `grace` s), close connections."""
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections.values()):
+            if not conn.busy:
+                conn.task.cancel()
+        pending = list(self._connections)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=grace)
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=5)
+        if self._server is not None:
+            await self._server.wait_closed()
+        self._executor.shutdown(wait=True)
+        log.info("MLLP listener stopped")
+
+    async def _serve_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        peername = writer.get_extra_info("peername")
+        conn = _Connection(peer=f"{peername[0]}:{peername[1]}" if peername else "?", task=task)
+        self._connections[task] = conn
+        try:
+            await self._converse(reader, writer, conn)
+        except asyncio.CancelledError:
+            pass  # shutdown of an idle connection
+        except (ConnectionError, OSError) as e:
+            log.info("connection %s ended: %s", conn.peer, type(e).__name__)
+        finally:
+            del self._connections[task]
+            writer.close()
+            with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(writer.wait_closed(), 2)
+
+    async def _converse(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: _Connection
+    ) -> None:
+        decoder = FrameDecoder(self.settings.max_frame_bytes)
+        head: bytes | None = None  # the start of the frame in progress, for a negative ACK
+        warned_junk = False
+        while not self._closing:
+            try:
+                async with asyncio.timeout(self.settings.idle_timeout):
+                    data = await reader.read(READ_CHUNK)
+            except TimeoutError:
+                log.info(
+                    "connection %s idle for %gs, closed", conn.peer, self.settings.idle_timeout
+                )
+                return
+            conn.busy = True
+            if not data:
+                leftover = decoder.close()
+                if leftover is not None:  # unterminated but whole: answer it anyway
+                    writer.write(encode_frame(await self._answer(leftover)))
+                    await writer.drain()
+                return
+            try:
+                frames = decoder.feed(data)
+            except FrameTooLarge as e:
+                await self._refuse_oversized(writer, conn, head, e)
+                return
+            pending = decoder.pending_bytes
+            if pending == 0:
+                head = None
+            elif head is None or pending <= len(data):
+                head = data[len(data) - pending :][:HEAD_BYTES]
+            if decoder.discarded_bytes and not warned_junk:
+                warned_junk = True
+                log.warning("connection %s sent bytes outside MLLP frames", conn.peer)
+            if decoder.discarded_bytes > self.settings.max_frame_bytes:
+                log.warning("connection %s: too many bytes outside frames, closed", conn.peer)
+                return
+            for frame in frames:
+                writer.write(encode_frame(await self._answer(frame)))
+            await writer.drain()
+            conn.busy = False
+
+    async def _answer(self, frame: bytes) -> bytes:
+        """The ACK for one frame, after queueing it (or deciding not to)."""
+        received_at = datetime.now(UTC)
+        header = _FALLBACK_HEADER
+        try:
+            header = parse_header(frame)
+            check_supported(header)
+        except InboundMessageError as e:
+            return await self._reject(frame, header, e, received_at)
+        loop = asyncio.get_running_loop()
+        code = response_code(header, "accepted")
+        try:
+            queued = await loop.run_in_executor(
+                self._executor, self.intake.accept, frame, header, code, received_at
+            )
+        except BrokerUnavailable as e:
+            log.warning("not queued control_id=%s: %s", header.control_id, e)
+            return build_ack(
+                header,
+                response_code(header, "error"),
+                control_id=_ack_id(),
+                timestamp=received_at,
+                text="message could not be queued, please resend",
+            )
+        if queued:
+            log.debug("queued control_id=%s", header.control_id)
+        else:
+            log.info("duplicate control_id=%s acknowledged again", header.control_id)
+        return build_ack(header, code, control_id=_ack_id(), timestamp=received_at)
+
+    async def _reject(
+        self, frame: bytes, header: MessageHeader, error: InboundMessageError, received_at: datetime
+    ) -> bytes:
+        code = response_code(header, "rejected" if error.reject else "error")
+        log.warning(
+            "rejected control_id=%s code=%s hl7_error=%d",
+            header.control_id or "?",
+            code,
+            error.hl7_error_code,
+        )
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(
+            self._executor,
+            self.intake.record_rejected,
+            frame,
+            header,
+            code,
+            error.text,
+            received_at,
+        )
+        return build_ack(header, code, control_id=_ack_id(), timestamp=received_at, error=error)
+
+    async def _refuse_oversized(
+        self,
+        writer: asyncio.StreamWriter,
+        conn: _Connection,
+        head: bytes | None,
+        error: FrameTooLarge,
+    ) -> None:
+        # The frame is gone; if its MSH was seen, answer AR so the sender does not
+        # resend it forever, then close (the rest of it may still be arriving).
+        log.warning("connection %s: %s; closed", conn.peer, error)
+        if head is None:
+            return
+        try:
+            header = parse_header(head)
+        except InboundMessageError:
+            return
+        reason = InboundMessageError(str(error), hl7_error_code=207)
+        code = response_code(header, "rejected")
+        writer.write(
+            encode_frame(
+                build_ack(
+                    header, code, control_id=_ack_id(), timestamp=datetime.now(UTC), error=reason
+                )
+            )
+        )
+        await writer.drain()
+
+
+def _ack_id() -> str:
+    return "A" + uuid.uuid4().hex[:19]
+
+
+async def serve(settings: Settings, redis_url: str) -> None:
+    """Run the listener until SIGTERM or SIGINT, then shut down gracefully."""
+    intake = Intake(keys.redis_client(redis_url), settings.duplicate_window)
+    listener = MllpListener(settings, intake, host=settings.mllp_host, port=settings.mllp_port)
+    await listener.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("MLLP listener stopping: finishing messages in flight")
+    await listener.stop()

@@ -1,0 +1,258 @@
+"""The Celery tasks: thin wrappers that decode, call `hl7`/`nlp`, record, and hand on.
+
+Strategy: only `TransientError` is retried (store or destination unavailable).
+A message that the full parse finds unprocessable was already answered AA by
+the listener (which reads MSH only), so it is dead-lettered with the reason
+rather than dropped. The result's MSH-10 is derived from the inbound message's
+dedupe key and receipt time: when an annotation runs twice (its worker was
+killed after handing on), both runs build the same result with the same MSH-10,
+so the destination can recognise a repeat.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from celery import Task
+
+import nlp
+from hl7.errors import InboundMessageError, TransientError
+from hl7.extract import extract_report
+from hl7.header import parse_header
+from hl7.result import build_result
+from worker import dlq, keys
+from worker.celery_app import app, current_settings, publish
+from worker.delivery import DeliveryError, DeliveryRejected, backoff_delay, deliver
+from worker.store import open_store
+
+log = logging.getLogger(__name__)
+
+_STORE_RETRY = {"max_retries": 20, "countdown": 5}
+
+
+def result_control_id(dedupe_key: str, received_at: str) -> str:
+    """The MSH-10 of the result for one inbound message: stable across task reruns (20 chars)."""
+    digest = hashlib.sha1(f"{dedupe_key}|{received_at}".encode()).hexdigest()
+    return "RF" + digest[:18].upper()
+
+
+@app.task(name=keys.TASK_ANNOTATE, bind=True, max_retries=None)
+def annotate_message(
+    self: Task, *, raw_b64: str, control_id: str, dedupe_key: str, received_at: str, ack_code: str
+) -> None:
+    """Record, fully parse and annotate one accepted message; hand the result to delivery."""
+    raw = base64.b64decode(raw_b64)
+    settings = current_settings()
+    try:
+        _record_inbound(raw, dedupe_key, ack_code, None, received_at)
+        try:
+            report = extract_report(raw)
+        except InboundMessageError as e:
+            log.warning(
+                "unprocessable after ACK control_id=%s code=%s", control_id, e.hl7_error_code
+            )
+            _dead_letter_inbound(
+                raw_b64, control_id, dedupe_key, "unprocessable", f"{e.hl7_error_code}: {e.text}"
+            )
+            return
+        annotation = nlp.annotate(
+            report.text, procedure=report.procedure, language=report.patient_language or None
+        )
+        result_id = result_control_id(dedupe_key, received_at)
+        result = build_result(report, annotation, control_id=result_id, timestamp=datetime.now(UTC))
+        open_store(settings).record_annotation(
+            dedupe_key=dedupe_key,
+            accession=report.accession,
+            procedure=report.procedure,
+            annotation=annotation.to_json_dict(),
+            result_control_id=result_id,
+            result_message=result,
+            evidence={flag.code: list(flag.evidence) for flag in annotation.flags},
+            report_text=report.text,
+        )
+        log.info(
+            "annotated control_id=%s accession=%s bme=%s flags=%d result=%s",
+            control_id,
+            report.accession,
+            annotation.bme,
+            len(annotation.flags),
+            result_id,
+        )
+        if settings.destination is None:
+            log.info(
+                "result kept, no destination configured control_id=%s result=%s",
+                control_id,
+                result_id,
+            )
+            return
+        publish(
+            keys.TASK_DELIVER,
+            {
+                "result_b64": base64.b64encode(result).decode("ascii"),
+                "result_control_id": result_id,
+                "dedupe_key": dedupe_key,
+                "control_id": control_id,
+                "first_attempt_at": datetime.now(UTC).isoformat(),
+            },
+        )
+    except TransientError as e:
+        log.warning("annotate retry control_id=%s: %s", control_id, type(e).__name__)
+        raise self.retry(exc=e, **_STORE_RETRY) from e
+    except Exception as e:
+        # A bug must not make an acknowledged message vanish (a failed task is
+        # acknowledged): keep it where `radflag dlq` shows it. Only the type is
+        # logged, since a message could quote report text.
+        log.error("annotate failed control_id=%s: %s", control_id, type(e).__name__)
+        _dead_letter_inbound(raw_b64, control_id, dedupe_key, "failed", type(e).__name__)
+
+
+@app.task(name=keys.TASK_DELIVER, bind=True, max_retries=None)
+def deliver_result(
+    self: Task,
+    *,
+    result_b64: str,
+    result_control_id: str,
+    dedupe_key: str,
+    control_id: str,
+    first_attempt_at: str,
+) -> None:
+    """Send one result to the destination; retry with backoff; dead-letter on AR or old age."""
+    settings = current_settings()
+    address = settings.destination_address
+    message = base64.b64decode(result_b64)
+    attempt = self.request.retries + 1
+    entry = _DeliveryRecord(dedupe_key, result_control_id, attempt)
+    letter = {
+        "stage": dlq.STAGE_DELIVER, "dedupe_key": dedupe_key, "control_id": control_id,
+        "message_b64": result_b64, "result_control_id": result_control_id,
+        "attempts": attempt, "first_attempt_at": first_attempt_at,
+    }  # fmt: skip
+    if address is None:
+        log.info("result kept, no destination configured result=%s", result_control_id)
+        return
+    try:
+        ack = deliver(address, message, result_control_id, timeout=settings.delivery_timeout)
+    except DeliveryRejected as e:
+        entry.record("rejected", str(e))
+        _dead_letter_or_retry(
+            self, attempt, dlq.DeadLetter(reason="rejected", detail=str(e), **letter)
+        )
+        return
+    except DeliveryError as e:
+        age = (datetime.now(UTC) - datetime.fromisoformat(first_attempt_at)).total_seconds()
+        entry.record("failed", str(e))
+        if age >= settings.delivery_max_age:
+            _dead_letter_or_retry(
+                self, attempt, dlq.DeadLetter(reason="exhausted", detail=str(e), **letter)
+            )
+            return
+        log.info("delivery retry result=%s attempt=%d: %s",
+                 result_control_id, attempt, type(e).__name__)  # fmt: skip
+        raise self.retry(exc=e, countdown=_delay(attempt)) from e
+    entry.record("delivered", ack.code)
+    log.info("delivered result=%s control_id=%s attempt=%d", result_control_id, control_id, attempt)
+
+
+@app.task(name=keys.TASK_RECORD_REJECTED, bind=True, max_retries=None)
+def record_rejected(
+    self: Task, *, raw_b64: str, dedupe_key: str, ack_code: str, error: str, received_at: str
+) -> None:
+    """Record a message the listener answered AR/CR (or could not read)."""
+    try:
+        _record_inbound(base64.b64decode(raw_b64), dedupe_key, ack_code, error, received_at)
+    except TransientError as e:
+        raise self.retry(exc=e, **_STORE_RETRY) from e
+
+
+def _delay(attempt: int) -> float:
+    settings = current_settings()
+    return backoff_delay(
+        attempt, base=settings.delivery_backoff_base, cap=settings.delivery_backoff_max
+    )
+
+
+def _dead_letter_or_retry(task: Task, attempt: int, entry: dlq.DeadLetter) -> None:
+    # The dead-letter store is in Redis: if it cannot take the entry, keep the
+    # message by retrying the delivery task rather than letting it be acknowledged.
+    try:
+        _add_dead_letter(entry)
+    except TransientError as e:
+        raise task.retry(exc=e, countdown=_delay(attempt)) from e
+    log.warning("dead-lettered result=%s control_id=%s reason=%s entry=%s",
+                entry.result_control_id, entry.control_id, entry.reason, entry.id)  # fmt: skip
+
+
+class _DeliveryRecord:
+    """Writes delivery attempts to the store; a store outage must not undo a delivery."""
+
+    def __init__(self, dedupe_key: str, result_control_id: str, attempt: int) -> None:
+        self.dedupe_key = dedupe_key
+        self.result_control_id = result_control_id
+        self.attempt = attempt
+
+    def record(self, outcome: str, detail: str) -> None:
+        try:
+            open_store(current_settings()).record_delivery(
+                dedupe_key=self.dedupe_key,
+                result_control_id=self.result_control_id,
+                attempt=self.attempt,
+                outcome=outcome,
+                detail=detail[:500],
+                at=datetime.now(UTC),
+            )
+        except TransientError as e:
+            log.warning("delivery not recorded result=%s: %s", self.result_control_id, e)
+
+
+def _record_inbound(
+    raw: bytes, dedupe_key: str, ack_code: str, error: str | None, received_at: str
+) -> None:
+    try:
+        header = parse_header(raw)
+        fields: dict[str, Any] = {
+            "control_id": header.control_id,
+            "sending_application": header.sending_application,
+            "sending_facility": header.sending_facility,
+            "message_type": f"{header.message_type}^{header.trigger_event}",
+        }
+    except InboundMessageError:
+        fields = {
+            "control_id": "",
+            "sending_application": "",
+            "sending_facility": "",
+            "message_type": "",
+        }
+    open_store(current_settings()).record_inbound(
+        dedupe_key=dedupe_key,
+        raw=raw,
+        ack_code=ack_code,
+        error=error,
+        received_at=datetime.fromisoformat(received_at),
+        **fields,
+    )
+
+
+def _add_dead_letter(entry: dlq.DeadLetter) -> None:
+    try:
+        dlq.add(keys.redis_client(app.conf.broker_url), entry)
+    except redis.RedisError as e:
+        raise TransientError(f"dead-letter store unavailable: {type(e).__name__}") from e
+
+
+def _dead_letter_inbound(
+    raw_b64: str, control_id: str, dedupe_key: str, reason: str, detail: str
+) -> None:
+    entry = dlq.DeadLetter(
+        stage=dlq.STAGE_ANNOTATE,
+        reason=reason,
+        detail=detail,
+        dedupe_key=dedupe_key,
+        control_id=control_id,
+        message_b64=raw_b64,
+    )
+    _add_dead_letter(entry)
