@@ -57,6 +57,7 @@ class ReportView:
     ack_code: str | None
     result_control_id: str | None
     deliveries: tuple[tuple[int, str, str, datetime], ...]  # attempt, outcome, detail, at
+    raw: bytes | None = None  # the inbound message, when the report text was not stored
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class StoreQueries:
                 ack_code=message.ack_code if message else None,
                 result_control_id=annotation.result_control_id,
                 deliveries=tuple((a, o, d, _aware(t)) for a, o, d, t in deliveries),
+                raw=message.raw if message and annotation.report_text is None else None,
             )
 
     def flag_codes(self) -> list[str]:

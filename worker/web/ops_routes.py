@@ -1,0 +1,41 @@
+"""/metrics, /healthz and /readyz: no health data, so no login (Prometheus scrapes them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from worker import metrics, status
+from worker.settings import Settings
+from worker.store import Store
+
+
+def add_ops_routes(app: FastAPI, settings: Settings, get_store: Callable[[], Store]) -> None:
+    """Register the operations endpoints on `app`."""
+
+    def store_or_none() -> Store | None:
+        try:
+            return get_store()
+        except Exception:
+            return None
+
+    @app.get("/healthz", response_class=PlainTextResponse)
+    def healthz() -> str:
+        return "ok\n"
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        reading = status.gather(settings, store=None, ping_timeout=1.0)
+        body = {
+            "ready": reading.ready,
+            "redis": reading.redis_ok,
+            "workers": len(reading.workers),
+            "error": reading.redis_error,
+        }
+        return JSONResponse(body, status_code=200 if reading.ready else 503)
+
+    @app.get("/metrics")
+    def metrics_endpoint() -> Response:
+        return Response(metrics.render(settings, store_or_none()), media_type=metrics.CONTENT_TYPE)

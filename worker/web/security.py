@@ -1,0 +1,128 @@
+"""Protection of the flagged-reports page: where it may bind, who may see it, CSRF.
+
+Strategy: the page shows health data. Without credentials it only binds a
+loopback address (the radiologist's own machine or behind a reverse proxy that
+authenticates); with `http_user`/`http_password` set every page needs HTTP
+Basic. The POST action carries a CSRF token: an HMAC, under a per-process
+secret, of a random value that also sits in a SameSite=Strict cookie
+(double submit), so a foreign page can neither read nor forge it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import os
+import secrets
+
+from fastapi import HTTPException, Request, Response, status
+
+from worker.settings import Settings, SettingsError
+
+CSRF_COOKIE = "radflag_csrf"
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(settings: Settings) -> None:
+    """Refuse a non-loopback bind address without credentials.
+
+    Raises SettingsError naming the settings that would allow it.
+    """
+    if is_loopback(settings.http_host):
+        return
+    if not (settings.http_user and settings.http_password):
+        raise SettingsError(
+            f"refusing to serve health data on {settings.http_host}: set RADFLAG_HTTP_USER and "
+            "RADFLAG_HTTP_PASSWORD (HTTP Basic) or bind 127.0.0.1"
+        )
+
+
+class BasicAuth:
+    """Checks HTTP Basic credentials when configured; gives the user name (the reviewer)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.user = settings.http_user
+        self.password = settings.http_password
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.user and self.password)
+
+    def __call__(self, request: Request) -> str | None:
+        if not self.enabled:
+            return None
+        header = request.headers.get("authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() == "basic":
+            try:
+                user, _, password = base64.b64decode(encoded).decode("utf-8").partition(":")
+            except (ValueError, UnicodeDecodeError):
+                user, password = "", ""
+            # Compare both in constant time, whatever the first comparison says.
+            user_ok = hmac.compare_digest(user.encode(), (self.user or "").encode())
+            password_ok = hmac.compare_digest(password.encode(), (self.password or "").encode())
+            if user_ok and password_ok:
+                return user
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "authentication required",
+            headers={"WWW-Authenticate": 'Basic realm="radflag", charset="UTF-8"'},
+        )
+
+
+class Csrf:
+    """Issues and checks double-submit CSRF tokens."""
+
+    def __init__(self, secret: bytes | None = None) -> None:
+        self._secret = secret or os.urandom(32)
+
+    def _sign(self, nonce: str) -> str:
+        return hmac.new(self._secret, nonce.encode(), hashlib.sha256).hexdigest()
+
+    def issue(self, request: Request) -> tuple[str, str]:
+        """(cookie value, form token) for this page; keeps the browser's cookie if valid."""
+        nonce = request.cookies.get(CSRF_COOKIE, "")
+        if len(nonce) != 32:
+            nonce = secrets.token_hex(16)
+        return nonce, self._sign(nonce)
+
+    @staticmethod
+    def set_cookie(request: Request, response: Response, nonce: str) -> None:
+        """Send the cookie half of the double submit."""
+        response.set_cookie(
+            CSRF_COOKIE,
+            nonce,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+
+    def check(self, request: Request, submitted: str) -> None:
+        """Raises HTTPException 403 unless `submitted` matches the cookie's token."""
+        nonce = request.cookies.get(CSRF_COOKIE, "")
+        if not nonce or not hmac.compare_digest(self._sign(nonce), submitted or ""):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, "the form has expired; reload the page and try again"
+            )
+
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'self'; style-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+}
