@@ -51,15 +51,8 @@ class ServiceStatus:
 
 
 def broker_url(settings: Settings) -> str | None:
-    """The Redis URL the service uses: the configured one, or the embedded server's."""
-    if settings.redis_url:
-        return settings.redis_url
-    try:  # the embedded Redis belongs to the service (worker/embedded_redis.py)
-        from worker import embedded_redis  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    url = getattr(embedded_redis, "url_for", None)
-    return url(settings) if url else None
+    """The Redis URL the service uses: the configured one, or a running `radflag run`'s."""
+    return keys.resolve_redis_url(settings)
 
 
 @functools.lru_cache(maxsize=4)
