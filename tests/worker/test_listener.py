@@ -1,0 +1,206 @@
+"""The MLLP listener in this process against a real redis-server, over real loopback sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+import redis
+
+from hl7.ack import parse_ack
+from hl7.mllp import FrameDecoder, encode_frame
+from tests.hl7.messages import wrap_oru
+from tests.servers import RedisServer
+from worker import keys
+from worker.listener import Intake, MllpListener
+from worker.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+REPORT = "Findings: bone marrow edema in the medial femoral condyle."
+
+
+def _run(
+    settings: Settings,
+    redis_server: RedisServer,
+    scenario: Callable[[MllpListener], Awaitable[Any]],
+    *,
+    intake: Intake | None = None,
+) -> Any:
+    async def main() -> Any:
+        client = keys.redis_client(redis_server.url)
+        listener = MllpListener(
+            settings, intake or Intake(client, settings.duplicate_window), host="127.0.0.1", port=0
+        )
+        await listener.start()
+        try:
+            return await asyncio.wait_for(scenario(listener), 30)
+        finally:
+            await listener.stop(grace=5)
+            client.close()
+
+    return asyncio.run(main())
+
+
+async def _exchange(port: int, chunks: list[bytes], expected: int) -> list[bytes]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for chunk in chunks:
+        writer.write(chunk)
+        await writer.drain()
+    decoder = FrameDecoder(1 << 20)
+    answers: list[bytes] = []
+    async with asyncio.timeout(10):
+        while len(answers) < expected:
+            data = await reader.read(65536)
+            if not data:
+                break
+            answers.extend(decoder.feed(data))
+    writer.close()
+    return answers
+
+
+def _codes(answers: list[bytes]) -> list[tuple[str, str]]:
+    return [(a.code, a.acked_control_id) for a in map(parse_ack, answers)]
+
+
+def test_pipelined_frames_answered_in_order(
+    publishing: Settings, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """Ten frames in one write get ten AAs in order, and ten tasks are queued."""
+    messages = [wrap_oru(REPORT, control_id=f"P{i}") for i in range(10)]
+    blob = b"".join(encode_frame(m) for m in messages)
+    answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, [blob], 10))
+    assert _codes(answers) == [("AA", f"P{i}") for i in range(10)]
+    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 10
+
+
+def test_frame_split_at_every_byte(
+    publishing: Settings, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """A frame sent one byte per write is still one message."""
+    frame = encode_frame(wrap_oru(REPORT, control_id="SPLIT1"))
+    chunks = [frame[i : i + 1] for i in range(len(frame))]
+    answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, chunks, 1))
+    assert _codes(answers) == [("AA", "SPLIT1")]
+    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 1
+
+
+def test_duplicate_acknowledged_but_queued_once(
+    publishing: Settings, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """The same MSH-3/4/10 twice: AA twice, one task; another control id is queued."""
+    first = wrap_oru(REPORT, control_id="DUP1")
+    other = wrap_oru(REPORT, control_id="DUP2")
+    blob = b"".join(encode_frame(m) for m in (first, first, other))
+    answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, [blob], 3))
+    assert _codes(answers) == [("AA", "DUP1"), ("AA", "DUP1"), ("AA", "DUP2")]
+    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 2
+    assert redis_client.ttl(keys.dedupe_redis_key("RIS|GENHOSP|DUP1")) > 0
+
+
+def test_unsupported_type_rejected_and_recorded(
+    publishing: Settings, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """An ADT gets AR with ERR 200, goes to the store queue, not to annotation."""
+    adt = b"MSH|^~\\&|ADT|GENHOSP|RADFLAG|GENHOSP|20260101||ADT^A01|ADT1|P|2.5.1\rEVN|A01\r"
+    answers = _run(
+        publishing, redis_server, lambda lst: _exchange(lst.port, [encode_frame(adt)], 1)
+    )
+    ack = parse_ack(answers[0])
+    assert (ack.code, ack.acked_control_id, ack.error_code) == ("AR", "ADT1", "200")
+    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 0
+    assert keys.queue_depth(redis_client, keys.QUEUE_STORE) == 1
+
+
+def test_not_hl7_rejected(publishing: Settings, redis_server: RedisServer) -> None:
+    """A frame that is not HL7 gets AR (segment sequence error), the connection stays usable."""
+    good = wrap_oru(REPORT, control_id="AFTER")
+    chunks = [encode_frame(b"hello, world"), encode_frame(good)]
+    answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, chunks, 2))
+    assert [c for c, _ in _codes(answers)] == ["AR", "AA"]
+
+
+def test_enhanced_mode_gets_commit_ack(publishing: Settings, redis_server: RedisServer) -> None:
+    """MSH-15 AL: the answer is CA."""
+    message = wrap_oru(REPORT, control_id="ENH1").replace(b"|P|2.5.1\r", b"|P|2.5.1|||AL|NE\r", 1)
+    answers = _run(
+        publishing, redis_server, lambda lst: _exchange(lst.port, [encode_frame(message)], 1)
+    )
+    assert _codes(answers) == [("CA", "ENH1")]
+
+
+def test_broker_down_answers_error(publishing: Settings, redis_server: RedisServer) -> None:
+    """Redis gone: AE in original mode and CE in enhanced mode, never AA/CA."""
+    original = wrap_oru(REPORT, control_id="DOWN1")
+    enhanced = wrap_oru(REPORT, control_id="DOWN2").replace(b"|P|2.5.1\r", b"|P|2.5.1|||AL\r", 1)
+
+    async def scenario(listener: MllpListener) -> list[bytes]:
+        redis_server.kill()
+        blob = encode_frame(original) + encode_frame(enhanced)
+        return await _exchange(listener.port, [blob], 2)
+
+    answers = _run(publishing, redis_server, scenario)
+    assert _codes(answers) == [("AE", "DOWN1"), ("CE", "DOWN2")]
+
+
+def test_oversized_frame_rejected_and_closed(
+    publishing: Settings, redis_server: RedisServer
+) -> None:
+    """A frame over max_frame_bytes: AR when its MSH was seen, then the connection closes."""
+    big = wrap_oru("x" * (publishing.max_frame_bytes + 10), control_id="BIG1")
+    frame = encode_frame(big)
+    chunks = [frame[:1000], frame[1000:]]
+    answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, chunks, 1))
+    assert _codes(answers) == [("AR", "BIG1")]
+
+
+def test_idle_connection_closed(redis_server: RedisServer, settings: Settings) -> None:
+    """A connection that sends nothing for idle_timeout is closed by the listener."""
+    from worker import celery_app
+
+    quick = Settings(data_dir=settings.data_dir, idle_timeout=0.3)
+    celery_app.configure(quick, redis_url=redis_server.url)
+
+    async def scenario(listener: MllpListener) -> float:
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        started = time.monotonic()
+        async with asyncio.timeout(5):
+            assert await reader.read(100) == b""
+        writer.close()
+        return time.monotonic() - started
+
+    assert 0.2 < _run(quick, redis_server, scenario) < 3
+
+
+class _SlowIntake(Intake):
+    def accept(self, *args: Any, **kwargs: Any) -> bool:
+        time.sleep(0.5)
+        return super().accept(*args, **kwargs)
+
+
+def test_graceful_stop_finishes_messages_in_flight(
+    publishing: Settings, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """Stop during a slow publish: that message is still queued and ACKed; new connections refused."""
+    intake = _SlowIntake(keys.redis_client(redis_server.url), publishing.duplicate_window)
+
+    async def scenario(listener: MllpListener) -> tuple[list[bytes], bool]:
+        exchange = asyncio.create_task(
+            _exchange(listener.port, [encode_frame(wrap_oru(REPORT, control_id="FLIGHT"))], 1)
+        )
+        await asyncio.sleep(0.2)
+        await listener.stop(grace=5)
+        refused = False
+        try:
+            await asyncio.open_connection("127.0.0.1", listener.port)
+        except OSError:
+            refused = True
+        return await exchange, refused
+
+    answers, refused = _run(publishing, redis_server, scenario, intake=intake)
+    assert _codes(answers) == [("AA", "FLIGHT")]
+    assert refused
+    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 1
