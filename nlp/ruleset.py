@@ -1,0 +1,481 @@
+"""Typed loaders for the per-language rule files in `nlp/rules/<lang>/`.
+
+Strategy: every file is read with importlib.resources (no paths relative to
+`__file__`), every object is checked against the keys its dataclass allows,
+and any unknown or missing key, bad value or bad regex raises `RuleFileError`
+naming the file and line. `load_ruleset(lang)` returns one frozen `RuleSet`;
+nothing here knows any English word. The schema is described in
+`nlp/rules/README.md`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from hl7.errors import PermanentError
+from nlp.model import BONES, ETIOLOGIES, SECTIONS
+
+CONTEXT_CATEGORIES = (
+    "NEGATED_EXISTENCE",
+    "POSSIBLE_EXISTENCE",
+    "HISTORICAL",
+    "HYPOTHETICAL",
+    "PSEUDO",
+    "TERMINATE",
+)
+DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
+TARGET_CATEGORIES = ("BME", "EXCLUDE")
+LATERALITIES = ("left", "right", "bilateral")
+SEVERITIES = ("mild", "moderate", "severe", "extensive")
+FLAG_CODES = (
+    "BME",
+    "BME_POSSIBLE",
+    "OSTEONECROSIS_CONCERN",
+    "INFECTION_CONCERN",
+    "TUMOR_CONCERN",
+    "REACTIVE",
+    "TRAUMA_OVERLOAD",
+    "TRANSIENT_BME",
+)
+MENTION_STATUSES_DROPPABLE = ("negated", "hypothetical", "historical", "possible")
+# Internal section name for the exam/title block; the contract reports it as null.
+EXAM_SECTION = "exam"
+
+
+class RuleFileError(PermanentError):
+    """A rule file is missing, not JSON, or does not follow the schema."""
+
+
+TokenPattern = tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class TargetRuleSpec:
+    """A BME synonym (category BME) or a look-alike that blocks it (EXCLUDE)."""
+
+    literal: str
+    category: str
+    pattern: TokenPattern | None = None
+    etiology: str | None = None
+
+
+@dataclass(frozen=True)
+class ContextRuleSpec:
+    """A ConText modifier: negation, uncertainty, history, hypothetical, pseudo, terminate."""
+
+    literal: str
+    category: str
+    direction: str
+    pattern: TokenPattern | None = None
+    max_scope: int | None = None
+    allowed_types: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class EtiologyCueSpec:
+    """A cause named near the edema; `etiology` None blocks a look-alike phrase."""
+
+    literal: str
+    etiology: str | None
+    pattern: TokenPattern | None = None
+    weak: bool = False
+
+
+@dataclass(frozen=True)
+class EtiologyScope:
+    """How many sentences around a mention a cue of one category may stand in."""
+
+    sentences_before: int = 0
+    sentences_after: int = 1
+
+
+@dataclass(frozen=True)
+class BoneSpec:
+    """One bone of the contract's vocabulary and the regexes (lower case) that name it."""
+
+    bone: str
+    joint: str
+    patterns: tuple[re.Pattern[str], ...]
+    midline: bool = False
+
+
+@dataclass(frozen=True)
+class LateralityTerm:
+    """A laterality word; attach "bone" means it counts only right before a bone term."""
+
+    pattern: re.Pattern[str]
+    laterality: str
+    attach: str = "any"
+
+
+@dataclass(frozen=True)
+class SeverityTerm:
+    pattern: re.Pattern[str]
+    severity: str
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    name: str
+    titles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Everything one language needs, loaded once."""
+
+    language: str
+    spacy_language: str
+    sections: tuple[SectionSpec, ...]
+    section_output: dict[str, str | None]
+    current_sections: frozenset[str | None]
+    precedence: tuple[str, ...]
+    abbreviations: frozenset[str]
+    list_marker: str
+    targets: tuple[TargetRuleSpec, ...]
+    context: tuple[ContextRuleSpec, ...]
+    etiology_cues: tuple[EtiologyCueSpec, ...]
+    etiology_scopes: dict[str, EtiologyScope]
+    etiology_drop_statuses: frozenset[str]
+    bones: tuple[BoneSpec, ...]
+    laterality: tuple[LateralityTerm, ...]
+    laterality_attach_max_chars: int
+    severity: tuple[SeverityTerm, ...]
+    severity_window_words: int
+    clause_breaks: tuple[re.Pattern[str], ...]
+    suggestions: dict[str, str]
+
+
+# -- generic checks -------------------------------------------------------------
+
+
+def _check_keys(obj: Any, where: str, required: set[str], optional: set[str]) -> dict[str, Any]:
+    if not isinstance(obj, dict):
+        raise RuleFileError(f"{where}: expected an object, got {type(obj).__name__}")
+    unknown = set(obj) - required - optional
+    if unknown:
+        raise RuleFileError(f"{where}: unknown key(s) {sorted(unknown)}")
+    missing = required - set(obj)
+    if missing:
+        raise RuleFileError(f"{where}: missing key(s) {sorted(missing)}")
+    return obj
+
+
+def _choice(value: Any, allowed: tuple[Any, ...], where: str, key: str) -> Any:
+    if value not in allowed:
+        raise RuleFileError(f"{where}: {key} {value!r} is not one of {list(allowed)}")
+    return value
+
+
+def _str(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise RuleFileError(f"{where}: {key} must be a non-empty string")
+    return value
+
+
+def _regex(value: Any, where: str, key: str) -> re.Pattern[str]:
+    try:
+        return re.compile(_str(value, where, key))
+    except re.error as e:
+        raise RuleFileError(f"{where}: {key} is not a valid regex ({e})") from e
+
+
+def _pattern(value: Any, where: str) -> TokenPattern | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(t, dict) for t in value):
+        raise RuleFileError(f"{where}: pattern must be a non-empty list of spaCy token objects")
+    return tuple(value)
+
+
+def _read_text(language: str, name: str) -> str:
+    try:
+        return (resources.files("nlp") / "rules" / language / name).read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError) as e:
+        raise RuleFileError(f"rules/{language}/{name}: missing") from e
+
+
+def read_json(language: str, name: str) -> tuple[str, Any]:
+    """One JSON rule file: (its name for messages, its value)."""
+    where = f"rules/{language}/{name}"
+    try:
+        return where, json.loads(_read_text(language, name))
+    except json.JSONDecodeError as e:
+        raise RuleFileError(f"{where}: not JSON ({e})") from e
+
+
+def read_jsonl(language: str, name: str) -> list[tuple[str, Any]]:
+    """One JSON Lines rule file: (file:line, value) for each non-blank line."""
+    out = []
+    for n, line in enumerate(_read_text(language, name).splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"rules/{language}/{name}:{n}"
+        try:
+            out.append((where, json.loads(line)))
+        except json.JSONDecodeError as e:
+            raise RuleFileError(f"{where}: not JSON ({e})") from e
+    return out
+
+
+# -- one parser per file ----------------------------------------------------------
+
+
+def parse_target(obj: Any, where: str) -> TargetRuleSpec:
+    """One line of targets.jsonl."""
+    obj = _check_keys(obj, where, {"literal", "category"}, {"pattern", "etiology"})
+    etiology = obj.get("etiology")
+    if etiology is not None:
+        _choice(etiology, ETIOLOGIES, where, "etiology")
+    return TargetRuleSpec(
+        literal=_str(obj["literal"], where, "literal"),
+        category=_choice(obj["category"], TARGET_CATEGORIES, where, "category"),
+        pattern=_pattern(obj.get("pattern"), where),
+        etiology=etiology,
+    )
+
+
+def parse_context(obj: Any, where: str) -> ContextRuleSpec:
+    """One line of context.jsonl."""
+    obj = _check_keys(
+        obj, where, {"literal", "category", "direction"}, {"pattern", "max_scope", "allowed_types"}
+    )
+    max_scope = obj.get("max_scope")
+    if max_scope is not None and (not isinstance(max_scope, int) or max_scope < 1):
+        raise RuleFileError(f"{where}: max_scope must be a positive integer")
+    allowed = obj.get("allowed_types")
+    if allowed is not None and not (
+        isinstance(allowed, list) and all(isinstance(a, str) for a in allowed)
+    ):
+        raise RuleFileError(f"{where}: allowed_types must be a list of labels")
+    return ContextRuleSpec(
+        literal=_str(obj["literal"], where, "literal"),
+        category=_choice(obj["category"], CONTEXT_CATEGORIES, where, "category"),
+        direction=_choice(obj["direction"], DIRECTIONS, where, "direction"),
+        pattern=_pattern(obj.get("pattern"), where),
+        max_scope=max_scope,
+        allowed_types=tuple(allowed) if allowed is not None else None,
+    )
+
+
+def parse_etiology_cue(obj: Any, where: str) -> EtiologyCueSpec:
+    """One line of etiology_cues.jsonl."""
+    obj = _check_keys(obj, where, {"literal", "etiology"}, {"pattern", "weak"})
+    etiology = obj["etiology"]
+    if etiology is not None:
+        _choice(etiology, ETIOLOGIES, where, "etiology")
+    weak = obj.get("weak", False)
+    if not isinstance(weak, bool):
+        raise RuleFileError(f"{where}: weak must be true or false")
+    return EtiologyCueSpec(
+        literal=_str(obj["literal"], where, "literal"),
+        etiology=etiology,
+        pattern=_pattern(obj.get("pattern"), where),
+        weak=weak,
+    )
+
+
+def parse_bone(obj: Any, where: str) -> BoneSpec:
+    """One line of bones.jsonl."""
+    obj = _check_keys(obj, where, {"bone", "joint", "patterns"}, {"midline"})
+    patterns = obj["patterns"]
+    if not isinstance(patterns, list) or not patterns:
+        raise RuleFileError(f"{where}: patterns must be a non-empty list of regexes")
+    midline = obj.get("midline", False)
+    if not isinstance(midline, bool):
+        raise RuleFileError(f"{where}: midline must be true or false")
+    return BoneSpec(
+        bone=_choice(obj["bone"], BONES, where, "bone"),
+        joint=_str(obj["joint"], where, "joint"),
+        patterns=tuple(_regex(p, where, "patterns[]") for p in patterns),
+        midline=midline,
+    )
+
+
+def _parse_sections(
+    where: str, obj: Any
+) -> tuple[tuple[SectionSpec, ...], dict[str, str | None], frozenset[str | None], tuple[str, ...]]:
+    obj = _check_keys(
+        obj, where, {"sections", "contract_names", "current_sections", "precedence"}, set()
+    )
+    names = (*SECTIONS, EXAM_SECTION)
+    specs = []
+    for i, s in enumerate(obj["sections"]):
+        w = f"{where}: sections[{i}]"
+        s = _check_keys(s, w, {"name", "titles"}, set())
+        titles = s["titles"]
+        if not isinstance(titles, list) or not all(isinstance(t, str) and t for t in titles):
+            raise RuleFileError(f"{w}: titles must be a list of strings")
+        specs.append(
+            SectionSpec(_choice(s["name"], names, w, "name"), tuple(t.lower() for t in titles))
+        )
+    output = obj["contract_names"]
+    if not isinstance(output, dict):
+        raise RuleFileError(f"{where}: contract_names must be an object")
+    for key, value in output.items():
+        _choice(key, names, where, "contract_names key")
+        if value is not None:
+            _choice(value, SECTIONS, where, "contract_names value")
+    current = frozenset(
+        _choice(c, (*SECTIONS, None), where, "current_sections[]") for c in obj["current_sections"]
+    )
+    precedence = tuple(_choice(p, SECTIONS, where, "precedence[]") for p in obj["precedence"])
+    return tuple(specs), dict(output), current, precedence
+
+
+def _parse_terms(
+    where: str, items: Any, value_key: str, allowed: tuple[str, ...], optional: set[str]
+) -> list[tuple[re.Pattern[str], str, dict[str, Any]]]:
+    if not isinstance(items, list):
+        raise RuleFileError(f"{where}: terms must be a list")
+    out = []
+    for i, t in enumerate(items):
+        w = f"{where}: terms[{i}]"
+        t = _check_keys(t, w, {"pattern", value_key}, optional)
+        out.append(
+            (_regex(t["pattern"], w, "pattern"), _choice(t[value_key], allowed, w, value_key), t)
+        )
+    return out
+
+
+def _int(obj: dict[str, Any], key: str, where: str) -> int:
+    value = obj[key]
+    if not isinstance(value, int) or value < 0:
+        raise RuleFileError(f"{where}: {key} must be a non-negative integer")
+    return value
+
+
+# -- the whole rule set -------------------------------------------------------------
+
+
+@functools.cache
+def load_ruleset(language: str = "en") -> RuleSet:
+    """All rule files of one language, checked; raises RuleFileError on any schema error."""
+    where, meta = read_json(language, "meta.json")
+    meta = _check_keys(meta, where, {"language", "spacy_language"}, {"description"})
+    if meta["language"] != language:
+        raise RuleFileError(
+            f"{where}: language {meta['language']!r} does not match folder {language!r}"
+        )
+
+    sections, section_output, current, precedence = _parse_sections(
+        *read_json(language, "sections.json")
+    )
+
+    where, sent = read_json(language, "sentences.json")
+    sent = _check_keys(sent, where, {"abbreviations", "list_marker"}, set())
+    _regex(sent["list_marker"], where, "list_marker")
+
+    where, etio = read_json(language, "etiology.json")
+    etio = _check_keys(etio, where, {"categories", "drop_statuses"}, set())
+    scopes = {}
+    for cat, scope in etio["categories"].items():
+        w = f"{where}: categories.{cat}"
+        _choice(cat, ETIOLOGIES, w, "category")
+        scope = _check_keys(scope, w, set(), {"sentences_before", "sentences_after"})
+        scopes[cat] = EtiologyScope(**{k: _int(scope, k, w) for k in scope})
+    drop = frozenset(
+        _choice(s, MENTION_STATUSES_DROPPABLE, where, "drop_statuses[]")
+        for s in etio["drop_statuses"]
+    )
+
+    where, lat = read_json(language, "laterality.json")
+    lat = _check_keys(lat, where, {"terms", "attach_max_chars"}, set())
+    laterality = []
+    for rx, value, t in _parse_terms(where, lat["terms"], "laterality", LATERALITIES, {"attach"}):
+        attach = _choice(t.get("attach", "any"), ("any", "bone"), where, "attach")
+        laterality.append(LateralityTerm(rx, value, attach))
+
+    where, sev = read_json(language, "severity.json")
+    sev = _check_keys(sev, where, {"terms", "window_words"}, set())
+    severity = [
+        SeverityTerm(rx, v)
+        for rx, v, _ in _parse_terms(where, sev["terms"], "severity", SEVERITIES, set())
+    ]
+
+    where, clauses = read_json(language, "clauses.json")
+    clauses = _check_keys(clauses, where, {"breaks"}, set())
+
+    where, sugg = read_json(language, "suggestions.json")
+    sugg = _check_keys(sugg, where, {"flags"}, set())
+    suggestions = {}
+    for code, entry in sugg["flags"].items():
+        w = f"{where}: flags.{code}"
+        _choice(code, FLAG_CODES, w, "flag code")
+        entry = _check_keys(entry, w, {"suggestion"}, set())
+        suggestions[code] = _str(entry["suggestion"], w, "suggestion")
+    missing = set(FLAG_CODES) - set(suggestions)
+    if missing:
+        raise RuleFileError(f"{where}: no suggestion for {sorted(missing)}")
+
+    return RuleSet(
+        language=language,
+        spacy_language=_str(meta["spacy_language"], "meta.json", "spacy_language"),
+        sections=sections,
+        section_output=section_output,
+        current_sections=current,
+        precedence=precedence,
+        abbreviations=frozenset(a.lower() for a in sent["abbreviations"]),
+        list_marker=sent["list_marker"],
+        targets=tuple(parse_target(o, w) for w, o in read_jsonl(language, "targets.jsonl")),
+        context=tuple(parse_context(o, w) for w, o in read_jsonl(language, "context.jsonl")),
+        etiology_cues=tuple(
+            parse_etiology_cue(o, w) for w, o in read_jsonl(language, "etiology_cues.jsonl")
+        ),
+        etiology_scopes=scopes,
+        etiology_drop_statuses=drop,
+        bones=tuple(parse_bone(o, w) for w, o in read_jsonl(language, "bones.jsonl")),
+        laterality=tuple(laterality),
+        laterality_attach_max_chars=_int(lat, "attach_max_chars", "laterality.json"),
+        severity=tuple(severity),
+        severity_window_words=_int(sev, "window_words", "severity.json"),
+        clause_breaks=tuple(_regex(b, where, "breaks[]") for b in clauses["breaks"]),
+        suggestions=suggestions,
+    )
+
+
+def available_languages() -> list[str]:
+    """Languages that have a rule folder with a meta.json."""
+    root = resources.files("nlp") / "rules"
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "meta.json").is_file())
+
+
+RULE_FILES = (
+    "meta.json",
+    "sections.json",
+    "sentences.json",
+    "targets.jsonl",
+    "context.jsonl",
+    "etiology_cues.jsonl",
+    "etiology.json",
+    "bones.jsonl",
+    "laterality.json",
+    "severity.json",
+    "clauses.json",
+    "suggestions.json",
+)
+
+__all__ = [
+    "EXAM_SECTION",
+    "RULE_FILES",
+    "BoneSpec",
+    "ContextRuleSpec",
+    "EtiologyCueSpec",
+    "EtiologyScope",
+    "LateralityTerm",
+    "RuleFileError",
+    "RuleSet",
+    "SeverityTerm",
+    "TargetRuleSpec",
+    "available_languages",
+    "load_ruleset",
+    "parse_bone",
+    "parse_context",
+    "parse_etiology_cue",
+    "parse_target",
+]
