@@ -184,7 +184,7 @@ class _SlowIntake(Intake):
 def test_graceful_stop_finishes_messages_in_flight(
     publishing: Settings, redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
-    """Stop during a slow publish: that message is still queued and ACKed; new connections refused."""
+    """Stop during a slow publish: the message is still queued and ACKed; new connections fail."""
     intake = _SlowIntake(keys.redis_client(redis_server.url), publishing.duplicate_window)
 
     async def scenario(listener: MllpListener) -> tuple[list[bytes], bool]:
