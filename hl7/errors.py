@@ -79,3 +79,7 @@ class FrameTooLarge(FrameError):
         super().__init__(f"MLLP frame of at least {size} bytes exceeds the maximum of {limit}")
         self.size = size
         self.limit = limit
+        # Set by hl7.mllp.FrameDecoder: the first bytes of the dropped frame (its MSH, to
+        # answer it) and the frames completed before it in the same read (to answer first).
+        self.head: bytes = b""
+        self.frames: list[bytes] = []

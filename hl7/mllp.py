@@ -14,8 +14,12 @@ one flag (inside a frame or between frames):
   at EOF, see `close`);
 - a frame that grows beyond `max_frame_bytes` before its end block raises
   `FrameTooLarge`, so memory per connection is bounded. The oversized frame is
-  dropped and the decoder waits for the next start block; the listener usually
-  answers with a negative ACK and closes the connection.
+  dropped and the decoder waits for the next start block. The error carries the
+  frame's first bytes (`head`, for the MSH a negative ACK needs) and the frames
+  completed earlier in the same read (`frames`): raising at once, rather than
+  on a later call that may never come, means no sender waits for an answer
+  that the decoder is sitting on; a listener that ignores `frames` leaves them
+  unanswered, and the sender resends them.
 
 Searching restarts where the previous search stopped (minus one byte, for an end
 block split between two reads), so feeding a frame one byte at a time stays
@@ -28,6 +32,8 @@ from hl7.errors import FrameTooLarge
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c\r"
+
+HEAD_BYTES = 4096  # how much of an oversized frame FrameTooLarge.head keeps
 
 _NEED_MORE = object()
 _ABANDONED = object()
@@ -59,7 +65,6 @@ class FrameDecoder:
         self._buffer = bytearray()
         self._in_frame = False
         self._scanned = 0  # bytes of the current frame already searched for the end block
-        self._too_large: FrameTooLarge | None = None
 
     @property
     def pending_bytes(self) -> int:
@@ -69,14 +74,11 @@ class FrameDecoder:
     def feed(self, data: bytes) -> list[bytes]:
         """Take the bytes of one read; return the payloads of the frames they completed.
 
-        Raises FrameTooLarge when a frame exceeds `max_frame_bytes`. Frames completed
-        earlier in the same read are returned first and the error is raised by the
-        next call (whose bytes are kept for the call after).
+        Raises FrameTooLarge when a frame exceeds `max_frame_bytes`, with the frames
+        completed before it in `frames`; bytes after the oversized frame stay
+        buffered for the next call.
         """
         self._buffer += data
-        if self._too_large is not None:
-            error, self._too_large = self._too_large, None
-            raise error
         frames: list[bytes] = []
         while self._buffer:
             if not self._in_frame and not self._enter_frame():
@@ -85,10 +87,8 @@ class FrameDecoder:
             if outcome is _NEED_MORE:
                 break
             if isinstance(outcome, FrameTooLarge):
-                if not frames:
-                    raise outcome
-                self._too_large = outcome
-                break
+                outcome.frames = frames
+                raise outcome
             if isinstance(outcome, bytes):
                 frames.append(outcome)
         return frames
@@ -99,7 +99,6 @@ class FrameDecoder:
         if not self._in_frame:
             self.discarded_bytes += len(self._buffer)
         self._reset()
-        self._too_large = None
         if payload and looks_complete(payload):
             return payload
         self.discarded_bytes += len(payload)
@@ -130,9 +129,10 @@ class FrameDecoder:
             self._scanned = len(self._buffer)
             return _NEED_MORE
         if end > self.max_frame_bytes:
+            error = self._too_large(end)
             del self._buffer[: end + len(END_BLOCK)]
             self._reset(keep_buffer=True)
-            return FrameTooLarge(end, self.max_frame_bytes)
+            return error
         payload = bytes(self._buffer[:end])
         del self._buffer[: end + len(END_BLOCK)]
         self._reset(keep_buffer=True)
@@ -140,11 +140,14 @@ class FrameDecoder:
 
     def _abandon(self, restart: int) -> bytes | FrameTooLarge | object:
         # The sender began a new frame without ending this one.
+        if restart > self.max_frame_bytes:
+            error = self._too_large(restart)
+            del self._buffer[:restart]
+            self._reset(keep_buffer=True)
+            return error
         fragment = bytes(self._buffer[:restart])
         del self._buffer[:restart]
         self._reset(keep_buffer=True)
-        if len(fragment) > self.max_frame_bytes:
-            return FrameTooLarge(len(fragment), self.max_frame_bytes)
         if looks_complete(fragment):
             return fragment
         self.discarded_bytes += len(fragment)
@@ -152,9 +155,14 @@ class FrameDecoder:
 
     def _drop_oversized(self, size: int) -> FrameTooLarge:
         # The rest of the oversized frame arrives later and is skipped as junk.
-        self._buffer.clear()
+        error = self._too_large(size)
         self._reset()
-        return FrameTooLarge(size, self.max_frame_bytes)
+        return error
+
+    def _too_large(self, size: int) -> FrameTooLarge:
+        error = FrameTooLarge(size, self.max_frame_bytes)
+        error.head = bytes(self._buffer[:HEAD_BYTES])
+        return error
 
     def _reset(self, *, keep_buffer: bool = False) -> None:
         if not keep_buffer:

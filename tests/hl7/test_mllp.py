@@ -127,12 +127,23 @@ def test_frame_too_large_even_when_complete_in_one_read() -> None:
     assert decoder.feed(encode_frame(b"MSH|ok\r")) == [b"MSH|ok\r"]
 
 
-def test_frame_too_large_after_good_frames_is_raised_next_call() -> None:
-    """Frames completed before an oversized one are returned; the error follows."""
+def test_frame_too_large_carries_earlier_frames_and_head() -> None:
+    """Frames completed before an oversized one ride on the error, and so does its head."""
     decoder = FrameDecoder(50)
-    assert decoder.feed(encode_frame(b"MSH|a\r") + b"\x0b" + b"z" * 60) == [b"MSH|a\r"]
-    with pytest.raises(FrameTooLarge):
-        decoder.feed(b"")
+    with pytest.raises(FrameTooLarge) as caught:
+        decoder.feed(encode_frame(b"MSH|a\r") + b"\x0bMSH|big|" + b"z" * 60)
+    assert caught.value.frames == [b"MSH|a\r"]
+    assert caught.value.head.startswith(b"MSH|big|")
+    assert decoder.feed(b"zz\x1c\r" + encode_frame(b"MSH|b\r")) == [b"MSH|b\r"]
+
+
+def test_bytes_after_an_oversized_complete_frame_stay_buffered() -> None:
+    """A whole oversized frame raises; the frame after it in the same read comes next call."""
+    decoder = FrameDecoder(50)
+    with pytest.raises(FrameTooLarge) as caught:
+        decoder.feed(encode_frame(b"MSH|" + b"y" * 60) + encode_frame(b"MSH|c\r"))
+    assert caught.value.frames == [] and caught.value.head.startswith(b"MSH|yyy")
+    assert decoder.feed(b"") == [b"MSH|c\r"]
 
 
 def test_max_frame_bytes_is_inclusive() -> None:
