@@ -83,10 +83,10 @@ def configure(settings: Settings, *, redis_url: str, pool_limit: int = 10) -> Ce
         settings.visibility_timeout,
         settings.delivery_backoff_max + 4 * settings.delivery_timeout + 300,
     )
-    # A new broker URL needs new pools: Celery caches them on first publish.
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._after_fork()
+    # A new broker URL needs new pools: Celery caches them on first publish
+    # (kombu keeps one pool per URL, so the old one stays usable for its URL).
+    if app.conf.broker_url != redis_url:
+        app._after_fork()
     app.conf.update(
         broker_url=redis_url,
         broker_pool_limit=pool_limit,
