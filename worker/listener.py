@@ -43,7 +43,6 @@ from worker.settings import Settings
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
-HEAD_BYTES = 4096  # enough of a frame's start to read its MSH for a negative ACK
 PUBLISH_THREADS = 32
 
 # Answering an unreadable MSH still needs delimiters and a version.
@@ -193,7 +192,6 @@ class MllpListener:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: _Connection
     ) -> None:
         decoder = FrameDecoder(self.settings.max_frame_bytes)
-        head: bytes | None = None  # the start of the frame in progress, for a negative ACK
         warned_junk = False
         while not self._closing:
             try:
@@ -214,13 +212,10 @@ class MllpListener:
             try:
                 frames = decoder.feed(data)
             except FrameTooLarge as e:
-                await self._refuse_oversized(writer, conn, head, e)
+                for frame in e.frames:  # completed before the oversized one: answer them
+                    writer.write(encode_frame(await self._answer(frame)))
+                await self._refuse_oversized(writer, conn, e)
                 return
-            pending = decoder.pending_bytes
-            if pending == 0:
-                head = None
-            elif head is None or pending <= len(data):
-                head = data[len(data) - pending :][:HEAD_BYTES]
             if decoder.discarded_bytes and not warned_junk:
                 warned_junk = True
                 log.warning("connection %s sent bytes outside MLLP frames", conn.peer)
@@ -285,30 +280,22 @@ class MllpListener:
         return build_ack(header, code, control_id=_ack_id(), timestamp=received_at, error=error)
 
     async def _refuse_oversized(
-        self,
-        writer: asyncio.StreamWriter,
-        conn: _Connection,
-        head: bytes | None,
-        error: FrameTooLarge,
+        self, writer: asyncio.StreamWriter, conn: _Connection, error: FrameTooLarge
     ) -> None:
-        # The frame is gone; if its MSH was seen, answer AR so the sender does not
-        # resend it forever, then close (the rest of it may still be arriving).
+        # The frame is dropped; if its MSH was seen, answer AR so that the sender
+        # does not resend it forever, then close (the rest may still be arriving).
         log.warning("connection %s: %s; closed", conn.peer, error)
-        if head is None:
-            return
         try:
-            header = parse_header(head)
+            header = parse_header(error.head)
         except InboundMessageError:
+            await writer.drain()
             return
         reason = InboundMessageError(str(error), hl7_error_code=207)
         code = response_code(header, "rejected")
-        writer.write(
-            encode_frame(
-                build_ack(
-                    header, code, control_id=_ack_id(), timestamp=datetime.now(UTC), error=reason
-                )
-            )
+        ack = build_ack(
+            header, code, control_id=_ack_id(), timestamp=datetime.now(UTC), error=reason
         )
+        writer.write(encode_frame(ack))
         await writer.drain()
 
 

@@ -204,3 +204,14 @@ def test_graceful_stop_finishes_messages_in_flight(
     assert _codes(answers) == [("AA", "FLIGHT")]
     assert refused
     assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 1
+
+
+def test_frames_before_an_oversized_one_are_answered(
+    publishing: Settings, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """A good frame and an oversized one in one write: AA for the first, AR for the second."""
+    good = encode_frame(wrap_oru(REPORT, control_id="GOOD1"))
+    big = encode_frame(wrap_oru("y" * (publishing.max_frame_bytes + 10), control_id="BIG2"))
+    answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, [good + big], 2))
+    assert _codes(answers) == [("AA", "GOOD1"), ("AR", "BIG2")]
+    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 1
