@@ -165,7 +165,8 @@ def _assemble(lines: list[_Line]) -> tuple[str, tuple[ReportSection, ...]]:
 
 
 def _has_header(section: str, lines: list[str]) -> bool:
-    header = re.compile(rf"^\s*(?:{_HEADER_WORDS[section]})\b\s*:?", re.IGNORECASE)
+    # "IMPRESSION:" or "Impression" alone on its line; "Findings are ..." is prose.
+    header = re.compile(rf"^\s*(?:{_HEADER_WORDS[section]})\s*(?::|$)", re.IGNORECASE)
     return any(header.match(line) for line in lines)
 
 

@@ -262,3 +262,16 @@ def test_garbage_raises_only_inbound_errors(noise: bytes) -> None:
     for message in (noise, b"MSH|^~\\&|A|B|C|D|2026||ORU^R01|C1|P|2.5\r" + noise):
         with contextlib.suppress(InboundMessageError):
             extract_report(message)
+
+
+def test_prose_starting_with_a_section_word_is_no_header() -> None:
+    """ "Impression is ..." does not count as a header; "IMPRESSION" alone on its line does."""
+    message = wrap_oru("Impression is of edema.\nIMPRESSION\nEdema.", None)
+    only_prose = message.replace(b"OBX|1|TX|RPT^", b"OBX|1|TX|RPT&IMP^")
+    only_prose = only_prose.replace(b"OBX|2|TX|RPT^", b"OBX|2|TX|RPT&GDT^")
+    only_prose = only_prose.replace(b"OBX|3|TX|RPT^", b"OBX|3|TX|RPT&GDT^")
+    assert extract_report(only_prose).text.startswith(
+        "IMPRESSION:\nImpression is of edema.\nFINDINGS:"
+    )
+    with_header = message.replace(b"|RPT^", b"|RPT&IMP^")
+    assert extract_report(with_header).text == "Impression is of edema.\nIMPRESSION\nEdema."
