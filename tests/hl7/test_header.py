@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import contextlib
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hl7.ack import parse_ack
 from hl7.errors import (
     DataTypeError,
+    InboundMessageError,
     RequiredFieldMissing,
     SegmentSequenceError,
     UnsupportedMessageType,
@@ -101,3 +107,13 @@ def test_check_supported() -> None:
     with pytest.raises(UnsupportedVersion) as version_error:
         check_supported(parse_header(MSH.replace(b"|2.5.1|", b"|2.1|")))
     assert version_error.value.hl7_error_code == 203
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200))
+def test_any_bytes_give_a_header_or_an_inbound_error(noise: bytes) -> None:
+    """parse_header and parse_ack never fail with anything but InboundMessageError."""
+    for message in (noise, b"MSH" + noise, b"MSH|^~\\&|" + noise):
+        for read in (parse_header, parse_ack):
+            with contextlib.suppress(InboundMessageError):
+                read(message)
