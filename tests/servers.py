@@ -60,7 +60,11 @@ def wait_until(
 
 def start_redis(data_dir: Path, *, port: int = 0, appendfsync: str = "everysec") -> RedisServer:
     """A real redis-server with AOF in `data_dir` on a free loopback port."""
-    return RedisServer(data_dir, port=port, appendfsync=appendfsync).start()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = RedisServer(
+        data_dir, port=port, appendfsync=appendfsync, log_path=data_dir / "redis.log"
+    )
+    return server.start()
 
 
 def service_env(data_dir: Path, redis_url: str, **settings: Any) -> dict[str, str]:

@@ -71,6 +71,7 @@ class RedisServer:
         appendfsync: str = "everysec",
         host: str = "127.0.0.1",
         preexec_fn: Callable[[], None] | None = None,
+        log_path: Path | None = None,
     ) -> None:
         if appendfsync not in APPENDFSYNC_CHOICES:
             raise RedisServerError(f"appendfsync must be one of {APPENDFSYNC_CHOICES}")
@@ -80,6 +81,7 @@ class RedisServer:
         self.port = port or free_port(host)
         self.appendfsync = appendfsync
         self.preexec_fn = preexec_fn
+        self.log_path = log_path  # None: Redis logs to our stdout
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -114,9 +116,18 @@ class RedisServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "redis.conf"
         conf.write_text(self.config())
-        self.process = subprocess.Popen(
-            [self.binary, str(conf)], preexec_fn=self.preexec_fn, stdin=subprocess.DEVNULL
-        )
+        log = self.log_path.open("ab") if self.log_path is not None else None
+        try:
+            self.process = subprocess.Popen(
+                [self.binary, str(conf)],
+                preexec_fn=self.preexec_fn,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT if log is not None else None,
+            )
+        finally:
+            if log is not None:
+                log.close()
         self._wait_ready(timeout)
         return self
 
