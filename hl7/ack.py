@@ -28,7 +28,8 @@ from datetime import datetime
 from hl7.errors import DataTypeError, InboundMessageError, SegmentSequenceError
 from hl7.header import parse_header
 from hl7.model import AckInfo, MessageHeader
-from hl7.text import Delimiters, decode_message, encode_message, escape, unescape
+from hl7.segments import Segment, split_segments
+from hl7.text import Delimiters, decode_message, encode_message, escape
 
 ACK_CODES = ("AA", "AE", "AR", "CA", "CE", "CR")
 OUTCOMES = ("accepted", "error", "rejected")
@@ -122,23 +123,22 @@ def parse_ack(message: bytes) -> AckInfo:
     """
     header = parse_header(message)
     d = Delimiters.from_msh(header.field_separator, header.encoding_characters)
-    text = decode_message(message, header.character_set)
-    segments = [s for s in text.replace("\n", "\r").split("\r") if s.strip()]
-    msa = next((s.split(d.field) for s in segments if s.startswith("MSA" + d.field)), None)
+    segments = split_segments(decode_message(message, header.character_set), d)
+    msa = next((s for s in segments if s.name == "MSA"), None)
     if msa is None:
         raise SegmentSequenceError("acknowledgment has no MSA segment")
-    code = _part(msa, 1, d).upper()
+    code = msa.component(1).upper()
     if code not in ACK_CODES:
         raise DataTypeError(f"MSA-1 {code!r} is not an acknowledgment code")
-    texts = [_part(msa, 3, d)] if len(msa) > 3 else []
+    texts = [msa.unescape(msa.field(3)).strip()]
     error_code = ""
-    for err in (s.split(d.field) for s in segments if s.startswith("ERR" + d.field)):
-        found_code, found_texts = _err_details(err, d)
+    for err in (s for s in segments if s.name == "ERR"):
+        found_code, found_texts = _err_details(err)
         error_code = error_code or found_code
         texts.extend(found_texts)
     return AckInfo(
         code=code,
-        acked_control_id=_part(msa, 2, d),
+        acked_control_id=msa.component(2),
         text="; ".join(dict.fromkeys(t for t in texts if t)),
         control_id=header.control_id,
         error_code=error_code,
@@ -203,26 +203,17 @@ def _err(d: Delimiters, error_code: int, readable: str, version: tuple[int, ...]
     return d.field.join(["ERR", "", "", coded, "E", "", "", "", escape(readable, d)])
 
 
-def _part(fields: list[str], index: int, d: Delimiters) -> str:
-    value = fields[index] if index < len(fields) else ""
-    return unescape(value.split(d.component, 1)[0], d).strip()
-
-
-def _err_details(err: list[str], d: Delimiters) -> tuple[str, list[str]]:
-    code, texts = "", []
-    if len(err) > 1 and err[1]:  # ERR-1: ^^^code&text&HL70357
-        location = err[1].split(d.repetition, 1)[0].split(d.component)
-        if len(location) > 3:
-            coded = location[3].split(d.subcomponent)
-            code = unescape(coded[0], d).strip()
-            texts.append(unescape(coded[1], d).strip() if len(coded) > 1 else "")
-    if len(err) > 3 and err[3]:  # ERR-3: code^text^HL70357
-        coded = err[3].split(d.component)
-        code = code or unescape(coded[0], d).strip()
-        texts.append(unescape(coded[1], d).strip() if len(coded) > 1 else "")
-    if len(err) > 8:  # ERR-8 user message
-        texts.append(unescape(err[8], d).strip())
-    return code, texts
+def _err_details(err: Segment) -> tuple[str, list[str]]:
+    """The 0357 code and texts of an ERR, from ERR-1 (v2.3/2.4) or ERR-3 and ERR-8 (v2.5+)."""
+    location = err.field(1).split(err.delimiters.repetition, 1)[0].split(err.delimiters.component)
+    coded_location = location[3].split(err.delimiters.subcomponent) if len(location) > 3 else []
+    codes = [err.unescape(coded_location[0]).strip() if coded_location else "", err.component(3)]
+    texts = [
+        err.unescape(coded_location[1]).strip() if len(coded_location) > 1 else "",
+        err.component(3, 2),
+        err.unescape(err.field(8)).strip(),
+    ]
+    return next((c for c in codes if c), ""), texts
 
 
 def format_timestamp(timestamp: datetime) -> str:
