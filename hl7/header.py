@@ -20,7 +20,19 @@ from hl7.errors import (
 from hl7.model import MessageHeader
 from hl7.text import Delimiters, decode_message, unescape
 
-SUPPORTED_VERSIONS = ("2.3", "2.3.1", "2.4", "2.5", "2.5.1", "2.6", "2.7", "2.7.1", "2.8")
+SUPPORTED_VERSIONS = (
+    "2.3",
+    "2.3.1",
+    "2.4",
+    "2.5",
+    "2.5.1",
+    "2.6",
+    "2.7",
+    "2.7.1",
+    "2.8",
+    "2.8.1",
+    "2.8.2",
+)
 # Message types whose report radflag reads (the trigger is checked by extract_report).
 SUPPORTED_MESSAGE_TYPES = ("ORU", "MDM")
 
