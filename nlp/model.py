@@ -16,19 +16,53 @@ Priority = Literal["routine", "high", "urgent"]
 
 BME_STATUSES: tuple[str, ...] = ("present", "possible", "absent")
 MENTION_STATUSES: tuple[str, ...] = ("present", "possible", "negated", "historical", "hypothetical")
-SECTIONS: tuple[str, ...] = ("history", "technique", "comparison", "findings", "impression", "addendum")
+SECTIONS: tuple[str, ...] = (
+    "history",
+    "technique",
+    "comparison",
+    "findings",
+    "impression",
+    "addendum",
+)
 ETIOLOGIES: tuple[str, ...] = (
-    "osteonecrosis", "trauma", "overload", "transient", "degenerative",
-    "inflammatory", "infection", "tumor", "reactive",
+    "osteonecrosis",
+    "trauma",
+    "overload",
+    "transient",
+    "degenerative",
+    "inflammatory",
+    "infection",
+    "tumor",
+    "reactive",
 )
 BONES: tuple[str, ...] = (
-    "medial_femoral_condyle", "lateral_femoral_condyle", "femoral_trochlea",
-    "medial_tibial_plateau", "lateral_tibial_plateau", "patella", "fibular_head",
-    "distal_femur", "proximal_tibia",
-    "femoral_head", "femoral_neck", "acetabulum", "greater_trochanter",
-    "talus", "calcaneus", "navicular", "cuboid", "cuneiform", "metatarsal",
-    "distal_tibia", "distal_fibula",
-    "humeral_head", "scaphoid", "lunate", "vertebral_body", "sacrum", "ilium",
+    "medial_femoral_condyle",
+    "lateral_femoral_condyle",
+    "femoral_trochlea",
+    "medial_tibial_plateau",
+    "lateral_tibial_plateau",
+    "patella",
+    "fibular_head",
+    "distal_femur",
+    "proximal_tibia",
+    "femoral_head",
+    "femoral_neck",
+    "acetabulum",
+    "greater_trochanter",
+    "talus",
+    "calcaneus",
+    "navicular",
+    "cuboid",
+    "cuneiform",
+    "metatarsal",
+    "distal_tibia",
+    "distal_fibula",
+    "humeral_head",
+    "scaphoid",
+    "lunate",
+    "vertebral_body",
+    "sacrum",
+    "ilium",
 )
 PRIORITY_RANK: dict[str, int] = {"routine": 1, "high": 2, "urgent": 3}
 
@@ -119,6 +153,14 @@ class Annotation:
 
 
 __all__ = [
-    "BME_STATUSES", "BONES", "ETIOLOGIES", "MENTION_STATUSES", "PRIORITY_RANK", "SECTIONS",
-    "Annotation", "Flag", "Mention", "Site",
+    "BME_STATUSES",
+    "BONES",
+    "ETIOLOGIES",
+    "MENTION_STATUSES",
+    "PRIORITY_RANK",
+    "SECTIONS",
+    "Annotation",
+    "Flag",
+    "Mention",
+    "Site",
 ]

@@ -1,1 +1,124 @@
-"""`radflag annotate` (being built)."""
+"""`radflag annotate PATH... [--pretty]`: one contract JSON object per report on stdout.
+
+Readers are chosen by file suffix (`READERS`); each yields (report id, text,
+procedure) and raises `InputError` naming the file and line. A `.hl7` reader
+slots in with one more entry.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import click
+
+from worker.cli.base import main
+
+ReportInput = tuple[str, str, str | None]  # id, text, procedure
+# Progress is shown only for files with at least this many reports, on a TTY.
+PROGRESS_MIN_REPORTS = 200
+
+
+class InputError(Exception):
+    """A report file cannot be read; the message names the file (and line)."""
+
+
+def read_txt(path: Path) -> Iterator[ReportInput]:
+    """A plain-text report; its id is the file stem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
+    yield path.stem, text, None
+
+
+def read_jsonl(path: Path) -> Iterator[ReportInput]:
+    """JSON Lines of {"id", "text", "procedure"?}; blank lines are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{number}: not JSON ({e.msg})") from e
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}:{number}: expected an object with id and text")
+        report_id, text, procedure = obj.get("id"), obj.get("text"), obj.get("procedure")
+        if not isinstance(report_id, str) or not isinstance(text, str):
+            raise InputError(f"{path}:{number}: needs string fields id and text")
+        if procedure is not None and not isinstance(procedure, str):
+            raise InputError(f"{path}:{number}: procedure must be a string")
+        yield report_id, text, procedure
+
+
+READERS: dict[str, Callable[[Path], Iterator[ReportInput]]] = {
+    ".txt": read_txt,
+    ".jsonl": read_jsonl,
+}
+
+
+def reports_in(path: Path) -> Iterator[ReportInput]:
+    """The reports in one file, by its suffix."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        known = ", ".join(sorted(READERS))
+        raise InputError(f"{path}: unsupported file type (expected {known})")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    return reader(path)
+
+
+@main.command("annotate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--pretty", is_flag=True, help="Indented JSON for people.")
+@click.option("--language", default=None, help="Rule language (default: en).")
+def annotate_command(paths: tuple[Path, ...], pretty: bool, language: str | None) -> None:
+    """Annotate .txt or .jsonl reports: one JSON object per report on stdout."""
+    from nlp import annotate
+
+    indent = 2 if pretty else None
+    separators = None if pretty else (",", ":")
+    try:
+        for path in paths:
+            reports = list(reports_in(path))
+            show = sys.stderr.isatty() and len(reports) >= PROGRESS_MIN_REPORTS
+            with (
+                click.progressbar(reports, label=str(path), file=sys.stderr)
+                if show
+                else _plain(reports) as items
+            ):
+                for report_id, text, procedure in items:
+                    annotation = annotate(text, procedure=procedure, language=language)
+                    click.echo(
+                        json.dumps(
+                            annotation.to_json_dict(report_id),
+                            indent=indent,
+                            separators=separators,
+                            ensure_ascii=False,
+                        )
+                    )
+    except InputError as e:
+        click.echo(f"radflag annotate: {e}", err=True)
+        sys.exit(2)
+
+
+class _plain:
+    """A no-op stand-in for click.progressbar."""
+
+    def __init__(self, items: list[ReportInput]) -> None:
+        self._items = items
+
+    def __enter__(self) -> list[ReportInput]:
+        return self._items
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+__all__ = ["READERS", "InputError", "annotate_command", "read_jsonl", "read_txt", "reports_in"]

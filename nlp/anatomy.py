@@ -1,0 +1,173 @@
+"""Bones, laterality and severity of one mention, read from the clause around it.
+
+Strategy: a mention's clause runs from the previous clause break (or mention,
+or sentence start) to the next one (clauses.json: ";", "consistent with",
+"in a patient", ...). Bones are looked for after the mention first ("edema in
+the talus"), then before it ("fibular head contusion"), then in the line's
+sub-heading ("Scaphoid: ..."). Each bone takes the nearest laterality word
+before it in the clause ("right femoral neck", "both femoral heads"), else
+the first after it, else the sub-heading's, the title's or the procedure's.
+All regexes run on lower-cased text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nlp.ruleset import BoneSpec, RuleSet
+
+
+@dataclass(frozen=True)
+class BoneHit:
+    bone: str
+    start: int  # offsets into the searched text
+    end: int
+
+
+@dataclass(frozen=True)
+class Anatomy:
+    """Where a mention is: bones with their laterality, and its severity."""
+
+    bones: tuple[tuple[str, str | None], ...]  # (bone, laterality) in text order
+    severity: str | None
+
+
+def find_bones(bones: tuple[BoneSpec, ...], text: str) -> list[BoneHit]:
+    """Bone terms in `text` (lower case), longest first where they overlap."""
+    hits = [
+        BoneHit(spec.bone, m.start(), m.end())
+        for spec in bones
+        for rx in spec.patterns
+        for m in rx.finditer(text)
+        if m.end() > m.start()
+    ]
+    kept: list[BoneHit] = []
+    for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
+        if all(hit.end <= k.start or hit.start >= k.end for k in kept):
+            kept.append(hit)
+    return sorted(kept, key=lambda h: h.start)
+
+
+class AnatomyReader:
+    """Reads bones, laterality and severity around mentions, for one language."""
+
+    def __init__(self, rules: RuleSet) -> None:
+        self._rules = rules
+        self._midline = {b.bone for b in rules.bones if b.midline}
+
+    def laterality_words(
+        self, text: str, bone_hits: list[BoneHit] | None = None
+    ) -> list[tuple[int, str]]:
+        """(offset, laterality) of laterality words in `text` (lower case)."""
+        hits = bone_hits if bone_hits is not None else find_bones(self._rules.bones, text)
+        limit = self._rules.laterality_attach_max_chars
+        out = []
+        for term in self._rules.laterality:
+            for m in term.pattern.finditer(text):
+                if term.attach == "bone" and not any(0 <= h.start - m.end() <= limit for h in hits):
+                    continue
+                out.append((m.start(), term.laterality))
+        return sorted(out)
+
+    def side_of(self, text: str) -> str | None:
+        """One laterality for a whole text (title, procedure, heading): both sides -> bilateral."""
+        sides = {side for _, side in self.laterality_words(text.lower())}
+        if "bilateral" in sides or {"left", "right"} <= sides:
+            return "bilateral"
+        return next(iter(sides), None)
+
+    def clause(
+        self,
+        text: str,
+        sent_start: int,
+        sent_end: int,
+        start: int,
+        end: int,
+        neighbours: list[tuple[int, int]],
+    ) -> tuple[int, int]:
+        """Character span of the clause around the mention [start, end)."""
+        lo, hi = sent_start, sent_end
+        for n_start, n_end in neighbours:
+            if n_end <= start:
+                lo = max(lo, n_end)
+            elif n_start >= end:
+                hi = min(hi, n_start)
+        base = lo
+        before = text[base:start].lower()
+        after = text[end:hi].lower()
+        for rx in self._rules.clause_breaks:
+            for m in rx.finditer(before):
+                lo = max(lo, base + m.end())
+            m = rx.search(after)
+            if m:
+                hi = min(hi, end + m.start())
+        return lo, hi
+
+    def read(
+        self,
+        text: str,
+        clause: tuple[int, int],
+        start: int,
+        end: int,
+        heading: str,
+        fallback: str | None,
+    ) -> Anatomy:
+        """Bones (with laterality) and severity of the mention [start, end) in `clause`."""
+        lo, hi = clause
+        segment = text[lo:hi].lower()
+        hits = find_bones(self._rules.bones, segment)
+        after = [h for h in hits if h.start >= end - lo]
+        before = [h for h in hits if h.end <= start - lo]
+        chosen = after or before
+        sides = self.laterality_words(segment, hits)
+        heading_side = self.side_of(heading) if heading else None
+        if not chosen and heading:
+            heading_hits = find_bones(self._rules.bones, heading)
+            bones = tuple(
+                (h.bone, self._final(h.bone, heading_side or fallback)) for h in heading_hits
+            )
+        else:
+            bones = tuple(
+                (h.bone, self._final(h.bone, self._side_for(h, sides) or heading_side or fallback))
+                for h in chosen
+            )
+        return Anatomy(_dedupe(bones), self._severity(segment[: start - lo]))
+
+    def _side_for(self, hit: BoneHit, sides: list[tuple[int, str]]) -> str | None:
+        preceding = [side for pos, side in sides if pos < hit.start]
+        if preceding:
+            return preceding[-1]
+        following = [side for pos, side in sides if pos >= hit.end]
+        return following[0] if following else None
+
+    def _final(self, bone: str, side: str | None) -> str | None:
+        return None if bone in self._midline else side
+
+    def _severity(self, before: str) -> str | None:
+        words = before.split()[-self._rules.severity_window_words :]
+        window = " ".join(words)
+        best: tuple[int, str] | None = None
+        for term in self._rules.severity:
+            for m in term.pattern.finditer(window):
+                if best is None or m.start() > best[0]:
+                    best = (m.start(), term.severity)
+        return best[1] if best else None
+
+
+def _dedupe(bones: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str, str | None], ...]:
+    seen: dict[str, str | None] = {}
+    for bone, side in bones:
+        seen[bone] = merge_sides(seen[bone], side) if bone in seen else side
+    return tuple(seen.items())
+
+
+def merge_sides(a: str | None, b: str | None) -> str | None:
+    """Laterality of one bone seen twice: left + right is bilateral, unknown yields."""
+    if a is None or a == b:
+        return b
+    if b is None:
+        return a
+    return "bilateral"
+
+
+__all__ = ["Anatomy", "AnatomyReader", "BoneHit", "find_bones", "merge_sides"]

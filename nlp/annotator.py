@@ -1,0 +1,133 @@
+"""`annotate(text, procedure)`: run the pipeline, then turn matches into an Annotation."""
+
+from __future__ import annotations
+
+import functools
+
+from nlp.anatomy import AnatomyReader
+from nlp.layout import Layout
+from nlp.model import Annotation, Mention
+from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, layout_of
+from nlp.report import AFFIRMED, MentionRecord, build_annotation
+from nlp.ruleset import RuleSet, load_ruleset
+
+DEFAULT_LANGUAGE = "en"
+# Mentions in these sections that read as current are prior findings (the history).
+_PRIOR_SECTIONS = ("history", "comparison")
+
+
+@functools.cache
+def _anatomy_reader(language: str) -> AnatomyReader:
+    return AnatomyReader(load_ruleset(language))
+
+
+def annotate(text: str, procedure: str | None = None, language: str | None = None) -> Annotation:
+    """Annotate one report; raises RuleFileError when the language's rules are broken."""
+    language = language or DEFAULT_LANGUAGE
+    rules = load_ruleset(language)
+    doc = build_pipeline(language)(text)
+    layout = layout_of(doc)
+    matches: list[Match] = doc._.radflag_matches
+    reader = _anatomy_reader(language)
+    fallback = reader.side_of(layout.exam_text) or reader.side_of(procedure or "")
+    targets = [m for m in matches if m.label == BME_LABEL]
+    cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
+    records = [_record(text, m, targets, cues, layout, rules, reader, fallback) for m in targets]
+    return build_annotation(records, rules)
+
+
+def _record(
+    text: str,
+    match: Match,
+    targets: list[Match],
+    cues: list[Match],
+    layout: Layout,
+    rules: RuleSet,
+    reader: AnatomyReader,
+    fallback: str | None,
+) -> MentionRecord:
+    index = layout.sentence_index(match.char_start)
+    sentence = layout.sentences[index]
+    line = layout.lines[sentence.line]
+    current = line.section in rules.current_sections
+    status = match.status
+    if line.section in _PRIOR_SECTIONS and status in AFFIRMED:
+        status = "historical"
+    neighbours = [
+        (t.char_start, t.char_end)
+        for t in targets
+        if t is not match and sentence.start <= t.char_start < sentence.end
+    ]
+    clause = reader.clause(
+        text, sentence.start, sentence.end, match.char_start, match.char_end, neighbours
+    )
+    anatomy = reader.read(text, clause, match.char_start, match.char_end, line.heading, fallback)
+    sides = {side for _, side in anatomy.bones}
+    laterality = None
+    for side in sides:
+        laterality = side if laterality is None or laterality == side else "bilateral"
+    if not anatomy.bones:
+        laterality = fallback
+    mention = Mention(
+        start=match.char_start,
+        end=match.char_end,
+        text=text[match.char_start : match.char_end],
+        status=status,  # type: ignore[arg-type]
+        section=rules.section_output.get(line.section) if line.section else None,
+        bones=tuple(b for b, _ in anatomy.bones),
+        laterality=laterality,  # type: ignore[arg-type]
+        severity=anatomy.severity,
+        sentence_start=sentence.start,
+        sentence_end=sentence.end,
+    )
+    evidence = {}
+    if current and status in AFFIRMED:
+        evidence = _etiology(text, match, index, sentence.line, cues, layout, rules)
+    return MentionRecord(
+        mention=mention,
+        section=line.section,
+        current=current,
+        bone_sides=anatomy.bones,
+        sentence=text[sentence.start : sentence.end],
+        etiology_evidence=evidence,
+    )
+
+
+def _etiology(
+    text: str,
+    match: Match,
+    index: int,
+    line: int,
+    cues: list[Match],
+    layout: Layout,
+    rules: RuleSet,
+) -> dict[str, tuple[str, ...]]:
+    """Etiology categories related to one mention, each with its evidence sentences."""
+    own = text[layout.sentences[index].start : layout.sentences[index].end]
+    strong: dict[str, list[str]] = {}
+    weak: dict[str, list[str]] = {}
+    implied = rules.targets[match.rule].etiology
+    if implied:
+        strong.setdefault(implied, []).append(own)
+    for cue in cues:
+        if cue.status in rules.etiology_drop_statuses:
+            continue
+        spec = rules.etiology_cues[cue.rule]
+        if spec.etiology is None:
+            continue
+        cue_index = layout.sentence_index(cue.char_start)
+        cue_sentence = layout.sentences[cue_index]
+        scope = rules.etiology_scopes.get(spec.etiology)
+        if scope is None or cue_sentence.line != line:
+            continue
+        if not index - scope.sentences_before <= cue_index <= index + scope.sentences_after:
+            continue
+        bucket = (weak if spec.weak else strong).setdefault(spec.etiology, [])
+        for s in (own, text[cue_sentence.start : cue_sentence.end]):
+            if s not in bucket:
+                bucket.append(s)
+    chosen = strong or weak
+    return {k: tuple(v) for k, v in chosen.items()}
+
+
+__all__ = ["DEFAULT_LANGUAGE", "annotate"]

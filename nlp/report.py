@@ -1,0 +1,118 @@
+"""Report-level logic: status, sites, etiology and flags from the mentions.
+
+The later word stands (spec/annotation.md): the sections in the rule set's
+`precedence` are tried in order (addendum, impression, findings) and the
+first one holding a mention decides the status; text without headers counts
+as findings. Only mentions in current sections count; a history-section
+mention is never a current finding. Sites and etiology come from every
+current present or possible mention once the status is not `absent`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from nlp.anatomy import merge_sides
+from nlp.model import ETIOLOGIES, Annotation, Flag, Mention, Site
+from nlp.ruleset import RuleSet
+
+AFFIRMED = ("present", "possible")
+# The contract's flag table: code, when (status or etiology), priority.
+ETIOLOGY_FLAGS: tuple[tuple[str, frozenset[str], str], ...] = (
+    ("OSTEONECROSIS_CONCERN", frozenset({"osteonecrosis"}), "high"),
+    ("INFECTION_CONCERN", frozenset({"infection"}), "urgent"),
+    ("TUMOR_CONCERN", frozenset({"tumor"}), "high"),
+    (
+        "REACTIVE",
+        frozenset({"degenerative", "inflammatory", "infection", "tumor", "reactive"}),
+        "routine",
+    ),
+    ("TRAUMA_OVERLOAD", frozenset({"trauma", "overload"}), "routine"),
+    ("TRANSIENT_BME", frozenset({"transient"}), "routine"),
+)
+
+
+@dataclass(frozen=True)
+class MentionRecord:
+    """A mention with what the report-level logic needs beyond the contract's fields."""
+
+    mention: Mention
+    section: str | None  # internal section name
+    current: bool
+    bone_sides: tuple[tuple[str, str | None], ...]
+    sentence: str  # the sentence the mention stands in (flag evidence)
+    etiology_evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def status_of(records: list[MentionRecord]) -> str | None:
+    """present / possible / absent for a group of mentions; None when there are none."""
+    if not records:
+        return None
+    statuses = {r.mention.status for r in records}
+    if "present" in statuses:
+        return "present"
+    if "possible" in statuses:
+        return "possible"
+    return "absent"
+
+
+def report_status(records: list[MentionRecord], rules: RuleSet) -> tuple[str, list[MentionRecord]]:
+    """The report's status and the records of the section that decided it."""
+    current = [r for r in records if r.current]
+    groups: dict[str | None, list[MentionRecord]] = {}
+    for r in current:
+        key = r.section if r.section in rules.precedence else rules.precedence[-1]
+        groups.setdefault(key, []).append(r)
+    for section in rules.precedence:
+        status = status_of(groups.get(section, []))
+        if status is not None:
+            return status, groups[section]
+    return "absent", []
+
+
+def sites_of(records: list[MentionRecord]) -> tuple[Site, ...]:
+    """One site per bone over the affirmed mentions; both sides make it bilateral."""
+    sides: dict[str, str | None] = {}
+    for r in records:
+        for bone, side in r.bone_sides:
+            sides[bone] = merge_sides(sides[bone], side) if bone in sides else side
+    return tuple(Site(bone, side) for bone, side in sides.items())  # type: ignore[arg-type]
+
+
+def build_annotation(records: list[MentionRecord], rules: RuleSet) -> Annotation:
+    """The Annotation for a report from its mention records."""
+    mentions = tuple(r.mention for r in records)
+    status, deciding = report_status(records, rules)
+    if status == "absent":
+        return Annotation(bme="absent", mentions=mentions, language=rules.language)
+    affirmed = [r for r in records if r.current and r.mention.status in AFFIRMED]
+    evidence: dict[str, list[str]] = {}
+    for r in affirmed:
+        for category, sentences in r.etiology_evidence.items():
+            bucket = evidence.setdefault(category, [])
+            bucket.extend(s for s in sentences if s not in bucket)
+    etiology = tuple(c for c in ETIOLOGIES if c in evidence)
+    code = "BME" if status == "present" else "BME_POSSIBLE"
+    bme_evidence = _sentences(r for r in deciding if r.mention.status == status)
+    flags = [Flag(code, "routine", rules.suggestions[code], bme_evidence)]
+    for flag_code, categories, priority in ETIOLOGY_FLAGS:
+        hit = [c for c in etiology if c in categories]
+        if hit:
+            sentences = tuple(dict.fromkeys(s for c in hit for s in evidence[c]))
+            flags.append(Flag(flag_code, priority, rules.suggestions[flag_code], sentences))  # type: ignore[arg-type]
+    return Annotation(
+        bme=status,  # type: ignore[arg-type]
+        sites=sites_of(affirmed),
+        etiology=etiology,
+        flags=tuple(flags),
+        mentions=mentions,
+        language=rules.language,
+    )
+
+
+def _sentences(records: Iterable[MentionRecord]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r.sentence for r in records))
+
+
+__all__ = ["MentionRecord", "build_annotation", "report_status", "sites_of", "status_of"]
