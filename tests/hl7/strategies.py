@@ -17,3 +17,10 @@ messages = st.builds(
 # Junk between frames: anything but a start block.
 junk = st.binary(max_size=20).map(lambda b: b.replace(b"\x0b", b""))
 cut_points = st.lists(st.integers(min_value=0, max_value=5000), max_size=20)
+
+# Report text: any characters but surrogates, CR (normalised to LF) and the MLLP blocks.
+report_texts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\x0b\x1c"),
+    min_size=1,
+    max_size=300,
+).filter(lambda t: t.strip() != "" and '""' not in t.split("\n"))

@@ -21,6 +21,7 @@ from hl7.extract import extract_report
 from tests.conftest import SHARED
 from tests.hl7.golden import FIXTURES, fixture
 from tests.hl7.messages import wrap_oru
+from tests.hl7.strategies import report_texts
 
 SAMPLES = SHARED / "samples" / "hl7" / "public"
 
@@ -275,3 +276,11 @@ def test_prose_starting_with_a_section_word_is_no_header() -> None:
     )
     with_header = message.replace(b"|RPT^", b"|RPT&IMP^")
     assert extract_report(with_header).text == "Impression is of edema.\nIMPRESSION\nEdema."
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=report_texts, style=st.sampled_from(["lines", "ft", "repetitions"]))
+def test_any_text_round_trips(text: str, style: str) -> None:
+    """Any report text, one line per OBX, as one FT or as repetitions, reads back exactly."""
+    report = extract_report(wrap_oru(text, "MRI | KNEE ^ LEFT", style))
+    assert (report.text, report.procedure) == (text, "MRI | KNEE ^ LEFT")
