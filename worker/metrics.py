@@ -19,7 +19,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import redis
@@ -98,10 +98,11 @@ def observe_task(
         log.warning("task metrics not recorded task=%s: %s", name, type(e).__name__)
 
 
-def install_task_timing(app: Any) -> None:
+def install_task_timing(app: Any) -> Callable[[], None]:
     """Time every task of `app` with Celery's signals and record it with `observe_task`.
 
     Binds this process's metrics client to the app's broker when a worker starts.
+    Returns a function that disconnects the handlers again.
     """
     from celery import signals
 
@@ -120,10 +121,20 @@ def install_task_timing(app: Any) -> None:
         if started is not None and task is not None:
             observe_task(task.name, time.monotonic() - started, state=state or "UNKNOWN")
 
-    signals.worker_process_init.connect(_on_worker_init, weak=False)
-    signals.worker_init.connect(_on_worker_init, weak=False)
-    signals.task_prerun.connect(_on_prerun, weak=False)
-    signals.task_postrun.connect(_on_postrun, weak=False)
+    connections = [
+        (signals.worker_process_init, _on_worker_init),
+        (signals.worker_init, _on_worker_init),
+        (signals.task_prerun, _on_prerun),
+        (signals.task_postrun, _on_postrun),
+    ]
+    for signal, handler in connections:
+        signal.connect(handler, weak=False)
+
+    def uninstall() -> None:
+        for signal, handler in connections:
+            signal.disconnect(handler)
+
+    return uninstall
 
 
 def read_task_histograms(client: redis.Redis) -> dict[str, dict[str, float]]:

@@ -117,3 +117,28 @@ def test_observe_task_never_raises() -> None:
     """A metrics write to an unreachable Redis is dropped, not raised into the task."""
     client = keys.redis_client(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
     metrics.observe_task("radflag.annotate", 0.1, client=client)
+
+
+def test_install_task_timing_records_celery_tasks(redis_url: str) -> None:
+    """Celery's prerun/postrun signals time a task into the Redis histogram."""
+    from celery import Celery, signals
+
+    client = keys.redis_client(redis_url)
+    client.flushall()
+    app = Celery("timing-test", broker=redis_url, set_as_current=False)
+
+    @app.task(name="radflag.test_task")
+    def test_task() -> None:
+        """A task that does nothing."""
+
+    uninstall = metrics.install_task_timing(app)
+    try:
+        signals.worker_init.send(sender=None)
+        signals.task_prerun.send(sender=test_task, task_id="t1", task=test_task)
+        signals.task_postrun.send(sender=test_task, task_id="t1", task=test_task, state="SUCCESS")
+    finally:
+        uninstall()
+        metrics._client = None
+    histograms = metrics.read_task_histograms(client)
+    assert histograms["radflag.test_task"]["count"] == 1
+    assert histograms["radflag.test_task"]["state:SUCCESS"] == 1
