@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
@@ -41,7 +41,13 @@ app.conf.update(
     result_serializer="json",
     task_ignore_result=True,
     task_store_errors_even_if_ignored=False,
-    task_queues=tuple(Queue(name) for name in keys.QUEUES),
+    # Each queue its own direct exchange and key: with Celery's defaults every
+    # queue would bind the default key, and kombu would copy a message into all.
+    task_queues=tuple(
+        Queue(name, Exchange(name, type="direct"), routing_key=name) for name in keys.QUEUES
+    ),
+    task_default_exchange=keys.QUEUE_ANNOTATE,
+    task_default_routing_key=keys.QUEUE_ANNOTATE,
     task_default_queue=keys.QUEUE_ANNOTATE,
     task_routes={
         keys.TASK_ANNOTATE: {"queue": keys.QUEUE_ANNOTATE},
