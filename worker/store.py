@@ -235,8 +235,17 @@ _stores: dict[tuple[int, str], Store] = {}
 _stores_lock = threading.Lock()
 
 
+def normalise_database_url(database_url: str) -> str:
+    """Plain `postgresql://` (or `postgres://`) URLs use psycopg 3, the driver radflag ships."""
+    for prefix in ("postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
+    return database_url
+
+
 def create_store_engine(database_url: str) -> Engine:
     """An engine for `database_url`; SQLite gets WAL and a busy timeout for many processes."""
+    database_url = normalise_database_url(database_url)
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, connect_args={"timeout": 30})
 

@@ -280,6 +280,14 @@ def test_concurrent_first_open(
     assert len(set(revisions)) == 1 and revisions[0] is not None
 
 
+def test_plain_postgresql_url_uses_psycopg(postgres: PostgresServer, tmp_path: Path) -> None:
+    """A `postgresql://` URL as operators write it opens with the shipped psycopg 3 driver."""
+    url = postgres.create_database().replace("postgresql+psycopg://", "postgresql://")
+    store = open_store(Settings(data_dir=tmp_path, database_url=url))
+    assert store.engine.dialect.driver == "psycopg"
+    store.close()
+
+
 def test_unreachable_database_is_transient(tmp_path: Path) -> None:
     """A database that cannot be reached raises TransientError (the task retries)."""
     from tests.pg import _free_port
