@@ -32,20 +32,31 @@ class Anatomy:
     severity: str | None
 
 
-def find_bones(bones: tuple[BoneSpec, ...], text: str) -> list[BoneHit]:
-    """Bone terms in `text` (lower case), longest first where they overlap."""
-    hits = [
-        BoneHit(spec.bone, m.start(), m.end())
-        for spec in bones
-        for rx in spec.patterns
-        for m in rx.finditer(text)
-        if m.end() > m.start()
-    ]
-    kept: list[BoneHit] = []
-    for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
-        if all(hit.end <= k.start or hit.start >= k.end for k in kept):
-            kept.append(hit)
-    return sorted(kept, key=lambda h: h.start)
+class BoneFinder:
+    """Bone terms of a rule set in a text; the longest wins where two overlap.
+
+    One `finditer` per pattern: measured faster than one big alternation,
+    because each pattern keeps the regex engine's literal-prefix search.
+    """
+
+    def __init__(self, bones: tuple[BoneSpec, ...]) -> None:
+        self._patterns = [(rx, spec.bone) for spec in bones for rx in spec.patterns]
+
+    def __call__(self, text: str) -> list[BoneHit]:
+        """Bone terms in `text` (lower case), in text order."""
+        hits = [
+            BoneHit(bone, m.start(), m.end())
+            for rx, bone in self._patterns
+            for m in rx.finditer(text)
+            if m.end() > m.start()
+        ]
+        if len(hits) < 2:
+            return hits
+        kept: list[BoneHit] = []
+        for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
+            if all(hit.end <= k.start or hit.start >= k.end for k in kept):
+                kept.append(hit)
+        return sorted(kept, key=lambda h: h.start)
 
 
 class AnatomyReader:
@@ -54,18 +65,22 @@ class AnatomyReader:
     def __init__(self, rules: RuleSet) -> None:
         self._rules = rules
         self._midline = {b.bone for b in rules.bones if b.midline}
+        self.find_bones = BoneFinder(rules.bones)
 
     def laterality_words(
         self, text: str, bone_hits: list[BoneHit] | None = None
     ) -> list[tuple[int, str]]:
         """(offset, laterality) of laterality words in `text` (lower case)."""
-        hits = bone_hits if bone_hits is not None else find_bones(self._rules.bones, text)
+        hits = bone_hits
         limit = self._rules.laterality_attach_max_chars
         out = []
         for term in self._rules.laterality:
             for m in term.pattern.finditer(text):
-                if term.attach == "bone" and not any(0 <= h.start - m.end() <= limit for h in hits):
-                    continue
+                if term.attach == "bone":
+                    if hits is None:
+                        hits = self.find_bones(text)
+                    if not any(0 <= h.start - m.end() <= limit for h in hits):
+                        continue
                 out.append((m.start(), term.laterality))
         return sorted(out)
 
@@ -115,14 +130,14 @@ class AnatomyReader:
         """Bones (with laterality) and severity of the mention [start, end) in `clause`."""
         lo, hi = clause
         segment = text[lo:hi].lower()
-        hits = find_bones(self._rules.bones, segment)
+        hits = self.find_bones(segment)
         after = [h for h in hits if h.start >= end - lo]
         before = [h for h in hits if h.end <= start - lo]
         chosen = after or before
         sides = self.laterality_words(segment, hits)
         heading_side = self.side_of(heading) if heading else None
         if not chosen and heading:
-            heading_hits = find_bones(self._rules.bones, heading)
+            heading_hits = self.find_bones(heading)
             bones = tuple(
                 (h.bone, self._final(h.bone, heading_side or fallback)) for h in heading_hits
             )
@@ -170,4 +185,4 @@ def merge_sides(a: str | None, b: str | None) -> str | None:
     return "bilateral"
 
 
-__all__ = ["Anatomy", "AnatomyReader", "BoneHit", "find_bones", "merge_sides"]
+__all__ = ["Anatomy", "AnatomyReader", "BoneFinder", "BoneHit", "merge_sides"]

@@ -12,6 +12,7 @@ Everything works on character offsets into the original text.
 
 from __future__ import annotations
 
+import functools
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ class Line:
     heading: str  # lower-cased sub-heading before ":" ("bone marrow"), or ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Layout:
     """Sections, lines and sentences of one report."""
 
@@ -47,37 +48,46 @@ class Layout:
 
     def sentence_index(self, offset: int) -> int:
         """Index of the sentence holding character `offset`."""
-        starts = [s.start for s in self.sentences]
-        return max(0, bisect_right(starts, offset) - 1)
+        return max(0, bisect_right(self.sentence_starts, offset) - 1)
+
+    @functools.cached_property
+    def sentence_starts(self) -> list[int]:
+        return [s.start for s in self.sentences]
 
 
 class LayoutReader:
     """Splits report text into lines, sections and sentences for one language."""
 
     def __init__(self, rules: RuleSet) -> None:
-        titles = sorted(
-            ((t, s.name) for s in rules.sections for t in s.titles), key=lambda p: -len(p[0])
-        )
-        self._title_section = {t: name for t, name in titles}
-        alternation = "|".join(re.escape(t) for t, _ in titles)
+        self._title_section = {t: s.name for s in rules.sections for t in s.titles}
+        self._longest_title = max((len(t.split()) for t in self._title_section), default=1)
         marker = rules.list_marker
-        # A header: a title at line start, then ":" / " -" / end of line; an
-        # upper-case title may also be followed directly by text ("IMPRESSION Normal").
-        self._header = re.compile(
-            rf"^[ \t]*(?:{marker}[ \t]+)?(?P<title>{alternation})(?:[ \t]*:|[ \t]+-[ \t]|[ \t]*$)",
-            re.IGNORECASE,
-        )
-        self._upper_header = re.compile(rf"^[ \t]*(?P<title>{alternation.upper()})[ \t]+(?=\S)")
-        self._heading = re.compile(
-            rf"^[ \t]*(?:{marker}[ \t]+)?(?P<heading>[^:.;\n]{{1,60}}):(?:\s|$)"
-        )
+        self._marker = re.compile(rf"^[ \t]*{marker}[ \t]+")
+        self._heading = re.compile(rf"^[ \t]*(?:{marker}[ \t]+)?(?P<heading>[^:.;\n]{{1,60}}):(?:\s|$)")
         self._marker_only = re.compile(rf"^\s*{marker}\s*$")
         self._abbreviations = rules.abbreviations
 
     def section_of_line(self, line_text: str) -> str | None:
-        """The section a header line opens, or None when the line is no header."""
-        m = self._header.match(line_text) or self._upper_header.match(line_text)
-        return self._title_section[m.group("title").lower()] if m else None
+        """The section a header line opens, or None when the line is no header.
+
+        A header is a title at the start of the line followed by ":", " - " or
+        the line's end, in any case; an upper-case title may also run straight
+        into text ("IMPRESSION Normal study."). Dictionary lookups, no big regex.
+        """
+        stripped = line_text.strip()
+        if stripped[:1].isdigit() or stripped[:1] in "-*\u2022(":
+            stripped = self._marker.sub("", stripped, count=1)
+        colon = stripped.find(":")
+        head = stripped[:colon] if colon > 0 else stripped.split(" - ", 1)[0]
+        section = self._title_section.get(head.strip().rstrip("-").strip().lower())
+        if section is not None:
+            return section
+        words = stripped.split(None, self._longest_title)
+        for n in range(min(self._longest_title, len(words)), 0, -1):
+            candidate = " ".join(words[:n])
+            if candidate.isupper() and candidate.lower() in self._title_section:
+                return self._title_section[candidate.lower()]
+        return None
 
     def read(self, text: str) -> Layout:
         """The layout of `text`; offsets index into `text`."""

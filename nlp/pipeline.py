@@ -17,12 +17,15 @@ medspaCy's default ConText rules are not used: their ": no" rule beats "no"
 # No `from __future__ import annotations`: spaCy resolves factory type hints at runtime.
 
 import functools
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from numpy import searchsorted, zeros
+from spacy.attrs import IDX, SENT_START
 from spacy.language import Language
-from spacy.matcher import Matcher
+from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 
 from nlp.layout import Layout, LayoutReader
@@ -61,12 +64,76 @@ def _ensure_extensions() -> None:
             Doc.set_extension(name, default=None)
 
 
-def _token_pattern(
-    nlp: Language, literal: str, pattern: Sequence[dict[str, Any]] | None
-) -> list[dict[str, Any]]:
-    if pattern is not None:
-        return [dict(t) for t in pattern]
-    return [{"LOWER": t.lower_} for t in nlp.make_doc(literal)]
+class RuleMatcher:
+    """Literal rules in a PhraseMatcher (hash lookups), token patterns in a Matcher.
+
+    A Matcher costs about (tokens x patterns) predicate checks, so the two
+    hundred-odd literal cues go to the PhraseMatcher and only the few real
+    token patterns to the Matcher. Matches come back in Doc token offsets,
+    for a Doc or for a Span of it.
+    """
+
+    def __init__(self, nlp: Language) -> None:
+        self._nlp = nlp
+        self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self._patterns = Matcher(nlp.vocab)
+        self._has_patterns = False
+
+    def add(self, key: str, literal: str, pattern: Sequence[dict[str, Any]] | None) -> int:
+        """Add one rule under `key`; returns the key's hash, as matches report it."""
+        if pattern is None:
+            self._phrases.add(key, [self._nlp.make_doc(literal.lower())])
+        else:
+            phrases = expand_pattern(pattern)
+            if phrases is not None:
+                self._phrases.add(key, [Doc(self._nlp.vocab, words=list(p)) for p in phrases])
+            else:
+                self._patterns.add(key, [[dict(t) for t in pattern]])
+                self._has_patterns = True
+        return int(self._nlp.vocab.strings[key])
+
+    def __call__(self, doclike: Doc | Span) -> list[tuple[int, int, int]]:
+        found = list(self._phrases(doclike))
+        if self._has_patterns:
+            offset = doclike.start if isinstance(doclike, Span) else 0
+            found.extend((k, s + offset, e + offset) for k, s, e in self._patterns(doclike))
+        return found
+
+
+# Repetitions tried for "*" and "+" when a token pattern is expanded into phrases.
+_MAX_REPEAT = 2
+_MAX_PHRASES = 2000
+
+
+def expand_pattern(pattern: Sequence[dict[str, Any]]) -> list[tuple[str, ...]] | None:
+    """All phrases a LOWER-only token pattern matches, or None when it is not that simple.
+
+    spaCy's Matcher checks every pattern at every token (slow with many "IN"
+    sets); the same rules as phrases in a PhraseMatcher are hash lookups.
+    """
+    phrases: list[tuple[str, ...]] = [()]
+    for token in pattern:
+        if set(token) - {"LOWER", "OP"}:
+            return None
+        value = token.get("LOWER")
+        if isinstance(value, str):
+            words = [value]
+        elif isinstance(value, dict) and set(value) == {"IN"}:
+            words = [str(w) for w in value["IN"]]
+        else:
+            return None
+        op = token.get("OP", "1")
+        counts = {"1": [1], "?": [0, 1], "*": range(_MAX_REPEAT + 1), "+": range(1, _MAX_REPEAT + 1)}.get(op)
+        if counts is None:
+            return None
+        grown = []
+        for prefix in phrases:
+            for n in counts:
+                grown.extend(prefix + combo for combo in itertools.product(words, repeat=n))
+        phrases = grown
+        if len(phrases) > _MAX_PHRASES:
+            return None
+    return [p for p in dict.fromkeys(phrases) if p]
 
 
 def _longest_first(matches: Iterable[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
@@ -89,17 +156,17 @@ class LayoutComponent:
     def __call__(self, doc: Doc) -> Doc:
         layout = self._reader.read(doc.text)
         doc._.radflag_layout = layout
-        starts = iter(s.start for s in layout.sentences)
-        next_start = next(starts, None)
-        for token in doc:
-            # A token at or after the next sentence start opens that sentence.
-            if next_start is not None and token.idx >= next_start and not token.is_space:
-                token.is_sent_start = True
-                next_start = next(starts, None)
-                while next_start is not None and next_start <= token.idx:
-                    next_start = next(starts, None)
-        if len(doc):
-            doc[0].is_sent_start = True
+        if not len(doc):
+            return doc
+        # Token start offsets in one C call; a sentence opens at the first
+        # token at or after its start offset. from_array is several times
+        # faster than setting token.is_sent_start one by one.
+        offsets = doc.to_array(IDX)
+        opens = searchsorted(offsets, [x.start for x in layout.sentences])
+        starts = zeros((len(doc), 1), dtype="uint64")
+        starts[opens[opens < len(doc)], 0] = 1
+        starts[0, 0] = 1
+        doc.from_array([SENT_START], starts)
         return doc
 
 
@@ -107,19 +174,13 @@ class TargetComponent:
     """Finds BME mentions and etiology cues in one Matcher pass (longest match wins)."""
 
     def __init__(self, nlp: Language, rules: RuleSet) -> None:
-        self._matcher = Matcher(nlp.vocab)
+        self._matcher = RuleMatcher(nlp)
         self._labels: dict[int, tuple[str, int]] = {}
         for i, t in enumerate(rules.targets):
-            self._add(nlp, f"T{i}", _token_pattern(nlp, t.literal, t.pattern), t.category, i)
+            self._labels[self._matcher.add(f"T{i}", t.literal, t.pattern)] = (t.category, i)
         for i, c in enumerate(rules.etiology_cues):
             label = ETIOLOGY_LABEL if c.etiology is not None else BLOCK_LABEL
-            self._add(nlp, f"E{i}", _token_pattern(nlp, c.literal, c.pattern), label, i)
-
-    def _add(
-        self, nlp: Language, key: str, pattern: list[dict[str, Any]], label: str, index: int
-    ) -> None:
-        self._matcher.add(key, [pattern])
-        self._labels[nlp.vocab.strings[key]] = (label, index)
+            self._labels[self._matcher.add(f"E{i}", c.literal, c.pattern)] = (label, i)
 
     def __call__(self, doc: Doc) -> Doc:
         targets, cues = [], []
@@ -145,7 +206,7 @@ class ContextComponent:
     def __init__(self, nlp: Language, rules: RuleSet) -> None:
         from medspacy.context import ConTextRule
 
-        self._matcher = Matcher(nlp.vocab)
+        self._matcher = RuleMatcher(nlp)
         self._rules: dict[int, Any] = {}
         for i, r in enumerate(rules.context):
             rule = ConTextRule(
@@ -156,9 +217,7 @@ class ContextComponent:
                 max_scope=r.max_scope,
                 allowed_types=set(r.allowed_types) if r.allowed_types else None,
             )
-            key = f"C{i}"
-            self._matcher.add(key, [_token_pattern(nlp, r.literal, r.pattern)])
-            self._rules[nlp.vocab.strings[key]] = rule
+            self._rules[self._matcher.add(f"C{i}", r.literal, r.pattern)] = rule
 
     def __call__(self, doc: Doc) -> Doc:
         from medspacy.context import ConTextGraph, ConTextModifier
@@ -170,10 +229,9 @@ class ContextComponent:
         statuses = ["present"] * len(matches)
         for sent_start, indices in by_sentence.items():
             sent = doc[sent_start].sent
-            found = self._matcher(sent)  # offsets relative to the sentence
             modifiers = [
-                ConTextModifier(self._rules[key], sent.start + s, sent.start + e, doc)
-                for key, s, e in _longest_first(found)
+                ConTextModifier(self._rules[key], s, e, doc)
+                for key, s, e in _longest_first(self._matcher(sent))
             ]
             if not modifiers:
                 continue

@@ -1,0 +1,121 @@
+"""Reports per second on one core: radflag's pipeline, medspaCy's default, the bare tokenizer.
+
+    python -m bench.nlp --corpus ../shared/corpus/dev.jsonl [--repeat 5]
+
+All three run in one process over the same texts, each warmed up first, best
+of `--repeat` passes. "radflag annotate" is the whole `nlp.annotate` (pipeline
+plus report logic); "radflag pipeline" is the spaCy pipeline alone. medspaCy's
+default is `medspacy.load()` (PyRuSH sentences, target matcher, ConText,
+default rules) with the same BME target rules added to its target matcher.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _texts(corpus: Path) -> list[tuple[str, str | None]]:
+    rows = []
+    for line in corpus.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            obj = json.loads(line)
+            rows.append((obj["text"], obj.get("procedure")))
+    return rows
+
+
+def _best_seconds(run: Callable[[], Any], repeat: int) -> float:
+    run()  # warm-up: builds caches, first-call costs
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _medspacy_default() -> Any:
+    # PyRuSH logs every token at DEBUG through loguru; silence it so we time the
+    # pipeline, not the logging.
+    try:
+        from loguru import logger
+
+        logger.remove()
+        logger.add(sys.stderr, level="WARNING")
+    except ImportError:
+        pass
+    logging.getLogger("PyRuSH").setLevel(logging.WARNING)
+    import medspacy
+    from medspacy.target_matcher import TargetRule
+
+    from nlp.ruleset import load_ruleset
+
+    nlp = medspacy.load()
+    rules = [
+        TargetRule(t.literal, t.category, pattern=list(t.pattern) if t.pattern else None)
+        for t in load_ruleset("en").targets
+        if t.category == "BME"
+    ]
+    nlp.get_pipe("medspacy_target_matcher").add(rules)
+    return nlp
+
+
+def measure(corpus: Path, repeat: int) -> list[tuple[str, float]]:
+    """(name, seconds per pass over the corpus) for each contender."""
+    import spacy
+
+    import nlp as radflag_nlp
+    from nlp.pipeline import build_pipeline
+
+    rows = _texts(corpus)
+    texts = [t for t, _ in rows]
+    pipeline = build_pipeline("en")
+    tokenizer = spacy.blank("en").tokenizer
+    medspacy_nlp = _medspacy_default()
+    return [
+        ("radflag annotate", _best_seconds(lambda: [radflag_nlp.annotate(t, p) for t, p in rows], repeat)),
+        ("radflag pipeline", _best_seconds(lambda: [pipeline(t) for t in texts], repeat)),
+        ("medspaCy default", _best_seconds(lambda: [medspacy_nlp(t) for t in texts], max(1, repeat // 2))),
+        ("spaCy tokenizer", _best_seconds(lambda: [tokenizer(t) for t in texts], repeat)),
+    ]
+
+
+def table(results: list[tuple[str, float]], reports: int) -> str:
+    """The results as a text table with ratios to radflag annotate and to the tokenizer."""
+    seconds = dict(results)
+    ours = seconds["radflag annotate"]
+    tok = seconds["spaCy tokenizer"]
+    lines = [
+        f"{'pipeline':18s} {'reports/s':>10s} {'ms/report':>10s} {'vs radflag':>11s} {'x tokenizer':>12s}",
+    ]
+    for name, s in results:
+        lines.append(
+            f"{name:18s} {reports / s:10.0f} {1000 * s / reports:10.2f} {s / ours:10.2f}x {s / tok:11.2f}x"
+        )
+    lines.append(
+        f"radflag is {seconds['medspaCy default'] / ours:.1f}x faster than medspaCy's default "
+        f"(target >= 10x) and takes {ours / tok:.2f}x the tokenizer's time (target <= 3x)."
+    )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args(argv)
+    results = measure(args.corpus, args.repeat)
+    reports = len(_texts(args.corpus))
+    print(f"{reports} reports from {args.corpus}, one core, best of {args.repeat} passes")
+    print(table(results, reports))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
