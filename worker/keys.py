@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from worker.settings import Settings
 
@@ -52,8 +54,18 @@ def resolve_redis_url(settings: Settings) -> str | None:
 
 
 def redis_client(url: str, *, timeout: float = 5.0) -> redis.Redis:
-    """A Redis client with bounded connect and read timeouts."""
-    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+    """A Redis client with bounded timeouts and one reconnect on a broken connection.
+
+    The reconnect matters after a Redis restart: pooled connections are dead and
+    the first command on each would fail although Redis is back.
+    """
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 1),
+        retry_on_error=[redis.ConnectionError],
+    )
 
 
 def queue_depth(client: redis.Redis, queue: str) -> int:
