@@ -83,18 +83,25 @@ def backoff_delay(
 
 
 def split_messages(data: bytes) -> list[bytes]:
-    """The messages in a file: MLLP-framed ones, else blocks separated by blank lines.
+    """The messages in a file: its MLLP frames, else one message from each MSH segment on.
 
-    Segment ends (CR LF, LF) are normalised to CR, as HL7 requires on the wire.
+    Unframed files may separate messages by blank lines or not at all; segment
+    ends (CR LF, LF) are normalised to CR, as HL7 requires on the wire.
     """
     if b"\x0b" in data:
         decoder = FrameDecoder(max(len(data), 1))
         frames = decoder.feed(data)
         leftover = decoder.close()
         return frames + ([leftover] if leftover else [])
-    text = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    blocks = [b.strip(b"\n") for b in text.split(b"\n\n")]
-    return [b.replace(b"\n", b"\r") + b"\r" for b in blocks if b.strip()]
+    segments = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    messages: list[list[bytes]] = []
+    for segment in segments:
+        if not segment.strip():
+            continue
+        if segment.startswith(b"MSH") or not messages:
+            messages.append([])
+        messages[-1].append(segment)
+    return [b"\r".join(m) + b"\r" for m in messages]
 
 
 def _await_ack(sock: socket.socket, control_id: str, deadline: float) -> AckInfo:

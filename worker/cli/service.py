@@ -108,8 +108,9 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
 def send(files: tuple[Path, ...], to: str, timeout: float) -> None:
     """Send HL7 messages over MLLP and print each ACK.
 
-    A file holds one message, several MLLP-framed messages, or several
-    messages separated by blank lines; LF segment ends are sent as CR.
+    A file holds MLLP-framed messages, or plain messages one after another
+    (each starts at its MSH segment; blank lines between are fine); LF segment
+    ends are sent as CR.
     """
     from hl7.errors import InboundMessageError
     from hl7.header import parse_header
