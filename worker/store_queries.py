@@ -14,7 +14,6 @@ from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnn
 
 # Outcomes of a delivery attempt that are not an error worth listing in status.
 DELIVERED_OUTCOMES = frozenset({"delivered", "AA", "CA", "accepted"})
-ACCEPTED_ACKS = ("AA", "CA")
 
 
 @dataclass(frozen=True)
@@ -188,30 +187,27 @@ class StoreQueries:
             ).all()
             flags = session.execute(select(Flag.code, func.count()).group_by(Flag.code)).all()
             annotations = session.scalar(select(func.count()).select_from(ReportAnnotation))
-            unreviewed = session.scalar(
-                select(func.count())
-                .select_from(ReportAnnotation)
-                .where(ReportAnnotation.priority_rank > 0, ReportAnnotation.reviewed_at.is_(None))
-            )
         return StoreCounts(
             messages={(t, a): n for t, a, n in messages},
             deliveries={o: n for o, n in deliveries},
             flags={c: n for c, n in flags},
             annotations=annotations or 0,
-            unreviewed_flagged=unreviewed or 0,
+            unreviewed_flagged=self.unreviewed_count(),
         )
 
-    def oldest_unannotated(self) -> datetime | None:
-        """Receipt time of the oldest accepted message not yet annotated (still in the queue)."""
+    def unreviewed_count(self) -> int:
+        """Flagged reports that no one has marked reviewed."""
         with self._read_sessions() as session:
-            oldest = session.scalar(
-                select(func.min(InboundMessage.received_at))
-                .outerjoin(
-                    ReportAnnotation, ReportAnnotation.dedupe_key == InboundMessage.dedupe_key
+            return (
+                session.scalar(
+                    select(func.count())
+                    .select_from(ReportAnnotation)
+                    .where(
+                        ReportAnnotation.priority_rank > 0, ReportAnnotation.reviewed_at.is_(None)
+                    )
                 )
-                .where(InboundMessage.ack_code.in_(ACCEPTED_ACKS), ReportAnnotation.id.is_(None))
+                or 0
             )
-        return None if oldest is None else _aware(oldest)
 
     def last_errors(self, limit: int = 10) -> list[StoredError]:
         """The newest rejected inbound messages and failed delivery attempts, newest first."""

@@ -238,8 +238,8 @@ class TestOperations:
         assert sum(counts.messages.values()) == 2 and counts.annotations == 2
         assert counts.flags == {"BME": 2}
 
-    def test_last_errors_and_oldest_unannotated(self, store: Store) -> None:
-        """Status sees rejected messages, failed deliveries and the oldest waiting message."""
+    def test_last_errors(self, store: Store) -> None:
+        """Status sees rejected messages and failed deliveries, newest first."""
         inbound(store, "RIS|HOSP|301", ack="AR", error="unsupported message type ADT^A01")
         inbound(store, "RIS|HOSP|302", at=T0 + timedelta(minutes=1))
         inbound(store, "RIS|HOSP|303", at=T0 + timedelta(minutes=2))
@@ -257,7 +257,6 @@ class TestOperations:
             ("delivery", "R302"),
             ("inbound", "301"),
         ]
-        assert store.oldest_unannotated() == T0 + timedelta(minutes=2)
 
 
 def _open_in_child(url: str, data_dir: str) -> str | None:

@@ -120,7 +120,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             "pages": pages,
             "prev_url": "?" + urlencode({**query, "page": page - 1}) if page > 1 else None,
             "next_url": "?" + urlencode({**query, "page": page + 1}) if page < pages else None,
-            "unreviewed": store.counts().unreviewed_flagged,
+            "unreviewed": store.unreviewed_count(),
             "user": user,
         }
         return templates.TemplateResponse(request, "worklist.html", context)
