@@ -143,7 +143,7 @@ def test_review_needs_csrf_token(client: httpx.Client) -> None:
     url = report_url(client, "ACC-HIGH")
     client.get(url)
     refused = client.post(url + "/reviewed", data={"csrf_token": "forged", "reviewer": "eve"})
-    assert refused.status_code == 403
+    assert refused.status_code == 403 and "reload the page" in refused.text
     assert "Reviewed by" not in client.get(url).text
 
 
@@ -173,7 +173,10 @@ def test_basic_auth_when_configured(store: Store, tmp_path: Path) -> None:
 
 
 def check_basic_auth(client: httpx.Client) -> None:
-    assert client.get("/").status_code == 401
+    challenge = client.get("/")
+    assert challenge.status_code == 401 and challenge.headers["www-authenticate"].startswith(
+        "Basic"
+    )
     assert client.get("/", auth=("rad", "wrong")).status_code == 401
     page = client.get("/", auth=("rad", "s3cret"))
     assert page.status_code == 200 and "signed in as rad" in page.text

@@ -6,6 +6,7 @@ patient identifier; report text is rendered into pages and never logged.
 
 import logging
 from datetime import UTC, date, datetime
+from http import HTTPStatus
 from importlib import resources
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -14,6 +15,7 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hl7.errors import RadflagError
 from nlp.model import PRIORITY_RANK
@@ -174,6 +176,18 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         if user is None:
             response.set_cookie(REVIEWER_COOKIE, who[:200], httponly=True, samesite="strict")
         return response
+
+    @app.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        context = {
+            "status_code": exc.status_code,
+            "title": HTTPStatus(exc.status_code).phrase,
+            "detail": exc.detail,
+            "user": None,
+        }
+        return templates.TemplateResponse(
+            request, "error.html", context, status_code=exc.status_code, headers=exc.headers
+        )
 
     static = resources.files("worker.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
