@@ -79,9 +79,15 @@ def measure(corpus: Path, repeat: int) -> list[tuple[str, float]]:
     tokenizer = spacy.blank("en").tokenizer
     medspacy_nlp = _medspacy_default()
     return [
-        ("radflag annotate", _best_seconds(lambda: [radflag_nlp.annotate(t, p) for t, p in rows], repeat)),
+        (
+            "radflag annotate",
+            _best_seconds(lambda: [radflag_nlp.annotate(t, p) for t, p in rows], repeat),
+        ),
         ("radflag pipeline", _best_seconds(lambda: [pipeline(t) for t in texts], repeat)),
-        ("medspaCy default", _best_seconds(lambda: [medspacy_nlp(t) for t in texts], max(1, repeat // 2))),
+        (
+            "medspaCy default",
+            _best_seconds(lambda: [medspacy_nlp(t) for t in texts], max(1, repeat // 2)),
+        ),
         ("spaCy tokenizer", _best_seconds(lambda: [tokenizer(t) for t in texts], repeat)),
     ]
 
@@ -92,11 +98,13 @@ def table(results: list[tuple[str, float]], reports: int) -> str:
     ours = seconds["radflag annotate"]
     tok = seconds["spaCy tokenizer"]
     lines = [
-        f"{'pipeline':18s} {'reports/s':>10s} {'ms/report':>10s} {'vs radflag':>11s} {'x tokenizer':>12s}",
+        f"{'pipeline':18s} {'reports/s':>10s} {'ms/report':>10s} "
+        f"{'vs radflag':>11s} {'x tokenizer':>12s}",
     ]
     for name, s in results:
         lines.append(
-            f"{name:18s} {reports / s:10.0f} {1000 * s / reports:10.2f} {s / ours:10.2f}x {s / tok:11.2f}x"
+            f"{name:18s} {reports / s:10.0f} {1000 * s / reports:10.2f} "
+            f"{s / ours:10.2f}x {s / tok:11.2f}x"
         )
     lines.append(
         f"radflag is {seconds['medspaCy default'] / ours:.1f}x faster than medspaCy's default "

@@ -111,11 +111,11 @@ class AnatomyReader:
         before = text[base:start].lower()
         after = text[end:hi].lower()
         for rx in self._rules.clause_breaks:
-            for m in rx.finditer(before):
-                lo = max(lo, base + m.end())
-            m = rx.search(after)
-            if m:
-                hi = min(hi, end + m.start())
+            for found in rx.finditer(before):
+                lo = max(lo, base + found.end())
+            following = rx.search(after)
+            if following:
+                hi = min(hi, end + following.start())
         return lo, hi
 
     def read(

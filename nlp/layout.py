@@ -63,7 +63,9 @@ class LayoutReader:
         self._longest_title = max((len(t.split()) for t in self._title_section), default=1)
         marker = rules.list_marker
         self._marker = re.compile(rf"^[ \t]*{marker}[ \t]+")
-        self._heading = re.compile(rf"^[ \t]*(?:{marker}[ \t]+)?(?P<heading>[^:.;\n]{{1,60}}):(?:\s|$)")
+        self._heading = re.compile(
+            rf"^[ \t]*(?:{marker}[ \t]+)?(?P<heading>[^:.;\n]{{1,60}}):(?:\s|$)"
+        )
         self._marker_only = re.compile(rf"^\s*{marker}\s*$")
         self._abbreviations = rules.abbreviations
 

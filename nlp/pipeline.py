@@ -5,7 +5,8 @@ Strategy: speed is the tokenizer's plus a little. The pipeline is
 
 - `radflag_layout`: regex sections and sentences (nlp.layout), written onto the
   Doc as sentence starts so medspaCy's ConTextModifier can read `token.sent`;
-- `radflag_targets`: one spaCy Matcher for BME synonyms and etiology cues, longest match wins, into the span group "radflag";
+- `radflag_targets`: BME synonyms and etiology cues (token patterns expanded
+  into a PhraseMatcher), longest match wins, into the span group "radflag";
 - `radflag_context`: medspaCy's ConText algorithm (`ConTextRule`,
   `ConTextModifier`, `ConTextGraph`) with our own rule file, run only on the
   sentences that hold a target, which is where it matters.
@@ -18,6 +19,7 @@ medspaCy's default ConText rules are not used: their ": no" rule beats "no"
 
 import functools
 import itertools
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +61,7 @@ class Match:
 
 
 def _ensure_extensions() -> None:
-    for name in ("radflag_layout", "radflag_matches"):
+    for name in ("radflag_layout", "radflag_matches", "radflag_sentence_tokens"):
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=None)
 
@@ -123,10 +125,15 @@ def expand_pattern(pattern: Sequence[dict[str, Any]]) -> list[tuple[str, ...]] |
         else:
             return None
         op = token.get("OP", "1")
-        counts = {"1": [1], "?": [0, 1], "*": range(_MAX_REPEAT + 1), "+": range(1, _MAX_REPEAT + 1)}.get(op)
+        counts = {
+            "1": [1],
+            "?": [0, 1],
+            "*": range(_MAX_REPEAT + 1),
+            "+": range(1, _MAX_REPEAT + 1),
+        }.get(op)
         if counts is None:
             return None
-        grown = []
+        grown: list[tuple[str, ...]] = []
         for prefix in phrases:
             for n in counts:
                 grown.extend(prefix + combo for combo in itertools.product(words, repeat=n))
@@ -166,7 +173,8 @@ class LayoutComponent:
         starts = zeros((len(doc), 1), dtype="uint64")
         starts[opens[opens < len(doc)], 0] = 1
         starts[0, 0] = 1
-        doc.from_array([SENT_START], starts)
+        doc.from_array([SENT_START], starts)  # type: ignore[arg-type]
+        doc._.radflag_sentence_tokens = sorted({0, *(int(i) for i in opens if i < len(doc))})
         return doc
 
 
@@ -183,7 +191,8 @@ class TargetComponent:
             self._labels[self._matcher.add(f"E{i}", c.literal, c.pattern)] = (label, i)
 
     def __call__(self, doc: Doc) -> Doc:
-        targets, cues = [], []
+        targets: list[tuple[int, int, int]] = []
+        cues: list[tuple[int, int, int]] = []
         for key, start, end in self._matcher(doc):
             (targets if self._labels[key][0] in (BME_LABEL, EXCLUDE_LABEL) else cues).append(
                 (key, start, end)
@@ -223,16 +232,19 @@ class ContextComponent:
         from medspacy.context import ConTextGraph, ConTextModifier
 
         matches: list[Match] = doc._.radflag_matches or []
-        by_sentence: dict[int, list[int]] = {}
+        bounds: list[int] = doc._.radflag_sentence_tokens
+        by_sentence: dict[tuple[int, int], list[int]] = {}
         for i, m in enumerate(matches):
-            by_sentence.setdefault(doc[m.start].sent.start, []).append(i)
+            k = bisect_right(bounds, m.start) - 1
+            sentence = (bounds[k], bounds[k + 1] if k + 1 < len(bounds) else len(doc))
+            by_sentence.setdefault(sentence, []).append(i)
         statuses = ["present"] * len(matches)
-        for sent_start, indices in by_sentence.items():
-            sent = doc[sent_start].sent
-            modifiers = [
-                ConTextModifier(self._rules[key], s, e, doc)
-                for key, s, e in _longest_first(self._matcher(sent))
-            ]
+        for (sent_start, sent_end), indices in by_sentence.items():
+            modifiers = []
+            for key, s, e in _longest_first(self._matcher(doc[sent_start:sent_end])):
+                rule = self._rules[key]
+                lo, hi = _scope(rule.direction, rule.max_scope, s, e, sent_start, sent_end)
+                modifiers.append(ConTextModifier(rule, s, e, doc, scope_start=lo, scope_end=hi))
             if not modifiers:
                 continue
             spans = [
@@ -252,6 +264,29 @@ class ContextComponent:
             for m, status in zip(matches, statuses, strict=True)
         ]
         return doc
+
+
+def _scope(
+    direction: str, max_scope: int | None, start: int, end: int, sent_start: int, sent_end: int
+) -> tuple[int, int]:
+    """A modifier's scope in the sentence, as medspaCy's ConTextModifier sets it.
+
+    Computed here from our sentence bounds because `token.sent` (what
+    ConTextModifier uses) costs a scan of the Doc on every call.
+    """
+    direction = direction.upper()
+    lo, hi = sent_start, sent_end
+    if direction == "FORWARD":
+        lo = end
+        if max_scope is not None:
+            hi = min(hi, end + max_scope)
+    elif direction == "BACKWARD":
+        hi = start
+        if max_scope is not None:
+            lo = max(lo, start - max_scope)
+    elif max_scope is not None:
+        lo, hi = max(lo, start - max_scope), min(hi, end + max_scope)
+    return lo, hi
 
 
 @Language.factory("radflag_layout", default_config={"language": "en"})

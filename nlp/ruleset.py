@@ -15,6 +15,7 @@ import json
 import re
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from hl7.errors import PermanentError
@@ -193,26 +194,31 @@ def _pattern(value: Any, where: str) -> TokenPattern | None:
     return tuple(value)
 
 
-def _read_text(language: str, name: str) -> str:
+def rules_root() -> Traversable:
+    """The package's rule folder (one sub-folder per language)."""
+    return resources.files("nlp") / "rules"
+
+
+def _read_text(root: Traversable, language: str, name: str) -> str:
     try:
-        return (resources.files("nlp") / "rules" / language / name).read_text(encoding="utf-8")
+        return (root / language / name).read_text(encoding="utf-8")
     except (FileNotFoundError, NotADirectoryError) as e:
         raise RuleFileError(f"rules/{language}/{name}: missing") from e
 
 
-def read_json(language: str, name: str) -> tuple[str, Any]:
+def read_json(root: Traversable, language: str, name: str) -> tuple[str, Any]:
     """One JSON rule file: (its name for messages, its value)."""
     where = f"rules/{language}/{name}"
     try:
-        return where, json.loads(_read_text(language, name))
+        return where, json.loads(_read_text(root, language, name))
     except json.JSONDecodeError as e:
         raise RuleFileError(f"{where}: not JSON ({e})") from e
 
 
-def read_jsonl(language: str, name: str) -> list[tuple[str, Any]]:
+def read_jsonl(root: Traversable, language: str, name: str) -> list[tuple[str, Any]]:
     """One JSON Lines rule file: (file:line, value) for each non-blank line."""
     out = []
-    for n, line in enumerate(_read_text(language, name).splitlines(), 1):
+    for n, line in enumerate(_read_text(root, language, name).splitlines(), 1):
         if not line.strip():
             continue
         where = f"rules/{language}/{name}:{n}"
@@ -355,8 +361,14 @@ def _int(obj: dict[str, Any], key: str, where: str) -> int:
 
 @functools.cache
 def load_ruleset(language: str = "en") -> RuleSet:
-    """All rule files of one language, checked; raises RuleFileError on any schema error."""
-    where, meta = read_json(language, "meta.json")
+    """The package's rules for one language, loaded once per process."""
+    return read_ruleset(language)
+
+
+def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
+    """All rule files of one language under `root`, checked; raises RuleFileError."""
+    root = rules_root() if root is None else root
+    where, meta = read_json(root, language, "meta.json")
     meta = _check_keys(meta, where, {"language", "spacy_language"}, {"description"})
     if meta["language"] != language:
         raise RuleFileError(
@@ -364,14 +376,14 @@ def load_ruleset(language: str = "en") -> RuleSet:
         )
 
     sections, section_output, current, precedence = _parse_sections(
-        *read_json(language, "sections.json")
+        *read_json(root, language, "sections.json")
     )
 
-    where, sent = read_json(language, "sentences.json")
+    where, sent = read_json(root, language, "sentences.json")
     sent = _check_keys(sent, where, {"abbreviations", "list_marker"}, set())
     _regex(sent["list_marker"], where, "list_marker")
 
-    where, etio = read_json(language, "etiology.json")
+    where, etio = read_json(root, language, "etiology.json")
     etio = _check_keys(etio, where, {"categories", "drop_statuses"}, set())
     scopes = {}
     for cat, scope in etio["categories"].items():
@@ -384,24 +396,24 @@ def load_ruleset(language: str = "en") -> RuleSet:
         for s in etio["drop_statuses"]
     )
 
-    where, lat = read_json(language, "laterality.json")
+    where, lat = read_json(root, language, "laterality.json")
     lat = _check_keys(lat, where, {"terms", "attach_max_chars"}, set())
     laterality = []
     for rx, value, t in _parse_terms(where, lat["terms"], "laterality", LATERALITIES, {"attach"}):
         attach = _choice(t.get("attach", "any"), ("any", "bone"), where, "attach")
         laterality.append(LateralityTerm(rx, value, attach))
 
-    where, sev = read_json(language, "severity.json")
+    where, sev = read_json(root, language, "severity.json")
     sev = _check_keys(sev, where, {"terms", "window_words"}, set())
     severity = [
         SeverityTerm(rx, v)
         for rx, v, _ in _parse_terms(where, sev["terms"], "severity", SEVERITIES, set())
     ]
 
-    where, clauses = read_json(language, "clauses.json")
+    where, clauses = read_json(root, language, "clauses.json")
     clauses = _check_keys(clauses, where, {"breaks"}, set())
 
-    where, sugg = read_json(language, "suggestions.json")
+    where, sugg = read_json(root, language, "suggestions.json")
     sugg = _check_keys(sugg, where, {"flags"}, set())
     suggestions = {}
     for code, entry in sugg["flags"].items():
@@ -422,14 +434,14 @@ def load_ruleset(language: str = "en") -> RuleSet:
         precedence=precedence,
         abbreviations=frozenset(a.lower() for a in sent["abbreviations"]),
         list_marker=sent["list_marker"],
-        targets=tuple(parse_target(o, w) for w, o in read_jsonl(language, "targets.jsonl")),
-        context=tuple(parse_context(o, w) for w, o in read_jsonl(language, "context.jsonl")),
+        targets=tuple(parse_target(o, w) for w, o in read_jsonl(root, language, "targets.jsonl")),
+        context=tuple(parse_context(o, w) for w, o in read_jsonl(root, language, "context.jsonl")),
         etiology_cues=tuple(
-            parse_etiology_cue(o, w) for w, o in read_jsonl(language, "etiology_cues.jsonl")
+            parse_etiology_cue(o, w) for w, o in read_jsonl(root, language, "etiology_cues.jsonl")
         ),
         etiology_scopes=scopes,
         etiology_drop_statuses=drop,
-        bones=tuple(parse_bone(o, w) for w, o in read_jsonl(language, "bones.jsonl")),
+        bones=tuple(parse_bone(o, w) for w, o in read_jsonl(root, language, "bones.jsonl")),
         laterality=tuple(laterality),
         laterality_attach_max_chars=_int(lat, "attach_max_chars", "laterality.json"),
         severity=tuple(severity),
@@ -441,7 +453,7 @@ def load_ruleset(language: str = "en") -> RuleSet:
 
 def available_languages() -> list[str]:
     """Languages that have a rule folder with a meta.json."""
-    root = resources.files("nlp") / "rules"
+    root = rules_root()
     return sorted(p.name for p in root.iterdir() if p.is_dir() and (p / "meta.json").is_file())
 
 
@@ -478,4 +490,6 @@ __all__ = [
     "parse_context",
     "parse_etiology_cue",
     "parse_target",
+    "read_ruleset",
+    "rules_root",
 ]

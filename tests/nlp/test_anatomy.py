@@ -1,0 +1,137 @@
+"""Bones, laterality (text, title, procedure) and severity of mentions, and the sites they give."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import annotate
+
+
+def sites(text: str, procedure: str | None = None) -> set[tuple[str, str | None]]:
+    return {(s.bone, s.laterality) for s in annotate(text, procedure).sites}
+
+
+BONES = [
+    ("Bone marrow edema in the MFC.", {"medial_femoral_condyle"}),
+    ("Bone contusion of the LFC.", {"lateral_femoral_condyle"}),
+    ("Bone marrow edema in the lateral femoral trochlea.", {"femoral_trochlea"}),
+    ("Subchondral BME in the MTP beneath the chondral loss.", {"medial_tibial_plateau"}),
+    ("Bone bruise in the posterolateral tibial plateau.", {"lateral_tibial_plateau"}),
+    ("Bone marrow edema at the inferior pole of the patella.", {"patella"}),
+    ("Contusion of the fibular head.", {"fibular_head"}),
+    ("Marrow edema in the distal femoral metaphysis.", {"distal_femur"}),
+    ("Bone marrow edema in the femoral head and neck.", {"femoral_head", "femoral_neck"}),
+    ("Subchondral edema in the acetabular roof.", {"acetabulum"}),
+    ("Marrow edema in the greater trochanter.", {"greater_trochanter"}),
+    ("Bone marrow edema in the talar dome.", {"talus"}),
+    ("Marrow edema in the calcaneal tuberosity.", {"calcaneus"}),
+    (
+        "Bone marrow edema in the navicular, cuboid and all three cuneiforms.",
+        {"navicular", "cuboid", "cuneiform"},
+    ),
+    ("Marrow edema in the second and third metatarsal heads.", {"metatarsal"}),
+    ("Kissing bone marrow edema of the medial malleolus and tibial plafond.", {"distal_tibia"}),
+    ("Marrow edema in the distal fibular diaphysis.", {"distal_fibula"}),
+    ("Hill-Sachs impaction with bone marrow edema of the humeral head.", {"humeral_head"}),
+    ("Bone marrow edema in the scaphoid waist.", {"scaphoid"}),
+    ("Bone marrow edema in the lunate.", {"lunate"}),
+    ("Band-like bone marrow edema beneath the superior endplate of L1.", {"vertebral_body"}),
+    ("Bone marrow edema in both sacral alae.", {"sacrum"}),
+    ("Subchondral BME on the iliac side of the sacroiliac joint.", {"ilium"}),
+    ("Fibular head contusion.", {"fibular_head"}),
+]
+
+
+@pytest.mark.parametrize(("text", "bones"), BONES)
+def test_bones(text: str, bones: set[str]) -> None:
+    """Bone terms (full names, abbreviations, adjectives) map to the contract vocabulary."""
+    assert {bone for bone, _ in sites(text)} == bones
+
+
+def test_t1_and_t2_are_sequences_not_vertebrae() -> None:
+    """'T1 hypointense' names a sequence, not the first thoracic vertebra."""
+    assert sites("Marrow edema in the talus with T1 hypointense line on T2 images.") == {
+        ("talus", None)
+    }
+
+
+LATERALITY = [
+    ("Bone marrow edema in the left femoral head.", None, {("femoral_head", "left")}),
+    (
+        "Bone marrow edema in the right femoral neck.",
+        "MRI HIPS BILATERAL",
+        {("femoral_neck", "right")},
+    ),
+    ("Bone marrow edema in both femoral heads.", None, {("femoral_head", "bilateral")}),
+    ("Bone marrow edema in both sacral alae.", None, {("sacrum", "bilateral")}),
+    ("Bone marrow edema in the talus.", "MRI ANKLE LEFT WO CONTRAST", {("talus", "left")}),
+    (
+        "MRI RIGHT KNEE\nFindings: Bone bruise of the LFC.",
+        "MRI KNEE LEFT",
+        {("lateral_femoral_condyle", "right")},
+    ),
+    (
+        "EXAM: MRI of the left knee.\nFINDINGS: Bone bruise of the LFC.",
+        None,
+        {("lateral_femoral_condyle", "left")},
+    ),
+    (
+        "Right hip: Bone marrow edema in the femoral head.",
+        "MRI HIPS BILATERAL",
+        {("femoral_head", "right")},
+    ),
+    ("Bone marrow edema in the L1 vertebral body.", "MRI LUMBAR SPINE", {("vertebral_body", None)}),
+    ("Bone marrow edema in the patella.", None, {("patella", None)}),
+    (
+        "Bone marrow edema is present in both femoral heads, more extensive on the right where it extends into the femoral neck.",  # noqa: E501
+        None,
+        {("femoral_head", "bilateral"), ("femoral_neck", "right")},
+    ),
+    (
+        "Subchondral bone marrow edema on both the iliac and sacral sides of the right sacroiliac joint.",  # noqa: E501
+        None,
+        {("ilium", "right"), ("sacrum", "right")},
+    ),
+    (
+        "New bone marrow edema of the right femoral head in a patient with prior, now resolved, left femoral head edema.",  # noqa: E501
+        None,
+        {("femoral_head", "right")},
+    ),
+    (
+        "Bone marrow edema in the left talus. Bone marrow edema in the right talus.",
+        None,
+        {("talus", "bilateral")},
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "procedure", "expected"), LATERALITY)
+def test_laterality(
+    text: str, procedure: str | None, expected: set[tuple[str, str | None]]
+) -> None:
+    """Laterality from the text first, then sub-heading, title line, procedure; spine is null."""
+    assert sites(text, procedure) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "severity"),
+    [
+        ("Mild bone marrow edema in the talus.", "mild"),
+        ("Subtle marrow edema in the talus.", "mild"),
+        ("Moderate bone marrow edema in the talus.", "moderate"),
+        ("Severe bone marrow edema in the talus.", "severe"),
+        ("Extensive perilesional bone marrow edema in the femoral neck.", "extensive"),
+        ("Bone marrow edema in the talus.", None),
+        ("Mild effusion. Bone marrow edema in the talus.", None),
+    ],
+)
+def test_severity(text: str, severity: str | None) -> None:
+    """Severity words right before the mention, in its sentence, give its severity."""
+    assert annotate(text).mentions[-1].severity == severity
+
+
+def test_mention_sentence_span() -> None:
+    """Each mention carries the span of its sentence."""
+    text = "No fracture. Bone marrow edema in the talus. Small effusion."
+    mention = annotate(text).mentions[0]
+    assert text[mention.sentence_start : mention.sentence_end] == "Bone marrow edema in the talus."

@@ -1,0 +1,126 @@
+"""ConText categories, pseudo-negation and the pitfalls measured with medspaCy's defaults."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import annotate
+
+
+def statuses(text: str) -> list[str]:
+    return [m.status for m in annotate(text).mentions]
+
+
+NEGATION = [
+    "No bone marrow edema.",
+    "There is no marrow edema in the greater trochanter.",
+    "Mild chondrosis without subchondral marrow edema.",
+    "Negative for bone marrow edema.",
+    "No evidence of bone marrow edema or fracture.",
+    "No fracture, bone bruise or ligament tear.",
+    "Appearance is consistent with red marrow and is not bone marrow edema.",
+    "Bone marrow edema is not seen.",
+    "Absence of marrow oedema in the talus.",
+    "No scaphoid fracture or bone marrow edema.",
+]
+
+UNCERTAIN = [
+    "Possible subtle marrow oedema in the navicular.",
+    "Questionable faint marrow edema in the patella.",
+    "Equivocal small focus of subchondral BME on the iliac side.",
+    "Subtle STIR hyperintensity which may represent early bone marrow edema.",
+    "Subtle marrow edema cannot be excluded.",
+    "Findings are suspicious for a bone contusion.",
+    "Faint signal, possibly bone marrow edema.",
+    "Faint hyperintensity, which may represent a small bone contusion versus artifact.",
+    "Probable bone bruise of the lateral femoral condyle.",
+]
+
+HISTORICAL = [
+    "The previously seen bone marrow edema in the left femoral head has completely resolved.",
+    "The talar dome bone bruise seen on the prior study has resolved.",
+    "Resolution of the previously seen bone marrow edema.",
+    "Resolved talar dome bone bruise.",
+    "History of bone marrow edema in the knee.",
+    "The bone marrow edema has resolved.",
+]
+
+HYPOTHETICAL = [
+    "Follow-up MRI could be considered to assess for developing bone marrow edema.",
+    "If pain persists, bone marrow edema should be looked for on repeat imaging.",
+    "Rule out bone marrow edema.",
+    "Evaluate for bone marrow edema.",
+]
+
+PSEUDO_NEGATION = [
+    "No change in the bone marrow edema in the medial femoral condyle.",
+    "No significant change in the bone marrow edema of the metatarsal heads.",
+    "Fracture without interval change in the associated bone marrow edema.",
+    "No increase in the marrow edema of the talus.",
+]
+
+PRESENT = [
+    "Bone marrow edema in the medial femoral condyle.",
+    "Extensive bone marrow edema of the femoral head, no fracture line.",
+    "No fracture line; bone marrow edema in the talus.",
+    "No fracture. Bone marrow edema in the calcaneus.",
+    "Bone marrow edema of the lateral femoral condyle, but no fracture.",
+    "No new fracture, however there is marrow edema in the tibial plateau.",
+]
+
+
+@pytest.mark.parametrize("text", NEGATION)
+def test_negation(text: str) -> None:
+    """Negated mentions come out negated."""
+    assert statuses(text)[0] == "negated"
+
+
+@pytest.mark.parametrize("text", UNCERTAIN)
+def test_uncertainty(text: str) -> None:
+    """Hedged mentions come out possible."""
+    assert "possible" in statuses(text)
+
+
+@pytest.mark.parametrize("text", HISTORICAL)
+def test_history_and_resolution(text: str) -> None:
+    """Prior or resolved mentions come out historical."""
+    assert statuses(text)[0] == "historical"
+
+
+@pytest.mark.parametrize("text", HYPOTHETICAL)
+def test_hypothetical(text: str) -> None:
+    """Mentions in a conditional or a question come out hypothetical."""
+    assert statuses(text)[0] == "hypothetical"
+
+
+@pytest.mark.parametrize("text", PSEUDO_NEGATION)
+def test_pseudo_negation_is_present(text: str) -> None:
+    """'No change in the edema' affirms the edema."""
+    assert statuses(text)[0] == "present"
+    assert annotate(text).bme == "present"
+
+
+@pytest.mark.parametrize("text", PRESENT)
+def test_scope_ends_at_sentence_and_terminators(text: str) -> None:
+    """Negation of another finding does not cross a sentence, ';', 'but' or 'however'."""
+    assert statuses(text)[-1] == "present"
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("FINDINGS: No bone marrow edema.", "negated"),  # medspaCy issue 155: ": no" beat "no"
+        ("Bone marrow: No marrow edema or fracture.", "negated"),
+        ("IMPRESSION: no bone marrow edema", "negated"),
+        ("Possibly bone marrow edema in the talus.", "possible"),
+        ("The marrow edema in the lateral femoral condyle has resolved.", "historical"),
+    ],
+)
+def test_pitfalls_of_the_default_rules(text: str, status: str) -> None:
+    """The cases medspaCy 1.3.1's default ConText rules get wrong come out right."""
+    assert statuses(text)[0] == status
+
+
+def test_context_of_a_cue_in_another_sentence_does_not_leak() -> None:
+    """'Possible' in one sentence leaves a mention in the next one present."""
+    assert statuses("Possible meniscal tear. Bone marrow edema in the patella.") == ["present"]

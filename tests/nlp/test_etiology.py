@@ -1,0 +1,89 @@
+"""Etiology: causes tied to the edema, each within its scope; negated or unrelated causes are left out."""  # noqa: E501
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import annotate
+
+RELATED = [
+    ("Bone marrow edema in the femoral head, consistent with avascular necrosis.", "osteonecrosis"),
+    ("Extensive bone marrow edema surrounding the lesion, consistent with SONK.", "osteonecrosis"),
+    ("Bone marrow edema in the talus. Early osteonecrosis cannot be excluded.", "osteonecrosis"),
+    ("Bone marrow edema in the LFC consistent with a pivot-shift injury.", "trauma"),
+    ("Non-displaced fracture of the scaphoid waist with bone marrow edema.", "trauma"),
+    ("Stress fracture of the second metatarsal with marrow edema.", "overload"),
+    (
+        "Subchondral insufficiency fracture of the medial tibial plateau with bone marrow edema.",
+        "overload",
+    ),
+    ("Insufficiency compression fracture of L1 with bone marrow edema.", "overload"),
+    ("Bone marrow edema, favored to represent a stress reaction.", "overload"),
+    (
+        "Diffuse bone marrow edema of the femoral head, most consistent with transient osteoporosis.",  # noqa: E501
+        "transient",
+    ),
+    (
+        "Patchy bone marrow edema of the foot bones, in keeping with complex regional pain syndrome.",  # noqa: E501
+        "transient",
+    ),
+    ("Migratory transient bone marrow edema of the right femoral head.", "transient"),
+    (
+        "Subchondral BME in the lateral tibial plateau, in keeping with active osteoarthritis.",
+        "degenerative",
+    ),
+    ("Subchondral BME beneath full-thickness chondral loss.", "degenerative"),
+    ("Active sacroiliitis with subchondral bone marrow edema of the ilium.", "inflammatory"),
+    (
+        "Rheumatoid arthritis with osteitis (bone marrow edema) of the metatarsal heads.",
+        "inflammatory",
+    ),
+    (
+        "Marrow edema of the calcaneus with cortical erosion, consistent with osteomyelitis.",
+        "infection",
+    ),
+    ("Questionable marrow edema; early osteomyelitis cannot be excluded.", "infection"),
+    (
+        "Marrow-replacing lesion with surrounding bone marrow edema, most consistent with metastasis.",  # noqa: E501
+        "tumor",
+    ),
+    ("Perilesional bone marrow edema around an osteoid osteoma.", "tumor"),
+    ("Mild reactive bone marrow edema at the tendon origin.", "reactive"),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), RELATED)
+def test_cause_related_to_the_edema(text: str, category: str) -> None:
+    """A cause in the mention's sentence or the next one is the report's etiology."""
+    assert category in annotate(text).etiology
+
+
+UNRELATED = [
+    ("Bone marrow edema in the talus. No evidence of osteonecrosis.", "osteonecrosis"),
+    ("Bone marrow edema in the MFC without subchondral fracture.", "trauma"),
+    ("Bone marrow edema in the MFC with a fracture line.", "trauma"),
+    ("Bone marrow edema in the talus.\nIncidental enchondroma in the distal femur.", "tumor"),
+    ("Bone contusion of the LFC.\nDegenerative tear of the medial meniscus.", "degenerative"),
+    (
+        "Bone marrow edema in the talus. Small effusion. Known osteoarthritis of the knee.",
+        "degenerative",
+    ),
+    ("CLINICAL HISTORY: Evaluate for AVN.\nFINDINGS: Bone bruise of the LFC.", "osteonecrosis"),
+    ("Transient lateral patellar dislocation with bone contusions of the patella.", "transient"),
+    ("Marrow edema in the talus with elevated inflammatory markers.", "inflammatory"),
+    ("Stress fracture of the metatarsal with reactive marrow edema.", "reactive"),
+    ("Bone marrow edema in the calcaneus. Fracture line in the cuboid.", "trauma"),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), UNRELATED)
+def test_cause_left_out(text: str, category: str) -> None:
+    """Negated, out-of-scope, look-alike or weaker causes are not the report's etiology."""
+    assert category not in annotate(text).etiology
+
+
+def test_absent_report_has_no_etiology() -> None:
+    """Causes named in a report without BME give no etiology and no flags."""
+    annotation = annotate("Osteonecrosis of the femoral head. No bone marrow edema.")
+    assert annotation.bme == "absent"
+    assert annotation.etiology == () and annotation.flags == ()

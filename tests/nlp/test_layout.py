@@ -1,0 +1,120 @@
+"""Sections and sentences from the report's lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import annotate
+from nlp.layout import LayoutReader
+from nlp.ruleset import load_ruleset
+
+
+@pytest.fixture(scope="module")
+def reader() -> LayoutReader:
+    return LayoutReader(load_ruleset("en"))
+
+
+@pytest.mark.parametrize(
+    ("line", "section"),
+    [
+        ("FINDINGS:", "findings"),
+        ("Findings:", "findings"),
+        ("findings", "findings"),
+        ("FINDINGS", "findings"),
+        ("Findings: The menisci are intact.", "findings"),
+        ("IMPRESSION Normal study.", "impression"),
+        ("Impression - normal study", "impression"),
+        ("Conclusion:", "impression"),
+        ("CLINICAL HISTORY: Runner.", "history"),
+        ("Clinical Indication: pain", "history"),
+        ("Reason for exam: pain", "history"),
+        ("Indication: pain", "history"),
+        ("TECHNIQUE: Sagittal PD FS.", "technique"),
+        ("Sequences: Sagittal T1.", "technique"),
+        ("COMPARISON: None.", "comparison"),
+        ("ADDENDUM: On review ...", "addendum"),
+        ("EXAM: MRI LEFT KNEE", "exam"),
+        ("PROCEDURE: MRI of the right knee.", "exam"),
+        ("BONE MARROW: Normal.", None),
+        ("Bone marrow: No edema.", None),
+        ("Cartilage: Intact.", None),
+        ("MRI LEFT KNEE WITHOUT CONTRAST", None),
+        ("History of trauma is reported by the patient.", None),
+    ],
+)
+def test_header_lines(reader: LayoutReader, line: str, section: str | None) -> None:
+    """Headers are found in any case, with or without colons; sub-headings are not sections."""
+    assert reader.section_of_line(line) == section
+
+
+def test_sub_headings_stay_in_findings(reader: LayoutReader) -> None:
+    """Lines under FINDINGS with their own sub-heading belong to findings and keep the heading."""
+    layout = reader.read(
+        "FINDINGS:\nBONE MARROW:\n- Bone contusion.\nScaphoid: Marrow edema.\nIMPRESSION:\n1. Edema."  # noqa: E501
+    )
+    assert [line.section for line in layout.lines] == ["findings"] * 4 + ["impression"] * 2
+    assert layout.lines[3].heading == "scaphoid"
+
+
+def test_title_line_before_headers_is_the_exam_block(reader: LayoutReader) -> None:
+    """Text before the first header is the exam/title block."""
+    layout = reader.read("MRI RIGHT KNEE WITHOUT CONTRAST\n\nFindings: Normal.")
+    assert layout.lines[0].section == "exam"
+    assert "right" in layout.exam_text
+
+
+def test_report_without_headers_is_all_current(reader: LayoutReader) -> None:
+    """Dictation without headers has no sections, and its first line still serves as title."""
+    layout = reader.read("MRI left knee\nThere is bone marrow edema. No fracture.")
+    assert {line.section for line in layout.lines} == {None}
+    assert layout.exam_text == "mri left knee"
+
+
+SPLITS = [
+    (
+        "No fracture. Bone marrow edema in the talus.",
+        ["No fracture.", "Bone marrow edema in the talus."],
+    ),
+    (
+        "1. Bone contusion of the LFC.\n2. No fracture.",
+        ["1. Bone contusion of the LFC.", "2. No fracture."],
+    ),
+    ("- Bone contusion 2.0 cm. No depression.", ["- Bone contusion 2.0 cm.", "No depression."]),
+    ("FINDINGS:\nBONE MARROW:\n1) Contusion.", ["FINDINGS:", "BONE MARROW:", "1) Contusion."]),
+    ("Edema vs. artifact. Next one.", ["Edema vs. artifact.", "Next one."]),
+    ("Measures 2.5 x 1.8 cm. Next.", ["Measures 2.5 x 1.8 cm.", "Next."]),
+    ("Impression:\n\n1.   Edema.", ["Impression:", "1.   Edema."]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SPLITS)
+def test_sentences(reader: LayoutReader, text: str, expected: list[str]) -> None:
+    """Sentences split at line ends and at '. X', not after list markers, numbers or abbreviations."""  # noqa: E501
+    layout = reader.read(text)
+    assert [text[s.start : s.end] for s in layout.sentences] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "section"),
+    [
+        ("FINDINGS:\nBone marrow edema in the talus.", "findings"),
+        ("findings\nBone marrow edema in the talus.", "findings"),
+        ("Impression: Bone marrow edema in the talus.", "impression"),
+        ("CLINICAL HISTORY: bone marrow edema, follow-up.", "history"),
+        ("Bone marrow edema in the talus.", None),
+        ("ADDENDUM:\nBone contusion of the talus.", "addendum"),
+    ],
+)
+def test_mention_sections(text: str, section: str | None) -> None:
+    """Each mention carries the contract name of its section, or null without headers."""
+    assert annotate(text).mentions[0].section == section
+
+
+def test_pipeline_sentences_match_layout() -> None:
+    """The spaCy Doc's sentences are the layout's sentences."""
+    from nlp.pipeline import build_pipeline
+
+    text = "FINDINGS:\n1. No fracture. Bone marrow edema.\n2. Effusion."
+    doc = build_pipeline("en")(text)
+    sentences = [s.text.strip() for s in doc.sents if s.text.strip()]
+    assert sentences == ["FINDINGS:", "1. No fracture.", "Bone marrow edema.", "2. Effusion."]

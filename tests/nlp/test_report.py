@@ -1,0 +1,125 @@
+"""Report-level logic: the later word stands, history is not current, flags follow the contract."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import annotate
+from nlp.ruleset import load_ruleset
+
+REPORTS = [
+    ("FINDINGS: Bone marrow edema in the talus.\nIMPRESSION: No bone marrow edema.", "absent"),
+    (
+        "FINDINGS: Possible marrow edema in the talus.\nIMPRESSION: Bone contusion of the talus.",
+        "present",
+    ),
+    (
+        "FINDINGS: Bone marrow edema in the talus.\nIMPRESSION: Questionable bone marrow edema of the talus.",  # noqa: E501
+        "possible",
+    ),
+    ("FINDINGS: Bone marrow edema in the talus.\nIMPRESSION: Ankle sprain.", "present"),
+    (
+        "FINDINGS: No marrow edema.\nIMPRESSION: Normal.\nADDENDUM: Small bone contusion of the talus.",  # noqa: E501
+        "present",
+    ),
+    (
+        "FINDINGS: Bone bruise of the talus.\nIMPRESSION: Bone bruise.\nADDENDUM: On review, no bone marrow edema.",  # noqa: E501
+        "absent",
+    ),
+    (
+        "CLINICAL HISTORY: Bone marrow edema of the knee, follow-up.\nFINDINGS: Normal marrow signal.",  # noqa: E501
+        "absent",
+    ),
+    ("COMPARISON: Prior MRI showed bone marrow edema.\nFINDINGS: Normal marrow.", "absent"),
+    ("HISTORY: follow-up.\nFINDINGS: Bone marrow edema in the talus.", "present"),
+    ("Bone marrow edema in the talus. No fracture.", "present"),
+    ("", "absent"),
+    ("Normal MRI of the knee.", "absent"),
+]
+
+
+@pytest.mark.parametrize(("text", "status"), REPORTS)
+def test_report_status(text: str, status: str) -> None:
+    """Impression over findings, addendum over both; history and comparison are not current."""
+    assert annotate(text).bme == status
+
+
+def test_history_mention_is_reported_as_historical() -> None:
+    """A history-section mention is kept as evidence with status historical."""
+    annotation = annotate("CLINICAL HISTORY: Bone marrow edema of the knee.\nFINDINGS: Normal.")
+    assert [(m.status, m.section) for m in annotation.mentions] == [("historical", "history")]
+
+
+@pytest.mark.parametrize(
+    ("text", "codes", "priority"),
+    [
+        ("Bone marrow edema in the talus.", {"BME"}, "routine"),
+        ("Possible bone marrow edema in the talus.", {"BME_POSSIBLE"}, "routine"),
+        (
+            "Bone marrow edema of the femoral head, consistent with osteonecrosis.",
+            {"BME", "OSTEONECROSIS_CONCERN"},
+            "high",
+        ),
+        (
+            "Marrow edema of the calcaneus, consistent with osteomyelitis.",
+            {"BME", "INFECTION_CONCERN", "REACTIVE"},
+            "urgent",
+        ),
+        (
+            "Marrow edema around a metastasis in the femoral neck.",
+            {"BME", "TUMOR_CONCERN", "REACTIVE"},
+            "high",
+        ),
+        (
+            "Bone marrow edema, consistent with a stress reaction.",
+            {"BME", "TRAUMA_OVERLOAD"},
+            "routine",
+        ),
+        (
+            "Bone marrow edema, most consistent with transient osteoporosis.",
+            {"BME", "TRANSIENT_BME"},
+            "routine",
+        ),
+        ("No bone marrow edema.", set(), None),
+    ],
+)
+def test_flags_and_priority(text: str, codes: set[str], priority: str | None) -> None:
+    """Flags follow the contract's table, each with its suggestion and evidence."""
+    annotation = annotate(text)
+    assert {f.code for f in annotation.flags} == codes
+    assert annotation.top_priority == priority
+    suggestions = load_ruleset("en").suggestions
+    for flag in annotation.flags:
+        assert flag.suggestion == suggestions[flag.code]
+        assert flag.evidence and all(sentence in text for sentence in flag.evidence)
+
+
+def test_json_shape_is_the_contract() -> None:
+    """to_json_dict gives exactly the contract's keys plus language."""
+    data = annotate("Bone bruise of the left talus.").to_json_dict("r1")
+    assert list(data) == ["id", "bme", "sites", "etiology", "flags", "mentions", "language"]
+    assert data["sites"] == [{"bone": "talus", "laterality": "left"}]
+    assert set(data["flags"][0]) == {"code", "priority", "suggestion"}
+    assert set(data["mentions"][0]) == {
+        "start",
+        "end",
+        "text",
+        "status",
+        "section",
+        "bones",
+        "laterality",
+        "severity",
+    }
+
+
+def test_sites_are_empty_when_absent() -> None:
+    """An absent report lists no sites even when negated mentions name bones."""
+    assert annotate("No bone marrow edema in the talus.").sites == ()
+
+
+def test_unknown_language_is_an_error() -> None:
+    """Asking for a language without rules raises RuleFileError."""
+    from nlp.ruleset import RuleFileError
+
+    with pytest.raises(RuleFileError):
+        annotate("Knochenmarködem.", language="xx")

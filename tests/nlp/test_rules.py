@@ -1,0 +1,149 @@
+"""Rule files: every file of every language loads; the loaders reject what the schema does not allow."""  # noqa: E501
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nlp.model import BONES, ETIOLOGIES
+from nlp.ruleset import (
+    RULE_FILES,
+    RuleFileError,
+    available_languages,
+    parse_bone,
+    parse_context,
+    parse_etiology_cue,
+    parse_target,
+    read_ruleset,
+    rules_root,
+)
+
+
+@pytest.mark.parametrize("language", available_languages())
+def test_every_rule_file_loads(language: str) -> None:
+    """Each language folder has every rule file and all of them pass the typed loaders."""
+    root = rules_root()
+    for name in RULE_FILES:
+        assert (root / language / name).is_file(), name
+    rules = read_ruleset(language)
+    assert rules.language == language
+    assert rules.targets and rules.context and rules.etiology_cues and rules.bones
+
+
+def test_english_rules_cover_the_contract_vocabularies() -> None:
+    """English rules name every contract bone and etiology category and every flag suggestion."""
+    rules = read_ruleset("en")
+    assert {b.bone for b in rules.bones} == set(BONES)
+    assert {c.etiology for c in rules.etiology_cues if c.etiology} == set(ETIOLOGIES)
+    assert all(
+        s.lower().startswith("consider") or "consider" in s.lower()
+        for s in rules.suggestions.values()
+    )
+
+
+@pytest.mark.parametrize(
+    ("parser", "obj"),
+    [
+        (parse_target, {"literal": "bme", "category": "BME", "colour": "red"}),
+        (
+            parse_context,
+            {"literal": "no", "category": "NEGATED_EXISTENCE", "direction": "FORWARD", "scope": 3},
+        ),
+        (parse_etiology_cue, {"literal": "avn", "etiology": "osteonecrosis", "strong": True}),
+        (parse_bone, {"bone": "talus", "joint": "ankle", "patterns": ["talus"], "side": "left"}),
+    ],
+)
+def test_unknown_key_is_rejected(parser, obj) -> None:
+    """An object with a key the schema does not know is an error naming the place."""
+    with pytest.raises(RuleFileError, match=r"here:1: unknown key"):
+        parser(obj, "here:1")
+
+
+@pytest.mark.parametrize(
+    ("parser", "obj", "message"),
+    [
+        (parse_target, {"literal": "bme"}, "missing key"),
+        (parse_target, {"literal": "bme", "category": "EDEMA"}, "category"),
+        (
+            parse_context,
+            {"literal": "no", "category": "NEGATED", "direction": "FORWARD"},
+            "category",
+        ),
+        (
+            parse_context,
+            {"literal": "no", "category": "PSEUDO", "direction": "SIDEWAYS"},
+            "direction",
+        ),
+        (
+            parse_context,
+            {"literal": "no", "category": "PSEUDO", "direction": "PSEUDO", "max_scope": 0},
+            "max_scope",
+        ),
+        (parse_etiology_cue, {"literal": "x", "etiology": "cosmic"}, "etiology"),
+        (parse_bone, {"bone": "femur_shaft", "joint": "knee", "patterns": ["femur"]}, "bone"),
+        (parse_bone, {"bone": "talus", "joint": "ankle", "patterns": ["(unclosed"]}, "regex"),
+        (parse_target, {"literal": "bme", "category": "BME", "pattern": "bme"}, "pattern"),
+    ],
+)
+def test_bad_values_are_rejected(parser, obj, message: str) -> None:
+    """Missing keys, values outside the vocabularies and broken regexes are errors."""
+    with pytest.raises(RuleFileError, match=message):
+        parser(obj, "here:1")
+
+
+def _copy_rules(tmp_path: Path) -> Path:
+    root = tmp_path / "rules"
+    shutil.copytree(str(rules_root() / "en"), root / "en")
+    return root
+
+
+def test_rule_file_with_unknown_key_is_rejected(tmp_path: Path) -> None:
+    """A whole rule set with one unknown key in one JSONL line fails with file and line."""
+    root = _copy_rules(tmp_path)
+    path = root / "en" / "targets.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    obj = json.loads(lines[1])
+    obj["synonym_of"] = "bone marrow edema"
+    lines[1] = json.dumps(obj)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(
+        RuleFileError, match=r"rules/en/targets.jsonl:2: unknown key\(s\) \['synonym_of'\]"
+    ):
+        read_ruleset("en", root)
+
+
+def test_json_rule_file_with_unknown_key_is_rejected(tmp_path: Path) -> None:
+    """An unknown top-level key in a JSON rule file is rejected too."""
+    root = _copy_rules(tmp_path)
+    path = root / "en" / "severity.json"
+    obj = json.loads(path.read_text(encoding="utf-8"))
+    obj["window_chars"] = 20
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    with pytest.raises(RuleFileError, match=r"severity.json: unknown key"):
+        read_ruleset("en", root)
+
+
+def test_missing_rule_file_and_bad_json_are_reported(tmp_path: Path) -> None:
+    """A missing file or a line that is not JSON names the file (and line)."""
+    root = _copy_rules(tmp_path)
+    (root / "en" / "bones.jsonl").unlink()
+    with pytest.raises(RuleFileError, match=r"bones.jsonl: missing"):
+        read_ruleset("en", root)
+    root = _copy_rules(tmp_path / "again")
+    (root / "en" / "context.jsonl").write_text('{"literal": "no"\n', encoding="utf-8")
+    with pytest.raises(RuleFileError, match=r"context.jsonl:1: not JSON"):
+        read_ruleset("en", root)
+
+
+def test_every_flag_needs_a_suggestion(tmp_path: Path) -> None:
+    """suggestions.json without one of the contract's flag codes is rejected."""
+    root = _copy_rules(tmp_path)
+    path = root / "en" / "suggestions.json"
+    obj = json.loads(path.read_text(encoding="utf-8"))
+    del obj["flags"]["TUMOR_CONCERN"]
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    with pytest.raises(RuleFileError, match="TUMOR_CONCERN"):
+        read_ruleset("en", root)
