@@ -1,17 +1,19 @@
-"""Corpus reports through the real service, then the store, status, /metrics and the page.
+"""The dev corpus through `radflag run`, then the store, status, /metrics and the page.
 
-A real redis-server, a Celery worker process, the MLLP listener and a test
-destination; the reports go in as ORU^R01 over MLLP. Then: the store holds
-every message with its ACK, annotation, result and delivery outcome;
-`radflag status --json` and /metrics agree with what was sent; and a real
-headless Chromium loads the worklist, filters it, opens a report, marks it
-reviewed and saves the README's screenshots to docs/.
+`radflag run` (embedded redis-server, listener, Celery workers, `radflag web`)
+with a test destination; the reports go in as ORU^R01 over MLLP, with one
+unsupported ADT. Then: the store holds every message with its ACK, annotation,
+result and delivery outcome; `radflag status --json` and the run's /metrics
+agree with what was sent; and a real headless Chromium loads the run's
+worklist, filters it, opens a report, marks it reviewed and saves the README's
+screenshots to docs/.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,23 +32,18 @@ from tests.hl7.messages import wrap_oru
 from tests.servers import (
     MllpDestination,
     RadflagProcess,
-    RedisServer,
+    free_port,
     mllp_exchange,
     service_env,
-    start_listener,
-    start_redis,
-    start_worker,
     wait_until,
 )
-from tests.web.server import serving
+from worker import keys
 from worker.cli import main
 from worker.settings import Settings
 from worker.store import Store, open_store
-from worker.web.app import create_app
 
 pytestmark = [pytest.mark.shared, pytest.mark.integration]
 
-REPORTS = 30  # of the dev corpus: enough for every flag kind, quick on 2 cores
 DOCS = ROOT / "docs"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -56,6 +53,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 class ServiceRun:
     settings: Settings
     redis_url: str
+    base_url: str  # the page, /metrics and /readyz as `radflag run` serves them
     sent: dict[str, bytes]  # dedupe key -> raw ORU^R01
     rejected: dict[str, bytes]  # dedupe key -> raw message answered AR
     acks: list[bytes]
@@ -63,7 +61,7 @@ class ServiceRun:
 
 
 def corpus_messages(corpus: Path) -> list[bytes]:
-    lines = corpus.read_text(encoding="utf-8").splitlines()[:REPORTS]
+    lines = corpus.read_text(encoding="utf-8").splitlines()
     return [
         wrap_oru(item["text"], item.get("procedure"), style="sections",
                  control_id=f"E2E{n:04d}", accession=f"A{770000 + n}")
@@ -71,37 +69,48 @@ def corpus_messages(corpus: Path) -> list[bytes]:
     ]  # fmt: skip
 
 
+def _accepts(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def service_run(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[ServiceRun]:
+    """The whole dev corpus (and one unsupported message) through `radflag run`."""
     base = tmp_path_factory.mktemp("service")
-    redis: RedisServer = start_redis(base / "redis")
     destination = MllpDestination().start()
-    env = service_env(base / "data", redis.url, destination=destination.address)
-    processes: list[RadflagProcess] = []
+    mllp_port, http_port = free_port(), free_port()
+    env = service_env(
+        base / "data", None, destination=destination.address, mllp_port=mllp_port,
+        http_port=http_port, concurrency=2,
+    )  # fmt: skip
+    run = RadflagProcess("run", ["run"], env, base / "run.log").start()
     try:
-        processes.append(start_worker(env, base, queues="annotate,deliver,store", concurrency=2))
-        listener, port = start_listener(env, base)
-        processes.append(listener)
+        wait_until(lambda: _accepts(mllp_port) and _accepts(http_port), timeout=90,
+                   what="the MLLP and HTTP ports of radflag run")  # fmt: skip
         oru = corpus_messages(shared_dir / "corpus" / "dev.jsonl")
         adt = (FIXTURES / "hl7" / "adt_v25_a01.hl7").read_bytes().replace(b"\n", b"\r")
-        acks = mllp_exchange(port, [*oru, adt], timeout=60)
-        destination.wait_for(len(oru), timeout=180)
-        settings = Settings(data_dir=base / "data", redis_url=redis.url)
+        acks = mllp_exchange(mllp_port, [*oru, adt], timeout=60)
+        destination.wait_for(len(oru), timeout=240)
+        settings = Settings(data_dir=base / "data")
+        redis_url = keys.resolve_redis_url(settings)
+        assert redis_url is not None
         store = open_store(settings)
         wait_until(lambda: store.counts().deliveries.get("delivered", 0) >= len(oru),
                    timeout=60, what="every delivery recorded")  # fmt: skip
         wait_until(lambda: sum(store.counts().messages.values()) >= len(oru) + 1,
                    timeout=60, what="the rejected message recorded")  # fmt: skip
         yield ServiceRun(
-            settings, redis.url,
+            settings, redis_url, f"http://127.0.0.1:{http_port}",
             sent={parse_header(m).dedupe_key: m for m in oru},
             rejected={parse_header(adt).dedupe_key: adt}, acks=acks, store=store,
         )  # fmt: skip
     finally:
-        for process in reversed(processes):
-            process.stop()
+        run.stop()
         destination.stop()
-        redis.stop()
 
 
 def test_store_holds_every_message(service_run: ServiceRun) -> None:
@@ -137,9 +146,7 @@ def test_status_and_metrics_agree_with_what_was_sent(service_run: ServiceRun) ->
     """`radflag status --json` and /metrics count what went in, and see a live worker."""
     n = len(service_run.sent)
     data_dir = str(service_run.settings.data_dir)
-    result = CliRunner().invoke(
-        main, ["status", "--json", "--redis-url", service_run.redis_url, "--data-dir", data_dir]
-    )
+    result = CliRunner().invoke(main, ["status", "--json", "--data-dir", data_dir])
     assert result.exit_code == 0, result.output
     status = json.loads(result.output)
     assert status["ready"] and status["workers"]
@@ -147,10 +154,8 @@ def test_status_and_metrics_agree_with_what_was_sent(service_run: ServiceRun) ->
     assert by_ack[("ORU^R01", "AA")] == n and status["store"]["deliveries"] == {"delivered": n}
     assert status["queues"]["annotate"] == 0 and status["dlq_size"] == 0
 
-    app = create_app(service_run.settings, store=service_run.store)
-    with serving(app) as base_url:
-        body = httpx.get(base_url + "/metrics", timeout=30).text
-        ready = httpx.get(base_url + "/readyz", timeout=30)
+    body = httpx.get(service_run.base_url + "/metrics", timeout=30).text
+    ready = httpx.get(service_run.base_url + "/readyz", timeout=30)
     samples = _metric_samples(body)
     aa = ("radflag_messages_received_total", (("ack_code", "AA"), ("message_type", "ORU^R01")))
     assert samples[aa] == n
@@ -204,10 +209,13 @@ def assert_not_blank(browser: Any, png: Path) -> None:
     assert colours > 50 and dominant < 0.9, (colours, dominant)
 
 
-def _status_variety(store: Store, public_id: str) -> tuple[int, int]:
+def _showcase_rank(store: Store, public_id: str) -> tuple[bool, int, int, int]:
+    # Several mention statuses to show, then the highest priority, then the most of both.
     view = store.report(public_id)
-    mentions = view.annotation["mentions"] if view else []
-    return len({m["status"] for m in mentions}), len(mentions)
+    assert view is not None
+    mentions = view.annotation["mentions"]
+    statuses = len({m["status"] for m in mentions})
+    return statuses > 1, PRIORITY_RANK[view.row.top_priority], statuses, len(mentions)
 
 
 def _ranks(page: Any) -> list[int]:
@@ -221,49 +229,49 @@ def test_page_in_chromium(service_run: ServiceRun, browser: Any) -> None:
     store = service_run.store
     flagged, total = store.worklist(limit=1000)
     DOCS.mkdir(exist_ok=True)
-    app = create_app(service_run.settings, store=store)
-    with serving(app) as base_url:
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(base_url + "/")
-        assert page.locator("#worklist tbody tr").count() == total
-        ranks = _ranks(page)
-        assert ranks == sorted(ranks, reverse=True)
-        page.screenshot(path=str(DOCS / "worklist.png"))
-        assert_not_blank(browser, DOCS / "worklist.png")
+    base_url = service_run.base_url
+    # The page as `radflag run` serves it (its `radflag web` child process).
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(base_url + "/")
+    assert page.locator("#worklist tbody tr").count() == total
+    ranks = _ranks(page)
+    assert ranks == sorted(ranks, reverse=True)
+    page.screenshot(path=str(DOCS / "worklist.png"))
+    assert_not_blank(browser, DOCS / "worklist.png")
 
-        # The README's report: the flagged one whose mentions show the most statuses.
-        showcase = max(flagged, key=lambda r: _status_variety(store, r.public_id))
-        code = showcase.flags[0][0]
-        page.select_option("#filter-flag", code)
-        page.click("#apply")
-        page.wait_for_url("**flag=" + code + "*")
-        rows = page.locator("#worklist tbody tr")
-        expected = [r for r in flagged if code in {c for c, _ in r.flags}]
-        assert rows.count() == len(expected) > 0
-        assert "flag=" + code in page.url and "A77" not in page.url  # no accession in the URL
+    # The README's report: the flagged one whose mentions show the most statuses.
+    showcase = max(flagged, key=lambda r: _showcase_rank(store, r.public_id))
+    code = showcase.flags[0][0]
+    page.select_option("#filter-flag", code)
+    page.click("#apply")
+    page.wait_for_url("**flag=" + code + "*")
+    rows = page.locator("#worklist tbody tr")
+    expected = [r for r in flagged if code in {c for c, _ in r.flags}]
+    assert rows.count() == len(expected) > 0
+    assert "flag=" + code in page.url and "A77" not in page.url  # no accession in the URL
 
-        page.click(f'#worklist a[href="/reports/{showcase.public_id}"]')
-        page.wait_for_selector("#report-text")
-        public_id = page.url.rsplit("/", 1)[1]
-        view = store.report(public_id)
-        assert view is not None and view.row.accession not in page.url
-        shown = page.locator("#report-text mark.mention")
-        fitting = [m for m in view.annotation["mentions"]
-                   if view.report_text[m["start"]:m["end"]] == m["text"]]  # fmt: skip
-        assert shown.count() == len(fitting) > 0
-        assert sorted(shown.evaluate_all("els => els.map(e => e.dataset.status)")) == sorted(
-            m["status"] for m in fitting
-        )
-        page.screenshot(path=str(DOCS / "report.png"))
-        assert_not_blank(browser, DOCS / "report.png")
+    page.click(f'#worklist a[href="/reports/{showcase.public_id}"]')
+    page.wait_for_selector("#report-text")
+    public_id = page.url.rsplit("/", 1)[1]
+    view = store.report(public_id)
+    assert view is not None and view.row.accession not in page.url
+    shown = page.locator("#report-text mark.mention")
+    fitting = [m for m in view.annotation["mentions"]
+               if view.report_text[m["start"]:m["end"]] == m["text"]]  # fmt: skip
+    assert shown.count() == len(fitting) > 0
+    assert sorted(shown.evaluate_all("els => els.map(e => e.dataset.status)")) == sorted(
+        m["status"] for m in fitting
+    )
+    page.screenshot(path=str(DOCS / "report.png"))
+    assert_not_blank(browser, DOCS / "report.png")
 
-        page.fill("#reviewer", "Dr. Test")
-        page.click("#mark-reviewed")
-        page.wait_for_selector("#reviewed-by")
-        assert "Dr. Test" in page.inner_text("#reviewed-by")
-        reviewed = store.report(public_id)
-        assert reviewed is not None and reviewed.row.reviewed_by == "Dr. Test"
+    page.fill("#reviewer", "Dr. Test")
+    page.click("#mark-reviewed")
+    page.wait_for_selector("#reviewed-by")
+    assert "Dr. Test" in page.inner_text("#reviewed-by")
+    reviewed = store.report(public_id)
+    assert reviewed is not None and reviewed.row.reviewed_by == "Dr. Test"
 
-        page.goto(base_url + "/?reviewed=yes")
-        assert page.locator("#worklist tbody tr").count() == 1
-        page.close()
+    page.goto(base_url + "/?reviewed=yes")
+    assert page.locator("#worklist tbody tr").count() == 1
+    page.close()
