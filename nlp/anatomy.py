@@ -131,7 +131,7 @@ class AnatomyReader:
         lo, hi = clause
         segment = text[lo:hi].lower()
         hits = self.find_bones(segment)
-        after = [h for h in hits if h.start >= end - lo]
+        after = [h for h in hits if h.end > start - lo]  # bones in the mention count too
         before = [h for h in hits if h.end <= start - lo]
         chosen = after or before
         sides = self.laterality_words(segment, hits)

@@ -27,17 +27,23 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     rules = load_ruleset(language)
     doc = build_pipeline(language)(text)
     layout = layout_of(doc)
+    # The Doc's text is `text` with soft line breaks as spaces (same offsets):
+    # read anatomy and cues from it, and take mention text from the original.
+    unwrapped = doc.text
     matches: list[Match] = doc._.radflag_matches
     reader = _anatomy_reader(language)
     fallback = reader.side_of(layout.exam_text) or reader.side_of(procedure or "")
     targets = [m for m in matches if m.label == BME_LABEL]
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
-    records = [_record(text, m, targets, cues, layout, rules, reader, fallback) for m in targets]
+    records = [
+        _record(text, unwrapped, m, targets, cues, layout, rules, reader, fallback) for m in targets
+    ]
     return build_annotation(records, rules)
 
 
 def _record(
     text: str,
+    unwrapped: str,
     match: Match,
     targets: list[Match],
     cues: list[Match],
@@ -59,9 +65,11 @@ def _record(
         if t is not match and sentence.start <= t.char_start < sentence.end
     ]
     clause = reader.clause(
-        text, sentence.start, sentence.end, match.char_start, match.char_end, neighbours
+        unwrapped, sentence.start, sentence.end, match.char_start, match.char_end, neighbours
     )
-    anatomy = reader.read(text, clause, match.char_start, match.char_end, line.heading, fallback)
+    anatomy = reader.read(
+        unwrapped, clause, match.char_start, match.char_end, line.heading, fallback
+    )
     sides = {side for _, side in anatomy.bones}
     laterality = None
     for side in sides:
@@ -82,13 +90,13 @@ def _record(
     )
     evidence = {}
     if current and status in AFFIRMED:
-        evidence = _etiology(text, match, index, sentence.line, cues, layout, rules)
+        evidence = _etiology(unwrapped, match, index, sentence.line, cues, layout, rules)
     return MentionRecord(
         mention=mention,
         section=line.section,
         current=current,
         bone_sides=anatomy.bones,
-        sentence=text[sentence.start : sentence.end],
+        sentence=unwrapped[sentence.start : sentence.end],
         etiology_evidence=evidence,
     )
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from nlp.ruleset import EXAM_SECTION, RuleSet
 
-_SENTENCE_END = re.compile(r"[.!?](?=\s+[A-Z0-9(\"'])")
+_SENTENCE_END = re.compile(r"[.!?](?=\s+\S)")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 
 
@@ -68,6 +68,45 @@ class LayoutReader:
         )
         self._marker_only = re.compile(rf"^\s*{marker}\s*$")
         self._abbreviations = rules.abbreviations
+        self._wrap_words = rules.wrap_words
+
+    def unwrap(self, text: str) -> str:
+        """`text` with soft line breaks (hard-wrapped dictation) made spaces; same length.
+
+        A break is soft when the line before neither ends a sentence nor is a
+        header, and the next line is no list item and goes on in lower case or
+        the line before ends on a continuation word ("of", "the", ",").
+        Offsets into the result are offsets into `text`.
+        """
+        if "\n" not in text:
+            return text
+        lines = text.split("\n")
+        out = []
+        for i, line in enumerate(lines[:-1]):
+            following = lines[i + 1]
+            soft = self._soft_break(line, following)
+            if soft and line.endswith("\r"):
+                out.append(line[:-1] + "  ")
+            else:
+                out.append(line + (" " if soft else "\n"))
+        out.append(lines[-1])
+        return "".join(out)
+
+    def _soft_break(self, line: str, following: str) -> bool:
+        before, after = line.rstrip(), following.lstrip()
+        if not before or not after or before[-1] in ".:;!?":
+            return False
+        if self._marker.match(following) or self.section_of_line(line) is not None:
+            return False
+        if self.section_of_line(following) is not None or self._heading.match(following):
+            return False
+        last_word = before.rsplit(None, 1)[-1].lower()
+        return (
+            after[0].islower()
+            or after[0] in "(["
+            or before[-1] in ",(/-"
+            or last_word in self._wrap_words
+        )
 
     def section_of_line(self, line_text: str) -> str | None:
         """The section a header line opens, or None when the line is no header.

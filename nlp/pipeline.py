@@ -60,6 +60,17 @@ class Match:
     status: str = "present"
 
 
+def status_from(categories: set[str]) -> str:
+    """A mention's status from the ConText categories that modify it.
+
+    A finding said to persist, change or be seen again ("the previously seen
+    edema has decreased") is current even though "previously" is historical.
+    """
+    if "PERSISTENT" in categories:
+        categories = categories - {"HISTORICAL"}
+    return next((s for c, s in STATUS_BY_CATEGORY if c in categories), "present")
+
+
 def _ensure_extensions() -> None:
     for name in ("radflag_layout", "radflag_matches", "radflag_sentence_tokens"):
         if not Doc.has_extension(name):
@@ -184,6 +195,7 @@ class TargetComponent:
     def __init__(self, nlp: Language, rules: RuleSet) -> None:
         self._matcher = RuleMatcher(nlp)
         self._labels: dict[int, tuple[str, int]] = {}
+        self._fallback = [t.fallback for t in rules.targets]
         for i, t in enumerate(rules.targets):
             self._labels[self._matcher.add(f"T{i}", t.literal, t.pattern)] = (t.category, i)
         for i, c in enumerate(rules.etiology_cues):
@@ -192,13 +204,21 @@ class TargetComponent:
 
     def __call__(self, doc: Doc) -> Doc:
         targets: list[tuple[int, int, int]] = []
+        fallbacks: list[tuple[int, int, int]] = []
         cues: list[tuple[int, int, int]] = []
         for key, start, end in self._matcher(doc):
-            (targets if self._labels[key][0] in (BME_LABEL, EXCLUDE_LABEL) else cues).append(
-                (key, start, end)
-            )
+            label, index = self._labels[key]
+            if label in (ETIOLOGY_LABEL, BLOCK_LABEL):
+                cues.append((key, start, end))
+            elif self._fallback[index]:
+                fallbacks.append((key, start, end))
+            else:
+                targets.append((key, start, end))
+        chosen = _longest_first(targets)
+        taken = {i for _, s, e in chosen for i in range(s, e)}
+        chosen += _longest_first(f for f in fallbacks if taken.isdisjoint(range(f[1], f[2])))
         found = []
-        for key, start, end in _longest_first(targets) + _longest_first(cues):
+        for key, start, end in sorted(chosen, key=lambda m: m[1]) + _longest_first(cues):
             label, index = self._labels[key]
             if label in (EXCLUDE_LABEL, BLOCK_LABEL):
                 continue
@@ -257,8 +277,7 @@ class ContextComponent:
             for target, modifier in graph.edges:
                 categories.setdefault(target.start, set()).add(modifier.category.upper())
             for i in indices:
-                cats = categories.get(matches[i].start, set())
-                statuses[i] = next((s for c, s in STATUS_BY_CATEGORY if c in cats), "present")
+                statuses[i] = status_from(categories.get(matches[i].start, set()))
         doc._.radflag_matches = [
             Match(m.start, m.end, m.char_start, m.char_end, m.label, m.rule, status)
             for m, status in zip(matches, statuses, strict=True)
@@ -289,6 +308,25 @@ def _scope(
     return lo, hi
 
 
+class UnwrappingTokenizer:
+    """The language's tokenizer, run on the text with soft line breaks made spaces.
+
+    Hard-wrapped reports split phrases over lines ("bone marrow\nedema");
+    replacing those breaks by spaces keeps every character offset.
+    """
+
+    def __init__(self, tokenizer: Any, reader: LayoutReader) -> None:
+        self._tokenizer = tokenizer
+        self._reader = reader
+
+    def __call__(self, text: str) -> Doc:
+        return self._tokenizer(self._reader.unwrap(text))
+
+    def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterable[Doc]:
+        for text in texts:
+            yield self(text)
+
+
 @Language.factory("radflag_layout", default_config={"language": "en"})
 def make_layout(nlp: Language, name: str, language: str) -> LayoutComponent:
     return LayoutComponent(load_ruleset(language))
@@ -312,6 +350,7 @@ def build_pipeline(language: str = "en") -> Language:
     _ensure_extensions()
     rules = load_ruleset(language)
     nlp = spacy.blank(rules.spacy_language)
+    nlp.tokenizer = UnwrappingTokenizer(nlp.tokenizer, LayoutReader(rules))
     config = {"language": language}
     nlp.add_pipe("radflag_layout", config=config)
     nlp.add_pipe("radflag_targets", config=config)

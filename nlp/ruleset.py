@@ -28,6 +28,7 @@ CONTEXT_CATEGORIES = (
     "HYPOTHETICAL",
     "PSEUDO",
     "TERMINATE",
+    "PERSISTENT",
 )
 DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
 TARGET_CATEGORIES = ("BME", "EXCLUDE")
@@ -63,6 +64,7 @@ class TargetRuleSpec:
     category: str
     pattern: TokenPattern | None = None
     etiology: str | None = None
+    fallback: bool = False  # only where no other target overlaps ("edema in the talus")
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ class RuleSet:
     current_sections: frozenset[str | None]
     precedence: tuple[str, ...]
     abbreviations: frozenset[str]
+    wrap_words: frozenset[str]
     list_marker: str
     targets: tuple[TargetRuleSpec, ...]
     context: tuple[ContextRuleSpec, ...]
@@ -234,11 +237,15 @@ def read_jsonl(root: Traversable, language: str, name: str) -> list[tuple[str, A
 
 def parse_target(obj: Any, where: str) -> TargetRuleSpec:
     """One line of targets.jsonl."""
-    obj = _check_keys(obj, where, {"literal", "category"}, {"pattern", "etiology"})
+    obj = _check_keys(obj, where, {"literal", "category"}, {"pattern", "etiology", "fallback"})
     etiology = obj.get("etiology")
     if etiology is not None:
         _choice(etiology, ETIOLOGIES, where, "etiology")
+    fallback = obj.get("fallback", False)
+    if not isinstance(fallback, bool):
+        raise RuleFileError(f"{where}: fallback must be true or false")
     return TargetRuleSpec(
+        fallback=fallback,
         literal=_str(obj["literal"], where, "literal"),
         category=_choice(obj["category"], TARGET_CATEGORIES, where, "category"),
         pattern=_pattern(obj.get("pattern"), where),
@@ -380,7 +387,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     )
 
     where, sent = read_json(root, language, "sentences.json")
-    sent = _check_keys(sent, where, {"abbreviations", "list_marker"}, set())
+    sent = _check_keys(sent, where, {"abbreviations", "list_marker"}, {"wrap_continuation_words"})
     _regex(sent["list_marker"], where, "list_marker")
 
     where, etio = read_json(root, language, "etiology.json")
@@ -433,6 +440,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         current_sections=current,
         precedence=precedence,
         abbreviations=frozenset(a.lower() for a in sent["abbreviations"]),
+        wrap_words=frozenset(w.lower() for w in sent.get("wrap_continuation_words", [])),
         list_marker=sent["list_marker"],
         targets=tuple(parse_target(o, w) for w, o in read_jsonl(root, language, "targets.jsonl")),
         context=tuple(parse_context(o, w) for w, o in read_jsonl(root, language, "context.jsonl")),
