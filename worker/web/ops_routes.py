@@ -27,7 +27,8 @@ def add_ops_routes(app: FastAPI, settings: Settings, get_store: Callable[[], Sto
 
     @app.get("/readyz")
     def readyz() -> Response:
-        reading = status.gather(settings, store=None, ping_timeout=1.0)
+        # Half a second: probes (e.g. Kubernetes) give up after one by default.
+        reading = status.gather(settings, store=None, ping_timeout=0.5)
         body = {
             "ready": reading.ready,
             "redis": reading.redis_ok,
