@@ -20,6 +20,7 @@ run: $(STAMP)
 	$(BIN)/radflag run
 
 test: $(STAMP)
+	./scripts/install-system-deps
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
