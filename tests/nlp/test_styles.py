@@ -1,0 +1,121 @@
+"""Other dictation styles: hard-wrapped lines, CRLF, all caps, no colons, persistence wording."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import annotate
+from nlp.layout import LayoutReader
+from nlp.ruleset import load_ruleset
+
+WRAPPED = (
+    "MRI LEFT KNEE\n"
+    "FINDINGS:\n"
+    "Bone marrow: There is bone marrow\n"
+    "edema in the lateral femoral\n"
+    "condyle and posterolateral tibial plateau, consistent with\n"
+    "bone contusions. No fracture.\n"
+    "IMPRESSION:\n"
+    "1. Bone contusions of the LFC and\n"
+    "posterolateral tibial plateau.\n"
+)
+
+
+def test_hard_wrapped_report() -> None:
+    """Phrases broken over lines are found, with exact offsets into the original text."""
+    annotation = annotate(WRAPPED)
+    assert annotation.bme == "present"
+    assert {(s.bone, s.laterality) for s in annotation.sites} == {
+        ("lateral_femoral_condyle", "left"),
+        ("lateral_tibial_plateau", "left"),
+    }
+    for m in annotation.mentions:
+        assert WRAPPED[m.start : m.end] == m.text
+    assert annotation.mentions[0].text == "bone marrow\nedema"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("No edema in the talus\nor calcaneus.", "No edema in the talus or calcaneus."),
+        ("Findings:\nNormal.", "Findings:\nNormal."),
+        ("No fracture.\nBone bruise.", "No fracture.\nBone bruise."),
+        ("Bone marrow edema\n1. Effusion.", "Bone marrow edema\n1. Effusion."),
+        ("Edema in the talus,\nCalcaneus.", "Edema in the talus, Calcaneus."),
+        ("Edema of the\r\nTalus.", "Edema of the  Talus."),
+        ("Edema\nBone marrow: normal", "Edema\nBone marrow: normal"),
+    ],
+)
+def test_unwrap_keeps_length_and_hard_breaks(text: str, expected: str) -> None:
+    """Soft breaks become spaces (same length); sentence ends, headers and list items stay."""
+    unwrapped = LayoutReader(load_ruleset("en")).unwrap(text)
+    assert unwrapped == expected
+    assert len(unwrapped) == len(text)
+
+
+@pytest.mark.parametrize(
+    "transform",
+    [str.upper, str.lower, lambda t: t.replace("\n", "\r\n"), lambda t: t.replace(":", "")],
+)
+def test_case_line_endings_and_colons_do_not_matter(transform) -> None:
+    """The same report in capitals, lower case, CRLF or without colons gives the same result."""
+    text = (
+        "EXAM: MRI RIGHT HIP\nFINDINGS: There is no fracture. Diffuse bone marrow edema in the "
+        "femoral head and neck.\nIMPRESSION: Bone marrow edema of the femoral head and neck, "
+        "most consistent with transient osteoporosis."
+    )
+    annotation = annotate(transform(text))
+    assert annotation.bme == "present"
+    assert {s.bone for s in annotation.sites} == {"femoral_head", "femoral_neck"}
+    assert {s.laterality for s in annotation.sites} == {"right"}
+    assert annotation.etiology == ("transient",)
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("The previously noted bone bruise of the MFC has decreased in size.", "present"),
+        ("The previously seen bone marrow edema persists.", "present"),
+        ("Previously seen bone marrow edema is again seen in the talus.", "present"),
+        ("Previously seen bone marrow edema has resolved.", "historical"),
+        ("Bone marrow edema in the talus is no longer seen.", "historical"),
+    ],
+)
+def test_persistence_beats_previously(text: str, status: str) -> None:
+    """A prior finding said to persist or change is current; one that resolved is not."""
+    assert annotate(text).mentions[0].status == status
+
+
+@pytest.mark.parametrize(
+    ("text", "bones"),
+    [
+        ("Edema in the lateral femoral condyle.", {"lateral_femoral_condyle"}),
+        ("Edema within the talar dome.", {"talus"}),
+        ("Patchy calcaneal edema.", {"calcaneus"}),
+        ("Edema within the bone marrow of the cuboid.", {"cuboid"}),
+        ("Bone edema of the navicular.", {"navicular"}),
+        (
+            "Bone marrow edema in the medial and lateral tibial plateaus.",
+            {"medial_tibial_plateau", "lateral_tibial_plateau"},
+        ),  # noqa: E501
+    ],
+)
+def test_edema_named_by_its_bone(text: str, bones: set[str]) -> None:
+    """'Edema in the <bone>' and '<bone> edema' count as marrow edema."""
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert {s.bone for s in annotation.sites} == bones
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Periosteal edema of the second metatarsal.",
+        "Soft tissue edema in the lateral malleolus region.",
+        "Edema of the medial head of the gastrocnemius.",
+        "Edema in Hoffa's fat pad next to the lateral femoral condyle.",
+    ],
+)
+def test_edema_beside_a_bone_is_not_marrow_edema(text: str) -> None:
+    """Edema of soft tissue near a bone is no mention."""
+    assert annotate(text).bme == "absent"
