@@ -97,7 +97,7 @@ def test_persistence_beats_previously(text: str, status: str) -> None:
         (
             "Bone marrow edema in the medial and lateral tibial plateaus.",
             {"medial_tibial_plateau", "lateral_tibial_plateau"},
-        ),  # noqa: E501
+        ),
     ],
 )
 def test_edema_named_by_its_bone(text: str, bones: set[str]) -> None:
