@@ -201,6 +201,7 @@ class MllpDestination:
     code: str = "AA"
     port: int = 0
     received: list[bytes] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() per received message
     _server: socket.socket | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -275,6 +276,7 @@ class MllpDestination:
                     code = self.code
                     with self._arrived:
                         self.received.append(frame)
+                        self.arrivals.append(time.monotonic())
                         self._arrived.notify_all()
                     if code == "hold":
                         continue

@@ -20,11 +20,15 @@ Strategy:
 
 from __future__ import annotations
 
+import base64
+import socket
 from typing import Any
 
 from celery import Celery, signals
 from kombu import Exchange, Queue
 from kombu.exceptions import OperationalError as KombuOperationalError
+from kombu.utils.json import dumps as json_dumps
+from kombu.utils.uuid import uuid
 from redis.exceptions import RedisError
 
 from hl7.errors import TransientError
@@ -75,6 +79,8 @@ class BrokerUnavailable(TransientError):
     """Redis did not accept a publish (down, unreachable, or refusing writes)."""
 
 
+_SHOWN_ARGUMENTS = ("control_id", "result_control_id", "dedupe_key", "received_at")
+_ORIGIN = f"radflag-listener@{socket.gethostname()}"
 _settings: Settings | None = None
 _build_pipeline = False
 
@@ -125,9 +131,49 @@ def publish(task_name: str, kwargs: dict[str, Any]) -> None:
     each call borrows a producer from the app's pool.
     """
     try:
-        app.send_task(task_name, kwargs=kwargs, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+        app.send_task(
+            task_name, kwargs=kwargs, retry=True, retry_policy=PUBLISH_RETRY_POLICY,
+            argsrepr="()", kwargsrepr=safe_kwargsrepr(kwargs),
+        )  # fmt: skip
     except (KombuOperationalError, RedisError, OSError) as e:
         raise BrokerUnavailable(f"cannot publish {task_name}: {type(e).__name__}") from e
+
+
+def safe_kwargsrepr(kwargs: dict[str, Any]) -> str:
+    """What Celery shows of a task's arguments (logs, flower): identifiers only, no health data."""
+    shown = {k: kwargs[k] for k in _SHOWN_ARGUMENTS if k in kwargs}
+    return repr(shown)
+
+
+def task_envelope(task_name: str, kwargs: dict[str, Any]) -> tuple[str, str]:
+    """The task as kombu's Redis transport stores it: (queue list name, JSON text).
+
+    What `publish` sends, built without publishing, so that the listener can
+    LPUSH it inside its own Lua script (duplicate check, queueing and mark in
+    one atomic round trip). A Celery worker cannot tell the two apart.
+    """
+    queue = app.conf.task_routes[task_name]["queue"]
+    task_id = uuid()
+    message = app.amqp.as_task_v2(
+        task_id, task_name, kwargs=kwargs, argsrepr="()", kwargsrepr=safe_kwargsrepr(kwargs),
+        origin=_ORIGIN,
+    )  # fmt: skip
+    properties = dict(
+        message.properties,
+        delivery_mode=2,
+        delivery_info={"exchange": "", "routing_key": queue},
+        priority=0,
+        body_encoding="base64",
+        delivery_tag=uuid(),
+    )
+    envelope = {
+        "body": base64.b64encode(json_dumps(message.body).encode()).decode("ascii"),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": message.headers,
+        "properties": properties,
+    }
+    return queue, json_dumps(envelope)
 
 
 @signals.worker_process_init.connect
