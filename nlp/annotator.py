@@ -7,7 +7,7 @@ import functools
 from nlp.anatomy import AnatomyReader
 from nlp.layout import Layout
 from nlp.model import Annotation, Mention
-from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, layout_of
+from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
 from nlp.report import AFFIRMED, MentionRecord, build_annotation
 from nlp.ruleset import RuleSet, load_ruleset
 
@@ -29,7 +29,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     layout = layout_of(doc)
     # The Doc's text is `text` with soft line breaks as spaces (same offsets):
     # read anatomy and cues from it, and take mention text from the original.
-    unwrapped = doc.text
+    unwrapped = doc_text(doc)
     matches: list[Match] = doc._.radflag_matches
     reader = _anatomy_reader(language)
     fallback = reader.side_of(layout.exam_text) or reader.side_of(procedure or "")

@@ -34,6 +34,7 @@ from nlp.layout import Layout, LayoutReader
 from nlp.ruleset import RuleSet, load_ruleset
 
 SPAN_GROUP = "radflag"
+TEXT_KEY = "radflag_text"
 BME_LABEL = "BME"
 EXCLUDE_LABEL = "EXCLUDE"
 ETIOLOGY_LABEL = "ETIOLOGY"
@@ -172,7 +173,7 @@ class LayoutComponent:
         self._reader = LayoutReader(rules)
 
     def __call__(self, doc: Doc) -> Doc:
-        layout = self._reader.read(doc.text)
+        layout = self._reader.read(doc_text(doc))
         doc._.radflag_layout = layout
         if not len(doc):
             return doc
@@ -320,7 +321,11 @@ class UnwrappingTokenizer:
         self._reader = reader
 
     def __call__(self, text: str) -> Doc:
-        return self._tokenizer(self._reader.unwrap(text))
+        unwrapped = self._reader.unwrap(text)
+        doc = self._tokenizer(unwrapped)
+        # Doc.text joins every token in Python; keep the string we already have.
+        doc.user_data[TEXT_KEY] = unwrapped
+        return doc
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1000) -> Iterable[Doc]:
         for text in texts:
@@ -358,10 +363,24 @@ def build_pipeline(language: str = "en") -> Language:
     return nlp
 
 
+def doc_text(doc: Doc) -> str:
+    """The Doc's text, without rebuilding it from the tokens when the tokenizer kept it."""
+    text = doc.user_data.get(TEXT_KEY)
+    return text if isinstance(text, str) else doc.text
+
+
 def layout_of(doc: Doc) -> Layout:
     """The Layout the pipeline stored on `doc`."""
     layout: Layout = doc._.radflag_layout
     return layout
 
 
-__all__ = ["BME_LABEL", "ETIOLOGY_LABEL", "SPAN_GROUP", "Match", "build_pipeline", "layout_of"]
+__all__ = [
+    "BME_LABEL",
+    "ETIOLOGY_LABEL",
+    "SPAN_GROUP",
+    "Match",
+    "build_pipeline",
+    "doc_text",
+    "layout_of",
+]
