@@ -97,3 +97,10 @@ def test_unreadable_file_is_exit_2(tmp_path: Path) -> None:
     path.write_bytes(b"Knochenmark\xf6dem\xff\xfe")
     code, _, err = run(str(path))
     assert code == 2 and "latin.txt: cannot read" in err
+
+
+def test_unknown_language_is_exit_2() -> None:
+    """A language without rule files is a one-line error and exit 2."""
+    code, _, err = run("--language", "xx", str(REPORTS / "knee-left.txt"))
+    assert code == 2
+    assert "rules/xx/meta.json: missing" in err

@@ -81,6 +81,7 @@ def reports_in(path: Path) -> Iterator[ReportInput]:
 def annotate_command(paths: tuple[Path, ...], pretty: bool, language: str | None) -> None:
     """Annotate .txt or .jsonl reports: one JSON object per report on stdout."""
     from nlp import annotate
+    from nlp.ruleset import RuleFileError
 
     indent = 2 if pretty else None
     separators = None if pretty else (",", ":")
@@ -103,7 +104,7 @@ def annotate_command(paths: tuple[Path, ...], pretty: bool, language: str | None
                             ensure_ascii=False,
                         )
                     )
-    except InputError as e:
+    except (InputError, RuleFileError) as e:
         click.echo(f"radflag annotate: {e}", err=True)
         sys.exit(2)
 
