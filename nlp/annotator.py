@@ -98,6 +98,7 @@ def _record(
         current=current,
         bone_sides=anatomy.bones,
         sentence=unwrapped[sentence.start : sentence.end],
+        elsewhere="ELSEWHERE" in match.categories,
         etiology_evidence=evidence,
     )
 

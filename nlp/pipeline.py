@@ -59,6 +59,7 @@ class Match:
     label: str
     rule: int  # index into the rule set's targets or etiology_cues
     status: str = "present"
+    categories: frozenset[str] = frozenset()  # ConText categories that modify it
 
 
 def status_from(categories: set[str]) -> str:
@@ -260,6 +261,7 @@ class ContextComponent:
             sentence = (bounds[k], bounds[k + 1] if k + 1 < len(bounds) else len(doc))
             by_sentence.setdefault(sentence, []).append(i)
         statuses = ["present"] * len(matches)
+        found: list[frozenset[str]] = [frozenset()] * len(matches)
         for (sent_start, sent_end), indices in by_sentence.items():
             modifiers = []
             for key, s, e in _longest_first(self._matcher(doc[sent_start:sent_end])):
@@ -278,10 +280,11 @@ class ContextComponent:
             for target, modifier in graph.edges:
                 categories.setdefault(target.start, set()).add(modifier.category.upper())
             for i in indices:
-                statuses[i] = status_from(categories.get(matches[i].start, set()))
+                found[i] = frozenset(categories.get(matches[i].start, set()))
+                statuses[i] = status_from(set(found[i]))
         doc._.radflag_matches = [
-            Match(m.start, m.end, m.char_start, m.char_end, m.label, m.rule, status)
-            for m, status in zip(matches, statuses, strict=True)
+            Match(m.start, m.end, m.char_start, m.char_end, m.label, m.rule, status, cats)
+            for m, status, cats in zip(matches, statuses, found, strict=True)
         ]
         return doc
 

@@ -42,6 +42,7 @@ class MentionRecord:
     current: bool
     bone_sides: tuple[tuple[str, str | None], ...]
     sentence: str  # the sentence the mention stands in (flag evidence)
+    elsewhere: bool = False  # "no other / no new / no edema elsewhere": denies only the rest
     etiology_evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -59,7 +60,11 @@ def status_of(records: list[MentionRecord]) -> str | None:
 
 def report_status(records: list[MentionRecord], rules: RuleSet) -> tuple[str, list[MentionRecord]]:
     """The report's status and the records of the section that decided it."""
-    current = [r for r in records if r.current]
+    # "No bone marrow edema elsewhere" in the impression does not take back the
+    # edema the findings describe: such mentions do not decide a section.
+    current = [
+        r for r in records if r.current and not (r.elsewhere and r.mention.status == "negated")
+    ]
     groups: dict[str | None, list[MentionRecord]] = {}
     for r in current:
         key = r.section if r.section in rules.precedence else rules.precedence[-1]

@@ -33,6 +33,9 @@ REPORTS = [
     ("COMPARISON: Prior MRI showed bone marrow edema.\nFINDINGS: Normal marrow.", "absent"),
     ("HISTORY: follow-up.\nFINDINGS: Bone marrow edema in the talus.", "present"),
     ("Bone marrow edema in the talus. No fracture.", "present"),
+    ("FINDINGS: Bone bruise of the talus.\nIMPRESSION: No bone marrow edema elsewhere.", "present"),
+    ("FINDINGS: Bone bruise of the talus.\nIMPRESSION: No other bone marrow edema.", "present"),
+    ("FINDINGS: Stable bone marrow edema of the MFC.\nIMPRESSION: No new marrow edema.", "present"),
     ("", "absent"),
     ("Normal MRI of the knee.", "absent"),
 ]
