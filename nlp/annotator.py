@@ -39,6 +39,12 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     records = [
         _record(text, unwrapped, m, targets, cues, layout, rules, reader, fallback) for m in targets
     ]
+    # A bare "contusion" is bone marrow edema only when a bone is named with it.
+    records = [
+        r
+        for r, m in zip(records, targets, strict=True)
+        if r.bone_sides or not rules.targets[m.rule].requires_bone
+    ]
     return build_annotation(records, rules)
 
 

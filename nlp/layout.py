@@ -147,7 +147,9 @@ class LayoutReader:
             if opened is not None:
                 section, seen_header = opened, True
             elif not seen_header:
-                section = EXAM_SECTION  # title line(s) before the first header
+                # Before the first header: title lines are the exam block; any
+                # prose there (dictation before IMPRESSION:) is current text.
+                section = EXAM_SECTION if self._looks_like_title(raw, len(lines)) else None
             if section == EXAM_SECTION:
                 exam_parts.append(raw)
             heading_match = self._heading.match(raw)
@@ -159,8 +161,15 @@ class LayoutReader:
             # Dictation without any header: all of it is current text; the
             # first line may still be a title ("MRI LEFT KNEE").
             lines = [Line(x.start, x.end, None, x.heading) for x in lines]
-            exam_parts = exam_parts[:1]
+            exam_parts = [text[lines[0].start : lines[0].end]] if lines else []
         return Layout(tuple(lines), tuple(sentences), "\n".join(exam_parts).lower())
+
+    @staticmethod
+    def _looks_like_title(line: str, index: int) -> bool:
+        """A title line: the first lines, short, without a sentence inside."""
+        stripped = line.strip()
+        body = stripped.rstrip(".")
+        return index < 3 and (stripped.isupper() or (len(body.split()) <= 12 and ". " not in body))
 
     def _split(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         line = text[start:end]

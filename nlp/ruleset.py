@@ -66,6 +66,7 @@ class TargetRuleSpec:
     pattern: TokenPattern | None = None
     etiology: str | None = None
     fallback: bool = False  # only where no other target overlaps ("edema in the talus")
+    requires_bone: bool = False  # kept only when a bone is named around it ("contusion")
 
 
 @dataclass(frozen=True)
@@ -238,15 +239,19 @@ def read_jsonl(root: Traversable, language: str, name: str) -> list[tuple[str, A
 
 def parse_target(obj: Any, where: str) -> TargetRuleSpec:
     """One line of targets.jsonl."""
-    obj = _check_keys(obj, where, {"literal", "category"}, {"pattern", "etiology", "fallback"})
+    obj = _check_keys(
+        obj, where, {"literal", "category"}, {"pattern", "etiology", "fallback", "requires_bone"}
+    )
     etiology = obj.get("etiology")
     if etiology is not None:
         _choice(etiology, ETIOLOGIES, where, "etiology")
     fallback = obj.get("fallback", False)
-    if not isinstance(fallback, bool):
-        raise RuleFileError(f"{where}: fallback must be true or false")
+    requires_bone = obj.get("requires_bone", False)
+    if not isinstance(fallback, bool) or not isinstance(requires_bone, bool):
+        raise RuleFileError(f"{where}: fallback and requires_bone must be true or false")
     return TargetRuleSpec(
         fallback=fallback,
+        requires_bone=requires_bone,
         literal=_str(obj["literal"], where, "literal"),
         category=_choice(obj["category"], TARGET_CATEGORIES, where, "category"),
         pattern=_pattern(obj.get("pattern"), where),

@@ -36,6 +36,10 @@ REPORTS = [
     ("FINDINGS: Bone bruise of the talus.\nIMPRESSION: No bone marrow edema elsewhere.", "present"),
     ("FINDINGS: Bone bruise of the talus.\nIMPRESSION: No other bone marrow edema.", "present"),
     ("FINDINGS: Stable bone marrow edema of the MFC.\nIMPRESSION: No new marrow edema.", "present"),
+    (
+        "Right knee MRI.\nThere is a bone bruise of the LFC. No fracture.\nIMPRESSION: ACL tear.",
+        "present",
+    ),
     ("", "absent"),
     ("Normal MRI of the knee.", "absent"),
 ]

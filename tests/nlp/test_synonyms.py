@@ -40,6 +40,7 @@ NOT_BME = [
     "Subcutaneous edema along the medial knee.",
     "Periligamentous edema about the MCL.",
     "Anterolateral soft tissue contusion.",
+    "Contusion of the vastus medialis muscle.",
     "Edema in Hoffa's fat pad.",
     "Intramuscular edema of the gastrocnemius.",
     "Perifascial edema consistent with plantar fasciitis.",
