@@ -105,6 +105,7 @@ class AnatomyReader:
     def __init__(self, rules: RuleSet) -> None:
         self._rules = rules
         self._midline = {b.bone for b in rules.bones if b.midline}
+        self.joint_of = {b.bone: b.joint for b in rules.bones}
         self.find_bones = BoneFinder(rules.bones)
         self._breaks = guarded(rules.clause_breaks)
         self._laterality = [(t, required_literal(t.pattern.pattern)) for t in rules.laterality]

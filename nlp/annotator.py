@@ -94,6 +94,7 @@ def _record(
         severity=anatomy.severity,
         sentence_start=sentence.start,
         sentence_end=sentence.end,
+        joints=tuple(dict.fromkeys(reader.joint_of[b] for b, _ in anatomy.bones)),
     )
     evidence = {}
     if current and status in AFFIRMED:

@@ -82,6 +82,8 @@ class Mention:
     # Character span of the sentence the mention stands in (evidence for flags).
     sentence_start: int = 0
     sentence_end: int = 0
+    # Joints of the bones (knee, hip, ankle, ...); not part of the contract's JSON.
+    joints: tuple[str, ...] = ()
 
     def to_json_dict(self) -> dict[str, Any]:
         return {

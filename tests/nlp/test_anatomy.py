@@ -135,3 +135,17 @@ def test_mention_sentence_span() -> None:
     text = "No fracture. Bone marrow edema in the talus. Small effusion."
     mention = annotate(text).mentions[0]
     assert text[mention.sentence_start : mention.sentence_end] == "Bone marrow edema in the talus."
+
+
+@pytest.mark.parametrize(
+    ("text", "joints"),
+    [
+        ("Bone bruise of the LFC and fibular head.", ("knee",)),
+        ("Bone marrow edema in the talus and medial malleolus.", ("ankle",)),
+        ("Bone marrow edema in the femoral head and acetabulum.", ("hip",)),
+        ("Bone marrow edema.", ()),
+    ],
+)
+def test_mention_joints(text: str, joints: tuple[str, ...]) -> None:
+    """Each mention names the joints of its bones."""
+    assert annotate(text).mentions[0].joints == joints
