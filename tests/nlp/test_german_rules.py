@@ -1,0 +1,73 @@
+"""German rule families, one data file each in tests/fixtures/reports/de/: every case must hold."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nlp import annotate
+
+CASES = Path(__file__).resolve().parent.parent / "fixtures" / "reports" / "de"
+
+
+def cases(name: str) -> list[Any]:
+    """The rows of one fixture file, each as a pytest param named by its text."""
+    rows = []
+    with (CASES / name).open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                rows.append(pytest.param(row, id=row["text"].replace("\n", " | ")[:70]))
+    return rows
+
+
+@pytest.mark.parametrize("case", cases("targets.jsonl"))
+def test_synonym_is_a_mention(case: dict[str, Any]) -> None:
+    """Each German BME synonym is found with exact offsets and read as German."""
+    annotation = annotate(case["text"], language="de")
+    found = [m.text.lower() for m in annotation.mentions]
+    assert case["mention"] in found
+    for m in annotation.mentions:
+        assert case["text"][m.start : m.end] == m.text
+
+
+@pytest.mark.parametrize("case", cases("not_bme.jsonl"))
+def test_look_alike_is_not_a_mention(case: dict[str, Any]) -> None:
+    """Soft-tissue edema, normal marrow signal and soft-tissue contusion are no BME."""
+    annotation = annotate(case["text"], language="de")
+    assert annotation.mentions == ()
+    assert annotation.bme == "absent"
+
+
+@pytest.mark.parametrize("case", cases("sections.jsonl"))
+def test_section_header(case: dict[str, Any]) -> None:
+    """German section headers map to the contract's sections."""
+    (mention,) = annotate("MRT Sprunggelenk rechts\n" + case["text"], language="de").mentions
+    assert mention.section == case["section"]
+
+
+@pytest.mark.parametrize("case", cases("context.jsonl"))
+def test_context_status(case: dict[str, Any]) -> None:
+    """Negation, uncertainty, history, hypothesis and persistence in German phrasing."""
+    mentions = annotate(case["text"], language="de").mentions
+    assert mentions, "no mention found"
+    assert mentions[0].status == case["status"]
+
+
+@pytest.mark.parametrize("case", cases("anatomy.jsonl"))
+def test_bones_and_sides(case: dict[str, Any]) -> None:
+    """German bone names and laterality words (rechts, li., bds., beidseits) give the sites."""
+    annotation = annotate(case["text"], case.get("procedure"), language="de")
+    sites = sorted((s.bone, s.laterality) for s in annotation.sites)
+    assert sites == sorted((bone, side) for bone, side in case["sites"])
+
+
+@pytest.mark.parametrize("case", cases("etiology.jsonl"))
+def test_etiology(case: dict[str, Any]) -> None:
+    """German cause terms related to the edema; negated ones and look-alikes are left out."""
+    annotation = annotate(case["text"], language="de")
+    assert annotation.bme != "absent"
+    assert sorted(annotation.etiology) == sorted(case["etiology"])
