@@ -9,7 +9,7 @@ from nlp.language import detect_language
 from nlp.layout import Layout
 from nlp.model import Annotation, Mention
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
-from nlp.report import AFFIRMED, MentionRecord, build_annotation
+from nlp.report import AFFIRMED, MentionRecord, SiteCue, build_annotation
 from nlp.ruleset import RuleSet, load_ruleset
 
 DEFAULT_LANGUAGE = "en"
@@ -45,7 +45,9 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         for r, m in zip(records, targets, strict=True)
         if r.bone_sides or not rules.targets[m.rule].requires_bone
     ]
-    return build_annotation(records, rules)
+    return build_annotation(
+        records, rules, _site_cues(unwrapped, records, cues, layout, rules, reader)
+    )
 
 
 def _record(
@@ -108,6 +110,37 @@ def _record(
         elsewhere="ELSEWHERE" in match.categories,
         etiology_evidence=evidence,
     )
+
+
+def _site_cues(
+    text: str,
+    records: list[MentionRecord],
+    cues: list[Match],
+    layout: Layout,
+    rules: RuleSet,
+    reader: AnatomyReader,
+) -> list[SiteCue]:
+    """Causes in current sentences that hold no mention, with the bones those sentences name."""
+    if not any(r.current and r.mention.status in AFFIRMED for r in records):
+        return []
+    with_mentions = {layout.sentence_index(r.mention.start) for r in records}
+    out = []
+    for cue in cues:
+        spec = rules.etiology_cues[cue.rule]
+        if spec.etiology is None or spec.weak or cue.status in rules.etiology_drop_statuses:
+            continue
+        index = layout.sentence_index(cue.char_start)
+        sentence = layout.sentences[index]
+        if (
+            index in with_mentions
+            or layout.lines[sentence.line].section not in rules.current_sections
+        ):
+            continue
+        sentence_text = text[sentence.start : sentence.end]
+        bones = frozenset(h.bone for h in reader.find_bones(sentence_text.lower()))
+        if bones:
+            out.append(SiteCue(spec.etiology, bones, sentence_text))
+    return out
 
 
 def _etiology(

@@ -85,8 +85,23 @@ def sites_of(records: list[MentionRecord]) -> tuple[Site, ...]:
     return tuple(Site(bone, side) for bone, side in sides.items())  # type: ignore[arg-type]
 
 
-def build_annotation(records: list[MentionRecord], rules: RuleSet) -> Annotation:
-    """The Annotation for a report from its mention records."""
+@dataclass(frozen=True)
+class SiteCue:
+    """A cause named in a current sentence without a mention, and the bones it names.
+
+    "Subchondral insufficiency fracture of the medial tibial plateau." in the
+    impression relates to edema described at that bone in the findings.
+    """
+
+    etiology: str
+    bones: frozenset[str]
+    sentence: str
+
+
+def build_annotation(
+    records: list[MentionRecord], rules: RuleSet, site_cues: Iterable[SiteCue] = ()
+) -> Annotation:
+    """The Annotation for a report from its mention records (and causes named at its sites)."""
     mentions = tuple(r.mention for r in records)
     status, deciding = report_status(records, rules)
     if status == "absent":
@@ -97,6 +112,13 @@ def build_annotation(records: list[MentionRecord], rules: RuleSet) -> Annotation
         for category, sentences in r.etiology_evidence.items():
             bucket = evidence.setdefault(category, [])
             bucket.extend(s for s in sentences if s not in bucket)
+    sites = sites_of(affirmed)
+    site_bones = {site.bone for site in sites}
+    for cue in site_cues:
+        if cue.bones & site_bones:
+            bucket = evidence.setdefault(cue.etiology, [])
+            if cue.sentence not in bucket:
+                bucket.append(cue.sentence)
     etiology = tuple(c for c in ETIOLOGIES if c in evidence)
     code = "BME" if status == "present" else "BME_POSSIBLE"
     bme_evidence = _sentences(r for r in deciding if r.mention.status == status)
@@ -108,7 +130,7 @@ def build_annotation(records: list[MentionRecord], rules: RuleSet) -> Annotation
             flags.append(Flag(flag_code, priority, rules.suggestions[flag_code], sentences))  # type: ignore[arg-type]
     return Annotation(
         bme=status,  # type: ignore[arg-type]
-        sites=sites_of(affirmed),
+        sites=sites,
         etiology=etiology,
         flags=tuple(flags),
         mentions=mentions,
@@ -120,4 +142,4 @@ def _sentences(records: Iterable[MentionRecord]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r.sentence for r in records))
 
 
-__all__ = ["MentionRecord", "build_annotation", "report_status", "sites_of", "status_of"]
+__all__ = ["MentionRecord", "SiteCue", "build_annotation", "report_status", "sites_of", "status_of"]

@@ -52,6 +52,15 @@ RELATED = [
 ]
 
 
+RELATED += [
+    (
+        "FINDINGS: Bone marrow edema in the medial tibial plateau.\n"
+        "IMPRESSION: Subchondral insufficiency fracture of the medial tibial plateau.",
+        "overload",
+    ),
+]
+
+
 @pytest.mark.parametrize(("text", "category"), RELATED)
 def test_cause_related_to_the_edema(text: str, category: str) -> None:
     """A cause in the mention's sentence or the next one is the report's etiology."""
@@ -73,6 +82,11 @@ UNRELATED = [
     ("Marrow edema in the talus with elevated inflammatory markers.", "inflammatory"),
     ("Stress fracture of the metatarsal with reactive marrow edema.", "reactive"),
     ("Bone marrow edema in the calcaneus. Fracture line in the cuboid.", "trauma"),
+    (
+        "FINDINGS: Bone bruise of the lateral femoral condyle.\n"
+        "IMPRESSION: Bone bruise.\nEnchondroma of the distal femur.",
+        "tumor",
+    ),
 ]
 
 
