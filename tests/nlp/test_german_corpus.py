@@ -1,0 +1,42 @@
+"""The German dev corpus scored with the shared scorer meets the issue's thresholds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nlp import annotate
+
+THRESHOLDS = {"status_acc": 0.93, "flag_f1": 0.93, "site_f1": 0.85, "etiology_f1": 0.85}
+
+
+@pytest.mark.shared
+def test_german_corpus_meets_thresholds(shared_dir: Path, tmp_path: Path) -> None:
+    """nlp.annotate (language detected) over corpus/dev_de.jsonl passes score.py's minimums."""
+    corpus = shared_dir / "corpus" / "dev_de.jsonl"
+    out = tmp_path / "dev_de.jsonl"
+    languages = set()
+    with corpus.open(encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
+        for line in src:
+            if line.strip():
+                report = json.loads(line)
+                annotation = annotate(report["text"], report.get("procedure"))
+                languages.add(annotation.language)
+                dst.write(json.dumps(annotation.to_json_dict(report["id"])) + "\n")
+    assert languages == {"de"}
+    mins = [arg for name, value in THRESHOLDS.items() for arg in ("--min", f"{name}={value}")]
+    result = subprocess.run(
+        [sys.executable, str(shared_dir / "tools" / "score.py"), str(corpus), str(out), *mins],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    figures = dict(item.split("=") for item in result.stdout.strip().splitlines()[-1].split())
+    assert figures["bad_offsets"] == "0" and figures["missing"] == "0"
+    assert figures["empty_suggestions"] == "0"
