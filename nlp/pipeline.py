@@ -247,6 +247,7 @@ class ContextComponent:
                 direction=r.direction,
                 max_scope=r.max_scope,
                 allowed_types=set(r.allowed_types) if r.allowed_types else None,
+                terminated_by=set(r.terminated_by) or None,
             )
             self._rules[self._matcher.add(f"C{i}", r.literal, r.pattern)] = rule
 

@@ -30,6 +30,7 @@ CONTEXT_CATEGORIES = (
     "TERMINATE",
     "PERSISTENT",
     "ELSEWHERE",
+    "CLAUSE_BREAK",
 )
 DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
 TARGET_CATEGORIES = ("BME", "EXCLUDE")
@@ -79,6 +80,7 @@ class ContextRuleSpec:
     pattern: TokenPattern | None = None
     max_scope: int | None = None
     allowed_types: tuple[str, ...] | None = None
+    terminated_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -262,8 +264,16 @@ def parse_target(obj: Any, where: str) -> TargetRuleSpec:
 def parse_context(obj: Any, where: str) -> ContextRuleSpec:
     """One line of context.jsonl."""
     obj = _check_keys(
-        obj, where, {"literal", "category", "direction"}, {"pattern", "max_scope", "allowed_types"}
+        obj,
+        where,
+        {"literal", "category", "direction"},
+        {"pattern", "max_scope", "allowed_types", "terminated_by"},
     )
+    terminated_by = obj.get("terminated_by", [])
+    if not isinstance(terminated_by, list):
+        raise RuleFileError(f"{where}: terminated_by must be a list of categories")
+    for category in terminated_by:
+        _choice(category, CONTEXT_CATEGORIES, where, "terminated_by[]")
     max_scope = obj.get("max_scope")
     if max_scope is not None and (not isinstance(max_scope, int) or max_scope < 1):
         raise RuleFileError(f"{where}: max_scope must be a positive integer")
@@ -279,6 +289,7 @@ def parse_context(obj: Any, where: str) -> ContextRuleSpec:
         pattern=_pattern(obj.get("pattern"), where),
         max_scope=max_scope,
         allowed_types=tuple(allowed) if allowed is not None else None,
+        terminated_by=tuple(terminated_by),
     )
 
 

@@ -121,6 +121,19 @@ def test_pitfalls_of_the_default_rules(text: str, status: str) -> None:
     assert statuses(text)[0] == status
 
 
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("Possible stress reaction with bone marrow edema of the second metatarsal.", "present"),
+        ("Suspected early osteonecrosis with surrounding bone marrow edema.", "present"),
+        ("Possible bone marrow edema of the navicular.", "possible"),
+    ],
+)
+def test_uncertainty_about_the_cause_stops_at_with(text: str, status: str) -> None:
+    """'Possible X with edema' hedges X, not the edema ("with" ends the uncertainty's scope)."""
+    assert annotate(text).bme == status
+
+
 def test_context_of_a_cue_in_another_sentence_does_not_leak() -> None:
     """'Possible' in one sentence leaves a mention in the next one present."""
     assert statuses("Possible meniscal tear. Bone marrow edema in the patella.") == ["present"]
