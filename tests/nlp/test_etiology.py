@@ -82,6 +82,8 @@ UNRELATED = [
     ("Marrow edema in the talus with elevated inflammatory markers.", "inflammatory"),
     ("Stress fracture of the metatarsal with reactive marrow edema.", "reactive"),
     ("Bone marrow edema in the calcaneus. Fracture line in the cuboid.", "trauma"),
+    ("Non-traumatic bone marrow edema of the talus.", "trauma"),
+    ("Bone marrow edema of the metatarsal heads, non-inflammatory pattern.", "inflammatory"),
     (
         "FINDINGS: Bone bruise of the lateral femoral condyle.\n"
         "IMPRESSION: Bone bruise.\nEnchondroma of the distal femur.",
