@@ -124,6 +124,22 @@ def detect_language(text: str, hints: Iterable[str | None] = ()) -> str:
     return language_table().default
 
 
+def resolve_language(text: str, language: str | None = None) -> str:
+    """The rule language for `nlp.annotate`'s `language` argument.
+
+    None: detected from the text. A rule language ("de", "en"): as given. An
+    HL7 code for one ("GER", "German", "de-DE", as PID-15 or MSH-19 carry it):
+    a hint, so the text still decides first. Anything else is returned as
+    given, and loading its rules raises RuleFileError naming it.
+    """
+    if language is None:
+        return detect_language(text)
+    if language in language_table().markers:
+        return language
+    hinted = language_of_hint(language)
+    return language if hinted is None else detect_language(text, hints=(hinted,))
+
+
 __all__ = [
     "LanguageTable",
     "detect_language",
@@ -131,4 +147,5 @@ __all__ = [
     "language_of_text",
     "language_table",
     "parse_language_table",
+    "resolve_language",
 ]

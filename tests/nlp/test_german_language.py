@@ -13,6 +13,7 @@ from nlp.language import (
     language_of_text,
     language_table,
     parse_language_table,
+    resolve_language,
 )
 from nlp.ruleset import RuleFileError, available_languages
 
@@ -125,3 +126,28 @@ def test_table_schema_rejects_bad_files(broken: dict[str, Any]) -> None:
     with pytest.raises(RuleFileError):
         parse_language_table(broken, ["en", "de"])
     assert parse_language_table(VALID, ["en", "de"]).default == "en"
+
+
+@pytest.mark.parametrize(
+    ("text", "given", "expected"),
+    [
+        (GERMAN[0], None, "de"),
+        (ENGLISH[0], None, "en"),
+        (GERMAN[0], "en", "en"),
+        (GERMAN[0], "GER", "de"),
+        (ENGLISH[0], "GER", "en"),
+        ("12 x 8 mm", "German", "de"),
+        ("12 x 8 mm", "eng", "en"),
+        (GERMAN[0], "xx", "xx"),
+    ],
+)
+def test_resolve_language(text: str, given: str | None, expected: str) -> None:
+    """None is detected, a rule language is kept, an HL7 code is a hint, the unknown passes."""
+    assert resolve_language(text, given) == expected
+
+
+def test_annotate_takes_hl7_codes_as_hints() -> None:
+    """nlp.annotate(language="GER") reads German text in German; unknown codes raise."""
+    assert annotate("Befund: Knochenmarködem im Talus.", language="GER").language == "de"
+    with pytest.raises(RuleFileError):
+        annotate("Befund: Knochenmarködem im Talus.", language="xx")
