@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 from nlp.anatomy import AnatomyReader
-from nlp.language import detect_language
+from nlp.language import resolve_language
 from nlp.layout import Layout
 from nlp.model import Annotation, Mention
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
@@ -23,8 +23,11 @@ def _anatomy_reader(language: str) -> AnatomyReader:
 
 
 def annotate(text: str, procedure: str | None = None, language: str | None = None) -> Annotation:
-    """Annotate one report (language from its text when None); raises RuleFileError on bad rules."""
-    language = language or detect_language(text)
+    """Annotate one report (language from its text when None); raises RuleFileError on bad rules.
+
+    `language` is a rule language ("de"), or an HL7 code ("GER") taken as a hint.
+    """
+    language = resolve_language(text, language)
     rules = load_ruleset(language)
     doc = build_pipeline(language)(text)
     layout = layout_of(doc)
