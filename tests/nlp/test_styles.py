@@ -79,6 +79,8 @@ def test_case_line_endings_and_colons_do_not_matter(transform) -> None:
         ("Previously seen bone marrow edema is again seen in the talus.", "present"),
         ("Previously seen bone marrow edema has resolved.", "historical"),
         ("Bone marrow edema in the talus is no longer seen.", "historical"),
+        ("Partial resolution of the bone marrow edema in the talus.", "present"),
+        ("Bone marrow edema has not completely resolved.", "present"),
     ],
 )
 def test_persistence_beats_previously(text: str, status: str) -> None:
