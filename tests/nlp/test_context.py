@@ -34,6 +34,9 @@ UNCERTAIN = [
     "Faint signal, possibly bone marrow edema.",
     "Faint hyperintensity, which may represent a small bone contusion versus artifact.",
     "Probable bone bruise of the lateral femoral condyle.",
+    "There is possible subtle marrow oedema in the navicular.",
+    "There is questionable marrow edema in the talus.",
+    "Bone marrow edema is possible in the navicular.",
 ]
 
 HISTORICAL = [
