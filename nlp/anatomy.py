@@ -2,10 +2,10 @@
 
 Strategy: a mention's clause runs from the previous clause break (or mention,
 or sentence start) to the next one (clauses.json: ";", "consistent with",
-"in a patient", ...). Bones are looked for after the mention first ("edema in
-the talus"), then before it ("fibular head contusion"), then in the line's
-sub-heading ("Scaphoid: ..."). Each bone takes the nearest laterality word
-before it in the clause ("right femoral neck", "both femoral heads"), else
+"in a patient", ...). Its bones are the bone terms in that clause, before
+("fibular head contusion") and after ("edema in the talus") the mention; a
+clause without any falls back to the line's sub-heading ("Scaphoid: ...").
+Each bone takes the nearest laterality word before it in the clause ("right femoral neck", "both femoral heads"), else
 the first after it, else the sub-heading's, the title's or the procedure's.
 All regexes run on lower-cased text.
 """
@@ -180,7 +180,7 @@ class AnatomyReader:
         hits = self.find_bones(segment)
         after = [h for h in hits if h.end > start - lo]  # bones in the mention count too
         before = [h for h in hits if h.end <= start - lo]
-        chosen = after or before
+        chosen = before + after
         sides = self.laterality_words(segment, hits)
         heading_side = self.side_of(heading) if heading else None
         if not chosen and heading:
