@@ -5,8 +5,9 @@ or sentence start) to the next one (clauses.json: ";", "consistent with",
 "in a patient", ...). Its bones are the bone terms in that clause, before
 ("fibular head contusion") and after ("edema in the talus") the mention; a
 clause without any falls back to the line's sub-heading ("Scaphoid: ...").
-Each bone takes the nearest laterality word before it in the clause ("right femoral neck", "both femoral heads"), else
-the first after it, else the sub-heading's, the title's or the procedure's.
+Each bone takes the nearest laterality word before it in the clause
+("right femoral neck", "both femoral heads"), else the first after it,
+else the sub-heading's, the title's or the procedure's.
 All regexes run on lower-cased text.
 """
 
