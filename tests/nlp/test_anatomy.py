@@ -82,6 +82,9 @@ LATERALITY = [
     ),
     ("Bone marrow edema in the L1 vertebral body.", "MRI LUMBAR SPINE", {("vertebral_body", None)}),
     ("Bone marrow edema in the patella.", None, {("patella", None)}),
+    ("Bone bruise of the talus.", "MRI ANKLE RT WO CONTRAST", {("talus", "right")}),
+    ("MRI L KNEE\nFindings: Bone bruise of the LFC.", None, {("lateral_femoral_condyle", "left")}),
+    ("Marrow edema in the sacral ala after pelvic RT.", None, {("sacrum", None)}),
     (
         "Bone marrow edema is present in both femoral heads, more extensive on the right where it extends into the femoral neck.",  # noqa: E501
         None,
