@@ -285,9 +285,9 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def latency_at_rate(port: int, reports: list[dict[str, Any]], destination: MllpDestination,
-                    rate: float, seconds: float) -> None:  # fmt: skip
+                    rate: float, seconds: float, *, report: bool = True) -> None:  # fmt: skip
     """Message in to result acknowledged by the destination, at a steady send rate."""
-    source = messages(reports, "LAT")
+    source = messages(reports, f"LAT{rate:g}x{seconds:g}-")
     count = int(rate * seconds)
     sent: dict[str, float] = {}
     already = len(destination.received)
@@ -314,6 +314,8 @@ def latency_at_rate(port: int, reports: list[dict[str, Any]], destination: MllpD
         control_id = _original_control_id(result)
         if control_id in sent:
             latencies.append(arrived - sent.pop(control_id))
+    if not report:
+        return
     row(f"end-to-end latency p50 at {rate:g} msg/s ({len(latencies)} msgs)",
         f"{1000 * _percentile(latencies, 0.5):.1f} ms")  # fmt: skip
     p99 = 1000 * _percentile(latencies, 0.99)
@@ -400,7 +402,9 @@ def service(
         client.config_set("appendfsync", "everysec")
         client.flushdb()
         procs.append(start_worker(env, base, queues="annotate,store", concurrency=2))
-        procs.append(start_worker(env, base, queues="deliver", concurrency=1))
+        procs.append(start_worker(env, base, queues="deliver", concurrency=2))
+        # Warm up: every pool process has built its pipeline and run a few reports.
+        latency_at_rate(port, reports, destination, 20, 2, report=False)
         latency_at_rate(port, reports, destination, args.rate, args.latency_seconds)
         soak(port, reports, destination, listener, procs[1], args.messages)
         return rates
@@ -419,6 +423,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per ACK-rate measurement")
     parser.add_argument("--rate", type=float, default=50.0, help="msg/s for the latency run")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--workdir", type=Path, help="keep data and logs here (default: temp)")
     parser.add_argument("--noop-worker", metavar="REDIS_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.noop_worker:
@@ -429,7 +434,8 @@ def main() -> None:
     reports = load_reports(args.corpus)
     print(f"bench.service {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {len(reports)} corpus reports")
     with tempfile.TemporaryDirectory(prefix="radflag-bench-") as tmp:
-        base = Path(tmp)
+        base = args.workdir or Path(tmp)
+        base.mkdir(parents=True, exist_ok=True)
         redis_binaries(base)
         source = messages(reports, "BASE")
         echo = baseline("asyncio echo", _echo_server, source, args.seconds)

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -64,6 +66,17 @@ def redis_client(url: str, *, timeout: float = 5.0) -> redis.Redis:
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 1),
+        retry_on_error=[redis.ConnectionError],
+    )
+
+
+def async_redis_client(url: str, *, timeout: float = 5.0) -> aioredis.Redis:
+    """The asyncio twin of `redis_client` (the listener's)."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=AsyncRetry(NoBackoff(), 1),
         retry_on_error=[redis.ConnectionError],
     )
 

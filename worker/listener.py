@@ -1,11 +1,10 @@
 """The MLLP listener: frames in, ACKs out, each accepted message durably queued first.
 
-Strategy: asyncio for the sockets (many idle connections cost nothing), and a
-thread pool for the blocking part of a message (queueing it in Redis), so the
-event loop never waits on Redis and several connections queue at once over a
-pool of Redis connections. Per message the listener only frames, reads MSH
-(`hl7.header`), checks the type and queues; the full parse and the NLP run in
-the workers.
+Strategy: asyncio for the sockets (many idle connections cost nothing) and for
+Redis (redis.asyncio with a connection pool), so a connection waiting on Redis
+never holds up the others and no thread hop is paid per message. Per message
+the listener only frames, reads MSH (`hl7.header`), checks the type and
+queues; the full parse and the NLP run in the workers.
 
 Queueing a message is one Lua script (worker/intake.lua), one round trip: if
 the dedupe key exists it is a duplicate (AA/CA again, not queued); else LPUSH
@@ -30,12 +29,12 @@ import contextlib
 import logging
 import signal
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 
 import redis
+import redis.asyncio as aioredis
 
 from hl7.ack import build_ack, response_code
 from hl7.errors import FrameTooLarge, InboundMessageError
@@ -43,14 +42,13 @@ from hl7.header import check_supported, parse_header
 from hl7.mllp import FrameDecoder, encode_frame
 from hl7.model import MessageHeader
 from worker import keys
-from worker.celery_app import BrokerUnavailable, publish, task_envelope
+from worker.celery_app import BrokerUnavailable, task_envelope
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
 INTAKE_SCRIPT = resources.files("worker").joinpath("intake.lua").read_text()
-PUBLISH_THREADS = 32
 
 # Answering an unreadable MSH still needs delimiters and a version.
 _FALLBACK_HEADER = MessageHeader(
@@ -69,15 +67,15 @@ _FALLBACK_HEADER = MessageHeader(
 
 
 class Intake:
-    """The blocking per-message work against Redis; called from the listener's threads."""
+    """Queueing in Redis, on the event loop (redis.asyncio: no thread hop per message)."""
 
-    def __init__(self, client: redis.Redis, duplicate_window: float) -> None:
+    def __init__(self, client: aioredis.Redis, duplicate_window: float) -> None:
         self.client = client
         self.duplicate_window = max(1, int(duplicate_window))
         # EVALSHA, and EVAL again when Redis lost its script cache (a restart).
         self._enqueue = client.register_script(INTAKE_SCRIPT)
 
-    def accept(
+    async def accept(
         self, raw: bytes, header: MessageHeader, ack_code: str, received_at: datetime
     ) -> bool:
         """Queue the message; False when it is a duplicate (already queued, not queued again).
@@ -97,30 +95,31 @@ class Intake:
         )
         dedupe = keys.dedupe_redis_key(header.dedupe_key)
         try:
-            queued = self._enqueue(
+            queued = await self._enqueue(
                 keys=[dedupe, queue], args=[envelope, self.duplicate_window, stamp]
             )
         except redis.RedisError as e:
             raise BrokerUnavailable(f"cannot queue: {type(e).__name__}") from e
         return bool(queued)
 
-    def record_rejected(
+    async def record_rejected(
         self, raw: bytes, header: MessageHeader, ack_code: str, error: str, received_at: datetime
     ) -> None:
         """Hand a rejected message to the store queue; if that fails, log its control id only."""
         dedupe_key = header.dedupe_key if header.control_id else f"unreadable|{uuid.uuid4().hex}"
+        queue, envelope = task_envelope(
+            keys.TASK_RECORD_REJECTED,
+            {
+                "raw_b64": base64.b64encode(raw).decode("ascii"),
+                "dedupe_key": dedupe_key,
+                "ack_code": ack_code,
+                "error": error,
+                "received_at": received_at.isoformat(),
+            },
+        )
         try:
-            publish(
-                keys.TASK_RECORD_REJECTED,
-                {
-                    "raw_b64": base64.b64encode(raw).decode("ascii"),
-                    "dedupe_key": dedupe_key,
-                    "ack_code": ack_code,
-                    "error": error,
-                    "received_at": received_at.isoformat(),
-                },
-            )
-        except BrokerUnavailable:
+            await self.client.lpush(queue, envelope)  # type: ignore[misc]
+        except redis.RedisError:
             log.error("rejected message not recorded control_id=%s", header.control_id or "?")
 
 
@@ -139,7 +138,6 @@ class MllpListener:
         self.intake = intake
         self.host = host
         self.port = port
-        self._executor = ThreadPoolExecutor(PUBLISH_THREADS, thread_name_prefix="publish")
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], _Connection] = {}
         self._closing = False
@@ -169,7 +167,6 @@ class MllpListener:
                 await asyncio.wait(late, timeout=5)
         if self._server is not None:
             await self._server.wait_closed()
-        self._executor.shutdown(wait=True)
         log.info("MLLP listener stopped")
 
     async def _serve_connection(
@@ -240,12 +237,9 @@ class MllpListener:
             check_supported(header)
         except InboundMessageError as e:
             return await self._reject(frame, header, e, received_at)
-        loop = asyncio.get_running_loop()
         code = response_code(header, "accepted")
         try:
-            queued = await loop.run_in_executor(
-                self._executor, self.intake.accept, frame, header, code, received_at
-            )
+            queued = await self.intake.accept(frame, header, code, received_at)
         except BrokerUnavailable as e:
             log.warning("not queued control_id=%s: %s", header.control_id, e)
             return build_ack(
@@ -271,16 +265,7 @@ class MllpListener:
             code,
             error.hl7_error_code,
         )
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(
-            self._executor,
-            self.intake.record_rejected,
-            frame,
-            header,
-            code,
-            error.text,
-            received_at,
-        )
+        await self.intake.record_rejected(frame, header, code, error.text, received_at)
         return build_ack(header, code, control_id=_ack_id(), timestamp=received_at, error=error)
 
     async def _refuse_oversized(
@@ -309,7 +294,8 @@ def _ack_id() -> str:
 
 async def serve(settings: Settings, redis_url: str) -> None:
     """Run the listener until SIGTERM or SIGINT, then shut down gracefully."""
-    intake = Intake(keys.redis_client(redis_url), settings.duplicate_window)
+    client = keys.async_redis_client(redis_url)
+    intake = Intake(client, settings.duplicate_window)
     listener = MllpListener(settings, intake, host=settings.mllp_host, port=settings.mllp_port)
     await listener.start()
     stop = asyncio.Event()
@@ -319,3 +305,4 @@ async def serve(settings: Settings, redis_url: str) -> None:
     await stop.wait()
     log.info("MLLP listener stopping: finishing messages in flight")
     await listener.stop()
+    await client.aclose()

@@ -28,19 +28,22 @@ def _run(
     redis_server: RedisServer,
     scenario: Callable[[MllpListener], Awaitable[Any]],
     *,
-    intake: Intake | None = None,
+    slow: bool = False,
 ) -> Any:
     async def main() -> Any:
-        client = keys.redis_client(redis_server.url)
+        client = keys.async_redis_client(redis_server.url)
         listener = MllpListener(
-            settings, intake or Intake(client, settings.duplicate_window), host="127.0.0.1", port=0
+            settings,
+            (_SlowIntake if slow else Intake)(client, settings.duplicate_window),
+            host="127.0.0.1",
+            port=0,
         )
         await listener.start()
         try:
             return await asyncio.wait_for(scenario(listener), 30)
         finally:
             await listener.stop(grace=5)
-            client.close()
+            await client.aclose()
 
     return asyncio.run(main())
 
@@ -176,16 +179,15 @@ def test_idle_connection_closed(redis_server: RedisServer, settings: Settings) -
 
 
 class _SlowIntake(Intake):
-    def accept(self, *args: Any, **kwargs: Any) -> bool:
-        time.sleep(0.5)
-        return super().accept(*args, **kwargs)
+    async def accept(self, *args: Any, **kwargs: Any) -> bool:
+        await asyncio.sleep(0.5)
+        return await super().accept(*args, **kwargs)
 
 
 def test_graceful_stop_finishes_messages_in_flight(
     publishing: Settings, redis_server: RedisServer, redis_client: redis.Redis
 ) -> None:
     """Stop during a slow publish: the message is still queued and ACKed; new connections fail."""
-    intake = _SlowIntake(keys.redis_client(redis_server.url), publishing.duplicate_window)
 
     async def scenario(listener: MllpListener) -> tuple[list[bytes], bool]:
         exchange = asyncio.create_task(
@@ -200,7 +202,7 @@ def test_graceful_stop_finishes_messages_in_flight(
             refused = True
         return await exchange, refused
 
-    answers, refused = _run(publishing, redis_server, scenario, intake=intake)
+    answers, refused = _run(publishing, redis_server, scenario, slow=True)
     assert _codes(answers) == [("AA", "FLIGHT")]
     assert refused
     assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 1

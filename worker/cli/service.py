@@ -48,7 +48,7 @@ def listen(settings: Settings) -> None:
 
     setup_logging(settings.log_level, "listen")
     url = _redis_url(settings)
-    celery_app.configure(settings, redis_url=url, pool_limit=listener.PUBLISH_THREADS)
+    celery_app.configure(settings, redis_url=url)
     asyncio.run(listener.serve(settings, url))
 
 
