@@ -157,6 +157,9 @@ class RuleSet:
     severity_window_words: int
     clause_breaks: tuple[re.Pattern[str], ...]
     suggestions: dict[str, str]
+    # Last word (original case) after which a line break is soft, e.g. a German
+    # lower-case inflected adjective ("im medialen" / "Femurkondylus"); None: no such word.
+    wrap_pattern: re.Pattern[str] | None = None
 
 
 # -- generic checks -------------------------------------------------------------
@@ -404,8 +407,14 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     )
 
     where, sent = read_json(root, language, "sentences.json")
-    sent = _check_keys(sent, where, {"abbreviations", "list_marker"}, {"wrap_continuation_words"})
+    sent = _check_keys(
+        sent,
+        where,
+        {"abbreviations", "list_marker"},
+        {"wrap_continuation_words", "wrap_continuation_pattern"},
+    )
     _regex(sent["list_marker"], where, "list_marker")
+    wrap_pattern = sent.get("wrap_continuation_pattern")
 
     where, etio = read_json(root, language, "etiology.json")
     etio = _check_keys(etio, where, {"categories", "drop_statuses"}, set())
@@ -473,6 +482,9 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         severity_window_words=_int(sev, "window_words", "severity.json"),
         clause_breaks=tuple(_regex(b, where, "breaks[]") for b in clauses["breaks"]),
         suggestions=suggestions,
+        wrap_pattern=None
+        if wrap_pattern is None
+        else _regex(wrap_pattern, "sentences.json", "wrap_continuation_pattern"),
     )
 
 
