@@ -69,6 +69,7 @@ class LayoutReader:
         self._marker_only = re.compile(rf"^\s*{marker}\s*$")
         self._abbreviations = rules.abbreviations
         self._wrap_words = rules.wrap_words
+        self._wrap_pattern = rules.wrap_pattern
 
     def unwrap(self, text: str) -> str:
         """`text` with soft line breaks (hard-wrapped dictation) made spaces; same length.
@@ -100,12 +101,14 @@ class LayoutReader:
             return False
         if self.section_of_line(following) is not None or self._heading.match(following):
             return False
-        last_word = before.rsplit(None, 1)[-1].lower()
+        last_word = before.rsplit(None, 1)[-1]
         return (
             after[0].islower()
             or after[0] in "(["
             or before[-1] in ",(/-"
-            or last_word in self._wrap_words
+            or last_word.lower() in self._wrap_words
+            # Languages that capitalise nouns (German) need the word before the break.
+            or (self._wrap_pattern is not None and self._wrap_pattern.search(last_word) is not None)
         )
 
     def section_of_line(self, line_text: str) -> str | None:
