@@ -37,7 +37,8 @@ import redis
 import redis.asyncio as aioredis
 
 from hl7.ack import build_ack, response_code
-from hl7.errors import FrameTooLarge, InboundMessageError
+from hl7.errors import FrameTooLarge, InboundMessageError, UnsupportedMessageType
+from hl7.extract import SUPPORTED_TRIGGERS
 from hl7.header import check_supported, parse_header
 from hl7.mllp import FrameDecoder, encode_frame
 from hl7.model import MessageHeader
@@ -235,6 +236,7 @@ class MllpListener:
         try:
             header = parse_header(frame)
             check_supported(header)
+            _check_trigger(header)
         except InboundMessageError as e:
             return await self._reject(frame, header, e, received_at)
         code = response_code(header, "accepted")
@@ -286,6 +288,17 @@ class MllpListener:
         )
         writer.write(encode_frame(ack))
         await writer.drain()
+
+
+def _check_trigger(header: MessageHeader) -> None:
+    # The same rule extract_report applies in the worker, applied before the
+    # ACK: an ORU^R30 is answered AR at once rather than AA and then dead-lettered.
+    if header.trigger_event not in SUPPORTED_TRIGGERS[header.message_type]:
+        raise UnsupportedMessageType(
+            f"{header.message_type}^{header.trigger_event} carries no report "
+            "(radflag reads ORU^R01, MDM^T02 and MDM^T04)",
+            hl7_error_code=201,
+        )
 
 
 def _ack_id() -> str:

@@ -118,6 +118,16 @@ def test_unsupported_type_rejected_and_recorded(
     assert keys.queue_depth(redis_client, keys.QUEUE_STORE) == 1
 
 
+def test_unsupported_trigger_rejected(publishing: Settings, redis_server: RedisServer) -> None:
+    """An ORU^R30 (no report) gets AR with ERR 201 before anything is queued."""
+    r30 = wrap_oru(REPORT, control_id="R30").replace(b"ORU^R01^ORU_R01", b"ORU^R30^ORU_R30")
+    answers = _run(
+        publishing, redis_server, lambda lst: _exchange(lst.port, [encode_frame(r30)], 1)
+    )
+    ack = parse_ack(answers[0])
+    assert (ack.code, ack.error_code) == ("AR", "201")
+
+
 def test_not_hl7_rejected(publishing: Settings, redis_server: RedisServer) -> None:
     """A frame that is not HL7 gets AR (segment sequence error), the connection stays usable."""
     good = wrap_oru(REPORT, control_id="AFTER")
