@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 import nlp
 from hl7.extract import extract_report
-from hl7.text import escape
+from hl7.header import parse_header
+from hl7.result import build_result
+from hl7.text import decode_message, escape
 from nlp.language import detect_language
+from nlp.ruleset import load_ruleset
 from tests.hl7.messages import STYLES, report_obx
 
 REPORT = (
@@ -75,3 +80,18 @@ def test_hints_reach_the_report() -> None:
     assert report.header.language.split("^")[0] == "de"
     assert report.patient_language == "GER"
     assert nlp.language.language_of_hint(report.patient_language) == "de"
+
+
+@pytest.mark.parametrize(("character_set", "codec"), ENCODINGS)
+def test_result_carries_german_suggestions(character_set: str, codec: str) -> None:
+    """The result ORU for a German report holds the German suggestions and the umlaut names."""
+    report = extract_report(german_oru(character_set, codec, "lines"))
+    annotation = nlp.annotate(report.text, procedure=report.procedure)
+    result = build_result(
+        report, annotation, control_id="RES0001", timestamp=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    decoded = decode_message(result, parse_header(result).character_set)
+    german = load_ruleset("de").suggestions
+    for code in ("BME", "TRAUMA_OVERLOAD"):
+        assert escape(german[code]) in decoded
+    assert "Müller^Jürgen" in decoded
