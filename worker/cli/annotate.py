@@ -1,8 +1,8 @@
 """`radflag annotate PATH... [--pretty]`: one contract JSON object per report on stdout.
 
 Readers are chosen by file suffix (`READERS`); each yields (report id, text,
-procedure) and raises `InputError` naming the file and line. A `.hl7` reader
-slots in with one more entry.
+procedure, language hints) and raises `InputError` naming the file and line
+(or message).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import click
 
 from worker.cli.base import main
 
-ReportInput = tuple[str, str, str | None]  # id, text, procedure
+# id, text, procedure, language hints (HL7 MSH-19 and PID-15; empty for text files)
+ReportInput = tuple[str, str, str | None, tuple[str, ...]]
 # Progress is shown only for files with at least this many reports, on a TTY.
 PROGRESS_MIN_REPORTS = 200
 
@@ -31,7 +32,7 @@ def read_txt(path: Path) -> Iterator[ReportInput]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
-    yield path.stem, text, None
+    yield path.stem, text, None, ()
 
 
 def read_jsonl(path: Path) -> Iterator[ReportInput]:
@@ -54,12 +55,37 @@ def read_jsonl(path: Path) -> Iterator[ReportInput]:
             raise InputError(f"{path}:{number}: needs string fields id and text")
         if procedure is not None and not isinstance(procedure, str):
             raise InputError(f"{path}:{number}: procedure must be a string")
-        yield report_id, text, procedure
+        yield report_id, text, procedure, ()
+
+
+def read_hl7(path: Path) -> Iterator[ReportInput]:
+    """HL7 v2 messages (one, several, a batch or MLLP-framed); the id is MSH-10."""
+    from hl7.batch import split_messages
+    from hl7.errors import InboundMessageError
+    from hl7.extract import extract_report
+
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
+    messages = split_messages(data)
+    if not messages:
+        raise InputError(f"{path}: no HL7 message (no MSH segment)")
+    for number, message in enumerate(messages, 1):
+        try:
+            report = extract_report(message)
+        except InboundMessageError as e:
+            raise InputError(
+                f"{path}: message {number}: not annotated (HL7 error {e.hl7_error_code}: {e})"
+            ) from e
+        hints = (report.header.language, report.patient_language)
+        yield report.control_id, report.text, report.procedure, hints
 
 
 READERS: dict[str, Callable[[Path], Iterator[ReportInput]]] = {
     ".txt": read_txt,
     ".jsonl": read_jsonl,
+    ".hl7": read_hl7,
 }
 
 
@@ -79,8 +105,9 @@ def reports_in(path: Path) -> Iterator[ReportInput]:
 @click.option("--pretty", is_flag=True, help="Indented JSON for people.")
 @click.option("--language", default=None, help="Rule language (default: en).")
 def annotate_command(paths: tuple[Path, ...], pretty: bool, language: str | None) -> None:
-    """Annotate .txt or .jsonl reports: one JSON object per report on stdout."""
+    """Annotate .txt, .jsonl or .hl7 reports: one JSON object per report on stdout."""
     from nlp import annotate
+    from nlp.language import detect_language
     from nlp.ruleset import RuleFileError
 
     indent = 2 if pretty else None
@@ -94,8 +121,9 @@ def annotate_command(paths: tuple[Path, ...], pretty: bool, language: str | None
                 if show
                 else _plain(reports) as items
             ):
-                for report_id, text, procedure in items:
-                    annotation = annotate(text, procedure=procedure, language=language)
+                for report_id, text, procedure, hints in items:
+                    chosen = language or (detect_language(text, hints) if hints else None)
+                    annotation = annotate(text, procedure=procedure, language=chosen)
                     click.echo(
                         json.dumps(
                             annotation.to_json_dict(report_id),
@@ -122,4 +150,12 @@ class _plain:
         return None
 
 
-__all__ = ["READERS", "InputError", "annotate_command", "read_jsonl", "read_txt", "reports_in"]
+__all__ = [
+    "READERS",
+    "InputError",
+    "annotate_command",
+    "read_hl7",
+    "read_jsonl",
+    "read_txt",
+    "reports_in",
+]
