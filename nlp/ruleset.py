@@ -160,6 +160,8 @@ class RuleSet:
     # Last word (original case) after which a line break is soft, e.g. a German
     # lower-case inflected adjective ("im medialen" / "Femurkondylus"); None: no such word.
     wrap_pattern: re.Pattern[str] | None = None
+    # Words after which "<number>." is an ordinal, not a sentence end ("im 2. Mittelfußknochen").
+    ordinal_after: frozenset[str] = frozenset()
 
 
 # -- generic checks -------------------------------------------------------------
@@ -411,7 +413,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         sent,
         where,
         {"abbreviations", "list_marker"},
-        {"wrap_continuation_words", "wrap_continuation_pattern"},
+        {"wrap_continuation_words", "wrap_continuation_pattern", "ordinal_after"},
     )
     _regex(sent["list_marker"], where, "list_marker")
     wrap_pattern = sent.get("wrap_continuation_pattern")
@@ -485,6 +487,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         wrap_pattern=None
         if wrap_pattern is None
         else _regex(wrap_pattern, "sentences.json", "wrap_continuation_pattern"),
+        ordinal_after=frozenset(w.lower() for w in sent.get("ordinal_after", [])),
     )
 
 
