@@ -21,6 +21,7 @@ from nlp.ruleset import EXAM_SECTION, RuleSet
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s+\S)")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+_NUMBER_BEFORE = re.compile(r"(\S+)\s+\d{1,3}\.$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class LayoutReader:
         self._abbreviations = rules.abbreviations
         self._wrap_words = rules.wrap_words
         self._wrap_pattern = rules.wrap_pattern
+        self._ordinal_after = rules.ordinal_after
 
     def unwrap(self, text: str) -> str:
         """`text` with soft line breaks (hard-wrapped dictation) made spaces; same length.
@@ -185,6 +187,9 @@ class LayoutReader:
                 continue
             word = _WORD_BEFORE.search(piece)
             if word and word.group(1).lower().rstrip(".") in self._abbreviations:
+                continue
+            number = _NUMBER_BEFORE.search(piece) if self._ordinal_after else None
+            if number and number.group(1).lower() in self._ordinal_after:
                 continue
             out.append((start + begin, start + cut))
             rest = line[cut:]
