@@ -162,6 +162,8 @@ class RuleSet:
     wrap_pattern: re.Pattern[str] | None = None
     # Words after which "<number>." is an ordinal, not a sentence end ("im 2. Mittelfußknochen").
     ordinal_after: frozenset[str] = frozenset()
+    # Words that open a sentence even after an abbreviation ("Hüfte li. Keine Fraktur").
+    sentence_starters: frozenset[str] = frozenset()
 
 
 # -- generic checks -------------------------------------------------------------
@@ -413,7 +415,12 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         sent,
         where,
         {"abbreviations", "list_marker"},
-        {"wrap_continuation_words", "wrap_continuation_pattern", "ordinal_after"},
+        {
+            "wrap_continuation_words",
+            "wrap_continuation_pattern",
+            "ordinal_after",
+            "sentence_starters",
+        },
     )
     _regex(sent["list_marker"], where, "list_marker")
     wrap_pattern = sent.get("wrap_continuation_pattern")
@@ -488,6 +495,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         if wrap_pattern is None
         else _regex(wrap_pattern, "sentences.json", "wrap_continuation_pattern"),
         ordinal_after=frozenset(w.lower() for w in sent.get("ordinal_after", [])),
+        sentence_starters=frozenset(w.lower() for w in sent.get("sentence_starters", [])),
     )
 
 
