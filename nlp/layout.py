@@ -72,6 +72,7 @@ class LayoutReader:
         self._wrap_words = rules.wrap_words
         self._wrap_pattern = rules.wrap_pattern
         self._ordinal_after = rules.ordinal_after
+        self._starters = rules.sentence_starters
 
     def unwrap(self, text: str) -> str:
         """`text` with soft line breaks (hard-wrapped dictation) made spaces; same length.
@@ -187,7 +188,9 @@ class LayoutReader:
                 continue
             word = _WORD_BEFORE.search(piece)
             if word and word.group(1).lower().rstrip(".") in self._abbreviations:
-                continue
+                following = line[cut:].split(None, 1)
+                if not (following and following[0].lower() in self._starters):
+                    continue
             number = _NUMBER_BEFORE.search(piece) if self._ordinal_after else None
             if number and number.group(1).lower() in self._ordinal_after:
                 continue
