@@ -71,3 +71,43 @@ def test_etiology(case: dict[str, Any]) -> None:
     annotation = annotate(case["text"], language="de")
     assert annotation.bme != "absent"
     assert sorted(annotation.etiology) == sorted(case["etiology"])
+
+
+SENTENCES = [
+    ("Stressfraktur im 2. Mittelfußknochen mit KMÖ.", 1),
+    ("KMÖ im Köpfchen des 3. Mittelfußknochens. Keine Fraktur.", 2),
+    ("Innenbandzerrung Grad 2. Kein Knochenmarködem.", 2),
+    ("V.a. diskretes KMÖ. Z.n. Distorsion. Ca. 3 x 2 cm.", 3),
+    ("KMÖ im Talus li. Keine Fraktur.", 2),
+    ("Kein Erguss li. Im re. Talus ausgedehntes KMÖ.", 2),
+    ("KMÖ im li. Talus und re. Kalkaneus.", 1),
+    ("Lig. talofibulare anterius rupturiert. Kein KMÖ.", 2),
+]
+
+
+@pytest.mark.parametrize(("text", "count"), SENTENCES)
+def test_sentences_keep_ordinals_and_abbreviations(text: str, count: int) -> None:
+    """'im 2. Mittelfußknochen', 'V.a.', 'Z.n.', 'li.' and 'Lig.' do not end a German sentence."""
+    from nlp.layout import LayoutReader
+    from nlp.ruleset import load_ruleset
+
+    assert len(LayoutReader(load_ruleset("de")).read(text).sentences) == count
+
+
+WRAPPED = [
+    ("Befund:\nKnochenmarködem im medialen\nFemurkondylus.", True),
+    ("Befund:\nKnochenmarködem bei aktivierter\nGonarthrose.", True),
+    ("Befund:\nKein Erguss\nKnochenmarködem im Talus.", False),
+    ("Befund:\nMenisken intakt\nKnochenmarködem im Talus.", False),
+]
+
+
+@pytest.mark.parametrize(("text", "soft"), WRAPPED)
+def test_hard_wrapped_lines(text: str, soft: bool) -> None:
+    """A line ending on a lower-case inflected word goes on; one ending on a noun does not."""
+    from nlp.layout import LayoutReader
+    from nlp.ruleset import load_ruleset
+
+    unwrapped = LayoutReader(load_ruleset("de")).unwrap(text)
+    assert len(unwrapped) == len(text)
+    assert (unwrapped.count("\n") == 1) is soft
