@@ -100,7 +100,11 @@ class LayoutReader:
         before, after = line.rstrip(), following.lstrip()
         if not before or not after or before[-1] in ".:;!?":
             return False
-        if self._marker.match(following) or self.section_of_line(line) is not None:
+        if self._marker.match(following):
+            return False
+        # A header line breaks hard unless dictation already runs on after its
+        # colon ("Befund: Ausgedehntes Knochenmarködem im" / "medialen ...").
+        if self.section_of_line(line) is not None and len(before.partition(":")[2].split()) < 2:
             return False
         if self.section_of_line(following) is not None or self._heading.match(following):
             return False
