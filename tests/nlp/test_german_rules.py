@@ -99,6 +99,8 @@ WRAPPED = [
     ("Befund:\nKnochenmarködem bei aktivierter\nGonarthrose.", True),
     ("Befund:\nKein Erguss\nKnochenmarködem im Talus.", False),
     ("Befund:\nMenisken intakt\nKnochenmarködem im Talus.", False),
+    ("Befund: Ausgedehntes Knochenmarködem im\nmedialen Femurkondylus.", True),
+    ("Befund:\nKnochenmarködem im Talus.", False),
 ]
 
 
