@@ -18,6 +18,8 @@ from nlp.language import (
 from nlp.ruleset import RuleFileError, available_languages
 
 GERMAN = [
+    "KMÖ Talus rechts",
+    "Kein KMÖ.",
     "Befund: Kein Knochenmarködem. Keine Fraktur.",
     "Beurteilung: Ausgedehntes KMÖ im Hüftkopf rechts bei transienter Osteoporose.",
     "MRT Knie links\nBefund: Menisken intakt, kein Erguss, regelrechtes Knochenmarksignal.",
