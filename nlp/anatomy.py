@@ -14,6 +14,7 @@ All regexes run on lower-cased text.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nlp.ruleset import BoneSpec, RuleSet
@@ -109,6 +110,15 @@ class AnatomyReader:
         self.joint_of = {b.bone: b.joint for b in rules.bones}
         self.find_bones = BoneFinder(rules.bones)
         self._breaks = guarded(rules.clause_breaks)
+        # ConText's CLAUSE_BREAK words ("with", "showing") join a finding to its
+        # edema; when bones follow the mention, bones before such a word belong
+        # to the other finding ("cartilage loss over the MFC and MTP with
+        # edema in the MFC").
+        self._soft_breaks = [
+            re.compile(rf"(?<!\w){re.escape(r.literal.lower())}(?!\w)")
+            for r in rules.context
+            if r.category == "CLAUSE_BREAK"
+        ]
         self._laterality = [(t, required_literal(t.pattern.pattern)) for t in rules.laterality]
 
     def laterality_words(
@@ -181,6 +191,9 @@ class AnatomyReader:
         hits = self.find_bones(segment)
         after = [h for h in hits if h.end > start - lo]  # bones in the mention count too
         before = [h for h in hits if h.end <= start - lo]
+        if after and before:
+            cut = self._last_soft_break(segment[: start - lo])
+            before = [h for h in before if h.start >= cut]
         chosen = before + after
         sides = self.laterality_words(segment, hits)
         heading_side = self.side_of(heading) if heading else None
@@ -191,17 +204,44 @@ class AnatomyReader:
             )
         else:
             bones = tuple(
-                (h.bone, self._final(h.bone, self._side_for(h, sides) or heading_side or fallback))
+                (
+                    h.bone,
+                    self._final(h.bone, self._side_for(h, sides, hits) or heading_side or fallback),
+                )
                 for h in chosen
             )
         return Anatomy(_dedupe(bones), self._severity(segment[: start - lo]))
 
-    def _side_for(self, hit: BoneHit, sides: list[tuple[int, str]]) -> str | None:
-        preceding = [side for pos, side in sides if pos < hit.start]
+    def _last_soft_break(self, before: str) -> int:
+        """Offset just after the last clause-break word in `before`, or 0."""
+        cut = 0
+        for rx in self._soft_breaks:
+            for found in rx.finditer(before):
+                cut = max(cut, found.end())
+        return cut
+
+    @staticmethod
+    def _side_for(
+        hit: BoneHit, sides: list[tuple[int, str]], hits: Sequence[BoneHit] = ()
+    ) -> str | None:
+        """The nearest laterality word before the bone, else the first after it.
+
+        A word after the bone wins when it is nearer and no other bone stands
+        between them, while other bones stand between the bone and the word
+        before it ("right SI joint (sacral and iliac) and the sacral side of
+        the left SI joint": the second "sacral" is left).
+        """
+        preceding = [(pos, side) for pos, side in sides if pos < hit.start]
+        following = [(pos, side) for pos, side in sides if pos >= hit.end]
+        if following and preceding:
+            before_pos, after_pos = preceding[-1][0], following[0][0]
+            bones_before = any(before_pos < h.start and h.end <= hit.start for h in hits)
+            bones_after = any(hit.end <= h.start and h.end <= after_pos for h in hits)
+            if bones_before and not bones_after and after_pos - hit.end < hit.start - before_pos:
+                return following[0][1]
         if preceding:
-            return preceding[-1]
-        following = [side for pos, side in sides if pos >= hit.end]
-        return following[0] if following else None
+            return preceding[-1][1]
+        return following[0][1] if following else None
 
     def _final(self, bone: str, side: str | None) -> str | None:
         return None if bone in self._midline else side

@@ -101,9 +101,13 @@ def _record(
         sentence_end=sentence.end,
         joints=tuple(dict.fromkeys(reader.joint_of[b] for b, _ in anatomy.bones)),
     )
-    evidence = {}
+    evidence: dict[str, tuple[str, ...]] = {}
+    weak = False
     if current and status in AFFIRMED:
-        evidence = _etiology(unwrapped, match, index, sentence.line, cues, layout, rules)
+        bones = frozenset(b for b, _ in anatomy.bones)
+        evidence, weak = _etiology(
+            unwrapped, match, index, sentence.line, cues, layout, rules, reader, bones
+        )
     return MentionRecord(
         mention=mention,
         section=line.section,
@@ -112,6 +116,7 @@ def _record(
         sentence=unwrapped[sentence.start : sentence.end],
         elsewhere="ELSEWHERE" in match.categories,
         etiology_evidence=evidence,
+        weak_etiology=weak,
     )
 
 
@@ -123,10 +128,16 @@ def _site_cues(
     rules: RuleSet,
     reader: AnatomyReader,
 ) -> list[SiteCue]:
-    """Causes in current sentences that hold no mention, with the bones those sentences name."""
+    """Causes in current sentences that hold no mention, with the bones those sentences name.
+
+    A summary section (impression, addendum) without any mention that names a
+    cause but no bone ("Conclusion: Active bilateral sacroiliitis.") speaks of
+    the edema the findings describe: such a cue relates to every site.
+    """
     if not any(r.current and r.mention.status in AFFIRMED for r in records):
         return []
     with_mentions = {layout.sentence_index(r.mention.start) for r in records}
+    summaries = set(rules.precedence[:-1]) - {r.section for r in records}
     out = []
     for cue in cues:
         spec = rules.etiology_cues[cue.rule]
@@ -143,6 +154,8 @@ def _site_cues(
         bones = frozenset(h.bone for h in reader.find_bones(sentence_text.lower()))
         if bones:
             out.append(SiteCue(spec.etiology, bones, sentence_text))
+        elif layout.lines[sentence.line].section in summaries:
+            out.append(SiteCue(spec.etiology, bones, sentence_text, anywhere=True))
     return out
 
 
@@ -154,8 +167,14 @@ def _etiology(
     cues: list[Match],
     layout: Layout,
     rules: RuleSet,
-) -> dict[str, tuple[str, ...]]:
-    """Etiology categories related to one mention, each with its evidence sentences."""
+    reader: AnatomyReader,
+    bones: frozenset[str],
+) -> tuple[dict[str, tuple[str, ...]], bool]:
+    """Etiology categories related to one mention, with their evidence sentences; True if weak.
+
+    A cue in a neighbouring sentence that names other bones than the
+    mention's ("Incidental enchondroma in the distal femur.") is about them.
+    """
     own = text[layout.sentences[index].start : layout.sentences[index].end]
     strong: dict[str, list[str]] = {}
     weak: dict[str, list[str]] = {}
@@ -175,12 +194,19 @@ def _etiology(
             continue
         if not index - scope.sentences_before <= cue_index <= index + scope.sentences_after:
             continue
+        if cue_index != index and bones:
+            named = {
+                h.bone
+                for h in reader.find_bones(text[cue_sentence.start : cue_sentence.end].lower())
+            }
+            if named and not named & bones:
+                continue
         bucket = (weak if spec.weak else strong).setdefault(spec.etiology, [])
         for s in (own, text[cue_sentence.start : cue_sentence.end]):
             if s not in bucket:
                 bucket.append(s)
     chosen = strong or weak
-    return {k: tuple(v) for k, v in chosen.items()}
+    return {k: tuple(v) for k, v in chosen.items()}, not strong and bool(weak)
 
 
 __all__ = ["DEFAULT_LANGUAGE", "annotate"]

@@ -44,6 +44,7 @@ class MentionRecord:
     sentence: str  # the sentence the mention stands in (flag evidence)
     elsewhere: bool = False  # "no other / no new / no edema elsewhere": denies only the rest
     etiology_evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    weak_etiology: bool = False  # the evidence is only weak cues ("fracture", "chondral defect")
 
 
 def status_of(records: list[MentionRecord]) -> str | None:
@@ -96,6 +97,7 @@ class SiteCue:
     etiology: str
     bones: frozenset[str]
     sentence: str
+    anywhere: bool = False  # named in a summary without a bone: relates to every site
 
 
 def build_annotation(
@@ -107,18 +109,18 @@ def build_annotation(
     if status == "absent":
         return Annotation(bme="absent", mentions=mentions, language=rules.language)
     affirmed = [r for r in records if r.current and r.mention.status in AFFIRMED]
+    sites = sites_of(affirmed)
+    site_bones = {site.bone for site in sites}
+    cues = [c for c in site_cues if c.anywhere or c.bones & site_bones]
     evidence: dict[str, list[str]] = {}
-    for r in affirmed:
+    for r in _without_outweighed(affirmed, cues):
         for category, sentences in r.etiology_evidence.items():
             bucket = evidence.setdefault(category, [])
             bucket.extend(s for s in sentences if s not in bucket)
-    sites = sites_of(affirmed)
-    site_bones = {site.bone for site in sites}
-    for cue in site_cues:
-        if cue.bones & site_bones:
-            bucket = evidence.setdefault(cue.etiology, [])
-            if cue.sentence not in bucket:
-                bucket.append(cue.sentence)
+    for cue in cues:
+        bucket = evidence.setdefault(cue.etiology, [])
+        if cue.sentence not in bucket:
+            bucket.append(cue.sentence)
     etiology = tuple(c for c in ETIOLOGIES if c in evidence)
     code = "BME" if status == "present" else "BME_POSSIBLE"
     bme_evidence = _sentences(r for r in deciding if r.mention.status == status)
@@ -136,6 +138,22 @@ def build_annotation(
         mentions=mentions,
         language=rules.language,
     )
+
+
+def _without_outweighed(records: list[MentionRecord], cues: list[SiteCue]) -> list[MentionRecord]:
+    """Records whose weak-only causes no named cause at the same bone outweighs.
+
+    A bare "compression fracture" (weak: trauma) next to an impression that
+    calls the same vertebra an insufficiency fracture, or a "chondral defect"
+    next to an addendum's "contusion" at the same plateau, gives way.
+    """
+    strong: set[str] = set()
+    for r in records:
+        if r.etiology_evidence and not r.weak_etiology:
+            strong.update(b for b, _ in r.bone_sides)
+    for cue in cues:
+        strong.update(cue.bones)
+    return [r for r in records if not (r.weak_etiology and strong & {b for b, _ in r.bone_sides})]
 
 
 def _sentences(records: Iterable[MentionRecord]) -> tuple[str, ...]:
