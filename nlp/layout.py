@@ -158,8 +158,11 @@ class LayoutReader:
                 section, seen_header = opened, True
             elif not seen_header:
                 # Before the first header: title lines are the exam block; any
-                # prose there (dictation before IMPRESSION:) is current text.
-                section = EXAM_SECTION if self._looks_like_title(raw, len(lines)) else None
+                # prose there (dictation before IMPRESSION:) is current text,
+                # and so is every line after it (a short finding is no title).
+                in_titles = not lines or section == EXAM_SECTION
+                title = in_titles and self._looks_like_title(raw, len(lines))
+                section = EXAM_SECTION if title else None
             if section == EXAM_SECTION:
                 exam_parts.append(raw)
             heading_match = self._heading.match(raw)
