@@ -227,3 +227,40 @@ def test_frames_before_an_oversized_one_are_answered(
     answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, [good + big], 2))
     assert _codes(answers) == [("AA", "GOOD1"), ("AR", "BIG2")]
     assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 1
+
+
+def test_many_connections_at_once(
+    publishing: Settings, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """Fifty connections, three messages each, all at once: 150 AAs, 150 tasks."""
+
+    async def scenario(listener: MllpListener) -> list[list[bytes]]:
+        def blob(conn: int) -> bytes:
+            return b"".join(
+                encode_frame(wrap_oru(REPORT, control_id=f"M{conn}-{i}")) for i in range(3)
+            )
+
+        return await asyncio.gather(*(_exchange(listener.port, [blob(c)], 3) for c in range(50)))
+
+    per_connection = _run(publishing, redis_server, scenario)
+    for conn, answers in enumerate(per_connection):
+        assert _codes(answers) == [("AA", f"M{conn}-{i}") for i in range(3)]
+    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 150
+
+
+def test_junk_between_frames_skipped_then_flood_closed(
+    publishing: Settings, redis_server: RedisServer
+) -> None:
+    """Stray bytes between frames are skipped; endless bytes outside frames close the link."""
+    good = encode_frame(wrap_oru(REPORT, control_id="J1"))
+    answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, [b"\0\r\n" + good], 1))
+    assert _codes(answers) == [("AA", "J1")]
+    flood = b"x" * (publishing.max_frame_bytes + 1)
+
+    async def flooded(listener: MllpListener) -> list[bytes]:
+        try:
+            return await _exchange(listener.port, [flood, good], 1)
+        except ConnectionError:
+            return []  # closed while we were still writing: closed all the same
+
+    assert _run(publishing, redis_server, flooded) == []
