@@ -77,12 +77,30 @@ def report_status(records: list[MentionRecord], rules: RuleSet) -> tuple[str, li
     return "absent", []
 
 
+# Contract bones for "femur/tibia, unspecified part" and the named parts that
+# specify them: "marrow lesion of the tibial plateau" in the impression is the
+# medial tibial plateau the findings named, not a second site.
+UNSPECIFIED_PARTS: dict[str, frozenset[str]] = {
+    "distal_femur": frozenset(
+        {"medial_femoral_condyle", "lateral_femoral_condyle", "femoral_trochlea"}
+    ),
+    "proximal_tibia": frozenset({"medial_tibial_plateau", "lateral_tibial_plateau"}),
+}
+
+
 def sites_of(records: list[MentionRecord]) -> tuple[Site, ...]:
-    """One site per bone over the affirmed mentions; both sides make it bilateral."""
+    """One site per bone over the affirmed mentions; both sides make it bilateral.
+
+    An unspecified part (distal_femur) gives way when a named part of that
+    bone is a site too.
+    """
     sides: dict[str, str | None] = {}
     for r in records:
         for bone, side in r.bone_sides:
             sides[bone] = merge_sides(sides[bone], side) if bone in sides else side
+    for bone, parts in UNSPECIFIED_PARTS.items():
+        if bone in sides and parts & sides.keys():
+            del sides[bone]
     return tuple(Site(bone, side) for bone, side in sides.items())  # type: ignore[arg-type]
 
 
