@@ -178,13 +178,14 @@ def task_envelope(task_name: str, kwargs: dict[str, Any]) -> tuple[str, str]:
 
 @signals.worker_process_init.connect
 def _build_pipeline_once(**_: Any) -> None:
-    # Once per pool process, before the first task, so no task pays for it.
+    # Once per pool process, before the first task, so no task pays for it:
+    # the pipeline of every rule language (German reports arrive too).
     if not _build_pipeline:
         return
     try:
-        from nlp import annotator
-    except ImportError:  # the NLP package is not there yet: built on first use
+        from nlp.pipeline import build_pipeline
+        from nlp.ruleset import available_languages
+    except ImportError:  # an older nlp package: built on first use instead
         return
-    build = getattr(annotator, "build_pipeline", None)
-    if build is not None:
-        build()
+    for language in available_languages():
+        build_pipeline(language)
