@@ -159,6 +159,29 @@ def _site_cues(
     return out
 
 
+def _sums_up(
+    text: str,
+    layout: Layout,
+    rules: RuleSet,
+    reader: AnatomyReader,
+    cue_index: int,
+    index: int,
+    line: int,
+) -> bool:
+    """True if the cue's sentence sums up the section before it, mention included.
+
+    "... edema of the lunate ... the TFCC is perforated. Findings most
+    consistent with ulnar impaction." The summary names no bone of its own.
+    """
+    if rules.etiology_summary is None or cue_index <= index:
+        return False
+    sentence = layout.sentences[cue_index]
+    if layout.lines[sentence.line].section != layout.lines[line].section:
+        return False
+    words = text[sentence.start : sentence.end].lower().lstrip()
+    return rules.etiology_summary.match(words) is not None and not reader.find_bones(words)
+
+
 def _etiology(
     text: str,
     match: Match,
@@ -190,9 +213,12 @@ def _etiology(
         cue_index = layout.sentence_index(cue.char_start)
         cue_sentence = layout.sentences[cue_index]
         scope = rules.etiology_scopes.get(spec.etiology)
-        if scope is None or cue_sentence.line != line:
+        if scope is None:
             continue
-        if not index - scope.sentences_before <= cue_index <= index + scope.sentences_after:
+        near = cue_sentence.line == line and (
+            index - scope.sentences_before <= cue_index <= index + scope.sentences_after
+        )
+        if not near and not _sums_up(text, layout, rules, reader, cue_index, index, line):
             continue
         if cue_index != index and bones:
             named = {

@@ -164,6 +164,9 @@ class RuleSet:
     ordinal_after: frozenset[str] = frozenset()
     # Words that open a sentence even after an abbreviation ("Hüfte li. Keine Fraktur").
     sentence_starters: frozenset[str] = frozenset()
+    # A sentence that sums up the findings before it ("Findings most consistent
+    # with ulnar impaction."): its cause relates to the section's earlier mentions.
+    etiology_summary: re.Pattern[str] | None = None
 
 
 # -- generic checks -------------------------------------------------------------
@@ -426,7 +429,9 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     wrap_pattern = sent.get("wrap_continuation_pattern")
 
     where, etio = read_json(root, language, "etiology.json")
-    etio = _check_keys(etio, where, {"categories", "drop_statuses"}, set())
+    etio = _check_keys(etio, where, {"categories", "drop_statuses"}, {"summary_pattern"})
+    summary = etio.get("summary_pattern")
+    summary_rx = None if summary is None else _regex(summary, where, "summary_pattern")
     scopes = {}
     for cat, scope in etio["categories"].items():
         w = f"{where}: categories.{cat}"
@@ -496,6 +501,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         else _regex(wrap_pattern, "sentences.json", "wrap_continuation_pattern"),
         ordinal_after=frozenset(w.lower() for w in sent.get("ordinal_after", [])),
         sentence_starters=frozenset(w.lower() for w in sent.get("sentence_starters", [])),
+        etiology_summary=summary_rx,
     )
 
 

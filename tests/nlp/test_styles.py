@@ -217,3 +217,129 @@ def test_styles_set_meets_thresholds() -> None:
     figures = score_styles()
     failed = {k: round(v, 3) for k, v in figures.items() if v < STYLE_THRESHOLDS[k]}
     assert not failed, f"{failed} (all: {figures})"
+
+
+@pytest.mark.parametrize(
+    ("text", "procedure", "bme", "sites", "etiology"),
+    [
+        # Post-negation of a cause; technique "without contrast" negates nothing.
+        (
+            "Marrow edema in the cuboid. Osteomyelitis is not suspected.",
+            "MRI FOOT RIGHT",
+            "present",
+            {("cuboid", "right")},
+            set(),
+        ),
+        (
+            "mri of the left knee without contrast there is a bone bruise of the lateral "
+            "femoral condyle",
+            None,
+            "present",
+            {("lateral_femoral_condyle", "left")},
+            {"trauma"},
+        ),
+        # Adjective bone forms.
+        (
+            "Impression: Questionable subtle patellar marrow edema.",
+            "MRI KNEE RIGHT",
+            "possible",
+            {("patella", "right")},
+            set(),
+        ),
+        # "Both sides of the joint" is two articular surfaces, not both sides of the body.
+        (
+            "Subchondral bone marrow oedema in the talar dome on both sides of the joint.",
+            "MRI ANKLE LEFT",
+            "present",
+            {("talus", "left")},
+            set(),
+        ),
+        # Sacrum on the right joint and on the sacral side of the left joint: bilateral.
+        (
+            "Bone marrow oedema on both sides of the right sacroiliac joint (sacral and iliac) "
+            "and on the sacral side of the left SI joint.\nConclusion: Active sacroiliitis.",
+            None,
+            "present",
+            {("sacrum", "bilateral"), ("ilium", "right")},
+            {"inflammatory"},
+        ),
+        # Bones after "with edema in" win over the other finding's bones.
+        (
+            "Cartilage loss over the medial femoral condyle and medial tibial plateau with "
+            "subchondral bone marrow edema in the medial femoral condyle.",
+            "MRI KNEE LEFT",
+            "present",
+            {("medial_femoral_condyle", "left")},
+            {"degenerative"},
+        ),
+        # A weak cue (bare fracture) gives way to a named cause at the same bone.
+        (
+            "Findings: Compression fracture of L1 with bone marrow edema in the vertebral body.\n"
+            "Impression: Osteoporotic insufficiency fracture of L1 with marrow edema.",
+            None,
+            "present",
+            {("vertebral_body", None)},
+            {"overload"},
+        ),
+        # A summary sentence relates its cause to the edema before it.
+        (
+            "there is edema of the lunate with cysts. the tfcc is perforated. findings most "
+            "consistent with ulnar impaction.",
+            "MRI WRIST LEFT",
+            "present",
+            {("lunate", "left")},
+            {"overload"},
+        ),
+        # A cause in a neighbouring sentence about another bone is not this edema's.
+        (
+            "Bone bruise of the lateral tibial plateau. Incidental enchondroma in the distal "
+            "femoral metaphysis.",
+            "MRI KNEE RIGHT",
+            "present",
+            {("lateral_tibial_plateau", "right")},
+            {"trauma"},
+        ),
+        # Degeneration of a joint outside the vocabulary is no cause of humeral edema.
+        (
+            "Reactive marrow edema at the greater tuberosity. AC joint degenerative changes.",
+            "MRI SHOULDER LEFT",
+            "present",
+            {("humeral_head", "left")},
+            {"reactive"},
+        ),
+        # A short finding line after prose is no title line.
+        (
+            "MRI LEFT HIP. 38M, acute pain.\nDiffuse BME femoral head/neck.\nImpression: TOH.",
+            "MRI HIP LEFT",
+            "present",
+            {("femoral_head", "left"), ("femoral_neck", "left")},
+            {"transient"},
+        ),
+        # A generic "tibial plateau" is the plateau the findings named.
+        (
+            "Findings: BML in the medial tibial plateau.\n"
+            "Impression: Osteoarthritis with bone marrow lesion of the tibial plateau.",
+            "MRI KNEE LEFT",
+            "present",
+            {("medial_tibial_plateau", "left")},
+            {"degenerative"},
+        ),
+        # Post-negated fracture does not make the edema traumatic.
+        (
+            "Bone marrow edema in the medial tibial plateau. A fracture was excluded. "
+            "Impression: Marrow edema with medial compartment degenerative change.",
+            "MRI KNEE RIGHT",
+            "present",
+            {("medial_tibial_plateau", "right")},
+            {"degenerative"},
+        ),
+    ],
+)
+def test_general_rules_for_other_styles(
+    text: str, procedure: str | None, bme: str, sites: set[Any], etiology: set[str]
+) -> None:
+    """Rule families behind the styles set, one sentence each."""
+    annotation = annotate(text, procedure)
+    assert annotation.bme == bme
+    assert {(s.bone, s.laterality) for s in annotation.sites} == sites
+    assert set(annotation.etiology) == etiology
