@@ -141,7 +141,7 @@ def _site_cues(
     out = []
     for cue in cues:
         spec = rules.etiology_cues[cue.rule]
-        if spec.etiology is None or spec.weak or cue.status in rules.etiology_drop_statuses:
+        if spec.etiology is None or cue.status in rules.etiology_drop_statuses:
             continue
         index = layout.sentence_index(cue.char_start)
         sentence = layout.sentences[index]
@@ -153,8 +153,8 @@ def _site_cues(
         sentence_text = text[sentence.start : sentence.end]
         bones = frozenset(h.bone for h in reader.find_bones(sentence_text.lower()))
         if bones:
-            out.append(SiteCue(spec.etiology, bones, sentence_text))
-        elif layout.lines[sentence.line].section in summaries:
+            out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak))
+        elif layout.lines[sentence.line].section in summaries and not spec.weak:
             out.append(SiteCue(spec.etiology, bones, sentence_text, anywhere=True))
     return out
 

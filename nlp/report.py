@@ -116,6 +116,7 @@ class SiteCue:
     bones: frozenset[str]
     sentence: str
     anywhere: bool = False  # named in a summary without a bone: relates to every site
+    weak: bool = False  # a weak cue ("Nondisplaced femoral neck fracture."): only if nothing else
 
 
 def build_annotation(
@@ -129,12 +130,15 @@ def build_annotation(
     affirmed = [r for r in records if r.current and r.mention.status in AFFIRMED]
     sites = sites_of(affirmed)
     site_bones = {site.bone for site in sites}
-    cues = [c for c in site_cues if c.anywhere or c.bones & site_bones]
+    related = [c for c in site_cues if c.anywhere or c.bones & site_bones]
+    cues = [c for c in related if not c.weak]
     evidence: dict[str, list[str]] = {}
     for r in _without_outweighed(affirmed, cues):
         for category, sentences in r.etiology_evidence.items():
             bucket = evidence.setdefault(category, [])
             bucket.extend(s for s in sentences if s not in bucket)
+    if not evidence and not cues:
+        cues = related  # weak causes named at the sites, when nothing else is named
     for cue in cues:
         bucket = evidence.setdefault(cue.etiology, [])
         if cue.sentence not in bucket:

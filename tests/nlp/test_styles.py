@@ -333,6 +333,31 @@ def test_styles_set_meets_thresholds() -> None:
             {("medial_tibial_plateau", "right")},
             {"degenerative"},
         ),
+        # "Unlikely" denies a cause; "of uncertain etiology" doubts the cause, not the edema.
+        (
+            "Impression: Subchondral insufficiency fracture with bone marrow edema of the femoral "
+            "head. Osteonecrosis is considered unlikely.",
+            "MRI HIP LEFT",
+            "present",
+            {("femoral_head", "left")},
+            {"overload"},
+        ),
+        (
+            "Bone marrow edema in the right iliac bone of uncertain etiology.",
+            None,
+            "present",
+            {("ilium", "right")},
+            set(),
+        ),
+        # A bare fracture named at the site in the impression, when nothing else is named.
+        (
+            "Findings: Low signal line in the femoral neck with surrounding bone marrow edema.\n"
+            "Impression: Nondisplaced subcapital femoral neck fracture.",
+            "MRI HIP RIGHT",
+            "present",
+            {("femoral_neck", "right")},
+            {"trauma"},
+        ),
     ],
 )
 def test_general_rules_for_other_styles(
