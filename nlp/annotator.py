@@ -201,6 +201,7 @@ def _etiology(
     own = text[layout.sentences[index].start : layout.sentences[index].end]
     strong: dict[str, list[str]] = {}
     weak: dict[str, list[str]] = {}
+    explained = False  # a cause outside the categories is named: weak cues do not count
     implied = rules.targets[match.rule].etiology
     if implied:
         strong.setdefault(implied, []).append(own)
@@ -208,10 +209,11 @@ def _etiology(
         if cue.status in rules.etiology_drop_statuses:
             continue
         spec = rules.etiology_cues[cue.rule]
-        if spec.etiology is None:
-            continue
         cue_index = layout.sentence_index(cue.char_start)
         cue_sentence = layout.sentences[cue_index]
+        if spec.etiology is None:
+            explained = explained or (cue_index == index and spec.explains)
+            continue
         scope = rules.etiology_scopes.get(spec.etiology)
         if scope is None:
             continue
@@ -231,6 +233,8 @@ def _etiology(
         for s in (own, text[cue_sentence.start : cue_sentence.end]):
             if s not in bucket:
                 bucket.append(s)
+    if explained:
+        weak = {}
     chosen = strong or weak
     return {k: tuple(v) for k, v in chosen.items()}, not strong and bool(weak)
 

@@ -204,7 +204,7 @@ class TargetComponent:
         for i, t in enumerate(rules.targets):
             self._labels[self._matcher.add(f"T{i}", t.literal, t.pattern)] = (t.category, i)
         for i, c in enumerate(rules.etiology_cues):
-            label = ETIOLOGY_LABEL if c.etiology is not None else BLOCK_LABEL
+            label = ETIOLOGY_LABEL if c.etiology is not None or c.explains else BLOCK_LABEL
             self._labels[self._matcher.add(f"E{i}", c.literal, c.pattern)] = (label, i)
 
     def __call__(self, doc: Doc) -> Doc:

@@ -91,6 +91,9 @@ class EtiologyCueSpec:
     etiology: str | None
     pattern: TokenPattern | None = None
     weak: bool = False
+    # With etiology None: a named cause outside the categories ("Charcot
+    # neuroarthropathy"), so weak cues near it ("subluxation") do not count.
+    explains: bool = False
 
 
 @dataclass(frozen=True)
@@ -305,18 +308,22 @@ def parse_context(obj: Any, where: str) -> ContextRuleSpec:
 
 def parse_etiology_cue(obj: Any, where: str) -> EtiologyCueSpec:
     """One line of etiology_cues.jsonl."""
-    obj = _check_keys(obj, where, {"literal", "etiology"}, {"pattern", "weak"})
+    obj = _check_keys(obj, where, {"literal", "etiology"}, {"pattern", "weak", "explains"})
     etiology = obj["etiology"]
     if etiology is not None:
         _choice(etiology, ETIOLOGIES, where, "etiology")
     weak = obj.get("weak", False)
     if not isinstance(weak, bool):
         raise RuleFileError(f"{where}: weak must be true or false")
+    explains = obj.get("explains", False)
+    if not isinstance(explains, bool) or (explains and etiology is not None):
+        raise RuleFileError(f"{where}: explains must be true or false, and only with etiology null")
     return EtiologyCueSpec(
         literal=_str(obj["literal"], where, "literal"),
         etiology=etiology,
         pattern=_pattern(obj.get("pattern"), where),
         weak=weak,
+        explains=explains,
     )
 
 

@@ -83,6 +83,7 @@ def test_unknown_key_is_rejected(parser, obj) -> None:
             "max_scope",
         ),
         (parse_etiology_cue, {"literal": "x", "etiology": "cosmic"}, "etiology"),
+        (parse_etiology_cue, {"literal": "x", "etiology": "tumor", "explains": True}, "explains"),
         (parse_bone, {"bone": "femur_shaft", "joint": "knee", "patterns": ["femur"]}, "bone"),
         (parse_bone, {"bone": "talus", "joint": "ankle", "patterns": ["(unclosed"]}, "regex"),
         (parse_target, {"literal": "bme", "category": "BME", "pattern": "bme"}, "pattern"),

@@ -368,3 +368,13 @@ def test_general_rules_for_other_styles(
     assert annotation.bme == bme
     assert {(s.bone, s.laterality) for s in annotation.sites} == sites
     assert set(annotation.etiology) == etiology
+
+
+def test_a_named_cause_outside_the_categories_keeps_weak_cues_out() -> None:
+    """Charcot neuroarthropathy explains the edema; its subluxation is not trauma."""
+    text = (
+        "Marrow edema in the cuboid with joint subluxation at the Lisfranc joint, consistent "
+        "with active Charcot neuroarthropathy."
+    )
+    assert annotate(text, "MRI FOOT RIGHT").etiology == ()
+    assert annotate("Marrow edema in the cuboid after a subluxation.").etiology == ("trauma",)
