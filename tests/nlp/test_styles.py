@@ -358,6 +358,31 @@ def test_styles_set_meets_thresholds() -> None:
             {("femoral_neck", "right")},
             {"trauma"},
         ),
+        # "versus" between causes after a comma doubts the cause, not the edema.
+        (
+            "Impression: Small medial tibial plateau marrow edema, contusion versus stress "
+            "reaction.",
+            "MRI KNEE LEFT",
+            "present",
+            {("medial_tibial_plateau", "left")},
+            {"trauma", "overload"},
+        ),
+        # Nearly resolved is still there; a distal tibial metaphysis is no proximal tibia.
+        (
+            "The bone marrow edema of the lateral femoral condyle seen on the prior study has "
+            "nearly resolved, with only a small residual area.",
+            "MRI KNEE RIGHT",
+            "present",
+            {("lateral_femoral_condyle", "right")},
+            set(),
+        ),
+        (
+            "Moderate marrow edema in the distal tibial metaphysis without fracture line.",
+            "MRI ANKLE RIGHT",
+            "present",
+            {("distal_tibia", "right")},
+            set(),
+        ),
     ],
 )
 def test_general_rules_for_other_styles(
