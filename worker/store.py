@@ -243,9 +243,18 @@ def normalise_database_url(database_url: str) -> str:
     return database_url
 
 
-def create_store_engine(database_url: str) -> Engine:
-    """An engine for `database_url`; SQLite gets WAL and a busy timeout for many processes."""
+def create_store_engine(database_url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
+    """An engine for `database_url`; SQLite gets WAL and a busy timeout for many processes.
+
+    `sqlite_synchronous` NORMAL (in WAL mode) fsyncs at checkpoints rather than at
+    every commit: a commit survives a process crash, and the database is never
+    corrupted, but the last commits may be lost on power loss. Settings say why
+    that is the default.
+    """
     database_url = normalise_database_url(database_url)
+    synchronous = sqlite_synchronous.upper()
+    if synchronous not in ("NORMAL", "FULL"):
+        raise ValueError(f"sqlite_synchronous must be NORMAL or FULL, got {sqlite_synchronous!r}")
     if database_url.startswith("sqlite"):
         engine = create_engine(database_url, connect_args={"timeout": 30})
 
@@ -253,6 +262,7 @@ def create_store_engine(database_url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -272,7 +282,7 @@ def open_store(settings: Settings) -> Store:
         if store is None:
             if url.startswith("sqlite"):
                 settings.data_dir.mkdir(parents=True, exist_ok=True)
-            engine = create_store_engine(url)
+            engine = create_store_engine(url, sqlite_synchronous=settings.sqlite_synchronous)
             try:
                 upgrade_to_head(engine, lock_dir=settings.data_dir)
             except OperationalError as e:

@@ -20,7 +20,6 @@ from typing import Any
 import redis
 from celery import Task
 
-import nlp
 from hl7.errors import InboundMessageError, TransientError
 from hl7.extract import extract_report
 from hl7.header import parse_header
@@ -28,6 +27,7 @@ from hl7.result import build_result
 from worker import dlq, keys
 from worker.celery_app import app, current_settings, publish
 from worker.delivery import DeliveryError, DeliveryRejected, backoff_delay, deliver
+from worker.reports import annotate_report
 from worker.store import open_store
 
 log = logging.getLogger(__name__)
@@ -60,9 +60,7 @@ def annotate_message(
                 raw_b64, control_id, dedupe_key, "unprocessable", f"{e.hl7_error_code}: {e.text}"
             )
             return
-        annotation = nlp.annotate(
-            report.text, procedure=report.procedure, language=report.patient_language or None
-        )
+        annotation = annotate_report(report)
         result_id = result_control_id(dedupe_key, received_at)
         result = build_result(report, annotation, control_id=result_id, timestamp=datetime.now(UTC))
         open_store(settings).record_annotation(

@@ -294,3 +294,27 @@ def test_unreachable_database_is_transient(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://radflag@127.0.0.1:{_free_port()}/nothing?connect_timeout=2"
     with pytest.raises(TransientError):
         open_store(Settings(data_dir=tmp_path, database_url=url))
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("NORMAL", 1), ("full", 2)])
+def test_sqlite_synchronous_follows_the_setting(
+    tmp_path: Path, setting: str, expected: int
+) -> None:
+    """SQLite runs in WAL with the configured synchronous level (NORMAL=1, FULL=2)."""
+    from sqlalchemy import text
+
+    from worker.store import create_store_engine
+
+    engine = create_store_engine(f"sqlite:///{tmp_path / 's.db'}", sqlite_synchronous=setting)
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == expected
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    engine.dispose()
+
+
+def test_sqlite_synchronous_rejects_other_levels() -> None:
+    """OFF would lose commits on a process crash: the setting refuses it."""
+    from worker.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="NORMAL or FULL"):
+        Settings(sqlite_synchronous="OFF")

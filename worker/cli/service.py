@@ -73,6 +73,7 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
 
     from worker import celery_app, keys
     from worker.logging import setup_logging
+    from worker.metrics import install_task_timing
 
     setup_logging(settings.log_level, "worker")
     names = [q.strip() for q in queues.split(",") if q.strip()]
@@ -82,6 +83,8 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
     app = celery_app.configure(settings, redis_url=_redis_url(settings))
     if keys.QUEUE_ANNOTATE in names:
         celery_app.enable_pipeline_build()
+    # Task durations and outcomes for /metrics (kept in Redis, read at scrape time).
+    install_task_timing(app)
     app.worker_main(
         [
             "worker",
