@@ -6,13 +6,14 @@ unsupported ADT. Then: the store holds every message with its ACK, annotation,
 result and delivery outcome; `radflag status --json` and the run's /metrics
 agree with what was sent; and a real headless Chromium loads the run's
 worklist, filters it, opens a report, marks it reviewed and saves the README's
-screenshots to docs/.
+screenshots (to a temporary folder; `make screenshots` writes the README's, in docs/).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from hl7.ack import parse_ack
 from hl7.header import parse_header
 from nlp.model import PRIORITY_RANK
-from tests.conftest import FIXTURES, ROOT
+from tests.conftest import FIXTURES
 from tests.hl7.messages import wrap_oru
 from tests.servers import (
     MllpDestination,
@@ -44,7 +45,8 @@ from worker.store import Store, open_store
 
 pytestmark = [pytest.mark.shared, pytest.mark.integration]
 
-DOCS = ROOT / "docs"
+# `make screenshots` sets this to docs/ to refresh the README's pictures.
+SCREENSHOT_DIR_VARIABLE = "RADFLAG_SCREENSHOT_DIR"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
@@ -165,6 +167,7 @@ def test_status_and_metrics_agree_with_what_was_sent(service_run: ServiceRun) ->
     annotate = (("task", "radflag.annotate"),)
     if ("radflag_task_duration_seconds_count", annotate) in samples:  # timing installed
         assert samples[("radflag_task_duration_seconds_count", annotate)] >= n
+
     # /readyz pings the workers for half a second, as a probe would; on a loaded
     # machine one ping can miss it, so ask again as a probe does (bounded).
     def ready() -> dict[str, Any] | None:
@@ -230,11 +233,12 @@ def _ranks(page: Any) -> list[int]:
 
 
 @pytest.mark.browser
-def test_page_in_chromium(service_run: ServiceRun, browser: Any) -> None:
+def test_page_in_chromium(service_run: ServiceRun, browser: Any, tmp_path: Path) -> None:
     """Worklist, filter, report with highlighted mentions, reviewed action, screenshots."""
     store = service_run.store
     flagged, total = store.worklist(limit=1000)
-    DOCS.mkdir(exist_ok=True)
+    shots = Path(os.environ.get(SCREENSHOT_DIR_VARIABLE) or tmp_path)
+    shots.mkdir(exist_ok=True)
     base_url = service_run.base_url
     # The page as `radflag run` serves it (its `radflag web` child process).
     page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -242,8 +246,8 @@ def test_page_in_chromium(service_run: ServiceRun, browser: Any) -> None:
     assert page.locator("#worklist tbody tr").count() == total
     ranks = _ranks(page)
     assert ranks == sorted(ranks, reverse=True)
-    page.screenshot(path=str(DOCS / "worklist.png"))
-    assert_not_blank(browser, DOCS / "worklist.png")
+    page.screenshot(path=str(shots / "worklist.png"))
+    assert_not_blank(browser, shots / "worklist.png")
 
     # The README's report: the flagged one whose mentions show the most statuses.
     showcase = max(flagged, key=lambda r: _showcase_rank(store, r.public_id))
@@ -268,8 +272,8 @@ def test_page_in_chromium(service_run: ServiceRun, browser: Any) -> None:
     assert sorted(shown.evaluate_all("els => els.map(e => e.dataset.status)")) == sorted(
         m["status"] for m in fitting
     )
-    page.screenshot(path=str(DOCS / "report.png"))
-    assert_not_blank(browser, DOCS / "report.png")
+    page.screenshot(path=str(shots / "report.png"))
+    assert_not_blank(browser, shots / "report.png")
 
     page.fill("#reviewer", "Dr. Test")
     page.click("#mark-reviewed")
