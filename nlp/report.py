@@ -18,6 +18,8 @@ from nlp.model import ETIOLOGIES, Annotation, Flag, Mention, Site
 from nlp.ruleset import RuleSet
 
 AFFIRMED = ("present", "possible")
+# The category for edema called reactive without a named cause.
+UNNAMED_CAUSE = "reactive"
 # The contract's flag table: code, when (status or etiology), priority.
 ETIOLOGY_FLAGS: tuple[tuple[str, frozenset[str], str], ...] = (
     ("OSTEONECROSIS_CONCERN", frozenset({"osteonecrosis"}), "high"),
@@ -143,6 +145,9 @@ def build_annotation(
         bucket = evidence.setdefault(cue.etiology, [])
         if cue.sentence not in bucket:
             bucket.append(cue.sentence)
+    if len(evidence) > 1:
+        # "reactive" is edema called reactive with no named cause (the contract).
+        evidence.pop(UNNAMED_CAUSE, None)
     etiology = tuple(c for c in ETIOLOGIES if c in evidence)
     code = "BME" if status == "present" else "BME_POSSIBLE"
     bme_evidence = _sentences(r for r in deciding if r.mention.status == status)

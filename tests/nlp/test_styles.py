@@ -383,6 +383,28 @@ def test_styles_set_meets_thresholds() -> None:
             {("distal_tibia", "right")},
             set(),
         ),
+        # "Reactive" is for edema with no named cause; a location adjective names the bone.
+        (
+            "Full-thickness chondral defect of the MFC with underlying reactive subchondral edema.",
+            "MRI KNEE LEFT",
+            "present",
+            {("medial_femoral_condyle", "left")},
+            {"degenerative"},
+        ),
+        (
+            "Anterior corner edema at L2 and L3, in keeping with ankylosing spondylitis.",
+            None,
+            "present",
+            {("vertebral_body", None)},
+            {"inflammatory"},
+        ),
+        (
+            "Hyperintense marrow signal in the posterior calcaneus consistent with edema.",
+            "MRI ANKLE RIGHT",
+            "present",
+            {("calcaneus", "right")},
+            set(),
+        ),
     ],
 )
 def test_general_rules_for_other_styles(
