@@ -17,7 +17,9 @@ import pytest
 from nlp import annotate
 
 THRESHOLDS = {"status_acc": 0.93, "flag_f1": 0.93, "site_f1": 0.85, "etiology_f1": 0.85}
-_ASCII = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"})
+_ASCII = str.maketrans(
+    {"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue", "ß": "ss"}
+)
 SPELLINGS: dict[str, Callable[[str], str]] = {
     "as-dictated": lambda text: text,
     "capitals": str.upper,
