@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import socket
+import ssl
 import time
 
 from hl7.ack import parse_ack
@@ -35,16 +36,22 @@ class DeliveryRejected(PermanentError):
 
 
 def send_message(
-    address: tuple[str, int], message: bytes, control_id: str, *, timeout: float
+    address: tuple[str, int],
+    message: bytes,
+    control_id: str,
+    *,
+    timeout: float,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AckInfo:
     """Send one message and return the ACK whose MSA-2 equals `control_id`.
 
-    Raises DeliveryError on refused connection, timeout or a connection closed
-    without a matching ACK.
+    With `ssl_context` the connection is TLS, the server checked against the
+    context's CAs and host name. Raises DeliveryError on refused connection,
+    timeout, a failed TLS handshake or a connection closed without a matching ACK.
     """
     deadline = time.monotonic() + timeout
     try:
-        with socket.create_connection(address, timeout=timeout) as sock:
+        with _connect(address, timeout, ssl_context) as sock:
             sock.sendall(encode_frame(message))
             return _await_ack(sock, control_id, deadline)
     except TimeoutError as e:
@@ -102,6 +109,20 @@ def split_messages(data: bytes) -> list[bytes]:
             messages.append([])
         messages[-1].append(segment)
     return [b"\r".join(m) + b"\r" for m in messages]
+
+
+def _connect(
+    address: tuple[str, int], timeout: float, ssl_context: ssl.SSLContext | None
+) -> socket.socket:
+    sock = socket.create_connection(address, timeout=timeout)
+    if ssl_context is None:
+        return sock
+    try:
+        # The handshake runs here, under the socket's timeout.
+        return ssl_context.wrap_socket(sock, server_hostname=address[0])
+    except BaseException:
+        sock.close()
+        raise
 
 
 def _await_ack(sock: socket.socket, control_id: str, deadline: float) -> AckInfo:

@@ -65,6 +65,11 @@ def entries(client: redis.Redis) -> list[DeadLetter]:
     return sorted(found, key=lambda e: (e.dead_at, e.id))
 
 
+def entry_ids(client: redis.Redis) -> list[str]:
+    """The ids of all entries, in no particular order."""
+    return [i.decode() if isinstance(i, bytes) else i for i in client.hkeys(keys.DLQ_KEY)]  # type: ignore[union-attr]
+
+
 def remove(client: redis.Redis, entry_ids: list[str] | None = None) -> int:
     """Remove the given entries (all when None); return how many were removed."""
     if entry_ids is None:

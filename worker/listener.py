@@ -19,6 +19,14 @@ near 700 ACKs/s.
 
 A connection's frames are answered in order, one at a time (MLLP senders
 pair ACKs with messages by order); connections run concurrently.
+
+TLS (optional, `worker.tls`): the server accepts plain TCP and each connection
+task upgrades itself with `StreamWriter.start_tls`, rather than passing
+`ssl=` to `start_server`. There, a failed handshake (a plain MLLP sender on the
+TLS port, a missing or untrusted client certificate) never reaches our code:
+asyncio closes the socket and logs nothing unless in debug mode. Here it is
+caught, logged with the peer address and closed, and the handshake has its own
+deadline, so a silent client holds one connection task, nothing else.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import base64
 import contextlib
 import logging
 import signal
+import ssl
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,13 +51,14 @@ from hl7.extract import SUPPORTED_TRIGGERS
 from hl7.header import check_supported, parse_header
 from hl7.mllp import FrameDecoder, encode_frame
 from hl7.model import MessageHeader
-from worker import keys
+from worker import keys, tls
 from worker.celery_app import BrokerUnavailable, task_envelope
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
+TLS_HANDSHAKE_TIMEOUT = 30.0
 INTAKE_SCRIPT = resources.files("worker").joinpath("intake.lua").read_text()
 
 # Answering an unreadable MSH still needs delimiters and a version.
@@ -134,11 +144,20 @@ class _Connection:
 class MllpListener:
     """An asyncio MLLP server; `start`, then `stop` for a graceful shutdown."""
 
-    def __init__(self, settings: Settings, intake: Intake, *, host: str, port: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        intake: Intake,
+        *,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.settings = settings
         self.intake = intake
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context  # None: plain MLLP
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], _Connection] = {}
         self._closing = False
@@ -149,7 +168,12 @@ class MllpListener:
             self._serve_connection, self.host, self.port, limit=READ_CHUNK
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("MLLP listener on %s:%d", self.host, self.port)
+        log.info(
+            "MLLP listener on %s:%d%s",
+            self.host,
+            self.port,
+            "" if self.ssl_context is None else " (TLS)",
+        )
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop accepting, let in-flight messages finish (up to `grace` s), close connections."""
@@ -179,6 +203,8 @@ class MllpListener:
         conn = _Connection(peer=f"{peername[0]}:{peername[1]}" if peername else "?", task=task)
         self._connections[task] = conn
         try:
+            if self.ssl_context is not None and not await self._start_tls(writer, conn):
+                return
             await self._converse(reader, writer, conn)
         except asyncio.CancelledError:
             pass  # shutdown of an idle connection
@@ -189,6 +215,22 @@ class MllpListener:
             writer.close()
             with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(writer.wait_closed(), 2)
+
+    async def _start_tls(self, writer: asyncio.StreamWriter, conn: _Connection) -> bool:
+        """Upgrade the connection to TLS; False (logged) when the handshake fails."""
+        assert self.ssl_context is not None
+        timeout = min(TLS_HANDSHAKE_TIMEOUT, self.settings.idle_timeout)
+        try:
+            await writer.start_tls(self.ssl_context, ssl_handshake_timeout=timeout)
+        except ssl.SSLError as e:
+            # The reason (WRONG_VERSION_NUMBER, PEER_DID_NOT_RETURN_A_CERTIFICATE, ...)
+            # comes from OpenSSL; no message bytes were decrypted, so it holds no health data.
+            log.warning("connection %s: TLS handshake failed: %s", conn.peer, e.reason or e)
+            return False
+        except (TimeoutError, ConnectionError) as e:
+            log.warning("connection %s: TLS handshake failed: %s", conn.peer, type(e).__name__)
+            return False
+        return True
 
     async def _converse(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: _Connection
@@ -306,10 +348,16 @@ def _ack_id() -> str:
 
 
 async def serve(settings: Settings, redis_url: str) -> None:
-    """Run the listener until SIGTERM or SIGINT, then shut down gracefully."""
+    """Run the listener until SIGTERM or SIGINT, then shut down gracefully.
+
+    Raises TlsSetupError when the TLS files named in `settings` cannot be used.
+    """
+    ssl_context = tls.listener_context(settings)  # before anything is opened: may raise
     client = keys.async_redis_client(redis_url)
     intake = Intake(client, settings.duplicate_window)
-    listener = MllpListener(settings, intake, host=settings.mllp_host, port=settings.mllp_port)
+    listener = MllpListener(
+        settings, intake, host=settings.mllp_host, port=settings.mllp_port, ssl_context=ssl_context
+    )
     await listener.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -59,6 +59,11 @@ class Settings:
     visibility_timeout: float = 7200.0  # must exceed the longest task and the longest retry delay
     delivery_backoff_base: float = 5.0
     delivery_concurrency: int = 2
+    # MLLP over TLS: server certificate and key (PEM); with a client CA, clients must
+    # present a certificate it signed. See README "TLS".
+    tls_cert: Path | None = None
+    tls_key: Path | None = None  # None: the key is in tls_cert
+    tls_client_ca: Path | None = None
 
     def __post_init__(self) -> None:
         if self.destination is not None:
@@ -68,6 +73,12 @@ class Settings:
                 raise SettingsError(f"{name} must be a port number, got {getattr(self, name)}")
         if self.concurrency < 1:
             raise SettingsError("concurrency must be at least 1")
+        for name in ("tls_key", "tls_client_ca"):
+            if getattr(self, name) is not None and self.tls_cert is None:
+                raise SettingsError(
+                    f"{name} is set but tls_cert is not: TLS needs the listener's own "
+                    "certificate (RADFLAG_TLS_CERT, --tls-cert)"
+                )
         if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL"):
             raise SettingsError(
                 f"sqlite_synchronous must be NORMAL or FULL, got {self.sqlite_synchronous!r}"

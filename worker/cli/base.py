@@ -18,6 +18,7 @@ def main() -> None:
     """radflag: flags bone marrow edema in MRI reports arriving over HL7 v2."""
 
 
+_PEM = click.Path(path_type=Path)  # a PEM file; read by worker.tls, which names it on errors
 _SETTING_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--mllp-host", {"help": "Address the MLLP listener binds (RADFLAG_MLLP_HOST) [127.0.0.1]."}),
     ("--mllp-port", {"type": int, "help": "MLLP listener port (RADFLAG_MLLP_PORT) [2575]."}),
@@ -29,6 +30,9 @@ _SETTING_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--database-url", {"help": "SQLAlchemy URL; default SQLite in the data dir (RADFLAG_DATABASE_URL)."}),
     ("--concurrency", {"type": int, "help": "Worker processes (RADFLAG_CONCURRENCY) [2]."}),
     ("--log-level", {"help": "DEBUG, INFO, WARNING or ERROR (RADFLAG_LOG_LEVEL) [INFO]."}),
+    ("--tls-cert", {"type": _PEM, "help": "Listener TLS certificate (RADFLAG_TLS_CERT)."}),
+    ("--tls-key", {"type": _PEM, "help": "Its key, if not in the cert (RADFLAG_TLS_KEY)."}),
+    ("--tls-client-ca", {"type": _PEM, "help": "CA for client certs (RADFLAG_TLS_CLIENT_CA)."}),
 ]
 
 

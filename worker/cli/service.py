@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
+from hl7.errors import TransientError
 from worker.cli.base import main, with_settings
-from worker.settings import Settings
+from worker.settings import Settings, SettingsError
 
 
 def _redis_url(settings: Settings) -> str:
@@ -27,6 +30,16 @@ def _redis_url(settings: Settings) -> str:
     return url
 
 
+def _check_tls(settings: Settings) -> None:
+    """Load the listener's TLS files now, so that a bad one is a clear error, not a traceback."""
+    from worker import tls
+
+    try:
+        tls.listener_context(settings)
+    except SettingsError as e:
+        raise click.UsageError(str(e)) from e
+
+
 @main.command()
 @with_settings
 def run(settings: Settings) -> None:
@@ -34,6 +47,7 @@ def run(settings: Settings) -> None:
     from worker.logging import setup_logging
     from worker.supervisor import Supervisor
 
+    _check_tls(settings)  # the listener child would fail later, less clearly
     setup_logging(settings.log_level, "run")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     sys.exit(Supervisor(settings, with_web="web" in main.commands).run())
@@ -46,6 +60,7 @@ def listen(settings: Settings) -> None:
     from worker import celery_app, listener
     from worker.logging import setup_logging
 
+    _check_tls(settings)
     setup_logging(settings.log_level, "listen")
     url = _redis_url(settings)
     celery_app.configure(settings, redis_url=url)
@@ -108,28 +123,58 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--to", "to", required=True, metavar="HOST:PORT", help="The MLLP receiver.")
 @click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each ACK.")
-def send(files: tuple[Path, ...], to: str, timeout: float) -> None:
+@click.option("--tls", "use_tls", is_flag=True, help="Speak TLS (implied by the --tls-* options).")
+@click.option(
+    "--tls-ca",
+    type=click.Path(path_type=Path),
+    help="Trust the receiver's certificate if this CA (PEM) signed it; default: system CAs.",
+)
+@click.option("--tls-cert", type=click.Path(path_type=Path), help="Client certificate (PEM).")
+@click.option(
+    "--tls-key",
+    type=click.Path(path_type=Path),
+    help="Its private key (PEM), unless in the --tls-cert file.",
+)
+def send(
+    files: tuple[Path, ...],
+    to: str,
+    timeout: float,
+    use_tls: bool,
+    tls_ca: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+) -> None:
     """Send HL7 messages over MLLP and print each ACK.
 
     A file holds MLLP-framed messages, or plain messages one after another
     (each starts at its MSH segment; blank lines between are fine); LF segment
-    ends are sent as CR.
+    ends are sent as CR. With --tls the receiver's certificate must match the
+    host named in --to.
     """
     from hl7.errors import InboundMessageError
     from hl7.header import parse_header
+    from worker import tls
     from worker.delivery import DeliveryError, send_message, split_messages
-    from worker.settings import SettingsError, _parse_hostport
+    from worker.settings import _parse_hostport
 
     try:
         address = _parse_hostport(to)
     except SettingsError as e:
         raise click.BadParameter(str(e), param_hint="--to") from e
+    ssl_context = None
+    if use_tls or tls_ca or tls_cert or tls_key:
+        try:
+            ssl_context = tls.client_context(tls_ca, tls_cert, tls_key)
+        except SettingsError as e:
+            raise click.UsageError(str(e)) from e
     failures = 0
     for path in files:
         for message in split_messages(path.read_bytes()):
             try:
                 control_id = parse_header(message).control_id
-                ack = send_message(address, message, control_id, timeout=timeout)
+                ack = send_message(
+                    address, message, control_id, timeout=timeout, ssl_context=ssl_context
+                )
             except (InboundMessageError, DeliveryError) as e:
                 click.echo(f"{path}: {e}", err=True)
                 failures += 1
@@ -144,6 +189,9 @@ def send(files: tuple[Path, ...], to: str, timeout: float) -> None:
 @main.group()
 def dlq() -> None:
     """The dead-letter store: results rejected (AR) or out of retries."""
+
+
+PURGE_BATCH = 500
 
 
 def _dlq_client(settings: Settings) -> Any:
@@ -199,6 +247,8 @@ def dlq_show(settings: Settings, entry_id: str, with_message: bool) -> None:
 @with_settings
 def dlq_replay(settings: Settings, entry_ids: tuple[str, ...], replay_all: bool) -> None:
     """Queue dead-lettered messages again (with a fresh retry budget)."""
+    import redis
+
     from worker import celery_app
     from worker import dlq as store
 
@@ -207,9 +257,23 @@ def dlq_replay(settings: Settings, entry_ids: tuple[str, ...], replay_all: bool)
     chosen = store.entries(client) if replay_all else [_entry(client, i) for i in entry_ids]
     if not chosen:
         raise click.UsageError("name entry ids or give --all")
-    for entry in chosen:
-        store.replay(client, entry, celery_app.publish)
-        click.echo(f"replayed {entry.id} control_id={entry.control_id}")
+    replayed = failed = 0
+    with _progress(len(chosen), "replaying") as advance:
+        for entry in chosen:
+            try:
+                store.replay(client, entry, celery_app.publish)
+            except (TransientError, redis.RedisError) as e:
+                # The entry stays in the DLQ (published first, removed after): replay it later.
+                failed += 1
+                click.echo(f"not replayed {entry.id} control_id={entry.control_id}: {e}", err=True)
+            else:
+                replayed += 1
+                if not (advance.shown and sys.stdout.isatty()):  # would tear the bar apart
+                    click.echo(f"replayed {entry.id} control_id={entry.control_id}")
+            advance(1)
+    click.echo(f"replayed {replayed}, failed {failed}")
+    if failed:
+        sys.exit(1)
 
 
 @dlq.command("purge")
@@ -218,12 +282,53 @@ def dlq_replay(settings: Settings, entry_ids: tuple[str, ...], replay_all: bool)
 @with_settings
 def dlq_purge(settings: Settings, entry_ids: tuple[str, ...], purge_all: bool) -> None:
     """Remove dead-lettered messages for good."""
+    import redis
+
     from worker import dlq as store
 
     if not entry_ids and not purge_all:
         raise click.UsageError("name entry ids or give --all")
-    removed = store.remove(_dlq_client(settings), None if purge_all else list(entry_ids))
-    click.echo(f"removed {removed} entries at {datetime.now(UTC).isoformat(timespec='seconds')}")
+    client = _dlq_client(settings)
+    # --all removes the entries there now, in batches (a progress bar can follow them);
+    # one arriving meanwhile stays.
+    chosen = store.entry_ids(client) if purge_all else list(entry_ids)
+    removed = failed = 0
+    with _progress(len(chosen), "purging") as advance:
+        for start in range(0, len(chosen), PURGE_BATCH):
+            batch = chosen[start : start + PURGE_BATCH]
+            try:
+                removed += store.remove(client, batch)
+            except redis.RedisError as e:
+                failed = len(chosen) - start
+                click.echo(f"purge stopped: {type(e).__name__}: {e}", err=True)
+                break
+            advance(len(batch))
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    click.echo(f"removed {removed}, failed {failed} at {stamp}")
+    if failed:
+        sys.exit(1)
+
+
+class _Advance:
+    """Moves a progress bar on; `shown` says whether there is one."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.shown = bar is not None
+
+    def __call__(self, steps: int) -> None:
+        if self.bar is not None:
+            self.bar.update(steps)
+
+
+@contextlib.contextmanager
+def _progress(total: int, label: str) -> Iterator[_Advance]:
+    """A progress bar on stderr when stderr is a terminal; nothing otherwise (logs, pipes)."""
+    if not sys.stderr.isatty():
+        yield _Advance(None)
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield _Advance(bar)
 
 
 def _entry(client: Any, entry_id: str) -> Any:
