@@ -61,13 +61,18 @@ def send_message(
 
 
 def deliver(
-    address: tuple[str, int], message: bytes, control_id: str, *, timeout: float
+    address: tuple[str, int],
+    message: bytes,
+    control_id: str,
+    *,
+    timeout: float,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AckInfo:
-    """Send and classify the answer: AA/CA returns the ACK.
+    """Send (over TLS with `ssl_context`) and classify the answer: AA/CA returns the ACK.
 
     Raises DeliveryRejected for AR/CR and DeliveryError for AE/CE and transport failures.
     """
-    ack = send_message(address, message, control_id, timeout=timeout)
+    ack = send_message(address, message, control_id, timeout=timeout, ssl_context=ssl_context)
     if ack.code in ("AA", "CA"):
         return ack
     detail = f"{ack.code} for {control_id}" + (f": {ack.text}" if ack.text else "")

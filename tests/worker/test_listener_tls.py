@@ -22,6 +22,7 @@ from tests.hl7.messages import wrap_oru
 from tests.servers import RedisServer, running, service_env, start_listener
 from worker import keys, tls
 from worker.cli import main
+from worker.delivery import deliver
 from worker.listener import Intake, MllpListener
 from worker.settings import Settings, SettingsError
 
@@ -281,6 +282,13 @@ def test_cli_listen_and_send_over_tls(
         no_cert = runner.invoke(main, ["send", "--tls-ca", str(pki.ca), *to])
         untrusted = runner.invoke(main, ["send", "--tls", *to])  # the test CA is not a system CA
         plain = runner.invoke(main, ["send", *to])
+        delivered = deliver(
+            ("127.0.0.1", port),
+            wrap_oru(REPORT, control_id="DELIV1"),
+            "DELIV1",
+            timeout=5,
+            ssl_context=tls.client_context(pki.ca, pki.client_cert, pki.client_key),
+        )
         log = listener.log()
     assert ok.exit_code == 0, ok.output
     assert "SEND1 AA" in ok.output
@@ -290,4 +298,5 @@ def test_cli_listen_and_send_over_tls(
     assert "CERTIFICATE_VERIFY_FAILED" in untrusted.output or "verify" in untrusted.output
     assert "(TLS)" in log and "TLS handshake failed" in log
     assert REPORT not in log
-    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 1
+    assert delivered.code == "AA"
+    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 2
