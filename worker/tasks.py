@@ -12,8 +12,10 @@ so the destination can recognise a repeat.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import logging
+import ssl
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,11 +30,19 @@ from worker import dlq, keys
 from worker.celery_app import app, current_settings, publish
 from worker.delivery import DeliveryError, DeliveryRejected, backoff_delay, deliver
 from worker.reports import annotate_report
+from worker.settings import Settings
 from worker.store import open_store
+from worker.tls import destination_context
 
 log = logging.getLogger(__name__)
 
 _STORE_RETRY = {"max_retries": 20, "countdown": 5}
+
+
+@functools.cache
+def _destination_context(settings: Settings) -> ssl.SSLContext | None:
+    # One context per process and settings: loading the CA file is not free.
+    return destination_context(settings)
 
 
 def result_control_id(dedupe_key: str, received_at: str) -> str:
@@ -134,7 +144,13 @@ def deliver_result(
         log.info("result kept, no destination configured result=%s", result_control_id)
         return
     try:
-        ack = deliver(address, message, result_control_id, timeout=settings.delivery_timeout)
+        ack = deliver(
+            address,
+            message,
+            result_control_id,
+            timeout=settings.delivery_timeout,
+            ssl_context=_destination_context(settings),
+        )
     except DeliveryRejected as e:
         entry.record("rejected", str(e))
         _dead_letter_or_retry(

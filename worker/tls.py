@@ -66,6 +66,16 @@ def listener_context(settings: Settings) -> ssl.SSLContext | None:
     return server_context(settings.tls_cert, settings.tls_key, settings.tls_client_ca)
 
 
+def destination_context(settings: Settings) -> ssl.SSLContext | None:
+    """The delivery client's context from `destination_tls`/`destination_tls_ca`; None: plain TCP.
+
+    Raises TlsSetupError.
+    """
+    if not settings.destination_tls:
+        return None
+    return client_context(settings.destination_tls_ca)
+
+
 def _load_chain(context: ssl.SSLContext, cert: Path, key: Path | None) -> None:
     try:
         context.load_cert_chain(cert, key)

@@ -22,17 +22,22 @@ _PEM = click.Path(path_type=Path)  # a PEM file; read by worker.tls, which names
 _SETTING_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--mllp-host", {"help": "Address the MLLP listener binds (RADFLAG_MLLP_HOST) [127.0.0.1]."}),
     ("--mllp-port", {"type": int, "help": "MLLP listener port (RADFLAG_MLLP_PORT) [2575]."}),
-    ("--http-host", {"help": "Address of the web page and /metrics (RADFLAG_HTTP_HOST) [127.0.0.1]."}),
-    ("--http-port", {"type": int, "help": "Port of the web page and /metrics (RADFLAG_HTTP_PORT) [8080]."}),
+    ("--http-host", {"help": "Address of the page and /metrics (RADFLAG_HTTP_HOST) [127.0.0.1]."}),
+    ("--http-port", {"type": int, "help": "Page and /metrics port (RADFLAG_HTTP_PORT) [8080]."}),
     ("--destination", {"metavar": "HOST:PORT", "help": "Where results go (RADFLAG_DESTINATION)."}),
-    ("--data-dir", {"type": click.Path(path_type=Path), "help": "Data directory (RADFLAG_DATA_DIR)."}),
+    ("--data-dir", {"type": click.Path(path_type=Path), "help": "Data dir (RADFLAG_DATA_DIR)."}),
     ("--redis-url", {"help": "External Redis instead of the embedded one (RADFLAG_REDIS_URL)."}),
-    ("--database-url", {"help": "SQLAlchemy URL; default SQLite in the data dir (RADFLAG_DATABASE_URL)."}),
+    ("--database-url", {"help": "SQLAlchemy URL; default SQLite (RADFLAG_DATABASE_URL)."}),
     ("--concurrency", {"type": int, "help": "Worker processes (RADFLAG_CONCURRENCY) [2]."}),
     ("--log-level", {"help": "DEBUG, INFO, WARNING or ERROR (RADFLAG_LOG_LEVEL) [INFO]."}),
     ("--tls-cert", {"type": _PEM, "help": "Listener TLS certificate (RADFLAG_TLS_CERT)."}),
     ("--tls-key", {"type": _PEM, "help": "Its key, if not in the cert (RADFLAG_TLS_KEY)."}),
     ("--tls-client-ca", {"type": _PEM, "help": "CA for client certs (RADFLAG_TLS_CLIENT_CA)."}),
+    (
+        "--destination-tls/--no-destination-tls",
+        {"help": "Send results over TLS (RADFLAG_DESTINATION_TLS)."},
+    ),
+    ("--destination-tls-ca", {"type": _PEM, "help": "CA for it (RADFLAG_DESTINATION_TLS_CA)."}),
 ]
 
 
@@ -43,7 +48,7 @@ def with_settings(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(**kwargs: Any) -> Any:
         overrides = {}
         for option, _ in _SETTING_OPTIONS:
-            name = option[2:].replace("-", "_")
+            name = option.split("/")[0][2:].replace("-", "_")
             overrides[name] = kwargs.pop(name, None)
         try:
             settings = Settings.from_mapping(None, **overrides)
