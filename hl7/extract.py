@@ -18,6 +18,7 @@ that write their headers (the usual case) get their text unchanged.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -27,7 +28,6 @@ from hl7.model import MessageHeader, Report, ReportSection
 from hl7.segments import Segment, split_segments
 from hl7.text import Delimiters, decode_message, split_lines
 
-SUPPORTED_TRIGGERS = {"ORU": ("R01", ""), "MDM": ("T02", "T04")}
 TEXT_TYPES = ("TX", "FT", "ST", "TEXT", "")
 CODED_TYPES = ("CE", "CWE")
 # Result status: D deletes the OBX, W marks it wrong; neither is report text.
@@ -59,7 +59,6 @@ def extract_report(message: bytes) -> Report:
     """
     header = parse_header(message)
     check_supported(header)
-    _check_trigger(header)
     delimiters = Delimiters.from_msh(header.field_separator, header.encoding_characters)
     text = decode_message(message, header.character_set)
     segments = split_segments(text, delimiters, header.character_set)
@@ -79,13 +78,30 @@ def extract_report(message: bytes) -> Report:
     )
 
 
-def _check_trigger(header: MessageHeader) -> None:
-    if header.trigger_event not in SUPPORTED_TRIGGERS[header.message_type]:
-        raise UnsupportedMessageType(
-            f"{header.message_type}^{header.trigger_event} carries no report "
-            "(radflag reads ORU^R01, MDM^T02 and MDM^T04)",
-            hl7_error_code=201,
-        )
+def screen(message: bytes, header: MessageHeader) -> None:
+    """Before the ACK: raise what `extract_report` raises for a message it can never read.
+
+    Cheap for an ordinary report: a message with an OBX of a text type (TX, FT,
+    ST, CE, CWE, or none given) and none of an encapsulated one (ED, RP) passes
+    on a byte scan.
+    Any other message gets the full read (about 0.1 ms), so the listener and the
+    worker never disagree about an ED/PDF-only report or a lab panel.
+    """
+    check_supported(header)
+    text_obx, encapsulated_obx = _obx_type_patterns(header.field_separator)
+    if text_obx.search(message) and not encapsulated_obx.search(message):
+        return
+    extract_report(message)
+
+
+@functools.cache
+def _obx_type_patterns(separator: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    sep = re.escape(separator.encode("latin-1"))
+    head = rb"(?:^|[\r\n])OBX" + sep + rb"[^\r\n" + sep + rb"]*" + sep
+    return (
+        re.compile(head + rb"(?:TX|FT|ST|TEXT|CE|CWE|)" + sep),
+        re.compile(head + rb"(?:ED|RP)" + sep),
+    )
 
 
 def _report_lines(segments: list[Segment]) -> list[_Line]:

@@ -35,6 +35,8 @@ SUPPORTED_VERSIONS = (
 )
 # Message types whose report radflag reads (the trigger is checked by extract_report).
 SUPPORTED_MESSAGE_TYPES = ("ORU", "MDM")
+# An empty MSH-9.2 on an ORU is read as R01 (older senders leave it out).
+SUPPORTED_TRIGGERS = {"ORU": ("R01", ""), "MDM": ("T02", "T04")}
 
 _HL7_NULL = '""'
 
@@ -56,11 +58,21 @@ def parse_header(message: bytes) -> MessageHeader:
 
 
 def check_supported(header: MessageHeader) -> None:
-    """Raise UnsupportedMessageType (200) or UnsupportedVersion (203) if radflag cannot read it."""
+    """Raise if radflag cannot read this kind of message.
+
+    UnsupportedMessageType: 200 for a type other than ORU/MDM, 201 for another
+    trigger (ORU^R30, MDM^T01); UnsupportedVersion (203) outside 2.3 to 2.8.
+    """
     if header.message_type not in SUPPORTED_MESSAGE_TYPES:
         raise UnsupportedMessageType(
             f"message type {header.message_type}^{header.trigger_event} is not a report "
             "(radflag reads ORU^R01, MDM^T02 and MDM^T04)"
+        )
+    if header.trigger_event not in SUPPORTED_TRIGGERS[header.message_type]:
+        raise UnsupportedMessageType(
+            f"{header.message_type}^{header.trigger_event} carries no report "
+            "(radflag reads ORU^R01, MDM^T02 and MDM^T04)",
+            hl7_error_code=201,
         )
     if header.version not in SUPPORTED_VERSIONS:
         raise UnsupportedVersion(

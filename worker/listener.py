@@ -3,8 +3,11 @@
 Strategy: asyncio for the sockets (many idle connections cost nothing) and for
 Redis (redis.asyncio with a connection pool), so a connection waiting on Redis
 never holds up the others and no thread hop is paid per message. Per message
-the listener only frames, reads MSH (`hl7.header`), checks the type and
-queues; the full parse and the NLP run in the workers.
+the listener only frames, reads MSH (`hl7.header`), screens the content
+(`hl7.extract.screen`: a byte scan for a text OBX; only an odd message, such as
+an ED/PDF-only report or a lab panel, gets the full read, so it is answered
+AR/CR rather than AA and dead-lettered later) and queues; the full parse and the
+NLP run in the workers.
 
 Queueing a message is one Lua script (worker/intake.lua), one round trip: if
 the dedupe key exists it is a duplicate (AA/CA again, not queued); else LPUSH
@@ -46,9 +49,9 @@ import redis
 import redis.asyncio as aioredis
 
 from hl7.ack import build_ack, response_code
-from hl7.errors import FrameTooLarge, InboundMessageError, UnsupportedMessageType
-from hl7.extract import SUPPORTED_TRIGGERS
-from hl7.header import check_supported, parse_header
+from hl7.errors import FrameTooLarge, InboundMessageError
+from hl7.extract import screen
+from hl7.header import parse_header
 from hl7.mllp import FrameDecoder, encode_frame
 from hl7.model import MessageHeader
 from worker import keys, tls
@@ -277,8 +280,7 @@ class MllpListener:
         header = _FALLBACK_HEADER
         try:
             header = parse_header(frame)
-            check_supported(header)
-            _check_trigger(header)
+            screen(frame, header)
         except InboundMessageError as e:
             return await self._reject(frame, header, e, received_at)
         code = response_code(header, "accepted")
@@ -330,17 +332,6 @@ class MllpListener:
         )
         writer.write(encode_frame(ack))
         await writer.drain()
-
-
-def _check_trigger(header: MessageHeader) -> None:
-    # The same rule extract_report applies in the worker, applied before the
-    # ACK: an ORU^R30 is answered AR at once rather than AA and then dead-lettered.
-    if header.trigger_event not in SUPPORTED_TRIGGERS[header.message_type]:
-        raise UnsupportedMessageType(
-            f"{header.message_type}^{header.trigger_event} carries no report "
-            "(radflag reads ORU^R01, MDM^T02 and MDM^T04)",
-            hl7_error_code=201,
-        )
 
 
 def _ack_id() -> str:

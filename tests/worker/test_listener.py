@@ -11,7 +11,9 @@ import pytest
 import redis
 
 from hl7.ack import parse_ack
+from hl7.header import parse_header
 from hl7.mllp import FrameDecoder, encode_frame
+from tests.conftest import FIXTURES
 from tests.hl7.messages import wrap_oru
 from tests.servers import RedisServer
 from worker import keys
@@ -126,6 +128,30 @@ def test_unsupported_trigger_rejected(publishing: Settings, redis_server: RedisS
     )
     ack = parse_ack(answers[0])
     assert (ack.code, ack.error_code) == ("AR", "201")
+
+
+@pytest.mark.parametrize(
+    ("fixture", "error_code"),
+    [("oru_v251_ed_pdf_only.hl7", "207"), ("oru_v24_lab_panel.hl7", "200")],
+)
+def test_message_without_report_text_rejected_before_queueing(
+    publishing: Settings,
+    redis_server: RedisServer,
+    redis_client: redis.Redis,
+    fixture: str,
+    error_code: str,
+) -> None:
+    """An ED/PDF-only report or a lab panel gets AR/CR with ERR and the reason, and is recorded."""
+    message = (FIXTURES / "hl7" / fixture).read_bytes().replace(b"\n", b"\r")
+    answers = _run(
+        publishing, redis_server, lambda lst: _exchange(lst.port, [encode_frame(message)], 1)
+    )
+    ack = parse_ack(answers[0])
+    rejected = "CR" if parse_header(message).enhanced_mode else "AR"
+    assert (ack.code, ack.error_code) == (rejected, error_code)
+    assert "no report text" in ack.text
+    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 0
+    assert keys.queue_depth(redis_client, keys.QUEUE_STORE) == 1
 
 
 def test_not_hl7_rejected(publishing: Settings, redis_server: RedisServer) -> None:
