@@ -47,6 +47,7 @@ from tests.hl7.messages import STYLES, wrap_oru
 from tests.servers import (
     MllpDestination,
     RadflagProcess,
+    accepts,
     free_port,
     service_env,
     start_listener,
@@ -161,7 +162,7 @@ def baseline(name: str, target: Any, source: Iterator[bytes], seconds: float) ->
     process = multiprocessing.Process(target=target, args=(port,), daemon=True)
     process.start()
     try:
-        wait_until(lambda: _accepts(port), timeout=20, what=f"{name} port")
+        wait_until(lambda: accepts(port), timeout=20, what=f"{name} port")
         rates = {}
         for connections in (1, 8):
             # hl7apy's server answers one message per connection, then closes it.
@@ -172,16 +173,6 @@ def baseline(name: str, target: Any, source: Iterator[bytes], seconds: float) ->
     finally:
         process.terminate()
         process.join(5)
-
-
-def _accepts(port: int) -> bool:
-    import socket
-
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
 
 
 # -- pieces -----------------------------------------------------------------------------

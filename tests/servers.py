@@ -44,6 +44,15 @@ __all__ = [
 ]
 
 
+def accepts(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        socket.create_connection((host, port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
+
+
 def wait_until(
     predicate: Callable[[], T], *, timeout: float, interval: float = 0.05, what: str = "condition"
 ) -> T:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from tests.hl7.messages import wrap_oru
 from tests.servers import (
     MllpDestination,
     RadflagProcess,
+    accepts,
     free_port,
     mllp_exchange,
     service_env,
@@ -71,14 +71,6 @@ def corpus_messages(corpus: Path) -> list[bytes]:
     ]  # fmt: skip
 
 
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def service_run(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> Iterator[ServiceRun]:
     """The whole dev corpus (and one unsupported message) through `radflag run`."""
@@ -91,7 +83,7 @@ def service_run(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> I
     )  # fmt: skip
     run = RadflagProcess("run", ["run"], env, base / "run.log").start()
     try:
-        wait_until(lambda: _accepts(mllp_port) and _accepts(http_port), timeout=90,
+        wait_until(lambda: accepts(mllp_port) and accepts(http_port), timeout=90,
                    what="the MLLP and HTTP ports of radflag run")  # fmt: skip
         oru = corpus_messages(shared_dir / "corpus" / "dev.jsonl")
         adt = (FIXTURES / "hl7" / "adt_v25_a01.hl7").read_bytes().replace(b"\n", b"\r")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from tests.hl7.messages import wrap_oru
 from tests.servers import (
     MllpDestination,
     RadflagProcess,
+    accepts,
     free_port,
     mllp_exchange,
     service_env,
@@ -55,14 +55,6 @@ def _alive(pid: int) -> bool:
     return stat.exists() and ") Z " not in stat.read_text()
 
 
-def _accepts(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
 def test_run_serves_and_stops_everything(tmp_path: Path, destination: MllpDestination) -> None:
     """A message in gets AA and its result out; SIGTERM leaves no process behind."""
     mllp_port, http_port = free_port(), free_port()
@@ -73,7 +65,7 @@ def test_run_serves_and_stops_everything(tmp_path: Path, destination: MllpDestin
     run = RadflagProcess("run", ["run"], env, tmp_path / "run.log").start()
     try:
         run.wait_for_log("started worker-deliver", timeout=30)
-        wait_until(lambda: _accepts(mllp_port), timeout=60, what="the MLLP port")
+        wait_until(lambda: accepts(mllp_port), timeout=60, what="the MLLP port")
         url = keys.resolve_redis_url(Settings(data_dir=tmp_path / "data"))
         assert url is not None and url.startswith("redis://127.0.0.1:")
         answers = mllp_exchange(mllp_port, [wrap_oru(REPORT, "MRI KNEE LEFT", control_id="RUN1")])
