@@ -212,6 +212,61 @@ class AnatomyReader:
             )
         return Anatomy(_dedupe(bones), self._severity(segment[: start - lo]))
 
+    def bone_owns(
+        self, text: str, clause: tuple[int, int], start: int, end: int, heading: str
+    ) -> bool:
+        """True if a bone, not a soft tissue, owns the bare edema word [start, end) in `clause`.
+
+        The owner is, in order: a relation word right after it ("edema along
+        the tendon sheath": soft); the first tissue word after "in", "within",
+        "of" ("edema in the greater tuberosity", "edema in Hoffa's fat pad");
+        a tissue word just before it ("soft tissue swelling and edema at");
+        the first tissue word after it; the last one before it ("lesions in
+        the sacrum with surrounding edema"); the sub-heading's bone.
+        """
+        owners = self._rules.owners
+        if owners is None:
+            return False
+        lo, hi = clause
+        after = text[end:hi].lower()
+        if any(rx.match(after) for rx in owners.soft_relations):
+            return False
+        following = self._tissue_words(after)
+        if following and any(rx.match(after) for rx in owners.inside_relations):
+            return following[0][2]
+        before = text[lo:start].lower()
+        cut = self._last_soft_break(before)
+        preceding = self._tissue_words(before[cut:])
+        if preceding:
+            _, last_end, is_bone = preceding[-1]
+            if len(before[cut + last_end :].split()) <= owners.adjacent_words:
+                return is_bone
+        if following:
+            return following[0][2]
+        anywhere_before = self._tissue_words(before)
+        if anywhere_before:
+            return anywhere_before[-1][2]
+        return bool(heading and self.find_bones(heading.lower()))
+
+    def _tissue_words(self, text: str) -> list[tuple[int, int, bool]]:
+        """(start, end, is_bone) of bone and soft-tissue words in `text`, in order.
+
+        Where a soft-tissue word and a bone word overlap, the longer wins, a
+        tie goes to the soft tissue ("patellar tendon").
+        """
+        owners = self._rules.owners
+        assert owners is not None
+        found = [(h.start, h.end, True) for h in self.find_bones(text)]
+        found += [(m.start(), m.end(), True) for rx in owners.bone for m in rx.finditer(text)]
+        found += [
+            (m.start(), m.end(), False) for rx in owners.soft_tissue for m in rx.finditer(text)
+        ]
+        kept: list[tuple[int, int, bool]] = []
+        for hit in sorted(found, key=lambda h: (h[0] - h[1], h[2], h[0])):
+            if all(hit[1] <= k[0] or hit[0] >= k[1] for k in kept):
+                kept.append(hit)
+        return sorted(kept)
+
     def _last_soft_break(self, before: str) -> int:
         """Offset just after the last clause-break word in `before`, or 0."""
         cut = 0

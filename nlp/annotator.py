@@ -38,6 +38,14 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     reader = _anatomy_reader(language)
     fallback = reader.side_of(layout.exam_text) or reader.side_of(procedure or "")
     targets = [m for m in matches if m.label == BME_LABEL]
+    # A bare "edema" counts only where a bone owns it; the others are not
+    # mentions at all (nor clause neighbours of the real ones).
+    targets = [
+        m
+        for m in targets
+        if not rules.targets[m.rule].bone_owned
+        or _bone_owned(unwrapped, m, targets, layout, reader)
+    ]
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     records = [
         _record(text, unwrapped, m, targets, cues, layout, rules, reader, fallback) for m in targets
@@ -51,6 +59,22 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     return build_annotation(
         records, rules, _site_cues(unwrapped, records, cues, layout, rules, reader)
     )
+
+
+def _bone_owned(
+    text: str, match: Match, targets: list[Match], layout: Layout, reader: AnatomyReader
+) -> bool:
+    sentence = layout.sentences[layout.sentence_index(match.char_start)]
+    line = layout.lines[sentence.line]
+    neighbours = [
+        (t.char_start, t.char_end)
+        for t in targets
+        if t is not match and sentence.start <= t.char_start < sentence.end
+    ]
+    clause = reader.clause(
+        text, sentence.start, sentence.end, match.char_start, match.char_end, neighbours
+    )
+    return reader.bone_owns(text, clause, match.char_start, match.char_end, line.heading)
 
 
 def _record(

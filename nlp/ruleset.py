@@ -69,6 +69,8 @@ class TargetRuleSpec:
     etiology: str | None = None
     fallback: bool = False  # only where no other target overlaps ("edema in the talus")
     requires_bone: bool = False  # kept only when a bone is named around it ("contusion")
+    # Kept only when a bone, not a soft tissue, owns it in its clause (a bare "edema").
+    bone_owned: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,24 @@ class SectionSpec:
 
 
 @dataclass(frozen=True)
+class ClauseOwners:
+    """Words that own a bare edema word in its clause (clauses.json "owners").
+
+    `bone`: bone wording besides the vocabulary ("marrow", "tuberosity");
+    `soft_tissue`: soft-tissue words ("fat pad", "tendon", "bursa");
+    `soft_relations`: words right after the edema that put it outside a bone
+    ("around", "along", "surrounding the"); `inside_relations`: words right
+    after it that put it inside what follows ("in", "within", "of").
+    """
+
+    bone: tuple[re.Pattern[str], ...]
+    soft_tissue: tuple[re.Pattern[str], ...]
+    soft_relations: tuple[re.Pattern[str], ...]
+    inside_relations: tuple[re.Pattern[str], ...]
+    adjacent_words: int
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """Everything one language needs, loaded once."""
 
@@ -171,6 +191,8 @@ class RuleSet:
     # A sentence that sums up the findings before it ("Findings most consistent
     # with ulnar impaction."): its cause relates to the section's earlier mentions.
     etiology_summary: re.Pattern[str] | None = None
+    # clauses.json "owners": words that tie a bare "edema" to bone or to soft tissue.
+    owners: ClauseOwners | None = None
 
 
 # -- generic checks -------------------------------------------------------------
@@ -256,18 +278,25 @@ def read_jsonl(root: Traversable, language: str, name: str) -> list[tuple[str, A
 def parse_target(obj: Any, where: str) -> TargetRuleSpec:
     """One line of targets.jsonl."""
     obj = _check_keys(
-        obj, where, {"literal", "category"}, {"pattern", "etiology", "fallback", "requires_bone"}
+        obj,
+        where,
+        {"literal", "category"},
+        {"pattern", "etiology", "fallback", "requires_bone", "bone_owned"},
     )
     etiology = obj.get("etiology")
     if etiology is not None:
         _choice(etiology, ETIOLOGIES, where, "etiology")
     fallback = obj.get("fallback", False)
     requires_bone = obj.get("requires_bone", False)
-    if not isinstance(fallback, bool) or not isinstance(requires_bone, bool):
-        raise RuleFileError(f"{where}: fallback and requires_bone must be true or false")
+    bone_owned = obj.get("bone_owned", False)
+    if not all(isinstance(v, bool) for v in (fallback, requires_bone, bone_owned)):
+        raise RuleFileError(
+            f"{where}: fallback, requires_bone and bone_owned must be true or false"
+        )
     return TargetRuleSpec(
         fallback=fallback,
         requires_bone=requires_bone,
+        bone_owned=bone_owned,
         literal=_str(obj["literal"], where, "literal"),
         category=_choice(obj["category"], TARGET_CATEGORIES, where, "category"),
         pattern=_pattern(obj.get("pattern"), where),
@@ -398,6 +427,21 @@ def _int(obj: dict[str, Any], key: str, where: str) -> int:
     return value
 
 
+def _parse_owners(where: str, obj: Any) -> ClauseOwners | None:
+    """clauses.json "owners" (optional): word lists and adjacent_words."""
+    if obj is None:
+        return None
+    w = f"{where}: owners"
+    names = ("bone", "soft_tissue", "soft_relations", "inside_relations")
+    obj = _check_keys(obj, w, {*names, "adjacent_words"}, set())
+    lists = {}
+    for key in names:
+        if not isinstance(obj[key], list) or not obj[key]:
+            raise RuleFileError(f"{w}: {key} must be a non-empty list of regexes")
+        lists[key] = tuple(_regex(p, w, f"{key}[]") for p in obj[key])
+    return ClauseOwners(**lists, adjacent_words=_int(obj, "adjacent_words", w))
+
+
 # -- the whole rule set -------------------------------------------------------------
 
 
@@ -466,7 +510,8 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     ]
 
     where, clauses = read_json(root, language, "clauses.json")
-    clauses = _check_keys(clauses, where, {"breaks"}, set())
+    clauses = _check_keys(clauses, where, {"breaks"}, {"owners"})
+    owners = _parse_owners(where, clauses.get("owners"))
 
     where, sugg = read_json(root, language, "suggestions.json")
     sugg = _check_keys(sugg, where, {"flags"}, set())
@@ -510,6 +555,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         ordinal_after=frozenset(w.lower() for w in sent.get("ordinal_after", [])),
         sentence_starters=frozenset(w.lower() for w in sent.get("sentence_starters", [])),
         etiology_summary=summary_rx,
+        owners=owners,
     )
 
 
@@ -538,6 +584,7 @@ __all__ = [
     "EXAM_SECTION",
     "RULE_FILES",
     "BoneSpec",
+    "ClauseOwners",
     "ContextRuleSpec",
     "EtiologyCueSpec",
     "EtiologyScope",
