@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 from nlp.ruleset import EXAM_SECTION, RuleSet
 
+FINDINGS_SECTION = "findings"  # internal section name, the same in every language
+
 _SENTENCE_END = re.compile(r"[.!?](?=\s+\S)")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 _NUMBER_BEFORE = re.compile(r"(\S+)\s+\d{1,3}\.$")
@@ -73,6 +75,7 @@ class LayoutReader:
         self._wrap_pattern = rules.wrap_pattern
         self._ordinal_after = rules.ordinal_after
         self._starters = rules.sentence_starters
+        self._current = rules.current_sections
 
     def unwrap(self, text: str) -> str:
         """`text` with soft line breaks (hard-wrapped dictation) made spaces; same length.
@@ -147,6 +150,9 @@ class LayoutReader:
         exam_parts: list[str] = []
         section: str | None = None
         seen_header = False
+        opened_findings = False
+        after_inline: list[int] = []  # lines that follow a one-line "History: ..." header
+        inline = False
         pos = 0
         for raw in text.split("\n"):
             start, end = pos, pos + len(raw)
@@ -156,6 +162,10 @@ class LayoutReader:
             opened = self.section_of_line(raw)
             if opened is not None:
                 section, seen_header = opened, True
+                opened_findings = opened_findings or opened == FINDINGS_SECTION
+                inline = bool(self._inline_content(raw))
+            elif inline and section not in self._current and section != EXAM_SECTION:
+                after_inline.append(len(lines))
             elif not seen_header:
                 # Before the first header: title lines are the exam block; any
                 # prose there (dictation before IMPRESSION:) is current text,
@@ -170,12 +180,25 @@ class LayoutReader:
             index = len(lines)
             lines.append(Line(start, end, section, heading))
             sentences.extend(Sentence(s, e, index) for s, e in self._split(text, start, end))
+        if after_inline and not opened_findings:
+            # "History: 58F, groin pain." and then the findings with no header of
+            # their own: a one-line header holds only its line when the report
+            # never opens a findings section.
+            for index in after_inline:
+                line = lines[index]
+                lines[index] = Line(line.start, line.end, None, line.heading)
         if not seen_header:
             # Dictation without any header: all of it is current text; the
             # first line may still be a title ("MRI LEFT KNEE").
             lines = [Line(x.start, x.end, None, x.heading) for x in lines]
             exam_parts = [text[lines[0].start : lines[0].end]] if lines else []
         return Layout(tuple(lines), tuple(sentences), "\n".join(exam_parts).lower())
+
+    @staticmethod
+    def _inline_content(header_line: str) -> str:
+        """What follows the header's colon on its own line ("" for a bare header)."""
+        _, colon, rest = header_line.partition(":")
+        return rest.strip() if colon else ""
 
     @staticmethod
     def _looks_like_title(line: str, index: int) -> bool:

@@ -118,3 +118,31 @@ def test_pipeline_sentences_match_layout() -> None:
     doc = build_pipeline("en")(text)
     sentences = [s.text.strip() for s in doc.sents if s.text.strip()]
     assert sentences == ["FINDINGS:", "1. No fracture.", "Bone marrow edema.", "2. Effusion."]
+
+
+@pytest.mark.parametrize(
+    ("text", "sections"),
+    [
+        # No FINDINGS header: the body after a one-line history header is current text.
+        (
+            "MRI LEFT HIP\nHistory: 58F, groin pain.\nBand of edema in the femoral neck.\n"
+            "Impression: Stress fracture.",
+            ["exam", "history", None, "impression"],
+        ),
+        # With a FINDINGS header, a history that runs over two lines stays history.
+        (
+            "History: 58F, groin pain.\nKnown osteopenia.\nFindings:\nNormal.",
+            ["history", "history", "findings", "findings"],
+        ),
+        # A bare history header owns the lines under it.
+        (
+            "HISTORY:\n58F, groin pain.\nImpression: Normal.",
+            ["history", "history", "impression"],
+        ),
+    ],
+)
+def test_one_line_history_header_without_findings_header(
+    reader: LayoutReader, text: str, sections: list[str | None]
+) -> None:
+    """A one-line 'History: ...' holds only its line when the report has no FINDINGS header."""
+    assert [line.section for line in reader.read(text).lines] == sections
