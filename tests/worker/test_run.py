@@ -55,12 +55,15 @@ def _alive(pid: int) -> bool:
     return stat.exists() and ") Z " not in stat.read_text()
 
 
-def test_run_serves_and_stops_everything(tmp_path: Path, destination: MllpDestination) -> None:
+@pytest.mark.parametrize("log_level", ["INFO", "DEBUG"])
+def test_run_serves_and_stops_everything(
+    tmp_path: Path, destination: MllpDestination, log_level: str
+) -> None:
     """A message in gets AA and its result out; SIGTERM leaves no process behind."""
     mllp_port, http_port = free_port(), free_port()
     env = service_env(
         tmp_path / "data", None, destination=destination.address, mllp_port=mllp_port,
-        http_port=http_port, concurrency=1, delivery_concurrency=1,
+        http_port=http_port, concurrency=1, delivery_concurrency=1, log_level=log_level,
     )  # fmt: skip
     run = RadflagProcess("run", ["run"], env, tmp_path / "run.log").start()
     try:
@@ -79,6 +82,11 @@ def test_run_serves_and_stops_everything(tmp_path: Path, destination: MllpDestin
         run.process.send_signal(signal.SIGTERM)
         status = run.process.wait(90)
     assert status == 0, run.log()[-3000:]
+    # Health data never reaches the logs: the control id does, the report and patient don't.
+    log = run.log()
+    assert "RUN1" in log
+    for health_data in ("medial femoral condyle", "Testpatient", "MRN0001", "19700101"):
+        assert health_data not in log
     wait_until(lambda: not any(_alive(p) for p in family), timeout=10, what="all children gone")
     assert not (tmp_path / "data" / "redis" / "redis.url").exists()
     assert (tmp_path / "data" / "redis" / "appendonly.aof").exists()
