@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from nlp import annotate
+from tests.nlp.shared_scorer import annotate_and_score, corpus_reports
 
 THRESHOLDS = {
     "status_acc": 0.95,
@@ -23,24 +20,5 @@ THRESHOLDS = {
 @pytest.mark.shared
 def test_dev_corpus_meets_thresholds(shared_dir: Path, tmp_path: Path) -> None:
     """nlp.annotate over corpus/dev.jsonl passes score.py's minimums with no bad offsets."""
-    corpus = shared_dir / "corpus" / "dev.jsonl"
-    out = tmp_path / "dev.jsonl"
-    with corpus.open(encoding="utf-8") as src, out.open("w", encoding="utf-8") as dst:
-        for line in src:
-            if line.strip():
-                report = json.loads(line)
-                annotation = annotate(report["text"], report.get("procedure"))
-                dst.write(json.dumps(annotation.to_json_dict(report["id"])) + "\n")
-    mins = [arg for name, value in THRESHOLDS.items() for arg in ("--min", f"{name}={value}")]
-    result = subprocess.run(
-        [sys.executable, str(shared_dir / "tools" / "score.py"), str(corpus), str(out), *mins],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    last = result.stdout.strip().splitlines()[-1]
-    figures = dict(item.split("=") for item in last.split())
-    assert figures["bad_offsets"] == "0" and figures["missing"] == "0"
-    assert figures["empty_suggestions"] == "0"
+    reports = corpus_reports(shared_dir / "corpus" / "dev.jsonl")
+    annotate_and_score(shared_dir, reports, THRESHOLDS, tmp_path)
