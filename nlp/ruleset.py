@@ -3,8 +3,9 @@
 Strategy: every file is read with importlib.resources (no paths relative to
 `__file__`), every object is checked against the keys its dataclass allows,
 and any unknown or missing key, bad value or bad regex raises `RuleFileError`
-naming the file and line. `load_ruleset(lang)` returns one frozen `RuleSet`;
-nothing here knows any English word. The schema is described in
+naming the file and line. `load_ruleset(lang)` returns one frozen `RuleSet`
+(the specs are in `nlp.rule_specs`, re-exported here); nothing here knows any
+English word. The schema is described in
 `nlp/rules/README.md`.
 """
 
@@ -13,189 +14,33 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
-from hl7.errors import PermanentError
 from nlp.model import BONES, ETIOLOGIES, SECTIONS
-
-CONTEXT_CATEGORIES = (
-    "NEGATED_EXISTENCE",
-    "POSSIBLE_EXISTENCE",
-    "HISTORICAL",
-    "HYPOTHETICAL",
-    "PSEUDO",
-    "TERMINATE",
-    "PERSISTENT",
-    "ELSEWHERE",
-    "CLAUSE_BREAK",
-    "LIST_BREAK",
+from nlp.rule_specs import (
+    CONTEXT_CATEGORIES,
+    DIRECTIONS,
+    EXAM_SECTION,
+    FLAG_CODES,
+    LATERALITIES,
+    MENTION_STATUSES_DROPPABLE,
+    SEVERITIES,
+    TARGET_CATEGORIES,
+    BoneSpec,
+    ClauseOwners,
+    ContextRuleSpec,
+    EtiologyCueSpec,
+    EtiologyScope,
+    LateralityTerm,
+    RuleFileError,
+    RuleSet,
+    SectionSpec,
+    SeverityTerm,
+    TargetRuleSpec,
+    TokenPattern,
 )
-DIRECTIONS = ("FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO")
-TARGET_CATEGORIES = ("BME", "EXCLUDE")
-LATERALITIES = ("left", "right", "bilateral")
-SEVERITIES = ("mild", "moderate", "severe", "extensive")
-FLAG_CODES = (
-    "BME",
-    "BME_POSSIBLE",
-    "OSTEONECROSIS_CONCERN",
-    "INFECTION_CONCERN",
-    "TUMOR_CONCERN",
-    "REACTIVE",
-    "TRAUMA_OVERLOAD",
-    "TRANSIENT_BME",
-)
-MENTION_STATUSES_DROPPABLE = ("negated", "hypothetical", "historical", "possible")
-# Internal section name for the exam/title block; the contract reports it as null.
-EXAM_SECTION = "exam"
-
-
-class RuleFileError(PermanentError):
-    """A rule file is missing, not JSON, or does not follow the schema."""
-
-
-TokenPattern = tuple[dict[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class TargetRuleSpec:
-    """A BME synonym (category BME) or a look-alike that blocks it (EXCLUDE)."""
-
-    literal: str
-    category: str
-    pattern: TokenPattern | None = None
-    etiology: str | None = None
-    fallback: bool = False  # only where no other target overlaps ("edema in the talus")
-    requires_bone: bool = False  # kept only when a bone is named around it ("contusion")
-    # Kept only when a bone, not a soft tissue, owns it in its clause (a bare "edema").
-    bone_owned: bool = False
-
-
-@dataclass(frozen=True)
-class ContextRuleSpec:
-    """A ConText modifier: negation, uncertainty, history, hypothetical, pseudo, terminate."""
-
-    literal: str
-    category: str
-    direction: str
-    pattern: TokenPattern | None = None
-    max_scope: int | None = None
-    allowed_types: tuple[str, ...] | None = None
-    terminated_by: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class EtiologyCueSpec:
-    """A cause named near the edema; `etiology` None blocks a look-alike phrase."""
-
-    literal: str
-    etiology: str | None
-    pattern: TokenPattern | None = None
-    weak: bool = False
-    # With etiology None: a named cause outside the categories ("Charcot
-    # neuroarthropathy"), so weak cues near it ("subluxation") do not count.
-    explains: bool = False
-
-
-@dataclass(frozen=True)
-class EtiologyScope:
-    """How many sentences around a mention a cue of one category may stand in."""
-
-    sentences_before: int = 0
-    sentences_after: int = 1
-
-
-@dataclass(frozen=True)
-class BoneSpec:
-    """One bone of the contract's vocabulary and the regexes (lower case) that name it."""
-
-    bone: str
-    joint: str
-    patterns: tuple[re.Pattern[str], ...]
-    midline: bool = False
-
-
-@dataclass(frozen=True)
-class LateralityTerm:
-    """A laterality word; attach "bone" means it counts only right before a bone term."""
-
-    pattern: re.Pattern[str]
-    laterality: str
-    attach: str = "any"
-
-
-@dataclass(frozen=True)
-class SeverityTerm:
-    pattern: re.Pattern[str]
-    severity: str
-
-
-@dataclass(frozen=True)
-class SectionSpec:
-    name: str
-    titles: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ClauseOwners:
-    """Words that own a bare edema word in its clause (clauses.json "owners").
-
-    `bone`: bone wording besides the vocabulary ("marrow", "tuberosity");
-    `soft_tissue`: soft-tissue words ("fat pad", "tendon", "bursa");
-    `soft_relations`: words right after the edema that put it outside a bone
-    ("around", "along", "surrounding the"); `inside_relations`: words right
-    after it that put it inside what follows ("in", "within", "of").
-    """
-
-    bone: tuple[re.Pattern[str], ...]
-    soft_tissue: tuple[re.Pattern[str], ...]
-    soft_relations: tuple[re.Pattern[str], ...]
-    inside_relations: tuple[re.Pattern[str], ...]
-    adjacent_words: int
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """Everything one language needs, loaded once."""
-
-    language: str
-    spacy_language: str
-    sections: tuple[SectionSpec, ...]
-    section_output: dict[str, str | None]
-    current_sections: frozenset[str | None]
-    precedence: tuple[str, ...]
-    abbreviations: frozenset[str]
-    wrap_words: frozenset[str]
-    list_marker: str
-    targets: tuple[TargetRuleSpec, ...]
-    context: tuple[ContextRuleSpec, ...]
-    etiology_cues: tuple[EtiologyCueSpec, ...]
-    etiology_scopes: dict[str, EtiologyScope]
-    etiology_drop_statuses: frozenset[str]
-    bones: tuple[BoneSpec, ...]
-    laterality: tuple[LateralityTerm, ...]
-    laterality_attach_max_chars: int
-    severity: tuple[SeverityTerm, ...]
-    severity_window_words: int
-    clause_breaks: tuple[re.Pattern[str], ...]
-    suggestions: dict[str, str]
-    # Last word (original case) after which a line break is soft, e.g. a German
-    # lower-case inflected adjective ("im medialen" / "Femurkondylus"); None: no such word.
-    wrap_pattern: re.Pattern[str] | None = None
-    # Words after which "<number>." is an ordinal, not a sentence end ("im 2. Mittelfußknochen").
-    ordinal_after: frozenset[str] = frozenset()
-    # Words that open a sentence even after an abbreviation ("Hüfte li. Keine Fraktur").
-    sentence_starters: frozenset[str] = frozenset()
-    # A sentence that sums up the findings before it ("Findings most consistent
-    # with ulnar impaction."): its cause relates to the section's earlier mentions.
-    etiology_summary: re.Pattern[str] | None = None
-    # clauses.json "owners": words that tie a bare "edema" to bone or to soft tissue.
-    owners: ClauseOwners | None = None
-
-
-# -- generic checks -------------------------------------------------------------
 
 
 def _check_keys(obj: Any, where: str, required: set[str], optional: set[str]) -> dict[str, Any]:
