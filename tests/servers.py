@@ -7,15 +7,17 @@ them live in tests/worker/conftest.py.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,7 @@ from hl7.errors import InboundMessageError
 from hl7.header import parse_header
 from hl7.mllp import FrameDecoder, encode_frame
 from worker.redis_server import RedisServer, free_port
+from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -42,6 +45,40 @@ __all__ = [
     "start_worker",
     "wait_until",
 ]
+
+
+def run_listener(
+    settings: Settings,
+    redis_url: str,
+    scenario: Callable[[Any], Awaitable[Any]],
+    *,
+    intake_class: type[Any] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+) -> Any:
+    """Start an MllpListener on a free 127.0.0.1 port, run `scenario(listener)`, stop it.
+
+    The scenario is bounded to 30 s; the listener stops with a 5 s grace.
+    """
+    from worker import keys
+    from worker.listener import Intake, MllpListener
+
+    async def main() -> Any:
+        client = keys.async_redis_client(redis_url)
+        listener = MllpListener(
+            settings,
+            (intake_class or Intake)(client, settings.duplicate_window),
+            host="127.0.0.1",
+            port=0,
+            ssl_context=ssl_context,
+        )
+        await listener.start()
+        try:
+            return await asyncio.wait_for(scenario(listener), 30)
+        finally:
+            await listener.stop(grace=5)
+            await client.aclose()
+
+    return asyncio.run(main())
 
 
 def accepts(port: int, host: str = "127.0.0.1") -> bool:

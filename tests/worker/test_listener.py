@@ -15,7 +15,7 @@ from hl7.header import parse_header
 from hl7.mllp import FrameDecoder, encode_frame
 from tests.conftest import FIXTURES
 from tests.hl7.messages import wrap_oru
-from tests.servers import RedisServer
+from tests.servers import RedisServer, run_listener
 from worker import keys
 from worker.listener import Intake, MllpListener
 from worker.settings import Settings
@@ -32,22 +32,8 @@ def _run(
     *,
     slow: bool = False,
 ) -> Any:
-    async def main() -> Any:
-        client = keys.async_redis_client(redis_server.url)
-        listener = MllpListener(
-            settings,
-            (_SlowIntake if slow else Intake)(client, settings.duplicate_window),
-            host="127.0.0.1",
-            port=0,
-        )
-        await listener.start()
-        try:
-            return await asyncio.wait_for(scenario(listener), 30)
-        finally:
-            await listener.stop(grace=5)
-            await client.aclose()
-
-    return asyncio.run(main())
+    intake = _SlowIntake if slow else None
+    return run_listener(settings, redis_server.url, scenario, intake_class=intake)
 
 
 async def _exchange(port: int, chunks: list[bytes], expected: int) -> list[bytes]:

@@ -19,11 +19,11 @@ from click.testing import CliRunner
 from hl7.ack import parse_ack
 from hl7.mllp import FrameDecoder, encode_frame
 from tests.hl7.messages import wrap_oru
-from tests.servers import RedisServer, running, service_env, start_listener
+from tests.servers import RedisServer, run_listener, running, service_env, start_listener
 from worker import keys, tls
 from worker.cli import main
 from worker.delivery import deliver
-from worker.listener import Intake, MllpListener
+from worker.listener import MllpListener
 from worker.settings import Settings, SettingsError
 
 pytestmark = pytest.mark.integration
@@ -99,23 +99,8 @@ def _run(
     redis_server: RedisServer,
     scenario: Callable[[MllpListener], Awaitable[Any]],
 ) -> Any:
-    async def main() -> Any:
-        client = keys.async_redis_client(redis_server.url)
-        listener = MllpListener(
-            settings,
-            Intake(client, settings.duplicate_window),
-            host="127.0.0.1",
-            port=0,
-            ssl_context=tls.listener_context(settings),
-        )
-        await listener.start()
-        try:
-            return await asyncio.wait_for(scenario(listener), 30)
-        finally:
-            await listener.stop(grace=5)
-            await client.aclose()
-
-    return asyncio.run(main())
+    context = tls.listener_context(settings)
+    return run_listener(settings, redis_server.url, scenario, ssl_context=context)
 
 
 async def _exchange(port: int, message: bytes, context: ssl.SSLContext | None) -> list[bytes]:
