@@ -14,6 +14,7 @@ import pytest
 
 from nlp.model import Annotation, Flag, Mention, Site
 from tests.web.server import serving
+from tests.worker.stored import record_inbound
 from worker.settings import Settings, SettingsError
 from worker.store import Store, open_store
 from worker.web.app import create_app
@@ -48,17 +49,7 @@ def record(
             _mention("bone bruise", "historical"),
         ),
     )
-    store.record_inbound(
-        dedupe_key=key,
-        control_id=key,
-        sending_application="RIS",
-        sending_facility="GENHOSP",
-        message_type="ORU^R01",
-        raw=b"MSH|",
-        ack_code="AA",
-        error=None,
-        received_at=at,
-    )
+    record_inbound(store, key, at=at)
     store.record_annotation(
         dedupe_key=key,
         accession=accession,

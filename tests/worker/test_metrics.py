@@ -11,6 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.servers import RedisServer, free_port, start_redis
+from tests.worker.stored import record_inbound
 from worker import keys, metrics
 from worker.settings import Settings
 from worker.store import Store, open_store
@@ -69,17 +70,7 @@ def test_metrics_agree_with_store_and_redis(redis_url: str, store: Store, tmp_pa
     client.hset(keys.DLQ_KEY, "e1", "{}")
     now = datetime.now(UTC)
     for n, ack in enumerate(["AA", "AA", "AR"]):
-        store.record_inbound(
-            dedupe_key=f"k{n}",
-            control_id=str(n),
-            sending_application="RIS",
-            sending_facility="H",
-            message_type="ORU^R01",
-            raw=b"MSH|",
-            ack_code=ack,
-            error=None,
-            received_at=now,
-        )
+        record_inbound(store, f"k{n}", at=now, ack=ack)
     store.record_annotation(
         dedupe_key="k0",
         accession="A0",

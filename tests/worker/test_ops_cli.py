@@ -9,6 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from tests.worker.stored import record_inbound
 from worker.cli import main
 from worker.cli.ops import parse_age
 from worker.settings import Settings
@@ -29,17 +30,7 @@ def test_purge_older_than(tmp_path: Path) -> None:
     store = open_store(Settings(data_dir=tmp_path))
     now = datetime.now(UTC)
     for n, age in enumerate((40, 35, 1)):
-        store.record_inbound(
-            dedupe_key=f"k{n}",
-            control_id=str(n),
-            sending_application="RIS",
-            sending_facility="H",
-            message_type="ORU^R01",
-            raw=b"MSH|",
-            ack_code="AA",
-            error=None,
-            received_at=now - timedelta(days=age),
-        )
+        record_inbound(store, f"k{n}", at=now - timedelta(days=age))
     result = CliRunner().invoke(
         main, ["purge", "--older-than", "30d", "--yes", "--data-dir", str(tmp_path)]
     )

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.servers import RedisServer, free_port, start_redis
+from tests.worker.stored import record_inbound
 from worker import keys
 from worker.cli import main
 from worker.settings import Settings
@@ -67,16 +68,13 @@ def test_gather_reads_redis_and_store(redis_url: str, store: Store, tmp_path: Pa
     """Queue depths, oldest waiting age, DLQ size and last errors come from Redis and the store."""
     now = datetime.now(UTC)
     fill_redis(redis_url, now)
-    store.record_inbound(
-        dedupe_key="RIS|H|9",
-        control_id="9",
-        sending_application="RIS",
-        sending_facility="H",
-        message_type="ADT^A01",
-        raw=b"MSH|",
-        ack_code="AR",
+    record_inbound(
+        store,
+        "RIS|H|9",
+        at=now,
+        ack="AR",
         error="200: unsupported message type ADT^A01",
-        received_at=now,
+        message_type="ADT^A01",
     )
     reading = gather(
         Settings(data_dir=tmp_path, redis_url=redis_url), store=store, ping_timeout=0.3

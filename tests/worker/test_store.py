@@ -13,6 +13,7 @@ from sqlalchemy import inspect
 from hl7.errors import TransientError
 from nlp.model import Annotation, Flag, Mention, Site
 from tests.pg import PostgresServer, running_postgres
+from tests.worker.stored import record_inbound
 from worker.migrations import current_revision, head_revision
 from worker.settings import Settings
 from worker.store import Store, open_store
@@ -56,17 +57,7 @@ def annotation(*flags: tuple[str, str], bme: str = "present") -> dict:
 def inbound(
     store: Store, key: str, *, ack: str = "AA", at: datetime = T0, error: str | None = None
 ) -> None:
-    store.record_inbound(
-        dedupe_key=key,
-        control_id=key.split("|")[-1],
-        sending_application="RIS",
-        sending_facility="HOSP",
-        message_type="ORU^R01",
-        raw=b"MSH|^~\\&|RIS|HOSP\r",
-        ack_code=ack,
-        error=error,
-        received_at=at,
-    )
+    record_inbound(store, key, at=at, ack=ack, error=error)
 
 
 def annotate(store: Store, key: str, *flags: tuple[str, str], at: datetime = T0) -> None:
