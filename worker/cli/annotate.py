@@ -1,7 +1,7 @@
 """`radflag annotate PATH... [--pretty]`: one contract JSON object per report on stdout.
 
 Readers are chosen by file suffix (`READERS`); each yields (report id, text,
-procedure, language hints) and raises `InputError` naming the file and line
+procedure, language or None) and raises `InputError` naming the file and line
 (or message).
 """
 
@@ -16,8 +16,8 @@ import click
 
 from worker.cli.base import main
 
-# id, text, procedure, language hints (HL7 MSH-19 and PID-15; empty for text files)
-ReportInput = tuple[str, str, str | None, tuple[str, ...]]
+# id, text, procedure, language (None: detected from the text by nlp.annotate)
+ReportInput = tuple[str, str, str | None, str | None]
 # Progress is shown only for files with at least this many reports, on a TTY.
 PROGRESS_MIN_REPORTS = 200
 
@@ -32,7 +32,7 @@ def read_txt(path: Path) -> Iterator[ReportInput]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
-    yield path.stem, text, None, ()
+    yield path.stem, text, None, None
 
 
 def read_jsonl(path: Path) -> Iterator[ReportInput]:
@@ -55,7 +55,7 @@ def read_jsonl(path: Path) -> Iterator[ReportInput]:
             raise InputError(f"{path}:{number}: needs string fields id and text")
         if procedure is not None and not isinstance(procedure, str):
             raise InputError(f"{path}:{number}: procedure must be a string")
-        yield report_id, text, procedure, ()
+        yield report_id, text, procedure, None
 
 
 def read_hl7(path: Path) -> Iterator[ReportInput]:
@@ -63,6 +63,7 @@ def read_hl7(path: Path) -> Iterator[ReportInput]:
     from hl7.batch import split_messages
     from hl7.errors import InboundMessageError
     from hl7.extract import extract_report
+    from worker.reports import report_language
 
     try:
         data = path.read_bytes()
@@ -78,8 +79,7 @@ def read_hl7(path: Path) -> Iterator[ReportInput]:
             raise InputError(
                 f"{path}: message {number}: not annotated (HL7 error {e.hl7_error_code}: {e})"
             ) from e
-        hints = (report.header.language, report.patient_language)
-        yield report.control_id, report.text, report.procedure, hints
+        yield report.control_id, report.text, report.procedure, report_language(report)
 
 
 READERS: dict[str, Callable[[Path], Iterator[ReportInput]]] = {
@@ -107,7 +107,6 @@ def reports_in(path: Path) -> Iterator[ReportInput]:
 def annotate_command(paths: tuple[Path, ...], pretty: bool, language: str | None) -> None:
     """Annotate .txt, .jsonl or .hl7 reports: one JSON object per report on stdout."""
     from nlp import annotate
-    from nlp.language import detect_language
     from nlp.ruleset import RuleFileError
 
     indent = 2 if pretty else None
@@ -121,8 +120,8 @@ def annotate_command(paths: tuple[Path, ...], pretty: bool, language: str | None
                 if show
                 else _plain(reports) as items
             ):
-                for report_id, text, procedure, hints in items:
-                    chosen = language or (detect_language(text, hints) if hints else None)
+                for report_id, text, procedure, read_language in items:
+                    chosen = language or read_language
                     annotation = annotate(text, procedure=procedure, language=chosen)
                     click.echo(
                         json.dumps(
