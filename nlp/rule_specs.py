@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hl7.errors import PermanentError
+from nlp.errors import RuleFileError as RuleFileError  # re-exported for the loaders
 
 CONTEXT_CATEGORIES = (
     "NEGATED_EXISTENCE",
@@ -42,10 +42,6 @@ FLAG_CODES = (
 MENTION_STATUSES_DROPPABLE = ("negated", "hypothetical", "historical", "possible")
 # Internal section name for the exam/title block; the contract reports it as null.
 EXAM_SECTION = "exam"
-
-
-class RuleFileError(PermanentError):
-    """A rule file is missing, not JSON, or does not follow the schema."""
 
 
 TokenPattern = tuple[dict[str, Any], ...]

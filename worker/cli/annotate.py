@@ -107,7 +107,7 @@ def reports_in(path: Path) -> Iterator[ReportInput]:
 def annotate_command(paths: tuple[Path, ...], pretty: bool, language: str | None) -> None:
     """Annotate .txt, .jsonl or .hl7 reports: one JSON object per report on stdout."""
     from nlp import annotate
-    from nlp.ruleset import RuleFileError
+    from nlp.errors import NlpError
 
     indent = 2 if pretty else None
     separators = None if pretty else (",", ":")
@@ -131,7 +131,7 @@ def annotate_command(paths: tuple[Path, ...], pretty: bool, language: str | None
                             ensure_ascii=False,
                         )
                     )
-    except (InputError, RuleFileError) as e:
+    except (InputError, NlpError) as e:
         click.echo(f"radflag annotate: {e}", err=True)
         sys.exit(2)
 
