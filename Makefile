@@ -33,14 +33,13 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix hl7 nlp worker tests bench
 
 eval: $(STAMP)
-	mkdir -p $(OUT)
-	$(BIN)/radflag annotate $(SHARED)/corpus/dev.jsonl > $(OUT)/dev.jsonl
-	$(BIN)/python $(SHARED)/tools/score.py $(SHARED)/corpus/dev.jsonl $(OUT)/dev.jsonl \
+	$(BIN)/radflag eval $(SHARED)/corpus/dev.jsonl \
 	  --min status_acc=0.95 --min flag_f1=0.95 --min site_f1=0.90 \
 	  --min etiology_f1=0.90 --min priority_acc=0.95
-	$(BIN)/radflag annotate $(SHARED)/corpus/dev_de.jsonl > $(OUT)/dev_de.jsonl
-	$(BIN)/python $(SHARED)/tools/score.py $(SHARED)/corpus/dev_de.jsonl $(OUT)/dev_de.jsonl \
+	$(BIN)/radflag eval $(SHARED)/corpus/dev_de.jsonl \
 	  --min status_acc=0.93 --min flag_f1=0.93 --min site_f1=0.85 --min etiology_f1=0.85
+	$(BIN)/radflag eval $(SHARED)/corpus/real_dev.jsonl \
+	  --min status_acc=0.95 --min flag_f1=0.90
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.nlp --corpus $(SHARED)/corpus/dev.jsonl
