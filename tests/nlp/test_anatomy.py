@@ -39,6 +39,46 @@ BONES = [
     ("Bone marrow edema in both sacral alae.", {"sacrum"}),
     ("Subchondral BME on the iliac side of the sacroiliac joint.", {"ilium"}),
     ("Fibular head contusion.", {"fibular_head"}),
+    # The vocabulary's 58 terms: shafts, pelvis, shoulder, elbow, wrist and hand, spine, trunk.
+    ("Bone marrow edema in the lesser trochanter.", {"lesser_trochanter"}),
+    (
+        "Marrow edema in the left superior pubic ramus and the ischial tuberosity.",
+        {"pubis", "ischium"},
+    ),
+    ("Bone marrow edema along the mid femoral shaft.", {"femoral_shaft"}),
+    ("Bone marrow edema in the posteromedial tibial diaphysis.", {"tibial_shaft"}),
+    ("Marrow oedema in the mid-shaft of the humerus.", {"humeral_shaft"}),
+    ("Bone marrow edema in the proximal phalanx of the great toe.", {"toe_phalanx"}),
+    (
+        "Bone marrow edema in the second metatarsal head and the medial sesamoid.",
+        {"metatarsal", "sesamoid"},
+    ),
+    ("Bone bruise of the anteroinferior glenoid.", {"glenoid"}),
+    ("Marrow edema in the os acromiale and the distal clavicle.", {"acromion", "clavicle"}),
+    ("Bone marrow edema in the coracoid process.", {"scapula"}),
+    (
+        "Bone marrow edema of the lateral epicondyle and capitellum.",
+        {"distal_humerus", "capitellum"},
+    ),
+    ("Bone marrow edema in the radial head and the olecranon.", {"radial_head", "proximal_ulna"}),
+    ("Marrow edema in the radial styloid and the ulnar head.", {"distal_radius", "distal_ulna"}),
+    (
+        "Bone marrow edema in the triquetrum, pisiform and hamate.",
+        {"triquetrum", "pisiform", "hamate"},
+    ),
+    (
+        "Bone marrow edema in the trapezium, trapezoid and capitate.",
+        {"trapezium", "trapezoid", "capitate"},
+    ),
+    ("Bone marrow edema in the third metacarpal head.", {"metacarpal"}),
+    ("Bone marrow edema in the middle phalanx of the ring finger.", {"finger_phalanx"}),
+    (
+        "Bone marrow edema in the right L4 pedicle and pars interarticularis.",
+        {"posterior_elements"},
+    ),
+    ("Bone marrow edema in the coccyx.", {"coccyx"}),
+    ("Bone marrow edema in the left seventh rib.", {"rib"}),
+    ("Bone marrow edema in the manubrium.", {"sternum"}),
 ]
 
 
