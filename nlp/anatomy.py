@@ -248,6 +248,90 @@ class AnatomyReader:
             return anywhere_before[-1][2]
         return bool(heading and self.find_bones(heading.lower()))
 
+    def signal_place(self, text: str, clause: tuple[int, int], start: int, end: int) -> bool | None:
+        """Where a signal description [start, end) puts its signal, from its clause.
+
+        True: in a bone ("increased STIR signal in the talus", "the marrow of the
+        talus is STIR hyperintense"); False: in something else ("T2 hyperintense
+        lesion", "tendon ... with high signal", "adjacent to the trochanter
+        within the soft tissues"); None when the clause names no place.
+        After the phrase, the places its inside words ("in", "within", "at")
+        lead to decide; a place after a non-bone one counts only when
+        coordinated ("in the disc space and in the vertebrae", not "within the
+        cord at C5"). Before it, any non-bone word makes it not bone.
+        """
+        signal, owners = self._rules.signal, self._rules.owners
+        assert signal is not None and owners is not None
+        lo, hi = clause
+        after = text[end:hi].lower()
+        words = self._owner_words(after)
+        if words:
+            first_start, _, first_kind = words[0]
+            gap = after[:first_start]
+            if first_kind != "bone" and len(gap.split()) <= signal.structure_window_words:
+                if not signal.inside.search(gap):
+                    return False
+        places: list[str] = []
+        previous = 0
+        for w_start, w_end, kind in words:
+            gap = after[previous:w_start]
+            previous = w_end
+            if signal.beside.search(gap):
+                continue
+            if not signal.inside.search(gap):
+                continue
+            if places and places[-1] != "bone" and not self._coordinated(gap):
+                continue
+            places.append(kind)
+        before = text[lo:start].lower()
+        before_words = self._owner_words(before)
+        if before_words:
+            last_start, last_end, last_kind = before_words[-1]
+            if last_kind == "structure" and len(before[last_end:].split()) <= 4:
+                return False  # "infiltrating lesion with high T2 signal ... within the sacrum"
+        if places:
+            return "bone" in places
+        kinds = {kind for _, _, kind in before_words}
+        if kinds - {"bone"}:
+            return False
+        return True if kinds else None
+
+    @staticmethod
+    def _coordinated(gap: str) -> bool:
+        return bool(re.search(r"(?:\band\b|\bas well as\b|,|\balso\b|\bund\b|\bsowie\b)", gap))
+
+    def names_structure(self, text: str) -> bool:
+        """True if `text` (lower case) names a soft tissue or a structure (cyst, lesion...)."""
+        return any(kind != "bone" for _, _, kind in self._owner_words(text))
+
+    def _owner_words(self, text: str) -> list[tuple[int, int, str]]:
+        """(start, end, kind) of bone, soft-tissue and structure words; kind bone/soft/structure.
+
+        A bone word right before a structure ("bone cyst", "bone island") is the structure's.
+        """
+        signal = self._rules.signal
+        assert signal is not None
+        found = [(s, e, "bone" if bone else "soft") for s, e, bone in self._tissue_words(text)]
+        structures = [
+            (m.start(), m.end(), "structure") for rx in signal.structures for m in rx.finditer(text)
+        ]
+        kept = [
+            w for w in found if all(w[1] <= s[0] or w[0] >= s[1] for s in structures)
+        ] + structures
+        kept.sort()
+        out: list[tuple[int, int, str]] = []
+        for i, w in enumerate(kept):
+            nxt = kept[i + 1] if i + 1 < len(kept) else None
+            if (
+                w[2] == "bone"
+                and nxt is not None
+                and nxt[2] == "structure"
+                and len(text[w[1] : nxt[0]].split()) == 0
+            ):
+                continue
+            out.append(w)
+        return out
+
     def _tissue_words(self, text: str) -> list[tuple[int, int, bool]]:
         """(start, end, is_bone) of bone and soft-tissue words in `text`, in order.
 

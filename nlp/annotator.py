@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 from nlp.anatomy import AnatomyReader
@@ -10,7 +11,7 @@ from nlp.layout import Layout
 from nlp.model import Annotation, Mention
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
 from nlp.report import AFFIRMED, MentionRecord, SiteCue, build_annotation
-from nlp.ruleset import RuleSet, load_ruleset
+from nlp.ruleset import EXAM_SECTION, RuleSet, load_ruleset
 
 DEFAULT_LANGUAGE = "en"
 # Mentions in these sections that read as current are prior findings (the history).
@@ -36,7 +37,13 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     unwrapped = doc_text(doc)
     matches: list[Match] = doc._.radflag_matches
     reader = _anatomy_reader(language)
-    fallback = reader.side_of(layout.exam_text) or reader.side_of(procedure or "")
+    # Where the text near a mention names no side: the rest of the report (the
+    # history first), then the title block, then the ordered procedure.
+    fallback = (
+        _text_side(unwrapped, layout, reader)
+        or reader.side_of(layout.exam_text)
+        or reader.side_of(procedure or "")
+    )
     targets = [m for m in matches if m.label == BME_LABEL]
     # A bare "edema" counts only where a bone owns it; the others are not
     # mentions at all (nor clause neighbours of the real ones).
@@ -45,6 +52,13 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         for m in targets
         if not rules.targets[m.rule].bone_owned
         or _bone_owned(unwrapped, m, targets, layout, reader)
+    ]
+    # A signal description counts only on a fluid-sensitive sequence and in a bone.
+    targets = [
+        m
+        for m in targets
+        if not rules.targets[m.rule].signal
+        or _signal_in_bone(unwrapped, m, targets, layout, rules, reader)
     ]
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     records = [
@@ -77,6 +91,94 @@ def _bone_owned(
     return reader.bone_owns(text, clause, match.char_start, match.char_end, line.heading)
 
 
+def _clause_of(
+    text: str, match: Match, targets: list[Match], layout: Layout, reader: AnatomyReader
+) -> tuple[int, int]:
+    sentence = layout.sentences[layout.sentence_index(match.char_start)]
+    neighbours = [
+        (t.char_start, t.char_end)
+        for t in targets
+        if t is not match and sentence.start <= t.char_start < sentence.end
+    ]
+    return reader.clause(
+        text, sentence.start, sentence.end, match.char_start, match.char_end, neighbours
+    )
+
+
+def _earlier_sentences(layout: Layout, index: int, count: int) -> list[int]:
+    """Up to `count` sentence indices before `index` in the same section, nearest first."""
+    section = layout.lines[layout.sentences[index].line].section
+    out = []
+    for i in range(index - 1, max(-1, index - 1 - count), -1):
+        if layout.lines[layout.sentences[i].line].section != section:
+            break
+        out.append(i)
+    return out
+
+
+def _signal_in_bone(
+    text: str,
+    match: Match,
+    targets: list[Match],
+    layout: Layout,
+    rules: RuleSet,
+    reader: AnatomyReader,
+) -> bool:
+    """True if a signal description is edema: fluid-sensitive, and its signal in a bone.
+
+    The sequence may be named in the phrase, its sentence or the sentences
+    before it ("Figure 2: STIR. The talar dome is bright."); a clause that
+    names no place takes the sentence before it when that one names a bone
+    and nothing else ("On T1 a dark area in the talus. On STIR it is bright.").
+    """
+    signal = rules.signal
+    if signal is None:
+        return False
+    lowered = text.lower()
+    phrase = lowered[match.char_start : match.char_end]
+    index = layout.sentence_index(match.char_start)
+    sentence = layout.sentences[index]
+    earlier = _earlier_sentences(layout, index, signal.lookback_sentences)
+    if not signal.fluid.search(phrase):
+        if signal.not_fluid.search(phrase) and not signal.low.search(phrase):
+            return False  # "high T1 signal": fat or blood, not edema
+        spans = [(sentence.start, sentence.end)] + [
+            (layout.sentences[i].start, layout.sentences[i].end) for i in earlier
+        ]
+        if not any(signal.fluid.search(lowered[a:b]) for a, b in spans):
+            return False
+    after = lowered[match.char_end : sentence.end]
+    for found in signal.identity.finditer(after):
+        window = " ".join(after[found.end() :].split()[:6])
+        if reader.names_structure(window):
+            return False
+    clause = _clause_of(text, match, targets, layout, reader)
+    place = reader.signal_place(text, clause, match.char_start, match.char_end)
+    if place is not None:
+        return place
+    for i in earlier[:1]:
+        previous = lowered[layout.sentences[i].start : layout.sentences[i].end]
+        return bool(reader.find_bones(previous)) and not reader.names_structure(previous)
+    return False
+
+
+def _text_side(text: str, layout: Layout, reader: AnatomyReader) -> str | None:
+    """The one side the report's text names outside its title block, the history first.
+
+    "History: right knee pain." gives right; a text naming both sides
+    ("prior left hip episode, now right knee pain") gives none, so the title
+    or the procedure decides.
+    """
+    history = [x for x in layout.lines if x.section == "history"]
+    rest = [x for x in layout.lines if x.section != EXAM_SECTION]
+    for lines in (history, rest):
+        words = reader.laterality_words(" ".join(text[x.start : x.end] for x in lines).lower())
+        sides = {side for _, side in words}
+        if len(sides) == 1:
+            return sides.pop()
+    return None
+
+
 def _record(
     text: str,
     unwrapped: str,
@@ -106,6 +208,21 @@ def _record(
     anatomy = reader.read(
         unwrapped, clause, match.char_start, match.char_end, line.heading, fallback
     )
+    if not anatomy.bones and rules.targets[match.rule].signal:
+        # "MR images show high T2 signal in a subchondral pattern." after a
+        # sentence naming the femoral heads: the signal is theirs.
+        for i in _earlier_sentences(layout, index, 1):
+            earlier = layout.sentences[i]
+            heading = layout.lines[earlier.line].heading
+            borrowed = reader.read(
+                unwrapped,
+                (earlier.start, earlier.end),
+                earlier.start,
+                earlier.start,
+                heading,
+                fallback,
+            )
+            anatomy = dataclasses.replace(borrowed, severity=anatomy.severity)
     sides = {side for _, side in anatomy.bones}
     laterality = None
     for side in sides:

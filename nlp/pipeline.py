@@ -33,6 +33,7 @@ from spacy.language import Language
 from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc, Span
 
+from nlp.anatomy import required_literal
 from nlp.layout import Layout, LayoutReader
 from nlp.ruleset import RuleSet, load_ruleset
 
@@ -201,8 +202,16 @@ class TargetComponent:
         self._matcher = RuleMatcher(nlp)
         self._labels: dict[int, tuple[str, int]] = {}
         self._fallback = [t.fallback for t in rules.targets]
+        # Regex targets: one finditer over the lower-cased text each, skipped at
+        # C speed when their required literal is absent.
+        self._regexes: list[tuple[int, Any, str | None]] = []
         for i, t in enumerate(rules.targets):
-            self._labels[self._matcher.add(f"T{i}", t.literal, t.pattern)] = (t.category, i)
+            if t.regex is not None:
+                key = int(nlp.vocab.strings.add(f"T{i}"))
+                self._regexes.append((key, t.regex, required_literal(t.regex.pattern)))
+            else:
+                key = self._matcher.add(f"T{i}", t.literal, t.pattern)
+            self._labels[key] = (t.category, i)
         for i, c in enumerate(rules.etiology_cues):
             label = ETIOLOGY_LABEL if c.etiology is not None or c.explains else BLOCK_LABEL
             self._labels[self._matcher.add(f"E{i}", c.literal, c.pattern)] = (label, i)
@@ -211,7 +220,7 @@ class TargetComponent:
         targets: list[tuple[int, int, int]] = []
         fallbacks: list[tuple[int, int, int]] = []
         cues: list[tuple[int, int, int]] = []
-        for key, start, end in self._matcher(doc):
+        for key, start, end in self._matcher(doc) + self._regex_matches(doc):
             label, index = self._labels[key]
             if label in (ETIOLOGY_LABEL, BLOCK_LABEL):
                 cues.append((key, start, end))
@@ -232,6 +241,20 @@ class TargetComponent:
         doc.spans[SPAN_GROUP] = [Span(doc, m.start, m.end, label=m.label) for m in found]
         doc._.radflag_matches = found
         return doc
+
+    def _regex_matches(self, doc: Doc) -> list[tuple[int, int, int]]:
+        if not self._regexes:
+            return []
+        text = doc_text(doc).lower()
+        out = []
+        for key, rx, literal in self._regexes:
+            if literal is not None and literal not in text:
+                continue
+            for m in rx.finditer(text):
+                span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
+                if span is not None and len(span):
+                    out.append((key, span.start, span.end))
+        return out
 
 
 class ContextComponent:

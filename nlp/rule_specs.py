@@ -59,6 +59,12 @@ class TargetRuleSpec:
     requires_bone: bool = False  # kept only when a bone is named around it ("contusion")
     # Kept only when a bone, not a soft tissue, owns it in its clause (a bare "edema").
     bone_owned: bool = False
+    # A regex over the lower-cased text instead of a token pattern (spellings and
+    # compounds that tokenise many ways: "T2-hyperintens", "high-signal intensity").
+    regex: re.Pattern[str] | None = None
+    # A signal description ("increased STIR signal"): kept only on a fluid-sensitive
+    # sequence and in a bone (clauses.json "signal"), like a bone-owned bare edema.
+    signal: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,36 @@ class ClauseOwners:
 
 
 @dataclass(frozen=True)
+class SignalRules:
+    """When a signal description is bone marrow edema (clauses.json "signal").
+
+    `fluid`: a fluid-sensitive sequence (STIR, T2, PD fat-sat), in the phrase, its
+    sentence or the `lookback_sentences` before it in the same section;
+    `not_fluid`: a phrase naming only such a sequence ("high T1 signal") is not;
+    `structures`: what owns a signal when named right with it (a cyst, a lesion,
+    fluid, a tendon); `refer_back`: a sentence that speaks of the one before
+    ("This area became bright on STIR"), whose bones it takes.
+    """
+
+    fluid: re.Pattern[str]
+    not_fluid: re.Pattern[str]
+    # Low-signal words: "decreased T1 signal and increased signal" names T1 for
+    # the dark part, so the bright part's sequence is looked for around it.
+    low: re.Pattern[str]
+    structures: tuple[re.Pattern[str], ...]
+    # Words between the phrase and a place that put the signal in it ("in",
+    # "within", "at") or beside it ("adjacent to", "around").
+    inside: re.Pattern[str]
+    beside: re.Pattern[str]
+    # "consistent with" and the like: a structure named after it owns the signal
+    # ("abnormal signal at T4 and T7 consistent with metastases").
+    identity: re.Pattern[str]
+    refer_back: re.Pattern[str]
+    lookback_sentences: int
+    structure_window_words: int
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """Everything one language needs, loaded once."""
 
@@ -181,6 +217,8 @@ class RuleSet:
     etiology_summary: re.Pattern[str] | None = None
     # clauses.json "owners": words that tie a bare "edema" to bone or to soft tissue.
     owners: ClauseOwners | None = None
+    # clauses.json "signal": when a signal description counts as edema.
+    signal: SignalRules | None = None
 
 
 # -- generic checks -------------------------------------------------------------

@@ -35,6 +35,7 @@ from nlp.rule_specs import (
     EtiologyScope,
     LateralityTerm,
     RuleFileError,
+    SignalRules,
     RuleSet,
     SectionSpec,
     SeverityTerm,
@@ -126,22 +127,27 @@ def parse_target(obj: Any, where: str) -> TargetRuleSpec:
         obj,
         where,
         {"literal", "category"},
-        {"pattern", "etiology", "fallback", "requires_bone", "bone_owned"},
+        {"pattern", "regex", "etiology", "fallback", "requires_bone", "bone_owned", "signal"},
     )
+    if "pattern" in obj and "regex" in obj:
+        raise RuleFileError(f"{where}: give a pattern or a regex, not both")
     etiology = obj.get("etiology")
     if etiology is not None:
         _choice(etiology, ETIOLOGIES, where, "etiology")
     fallback = obj.get("fallback", False)
     requires_bone = obj.get("requires_bone", False)
     bone_owned = obj.get("bone_owned", False)
-    if not all(isinstance(v, bool) for v in (fallback, requires_bone, bone_owned)):
+    signal = obj.get("signal", False)
+    if not all(isinstance(v, bool) for v in (fallback, requires_bone, bone_owned, signal)):
         raise RuleFileError(
-            f"{where}: fallback, requires_bone and bone_owned must be true or false"
+            f"{where}: fallback, requires_bone, bone_owned and signal must be true or false"
         )
     return TargetRuleSpec(
         fallback=fallback,
         requires_bone=requires_bone,
         bone_owned=bone_owned,
+        signal=signal,
+        regex=_regex(obj["regex"], where, "regex") if "regex" in obj else None,
         literal=_str(obj["literal"], where, "literal"),
         category=_choice(obj["category"], TARGET_CATEGORIES, where, "category"),
         pattern=_pattern(obj.get("pattern"), where),
@@ -287,6 +293,33 @@ def _parse_owners(where: str, obj: Any) -> ClauseOwners | None:
     return ClauseOwners(**lists, adjacent_words=_int(obj, "adjacent_words", w))
 
 
+def _parse_signal(where: str, obj: Any) -> SignalRules | None:
+    """clauses.json "signal" (optional): when a signal description is edema."""
+    if obj is None:
+        return None
+    w = f"{where}: signal"
+    obj = _check_keys(
+        obj,
+        w,
+        {"fluid", "not_fluid", "low", "structures", "refer_back", "inside", "beside", "identity"},
+        {"lookback_sentences", "structure_window_words"},
+    )
+    if not isinstance(obj["structures"], list) or not obj["structures"]:
+        raise RuleFileError(f"{w}: structures must be a non-empty list of regexes")
+    return SignalRules(
+        fluid=_regex(obj["fluid"], w, "fluid"),
+        not_fluid=_regex(obj["not_fluid"], w, "not_fluid"),
+        low=_regex(obj["low"], w, "low"),
+        structures=tuple(_regex(p, w, "structures[]") for p in obj["structures"]),
+        refer_back=_regex(obj["refer_back"], w, "refer_back"),
+        inside=_regex(obj["inside"], w, "inside"),
+        beside=_regex(obj["beside"], w, "beside"),
+        identity=_regex(obj["identity"], w, "identity"),
+        lookback_sentences=_int({"n": obj.get("lookback_sentences", 2)}, "n", w),
+        structure_window_words=_int({"n": obj.get("structure_window_words", 2)}, "n", w),
+    )
+
+
 # -- the whole rule set -------------------------------------------------------------
 
 
@@ -355,8 +388,11 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     ]
 
     where, clauses = read_json(root, language, "clauses.json")
-    clauses = _check_keys(clauses, where, {"breaks"}, {"owners"})
+    clauses = _check_keys(clauses, where, {"breaks"}, {"owners", "signal"})
     owners = _parse_owners(where, clauses.get("owners"))
+    signal = _parse_signal(where, clauses.get("signal"))
+    if signal is not None and owners is None:
+        raise RuleFileError(f"{where}: signal needs owners")
 
     where, sugg = read_json(root, language, "suggestions.json")
     sugg = _check_keys(sugg, where, {"flags"}, set())
@@ -401,6 +437,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         sentence_starters=frozenset(w.lower() for w in sent.get("sentence_starters", [])),
         etiology_summary=summary_rx,
         owners=owners,
+        signal=signal,
     )
 
 

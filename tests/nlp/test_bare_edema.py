@@ -113,5 +113,5 @@ def test_bone_owned_must_be_boolean(tmp_path: Path) -> None:
     obj["bone_owned"] = "yes"
     lines[-1] = json.dumps(obj)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(RuleFileError, match=r"bone_owned must be true or false"):
+    with pytest.raises(RuleFileError, match=r"bone_owned and signal must be true or false"):
         read_ruleset("en", root)
