@@ -268,9 +268,9 @@ class AnatomyReader:
         if words:
             first_start, _, first_kind = words[0]
             gap = after[:first_start]
-            if first_kind != "bone" and len(gap.split()) <= signal.structure_window_words:
-                if not signal.inside.search(gap):
-                    return False
+            near = len(gap.split()) <= signal.structure_window_words
+            if first_kind != "bone" and near and not signal.inside.search(gap):
+                return False
         places: list[str] = []
         previous = 0
         for w_start, w_end, kind in words:
@@ -286,7 +286,7 @@ class AnatomyReader:
         before = text[lo:start].lower()
         before_words = self._owner_words(before)
         if before_words:
-            last_start, last_end, last_kind = before_words[-1]
+            _, last_end, last_kind = before_words[-1]
             if last_kind == "structure" and len(before[last_end:].split()) <= 4:
                 return False  # "infiltrating lesion with high T2 signal ... within the sacrum"
         if places:

@@ -35,10 +35,10 @@ from nlp.rule_specs import (
     EtiologyScope,
     LateralityTerm,
     RuleFileError,
-    SignalRules,
     RuleSet,
     SectionSpec,
     SeverityTerm,
+    SignalRules,
     TargetRuleSpec,
     TokenPattern,
 )
