@@ -251,34 +251,39 @@ class AnatomyReader:
     def signal_place(self, text: str, clause: tuple[int, int], start: int, end: int) -> bool | None:
         """Where a signal description [start, end) puts its signal, from its clause.
 
-        True: in a bone ("increased STIR signal in the talus", "the marrow of the
-        talus is STIR hyperintense"); False: in something else ("T2 hyperintense
-        lesion", "tendon ... with high signal", "adjacent to the trochanter
-        within the soft tissues"); None when the clause names no place.
-        After the phrase, the places its inside words ("in", "within", "at")
-        lead to decide; a place after a non-bone one counts only when
-        coordinated ("in the disc space and in the vertebrae", not "within the
-        cord at C5"). Before it, any non-bone word makes it not bone.
+        True: in a bone ("increased STIR signal in the talus", "faint STIR signal
+        L sacral ala", "the marrow of the talus is STIR hyperintense"); False: in
+        something else ("T2 hyperintense lesion", "tendon ... with high
+        signal", "adjacent to the trochanter within the soft tissues"); None
+        when the clause names no place. After the phrase (up to ", and" or
+        ";"), each word is placed by the last relation before it ("in",
+        "within" put the signal inside; "adjacent to", "around" beside); a
+        place after a non-bone one counts only when coordinated ("in the disc
+        space and in the vertebrae", not "within the cord at C5"). Before it,
+        a structure just before the phrase owns it ("lesion with high T2
+        signal"), and any non-bone word makes it not bone.
         """
-        signal, owners = self._rules.signal, self._rules.owners
-        assert signal is not None and owners is not None
+        signal = self._rules.signal
+        assert signal is not None
         lo, hi = clause
         after = text[end:hi].lower()
+        stop = _PLACE_STOP.search(after)
+        if stop:
+            after = after[: stop.start()]
         words = self._owner_words(after)
-        if words:
-            first_start, _, first_kind = words[0]
-            gap = after[:first_start]
-            near = len(gap.split()) <= signal.structure_window_words
-            if first_kind != "bone" and near and not signal.inside.search(gap):
-                return False
         places: list[str] = []
         previous = 0
-        for w_start, w_end, kind in words:
+        for i, (w_start, w_end, kind) in enumerate(words):
             gap = after[previous:w_start]
             previous = w_end
-            if signal.beside.search(gap):
+            relation = self._last_relation(gap)
+            if i == 0 and relation is None and len(gap.split()) <= 3:
+                if kind != "bone" or len(gap.split()) <= 1:
+                    places.append(kind)  # "T2 hyperintense lesion", "STIR signal L sacral ala"
+                    continue
+            if relation == "beside" and not _MARROW.match(after[w_start:w_end]):
                 continue
-            if not signal.inside.search(gap):
+            if relation is None:
                 continue
             if places and places[-1] != "bone" and not self._coordinated(gap):
                 continue
@@ -295,6 +300,16 @@ class AnatomyReader:
         if kinds - {"bone"}:
             return False
         return True if kinds else None
+
+    def _last_relation(self, gap: str) -> str | None:
+        """ "inside" or "beside": the relation word nearest the end of `gap`, or None."""
+        signal = self._rules.signal
+        assert signal is not None
+        inside = [m.end() for m in signal.inside.finditer(gap)]
+        beside = [m.end() for m in signal.beside.finditer(gap)]
+        if not inside and not beside:
+            return None
+        return "inside" if max(inside, default=-1) > max(beside, default=-1) else "beside"
 
     @staticmethod
     def _coordinated(gap: str) -> bool:
@@ -394,6 +409,11 @@ class AnatomyReader:
                 if best is None or m.start() > best[0]:
                     best = (m.start(), term.severity)
         return best[1] if best else None
+
+
+# Where the places of a signal description end: the next clause ("..., and a rim of fluid").
+_PLACE_STOP = re.compile(r",\s*(?:and|but|while|whereas|with|which)\b|;|\.\s")
+_MARROW = re.compile(r"(?:bone )?marrow|medullary|trabecular|cancellous|subchondral")
 
 
 def _dedupe(bones: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str, str | None], ...]:

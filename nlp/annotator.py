@@ -60,6 +60,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         if not rules.targets[m.rule].signal
         or _signal_in_bone(unwrapped, m, targets, layout, rules, reader)
     ]
+    targets = _without_described_signals(unwrapped, targets, layout, rules)
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     records = [
         _record(text, unwrapped, m, targets, cues, layout, rules, reader, fallback) for m in targets
@@ -105,6 +106,30 @@ def _clause_of(
     )
 
 
+def _without_described_signals(
+    text: str, targets: list[Match], layout: Layout, rules: RuleSet
+) -> list[Match]:
+    """Signal descriptions that a named mention later in their sentence characterises.
+
+    "Subtle STIR signal in the femoral head that may represent early bone
+    marrow edema": one finding, whose status is the named mention's.
+    """
+    out = []
+    for m in targets:
+        if rules.targets[m.rule].signal:
+            sentence = layout.sentences[layout.sentence_index(m.char_start)]
+            named = any(
+                not rules.targets[t.rule].signal
+                and m.char_end <= t.char_start < sentence.end
+                and ";" not in text[m.char_end : t.char_start]
+                for t in targets
+            )
+            if named:
+                continue
+        out.append(m)
+    return out
+
+
 def _earlier_sentences(layout: Layout, index: int, count: int) -> list[int]:
     """Up to `count` sentence indices before `index` in the same section, nearest first."""
     section = layout.lines[layout.sentences[index].line].section
@@ -148,6 +173,9 @@ def _signal_in_bone(
         if not any(signal.fluid.search(lowered[a:b]) for a, b in spans):
             return False
     after = lowered[match.char_end : sentence.end]
+    following = " ".join(after.split()[:3])
+    if signal.not_fluid.search(following) and not signal.fluid.search(following):
+        return False  # "the endplates are bright on T1": fat
     for found in signal.identity.finditer(after):
         window = " ".join(after[found.end() :].split()[:6])
         if reader.names_structure(window):
@@ -156,9 +184,19 @@ def _signal_in_bone(
     place = reader.signal_place(text, clause, match.char_start, match.char_end)
     if place is not None:
         return place
-    for i in earlier[:1]:
-        previous = lowered[layout.sentences[i].start : layout.sentences[i].end]
-        return bool(reader.find_bones(previous)) and not reader.names_structure(previous)
+    heading = layout.lines[sentence.line].heading
+    if heading and reader.find_bones(heading):
+        return True  # "2nd MT shaft: subtle STIR signal"
+    nearby = earlier[:1]
+    if index + 1 < len(layout.sentences):
+        following_sentence = layout.sentences[index + 1]
+        words = lowered[following_sentence.start : following_sentence.end].lstrip()
+        if signal.refer_back.match(words):
+            nearby = [index + 1, *nearby]  # "... high signal. This area lies in the cuboid."
+    for i in nearby:
+        other = lowered[layout.sentences[i].start : layout.sentences[i].end]
+        if reader.find_bones(other):
+            return not reader.names_structure(other)
     return False
 
 
@@ -210,8 +248,14 @@ def _record(
     )
     if not anatomy.bones and rules.targets[match.rule].signal:
         # "MR images show high T2 signal in a subchondral pattern." after a
-        # sentence naming the femoral heads: the signal is theirs.
-        for i in _earlier_sentences(layout, index, 1):
+        # sentence naming the femoral heads: the signal is theirs; or before
+        # "This area lies in the cuboid."
+        nearby = _earlier_sentences(layout, index, 1)
+        if index + 1 < len(layout.sentences) and rules.signal is not None:
+            following = layout.sentences[index + 1]
+            if rules.signal.refer_back.match(unwrapped[following.start : following.end].lower()):
+                nearby = [index + 1, *nearby]
+        for i in nearby[:1]:
             earlier = layout.sentences[i]
             heading = layout.lines[earlier.line].heading
             borrowed = reader.read(
