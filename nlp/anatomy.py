@@ -277,10 +277,10 @@ class AnatomyReader:
             gap = after[previous:w_start]
             previous = w_end
             relation = self._last_relation(gap)
-            if i == 0 and relation is None and len(gap.split()) <= 3:
-                if kind != "bone" or len(gap.split()) <= 1:
-                    places.append(kind)  # "T2 hyperintense lesion", "STIR signal L sacral ala"
-                    continue
+            near = len(gap.split()) <= (3 if kind != "bone" else 1)
+            if i == 0 and relation is None and near:
+                places.append(kind)  # "T2 hyperintense lesion", "STIR signal L sacral ala"
+                continue
             if relation == "beside" and not _MARROW.match(after[w_start:w_end]):
                 continue
             if relation is None:
