@@ -81,29 +81,40 @@ def _bone_owned(
 ) -> bool:
     sentence = layout.sentences[layout.sentence_index(match.char_start)]
     line = layout.lines[sentence.line]
-    neighbours = [
-        (t.char_start, t.char_end)
-        for t in targets
-        if t is not match and sentence.start <= t.char_start < sentence.end
-    ]
-    clause = reader.clause(
-        text, sentence.start, sentence.end, match.char_start, match.char_end, neighbours
-    )
+    clause = _clause_of(text, match, targets, layout, reader)
     return reader.bone_owns(text, clause, match.char_start, match.char_end, line.heading)
 
 
 def _clause_of(
     text: str, match: Match, targets: list[Match], layout: Layout, reader: AnatomyReader
 ) -> tuple[int, int]:
-    sentence = layout.sentences[layout.sentence_index(match.char_start)]
+    index = layout.sentence_index(match.char_start)
+    sentence = layout.sentences[index]
     neighbours = [
-        (t.char_start, t.char_end)
-        for t in targets
-        if t is not match and sentence.start <= t.char_start < sentence.end
+        (t.char_start, t.char_end) for t in _in_sentence(targets, layout, index) if t is not match
     ]
     return reader.clause(
         text, sentence.start, sentence.end, match.char_start, match.char_end, neighbours
     )
+
+
+def _in_sentence(targets: list[Match], layout: Layout, index: int) -> list[Match]:
+    """The targets in sentence `index`; the grouping is built once per list (linear work)."""
+    key = id(targets)
+    cached = _SENTENCE_GROUPS.get(key)
+    if cached is None or cached[0] is not targets:
+        groups: dict[int, list[Match]] = {}
+        for t in targets:
+            groups.setdefault(layout.sentence_index(t.char_start), []).append(t)
+        cached = (targets, groups)
+        _SENTENCE_GROUPS.clear()
+        _SENTENCE_GROUPS[key] = cached
+    return cached[1].get(index, [])
+
+
+# One grouping at a time, keyed by the list it was built from (the list is kept
+# alive by the entry, so its id cannot be reused while the entry stands).
+_SENTENCE_GROUPS: dict[int, tuple[list[Match], dict[int, list[Match]]]] = {}
 
 
 def _without_described_signals(
@@ -117,12 +128,12 @@ def _without_described_signals(
     out = []
     for m in targets:
         if rules.targets[m.rule].signal:
-            sentence = layout.sentences[layout.sentence_index(m.char_start)]
+            index = layout.sentence_index(m.char_start)
             named = any(
                 not rules.targets[t.rule].signal
-                and m.char_end <= t.char_start < sentence.end
+                and m.char_end <= t.char_start
                 and ";" not in text[m.char_end : t.char_start]
-                for t in targets
+                for t in _in_sentence(targets, layout, index)
             )
             if named:
                 continue
@@ -235,14 +246,7 @@ def _record(
     status = match.status
     if line.section in _PRIOR_SECTIONS and status in AFFIRMED:
         status = "historical"
-    neighbours = [
-        (t.char_start, t.char_end)
-        for t in targets
-        if t is not match and sentence.start <= t.char_start < sentence.end
-    ]
-    clause = reader.clause(
-        unwrapped, sentence.start, sentence.end, match.char_start, match.char_end, neighbours
-    )
+    clause = _clause_of(unwrapped, match, targets, layout, reader)
     anatomy = reader.read(
         unwrapped, clause, match.char_start, match.char_end, line.heading, fallback
     )

@@ -208,29 +208,60 @@ class LayoutReader:
         return index < 3 and (stripped.isupper() or (len(body.split()) <= 12 and ". " not in body))
 
     def _split(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
+        """Sentences of one line; every check looks at a bounded window, so a line of any
+        length is split in linear time."""
         line = text[start:end]
         out = []
-        begin = len(line) - len(line.lstrip())
+        begin = _skip_space(line, 0)
         for m in _SENTENCE_END.finditer(line):
             cut = m.end()
-            piece = line[begin:cut]
-            if self._marker_only.match(piece):
+            if cut - begin <= _MARKER_CHARS and self._marker_only.match(line[begin:cut]):
                 continue
+            piece = line[max(begin, cut - _WINDOW) : cut]
             word = _WORD_BEFORE.search(piece)
             if word and word.group(1).lower().rstrip(".") in self._abbreviations:
-                following = line[cut:].split(None, 1)
+                following = line[cut : cut + _WINDOW].split(None, 1)
                 if not (following and following[0].lower() in self._starters):
                     continue
             number = _NUMBER_BEFORE.search(piece) if self._ordinal_after else None
             if number and number.group(1).lower() in self._ordinal_after:
                 continue
-            out.append((start + begin, start + cut))
-            rest = line[cut:]
-            begin = cut + len(rest) - len(rest.lstrip())
-        tail = line[begin:].rstrip()
-        if tail:
-            out.append((start + begin, start + begin + len(tail)))
+            out.extend(_bounded(line, start, begin, cut))
+            begin = _skip_space(line, cut)
+        stop = len(line.rstrip())
+        if stop > begin:
+            out.extend(_bounded(line, start, begin, stop))
         return out
+
+
+# A sentence ends where a dot, "?" or "!" is followed by a capital: the checks on
+# the word before it look this far back, and a marker-only piece ("1.") is short.
+_WINDOW = 80
+_MARKER_CHARS = 12
+# A "sentence" longer than this (a run-on line, a pasted table, junk) is cut at
+# the last space before it, so that the sentence-level work (clauses, ConText)
+# stays bounded and the whole annotation linear in the text's length.
+MAX_SENTENCE_CHARS = 600
+
+
+def _skip_space(line: str, i: int) -> int:
+    while i < len(line) and line[i].isspace():
+        i += 1
+    return i
+
+
+def _bounded(line: str, offset: int, begin: int, end: int) -> list[tuple[int, int]]:
+    """[begin, end) of `line` as sentences of at most MAX_SENTENCE_CHARS, cut at spaces."""
+    out = []
+    while end - begin > MAX_SENTENCE_CHARS:
+        cut = line.rfind(" ", begin + 1, begin + MAX_SENTENCE_CHARS)
+        if cut <= begin:
+            cut = begin + MAX_SENTENCE_CHARS
+        out.append((offset + begin, offset + cut))
+        begin = _skip_space(line, cut)
+    if end > begin:
+        out.append((offset + begin, offset + end))
+    return out
 
 
 __all__ = ["Layout", "LayoutReader", "Line", "Sentence"]

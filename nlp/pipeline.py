@@ -22,6 +22,7 @@ medspaCy's default ConText rules are not used: their ": no" rule beats "no"
 
 import functools
 import itertools
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -339,6 +340,15 @@ def _scope(
     return lo, hi
 
 
+_MAX_RUN = 64
+_LONG_RUN = re.compile(rf"\S{{{_MAX_RUN + 1},}}")
+
+
+def _cut_run(m: "re.Match[str]") -> str:
+    run = m.group()
+    return "".join(" " if (i + 1) % _MAX_RUN == 0 else ch for i, ch in enumerate(run))
+
+
 class UnwrappingTokenizer:
     """The language's tokenizer, run on the text with soft line breaks made spaces.
 
@@ -352,7 +362,10 @@ class UnwrappingTokenizer:
 
     def __call__(self, text: str) -> Doc:
         unwrapped = self._reader.unwrap(text)
-        doc = self._tokenizer(unwrapped)
+        # spaCy's tokenizer is quadratic in the length of one whitespace-free
+        # run ("a:a:a:..." x 40k took 28 s): runs longer than any word are cut
+        # by a space every _MAX_RUN characters (same length, same offsets).
+        doc = self._tokenizer(_LONG_RUN.sub(_cut_run, unwrapped))
         # Doc.text joins every token in Python; keep the string we already have.
         doc.user_data[TEXT_KEY] = unwrapped
         return doc

@@ -1,0 +1,47 @@
+"""`nlp.annotate` is linear in the text's length: hostile shapes at 1x, 2x and 4x.
+
+Each shape once took quadratic time (issue: 4k short "edema" lines 4.6 s,
+"no bone marrow edema " x 4000 35 s, "a:" x 40k 28 s, a 50k-letter line ending
+in "? X" 19.5 s). Time is measured as the best of a few runs, and the test
+asserts the growth ratio, not a duration: doubling the input may at most about
+double the time (quadratic would quadruple it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+
+from nlp import annotate
+
+SHAPES: dict[str, Callable[[int], str]] = {
+    "short edema lines": lambda n: "edema\n" * n,
+    "one line of negated mentions": lambda n: "no bone marrow edema " * n,
+    "colon junk": lambda n: "a:" * (10 * n),
+    "long word before a question mark": lambda n: "a" * (10 * n) + "? X",
+    "many sentences on one line": lambda n: "Bone marrow edema in the talus. " * n,
+    "signal phrases": lambda n: "Increased STIR signal in the medial femoral condyle, " * n,
+}
+BASE = 500
+
+
+def _best_time(text: str, runs: int = 3) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        annotate(text)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_annotate_grows_linearly(shape: str) -> None:
+    make = SHAPES[shape]
+    annotate("warm-up: bone marrow edema in the talus.")
+    t1, t2, t4 = (_best_time(make(BASE * k)) for k in (1, 2, 4))
+    floor = 0.002  # below this, timer noise dominates
+    # Linear growth gives about 4x from 1x to 4x, quadratic 16x; allow noise.
+    assert max(t4, floor) / max(t1, floor) < 8, (shape, t1, t2, t4)
+    assert max(t4, floor) / max(t2, floor) < 4, (shape, t1, t2, t4)
