@@ -40,6 +40,7 @@ import contextlib
 import logging
 import signal
 import ssl
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ from hl7.extract import screen
 from hl7.header import parse_header
 from hl7.mllp import FrameDecoder, encode_frame
 from hl7.model import MessageHeader
-from worker import keys, tls
+from worker import journal, keys, tls
 from worker.celery_app import BrokerUnavailable, task_envelope
 from worker.settings import Settings
 
@@ -97,20 +98,27 @@ class Intake:
         Raises BrokerUnavailable when Redis cannot be reached or refuses the write.
         """
         stamp = received_at.isoformat()
-        queue, envelope = task_envelope(
-            keys.TASK_ANNOTATE,
-            {
-                "raw_b64": base64.b64encode(raw).decode("ascii"),
-                "control_id": header.control_id,
-                "dedupe_key": header.dedupe_key,
-                "received_at": stamp,
-                "ack_code": ack_code,
-            },
-        )
+        kwargs = {
+            "raw_b64": base64.b64encode(raw).decode("ascii"),
+            "control_id": header.control_id,
+            "dedupe_key": header.dedupe_key,
+            "received_at": stamp,
+            "ack_code": ack_code,
+        }
+        queue, envelope = task_envelope(keys.TASK_ANNOTATE, kwargs)
         dedupe = keys.dedupe_redis_key(header.dedupe_key)
+        entry = journal.entry_id(keys.TASK_ANNOTATE, header.dedupe_key)
         try:
             queued = await self._enqueue(
-                keys=[dedupe, queue], args=[envelope, self.duplicate_window, stamp]
+                keys=[dedupe, queue, keys.JOURNAL_KEY, keys.JOURNAL_SINCE_KEY],
+                args=[
+                    envelope,
+                    self.duplicate_window,
+                    stamp,
+                    entry,
+                    journal.encode(keys.TASK_ANNOTATE, kwargs),
+                    repr(time.time()),
+                ],
             )
         except redis.RedisError as e:
             raise BrokerUnavailable(f"cannot queue: {type(e).__name__}") from e
@@ -121,18 +129,22 @@ class Intake:
     ) -> None:
         """Hand a rejected message to the store queue; if that fails, log its control id only."""
         dedupe_key = header.dedupe_key if header.control_id else f"unreadable|{uuid.uuid4().hex}"
-        queue, envelope = task_envelope(
-            keys.TASK_RECORD_REJECTED,
-            {
-                "raw_b64": base64.b64encode(raw).decode("ascii"),
-                "dedupe_key": dedupe_key,
-                "ack_code": ack_code,
-                "error": error,
-                "received_at": received_at.isoformat(),
-            },
-        )
+        kwargs = {
+            "raw_b64": base64.b64encode(raw).decode("ascii"),
+            "dedupe_key": dedupe_key,
+            "ack_code": ack_code,
+            "error": error,
+            "received_at": received_at.isoformat(),
+        }
+        queue, envelope = task_envelope(keys.TASK_RECORD_REJECTED, kwargs)
+        entry = journal.entry_id(keys.TASK_RECORD_REJECTED, dedupe_key)
         try:
-            await self.client.lpush(queue, envelope)  # type: ignore[misc]
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.lpush(queue, envelope)
+                journal.add_to_pipeline(
+                    pipe, entry, keys.TASK_RECORD_REJECTED, kwargs, now=time.time()
+                )
+                await pipe.execute()
         except redis.RedisError:
             log.error("rejected message not recorded control_id=%s", header.control_id or "?")
 
@@ -354,7 +366,27 @@ async def serve(settings: Settings, redis_url: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    reconciling = asyncio.create_task(_reconcile(settings, redis_url, stop))
     await stop.wait()
     log.info("MLLP listener stopping: finishing messages in flight")
     await listener.stop()
+    await asyncio.wait([reconciling], timeout=10)
     await client.aclose()
+
+
+async def _reconcile(settings: Settings, redis_url: str, stop: asyncio.Event) -> None:
+    """The journal's reconciler (worker/reconciler.py), at start and then periodically."""
+    from worker import reconciler
+    from worker.celery_app import visibility_timeout
+
+    client = keys.redis_client(redis_url)
+    try:
+        await reconciler.run_periodically(
+            client,
+            interval=settings.journal_interval,
+            requeue_after=settings.journal_requeue_after,
+            visibility_timeout=visibility_timeout(settings),
+            stop=stop,
+        )
+    finally:
+        client.close()
