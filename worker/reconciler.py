@@ -37,6 +37,7 @@ import redis
 
 from worker import journal, keys
 from worker.celery_app import task_envelope
+from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,27 @@ def reconcile(
         with contextlib.suppress(redis.RedisError):
             if client.get(keys.RECONCILE_LOCK_KEY) == token.encode():
                 client.delete(keys.RECONCILE_LOCK_KEY)
+
+
+def restore_at_start(settings: Settings, redis_url: str) -> int:
+    """At `radflag run`'s start, under the data-dir lock: every unacknowledged task returns.
+
+    `restore_unacked` auto does it for the embedded Redis only: an external one
+    may be shared with workers of other machines, whose tasks are in flight;
+    there the visibility timeout brings abandoned tasks back (README "Durability").
+    """
+    if settings.restore_unacked == "no" or (
+        settings.restore_unacked == "auto" and settings.redis_url
+    ):
+        return 0
+    client = keys.redis_client(redis_url)
+    try:
+        restored = restore_unacked(client, older_than=None)
+    finally:
+        client.close()
+    if restored:
+        log.warning("restored %d unacknowledged tasks of the previous run", restored)
+    return restored
 
 
 async def run_periodically(
