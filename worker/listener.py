@@ -154,6 +154,7 @@ class _Connection:
     peer: str
     task: asyncio.Task[None]
     busy: bool = False
+    buffered: int = 0  # bytes of an unfinished frame held for this connection
 
 
 class MllpListener:
@@ -176,6 +177,12 @@ class MllpListener:
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], _Connection] = {}
         self._closing = False
+        # Memory bounds (settings.max_connections, settings.buffer_budget_bytes): a
+        # connection over the limit is closed at once; one whose unfinished frame would
+        # take the total held for all connections over the budget is closed (unanswered:
+        # its sender resends later, as after any lost connection).
+        self.buffered = 0
+        self._refusing = False
 
     async def start(self) -> None:
         """Bind and start accepting; `self.port` is the bound port afterwards."""
@@ -216,6 +223,10 @@ class MllpListener:
         assert task is not None
         peername = writer.get_extra_info("peername")
         conn = _Connection(peer=f"{peername[0]}:{peername[1]}" if peername else "?", task=task)
+        if len(self._connections) >= self.settings.max_connections:
+            self._refuse_connection(writer, conn)
+            return
+        self._refusing = False
         self._connections[task] = conn
         try:
             if self.ssl_context is not None and not await self._start_tls(writer, conn):
@@ -227,6 +238,7 @@ class MllpListener:
             log.info("connection %s ended: %s", conn.peer, type(e).__name__)
         finally:
             del self._connections[task]
+            self.buffered -= conn.buffered
             writer.close()
             with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(writer.wait_closed(), 2)
@@ -275,6 +287,8 @@ class MllpListener:
                     writer.write(encode_frame(await self._answer(frame)))
                 await self._refuse_oversized(writer, conn, e)
                 return
+            if not self._account(conn, decoder.pending_bytes):
+                return
             if decoder.discarded_bytes and not warned_junk:
                 warned_junk = True
                 log.warning("connection %s sent bytes outside MLLP frames", conn.peer)
@@ -285,6 +299,29 @@ class MllpListener:
                 writer.write(encode_frame(await self._answer(frame)))
             await writer.drain()
             conn.busy = False
+
+    def _account(self, conn: _Connection, pending: int) -> bool:
+        """Track the bytes held for `conn`; False (logged) when over the budget."""
+        self.buffered += pending - conn.buffered
+        conn.buffered = pending
+        if self.buffered <= self.settings.buffer_budget_bytes:
+            return True
+        log.warning(
+            "connection %s: listener buffer budget of %d bytes exhausted, closed",
+            conn.peer,
+            self.settings.buffer_budget_bytes,
+        )
+        return False
+
+    def _refuse_connection(self, writer: asyncio.StreamWriter, conn: _Connection) -> None:
+        if not self._refusing:  # one line per episode, not one per connection
+            self._refusing = True
+            log.warning(
+                "connection limit of %d reached: refusing new connections (first: %s)",
+                self.settings.max_connections,
+                conn.peer,
+            )
+        writer.transport.abort()
 
     async def _answer(self, frame: bytes) -> bytes:
         """The ACK for one frame, after queueing it (or deciding not to)."""
