@@ -71,9 +71,9 @@ CHAOS_SETTINGS: dict[str, Any] = {
     "delivery_backoff_base": 0.5,
     "delivery_backoff_max": 2.0,
     "store_retry_max": 2.0,
-    "task_time_limit": 8.0,
-    "task_soft_time_limit": 6.0,
-    "visibility_timeout": 1.0,  # the floor wins: backoff 2 + time limit 8 + 10 = 20 s
+    "task_time_limit": 15.0,
+    "task_soft_time_limit": 12.0,
+    "visibility_timeout": 1.0,  # the floor wins: backoff 2 + time limit 15 + 10 = 27 s
     "journal_requeue_after": 10.0,
     "journal_interval": 2.0,
     "concurrency": 2,
