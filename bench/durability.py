@@ -23,7 +23,7 @@ def measure(policy: str, base: Path, connections: int, seconds: float, binary: s
     redis = RedisServer(data / "redis", appendfsync=policy, binary=binary,
                         log_path=base / f"redis-{policy}.log").start()  # fmt: skip
     try:
-        env = service_env(data, redis.url, log_level="WARNING")
+        env = service_env(data, redis.url, log_level="INFO")
         listener, port = start_listener(env, base)
         with running(listener):
             reports = [{"text": "FINDINGS:\nBone marrow edema in the talus.\n", "procedure": None}]
