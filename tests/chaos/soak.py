@@ -90,6 +90,8 @@ def soak(minutes: float, rate: float, root: Path) -> int:
                    interval=1, what="every acknowledged message delivered")  # fmt: skip
         time.sleep(2 * 2.0)  # two reconciler intervals: the journal settles
         rss, reading = _rss_all(service), _redis_reading(service)
+        print("end: " + ", ".join(f"{k} {v:.0f} MB (after warm-up {warm.get(k, 0):.0f})"
+                                  for k, v in rss.items()), flush=True)  # fmt: skip
         for name, value in rss.items():
             base = warm.get(name)
             if base and value > base * (1 + RSS_GROWTH_LIMIT):
