@@ -100,7 +100,7 @@ def configure(settings: Settings, *, redis_url: str, pool_limit: int = 10) -> Ce
         # A task over the soft limit is interrupted and dead-lettered by the task; over
         # the hard limit its process is killed and worker.outcomes dead-letters it.
         task_time_limit=settings.task_time_limit,
-        task_soft_time_limit=settings.task_soft_time_limit,
+        task_soft_time_limit=settings.effective_soft_time_limit,
         broker_transport_options={
             "visibility_timeout": visibility,
             "socket_timeout": 5.0,

@@ -72,7 +72,7 @@ class Settings:
     journal_requeue_after: float = 300.0  # re-queue a journal entry idle this long, no task
     journal_interval: float = 60.0  # seconds between reconciler passes (and one at start)
     task_time_limit: float = 300.0  # hard limit per task: the pool process is killed
-    task_soft_time_limit: float = 240.0  # the task is interrupted and dead-lettered
+    task_soft_time_limit: float | None = None  # None: 80 % of task_time_limit
     store_retry_max: float = 60.0  # longest wait between retries while the store is down
     max_connections: int = 1000  # concurrent MLLP connections; more are closed at once
     buffer_budget_bytes: int = 256 * 1024 * 1024  # unfinished frames, all connections
@@ -110,6 +110,13 @@ class Settings:
         return f"Settings({', '.join(shown)})"
 
     @property
+    def effective_soft_time_limit(self) -> float:
+        """The soft time limit per task: as set, else 80 % of the hard one."""
+        if self.task_soft_time_limit is not None:
+            return self.task_soft_time_limit
+        return 0.8 * self.task_time_limit
+
+    @property
     def destination_address(self) -> tuple[str, int] | None:
         return None if self.destination is None else _parse_hostport(self.destination)
 
@@ -138,7 +145,8 @@ def _check_reliability(settings: Settings) -> None:
     for name in ("journal_requeue_after", "journal_interval", "task_time_limit"):
         if getattr(settings, name) <= 0:
             raise SettingsError(f"{name} must be positive, got {getattr(settings, name)}")
-    if not 0 < settings.task_soft_time_limit < settings.task_time_limit:
+    soft = settings.task_soft_time_limit
+    if soft is not None and not 0 < soft < settings.task_time_limit:
         raise SettingsError("task_soft_time_limit must be positive and below task_time_limit")
     for name in ("max_connections", "buffer_budget_bytes"):
         if getattr(settings, name) < 1:

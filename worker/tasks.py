@@ -104,7 +104,7 @@ def annotate_message(
         log.warning("annotate retry control_id=%s: %s", control_id, type(e).__name__)
         raise _store_retry(self, e) from e
     except SoftTimeLimitExceeded:
-        limit = settings.task_soft_time_limit
+        limit = settings.effective_soft_time_limit
         log.error("annotate over its time limit control_id=%s (%g s)", control_id, limit)
         _dead_letter_or_store_retry(
             self, raw_b64, control_id, dedupe_key, "time limit", f"soft time limit of {limit:g} s"
