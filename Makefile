@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 OUT    ?= out
 
-.PHONY: install run test check fmt eval bench screenshots clean
+.PHONY: install run test check fmt eval bench screenshots chaos soak clean
 
 install: $(STAMP)
 
@@ -45,6 +45,14 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.nlp --corpus $(SHARED)/corpus/dev.jsonl
 	$(BIN)/python -m bench.hl7 --corpus $(SHARED)/corpus/dev.jsonl
 	$(BIN)/python -m bench.service --corpus $(SHARED)/corpus/dev.jsonl
+
+chaos: $(STAMP)
+	./scripts/install-system-deps
+	$(BIN)/python -m tests.chaos
+
+soak: $(STAMP)
+	./scripts/install-system-deps
+	$(BIN)/python -m tests.chaos.soak $(SOAK_ARGS)
 
 screenshots: $(STAMP)
 	RADFLAG_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/web/test_service_page.py -k chromium

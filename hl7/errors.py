@@ -68,6 +68,12 @@ class NoReportText(InboundMessageError):
     hl7_error_code = 207
 
 
+class ReportTooLong(InboundMessageError):
+    """A report text longer than the annotator can take (spaCy's max_length)."""
+
+    hl7_error_code = 207
+
+
 class FrameError(PermanentError):
     """Bytes on an MLLP connection that are not a valid frame."""
 

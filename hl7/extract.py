@@ -22,7 +22,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from hl7.errors import NoReportText, UnsupportedMessageType
+from hl7.errors import NoReportText, ReportTooLong, UnsupportedMessageType
 from hl7.header import check_supported, parse_header
 from hl7.model import MessageHeader, Report, ReportSection
 from hl7.segments import Segment, split_segments
@@ -39,6 +39,9 @@ _HEADER_WORDS = {
     "impression": r"impressions?|conclusions?|summary|assessment|opinion|beurteilung",
     "addendum": r"addend(?:um|a)|amendment|nachtrag",
 }
+# The longest report text radflag takes: spaCy's default `max_length` (the annotator
+# cannot read more); a longer one is refused before the ACK.
+MAX_REPORT_CHARS = 1_000_000
 # A DICOM UID carried as ST (study, series or SR instance UID) is an identifier, not text.
 _DICOM_UID = re.compile(r"^[0-9]+(?:\.[0-9]+){3,}$")
 
@@ -66,6 +69,11 @@ def extract_report(message: bytes) -> Report:
     if not any(line.text.strip() for line in lines):
         raise _no_text_error(header, segments)
     report_text, sections = _assemble(lines)
+    if len(report_text) > MAX_REPORT_CHARS:
+        raise ReportTooLong(
+            f"report text of {len(report_text):,} characters exceeds the maximum of "
+            f"{MAX_REPORT_CHARS:,}"
+        )
     return Report(
         header=header,
         patient_id=_patient_id(segments),
@@ -85,22 +93,41 @@ def screen(message: bytes, header: MessageHeader) -> None:
     ST, CE, CWE, or none given) and none of an encapsulated one (ED, RP) passes
     on a byte scan.
     Any other message gets the full read (about 0.1 ms), so the listener and the
-    worker never disagree about an ED/PDF-only report or a lab panel.
+    worker never disagree about an ED/PDF-only report or a lab panel; so does one
+    whose text OBX values look empty, and one long enough that its text could
+    exceed MAX_REPORT_CHARS (text is never longer than its message, give or take
+    the section headers the read inserts).
     """
     check_supported(header)
-    text_obx, encapsulated_obx = _obx_type_patterns(header.field_separator)
-    if text_obx.search(message) and not encapsulated_obx.search(message):
+    text_obx, encapsulated_obx, filled_text_obx = _obx_type_patterns(header.field_separator)
+    if (
+        len(message) < MAX_REPORT_CHARS - _HEADER_ALLOWANCE
+        and text_obx.search(message)
+        and filled_text_obx.search(message)
+        and not encapsulated_obx.search(message)
+    ):
         return
     extract_report(message)
 
 
+_HEADER_ALLOWANCE = 1000  # room for the section headers `_assemble` may insert
+
+
 @functools.cache
-def _obx_type_patterns(separator: str) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+def _obx_type_patterns(
+    separator: str,
+) -> tuple[re.Pattern[bytes], re.Pattern[bytes], re.Pattern[bytes]]:
+    """(an OBX of a text type, an OBX of an encapsulated type, a text OBX with a value)."""
     sep = re.escape(separator.encode("latin-1"))
-    head = rb"(?:^|[\r\n])OBX" + sep + rb"[^\r\n" + sep + rb"]*" + sep
+    field = rb"[^\r\n" + sep + rb"]*"
+    head = rb"(?:^|[\r\n])OBX" + sep + field + sep
+    text_type = rb"(?:TX|FT|ST|TEXT|CE|CWE|)" + sep
+    # OBX-5 (after OBX-3 and OBX-4) holding something other than blanks and repetition marks.
+    filled = field + sep + field + sep + rb"[ ~]*[^ ~\r\n" + sep + rb"]"
     return (
-        re.compile(head + rb"(?:TX|FT|ST|TEXT|CE|CWE|)" + sep),
+        re.compile(head + text_type),
         re.compile(head + rb"(?:ED|RP)" + sep),
+        re.compile(head + text_type + filled),
     )
 
 
@@ -194,6 +221,8 @@ def _no_text_error(header: MessageHeader, segments: list[Segment]) -> Exception:
             f"{kind} carries the report only as an encapsulated document or reference "
             f"(OBX types {', '.join(types)}), no report text to read"
         )
+    if types and set(types) <= {*TEXT_TYPES, *CODED_TYPES, "(empty)"}:
+        return NoReportText(f"{kind} has report text segments, but they are all empty")
     if types:
         return UnsupportedMessageType(
             f"{kind} is not a report: its OBX values are {', '.join(types)} "

@@ -67,6 +67,9 @@ class PostgresServer:
     def start(self) -> None:
         """initdb and start the server; returns once it accepts connections."""
         self._run("initdb", "-D", str(self.data), "-U", "radflag", "--auth=trust", "-E", "UTF8")
+        self._pg_ctl_start()
+
+    def _pg_ctl_start(self) -> None:
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} -c fsync=off"
         self._run(
             "pg_ctl",
@@ -81,6 +84,14 @@ class PostgresServer:
             str(int(START_TIMEOUT)),
             "start",
         )
+
+    def pause(self) -> None:
+        """Stop the server as a crash would (immediate), keeping its files: an outage."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the paused server again (same port and files)."""
+        self._pg_ctl_start()
 
     def stop(self) -> None:
         """Stop the server and remove its files."""

@@ -7,9 +7,9 @@ Strategy:
 - prefetch multiplier 1: a worker holds one message per pool process, so a
   killed worker strands little and a busy one does not hoard work.
 - `visibility_timeout` (kombu's redelivery of messages whose worker vanished
-  altogether) longer than the longest task *and* the longest retry delay: a
-  delivery retry waits in the worker with an ETA and stays unacknowledged that
-  long, and would otherwise be delivered twice.
+  altogether) longer than the longest task (the hard time limit) *and* the
+  longest retry delay: a retry waits in the worker with an ETA and stays
+  unacknowledged that long, and would otherwise be run twice.
 - JSON only; no result backend (results go to the store, not to Celery).
 - separate queues: `annotate` (CPU), `deliver` (waits on the destination),
   `store` (records rejected messages), so a slow destination never holds up
@@ -89,12 +89,7 @@ def configure(settings: Settings, *, redis_url: str, pool_limit: int = 10) -> Ce
     """Point the app at `redis_url` and remember `settings` for the tasks of this process."""
     global _settings
     _settings = settings
-    # Longest task: a delivery attempt (connect + send + wait for the ACK) or an
-    # annotation (well under a minute); longest retry delay: delivery_backoff_max.
-    visibility = max(
-        settings.visibility_timeout,
-        settings.delivery_backoff_max + 4 * settings.delivery_timeout + 300,
-    )
+    visibility = visibility_timeout(settings)
     # A new broker URL needs new pools: Celery caches them on first publish
     # (kombu keeps one pool per URL, so the old one stays usable for its URL).
     if app.conf.broker_url != redis_url:
@@ -102,6 +97,10 @@ def configure(settings: Settings, *, redis_url: str, pool_limit: int = 10) -> Ce
     app.conf.update(
         broker_url=redis_url,
         broker_pool_limit=pool_limit,
+        # A task over the soft limit is interrupted and dead-lettered by the task; over
+        # the hard limit its process is killed and worker.outcomes dead-letters it.
+        task_time_limit=settings.task_time_limit,
+        task_soft_time_limit=settings.effective_soft_time_limit,
         broker_transport_options={
             "visibility_timeout": visibility,
             "socket_timeout": 5.0,
@@ -109,6 +108,17 @@ def configure(settings: Settings, *, redis_url: str, pool_limit: int = 10) -> Ce
         },
     )
     return app
+
+
+def visibility_timeout(settings: Settings) -> float:
+    """Seconds after which an unacknowledged task counts as abandoned by its worker.
+
+    At least the longest task (the hard time limit) plus the longest retry delay
+    (a task waiting for its ETA stays unacknowledged): delivery_backoff_max or
+    store_retry_max.
+    """
+    longest_wait = max(settings.delivery_backoff_max, settings.store_retry_max)
+    return max(settings.visibility_timeout, longest_wait + settings.task_time_limit + 10)
 
 
 def current_settings() -> Settings:

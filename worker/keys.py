@@ -35,6 +35,10 @@ TASK_RECORD_REJECTED = "radflag.record_rejected"
 DEDUPE_PREFIX = "radflag:dedupe:"
 DLQ_KEY = "radflag:dlq"  # hash: entry id -> JSON (see worker/dlq.py)
 UNACKED_KEY = "unacked"  # kombu's default `unacked_key`
+UNACKED_INDEX_KEY = "unacked_index"  # kombu's default `unacked_index_key`
+JOURNAL_KEY = "radflag:journal"  # hash: entry id -> JSON (see worker/journal.py)
+JOURNAL_SINCE_KEY = "radflag:journal:since"  # sorted set: entry id -> last activity (epoch s)
+RECONCILE_LOCK_KEY = "radflag:journal:reconciling"  # one reconciler pass at a time
 
 
 def dedupe_redis_key(dedupe_key: str) -> str:

@@ -40,6 +40,7 @@ import contextlib
 import logging
 import signal
 import ssl
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ from hl7.extract import screen
 from hl7.header import parse_header
 from hl7.mllp import FrameDecoder, encode_frame
 from hl7.model import MessageHeader
-from worker import keys, tls
+from worker import journal, keys, tls
 from worker.celery_app import BrokerUnavailable, task_envelope
 from worker.settings import Settings
 
@@ -97,20 +98,27 @@ class Intake:
         Raises BrokerUnavailable when Redis cannot be reached or refuses the write.
         """
         stamp = received_at.isoformat()
-        queue, envelope = task_envelope(
-            keys.TASK_ANNOTATE,
-            {
-                "raw_b64": base64.b64encode(raw).decode("ascii"),
-                "control_id": header.control_id,
-                "dedupe_key": header.dedupe_key,
-                "received_at": stamp,
-                "ack_code": ack_code,
-            },
-        )
+        kwargs = {
+            "raw_b64": base64.b64encode(raw).decode("ascii"),
+            "control_id": header.control_id,
+            "dedupe_key": header.dedupe_key,
+            "received_at": stamp,
+            "ack_code": ack_code,
+        }
+        queue, envelope = task_envelope(keys.TASK_ANNOTATE, kwargs)
         dedupe = keys.dedupe_redis_key(header.dedupe_key)
+        entry = journal.entry_id(keys.TASK_ANNOTATE, header.dedupe_key)
         try:
             queued = await self._enqueue(
-                keys=[dedupe, queue], args=[envelope, self.duplicate_window, stamp]
+                keys=[dedupe, queue, keys.JOURNAL_KEY, keys.JOURNAL_SINCE_KEY],
+                args=[
+                    envelope,
+                    self.duplicate_window,
+                    stamp,
+                    entry,
+                    journal.encode(keys.TASK_ANNOTATE, kwargs),
+                    repr(time.time()),
+                ],
             )
         except redis.RedisError as e:
             raise BrokerUnavailable(f"cannot queue: {type(e).__name__}") from e
@@ -121,18 +129,22 @@ class Intake:
     ) -> None:
         """Hand a rejected message to the store queue; if that fails, log its control id only."""
         dedupe_key = header.dedupe_key if header.control_id else f"unreadable|{uuid.uuid4().hex}"
-        queue, envelope = task_envelope(
-            keys.TASK_RECORD_REJECTED,
-            {
-                "raw_b64": base64.b64encode(raw).decode("ascii"),
-                "dedupe_key": dedupe_key,
-                "ack_code": ack_code,
-                "error": error,
-                "received_at": received_at.isoformat(),
-            },
-        )
+        kwargs = {
+            "raw_b64": base64.b64encode(raw).decode("ascii"),
+            "dedupe_key": dedupe_key,
+            "ack_code": ack_code,
+            "error": error,
+            "received_at": received_at.isoformat(),
+        }
+        queue, envelope = task_envelope(keys.TASK_RECORD_REJECTED, kwargs)
+        entry = journal.entry_id(keys.TASK_RECORD_REJECTED, dedupe_key)
         try:
-            await self.client.lpush(queue, envelope)  # type: ignore[misc]
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.lpush(queue, envelope)
+                journal.add_to_pipeline(
+                    pipe, entry, keys.TASK_RECORD_REJECTED, kwargs, now=time.time()
+                )
+                await pipe.execute()
         except redis.RedisError:
             log.error("rejected message not recorded control_id=%s", header.control_id or "?")
 
@@ -142,6 +154,7 @@ class _Connection:
     peer: str
     task: asyncio.Task[None]
     busy: bool = False
+    buffered: int = 0  # bytes of an unfinished frame held for this connection
 
 
 class MllpListener:
@@ -164,6 +177,12 @@ class MllpListener:
         self._server: asyncio.Server | None = None
         self._connections: dict[asyncio.Task[None], _Connection] = {}
         self._closing = False
+        # Memory bounds (settings.max_connections, settings.buffer_budget_bytes): a
+        # connection over the limit is closed at once; one whose unfinished frame would
+        # take the total held for all connections over the budget is closed (unanswered:
+        # its sender resends later, as after any lost connection).
+        self.buffered = 0
+        self._refusing = False
 
     async def start(self) -> None:
         """Bind and start accepting; `self.port` is the bound port afterwards."""
@@ -204,6 +223,10 @@ class MllpListener:
         assert task is not None
         peername = writer.get_extra_info("peername")
         conn = _Connection(peer=f"{peername[0]}:{peername[1]}" if peername else "?", task=task)
+        if len(self._connections) >= self.settings.max_connections:
+            self._refuse_connection(writer, conn)
+            return
+        self._refusing = False
         self._connections[task] = conn
         try:
             if self.ssl_context is not None and not await self._start_tls(writer, conn):
@@ -215,6 +238,7 @@ class MllpListener:
             log.info("connection %s ended: %s", conn.peer, type(e).__name__)
         finally:
             del self._connections[task]
+            self.buffered -= conn.buffered
             writer.close()
             with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(writer.wait_closed(), 2)
@@ -263,6 +287,8 @@ class MllpListener:
                     writer.write(encode_frame(await self._answer(frame)))
                 await self._refuse_oversized(writer, conn, e)
                 return
+            if not self._account(conn, decoder.pending_bytes):
+                return
             if decoder.discarded_bytes and not warned_junk:
                 warned_junk = True
                 log.warning("connection %s sent bytes outside MLLP frames", conn.peer)
@@ -273,6 +299,29 @@ class MllpListener:
                 writer.write(encode_frame(await self._answer(frame)))
             await writer.drain()
             conn.busy = False
+
+    def _account(self, conn: _Connection, pending: int) -> bool:
+        """Track the bytes held for `conn`; False (logged) when over the budget."""
+        self.buffered += pending - conn.buffered
+        conn.buffered = pending
+        if self.buffered <= self.settings.buffer_budget_bytes:
+            return True
+        log.warning(
+            "connection %s: listener buffer budget of %d bytes exhausted, closed",
+            conn.peer,
+            self.settings.buffer_budget_bytes,
+        )
+        return False
+
+    def _refuse_connection(self, writer: asyncio.StreamWriter, conn: _Connection) -> None:
+        if not self._refusing:  # one line per episode, not one per connection
+            self._refusing = True
+            log.warning(
+                "connection limit of %d reached: refusing new connections (first: %s)",
+                self.settings.max_connections,
+                conn.peer,
+            )
+        writer.transport.abort()
 
     async def _answer(self, frame: bytes) -> bytes:
         """The ACK for one frame, after queueing it (or deciding not to)."""
@@ -354,7 +403,27 @@ async def serve(settings: Settings, redis_url: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    reconciling = asyncio.create_task(_reconcile(settings, redis_url, stop))
     await stop.wait()
     log.info("MLLP listener stopping: finishing messages in flight")
     await listener.stop()
+    await asyncio.wait([reconciling], timeout=10)
     await client.aclose()
+
+
+async def _reconcile(settings: Settings, redis_url: str, stop: asyncio.Event) -> None:
+    """The journal's reconciler (worker/reconciler.py), at start and then periodically."""
+    from worker import reconciler
+    from worker.celery_app import visibility_timeout
+
+    client = keys.redis_client(redis_url)
+    try:
+        await reconciler.run_periodically(
+            client,
+            interval=settings.journal_interval,
+            requeue_after=settings.journal_requeue_after,
+            visibility_timeout=visibility_timeout(settings),
+            stop=stop,
+        )
+    finally:
+        client.close()

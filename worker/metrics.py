@@ -224,6 +224,11 @@ def _live_metrics(status: ServiceStatus) -> Iterator[Metric]:
         ("radflag_workers_alive", "Celery workers that answered a ping", len(status.workers)),
         ("radflag_dead_letters", "Entries in the dead-letter store", status.dlq_size or 0),
         (
+            "radflag_journal_entries",
+            "Accepted messages whose outcome is not kept yet (the intake journal)",
+            status.journal or 0,
+        ),
+        (
             "radflag_oldest_waiting_seconds",
             "Age of the oldest message waiting to be annotated",
             status.oldest_waiting_seconds or 0.0,

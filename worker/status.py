@@ -17,7 +17,7 @@ from typing import Any
 import redis
 from celery import Celery
 
-from worker import keys
+from worker import journal, keys
 from worker.settings import Settings
 from worker.store import Store
 from worker.store_queries import StoreCounts, StoredError
@@ -43,6 +43,7 @@ class ServiceStatus:
     store_error: str | None = None
     counts: StoreCounts = field(default_factory=StoreCounts)
     last_errors: list[StoredError] = field(default_factory=list)
+    journal: int | None = None  # accepted messages whose outcome is not kept yet
 
     @property
     def ready(self) -> bool:
@@ -74,6 +75,7 @@ def read_redis(
         "in_progress": keys.unacked_count(client),
         "oldest_waiting_seconds": keys.oldest_waiting_age(client),
         "dlq_size": keys.dlq_size(client),
+        "journal": journal.size(client),
         "workers": keys.workers_alive(_ping_app(url), timeout=ping_timeout),
     }
 
@@ -122,6 +124,7 @@ def to_json(status: ServiceStatus) -> dict[str, Any]:
         "workers": status.workers,
         "oldest_waiting_seconds": status.oldest_waiting_seconds,
         "dlq_size": status.dlq_size,
+        "journal": status.journal,
         "store": {
             "ok": status.store_ok,
             "error": status.store_error,
@@ -154,6 +157,7 @@ def format_text(status: ServiceStatus) -> str:
             + (f" ({', '.join(status.workers)})" if status.workers else "")
         )
         lines.append(f"  dead letters  {status.dlq_size}")
+        lines.append(f"  journal       {status.journal} waiting for their outcome")
     else:
         lines.append(f"  redis         unreachable: {status.redis_error}")
     counts = status.counts

@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass, fields
 
 from worker import keys
+from worker.reconciler import restore_at_start
 from worker.redis_server import RedisServer
 from worker.settings import PREFIX, Settings
 
@@ -109,8 +110,11 @@ def _die_with_parent() -> None:
 class Supervisor:
     """Starts Redis and the children; `run` blocks until a signal or a child's exit."""
 
-    def __init__(self, settings: Settings, *, with_web: bool) -> None:
+    def __init__(
+        self, settings: Settings, *, with_web: bool, keep_fds: tuple[int, ...] = ()
+    ) -> None:
         self.settings = settings
+        self.keep_fds = keep_fds  # inherited by the children: the data-dir lock
         self.redis: RedisServer | None = None
         self.children = plan_children(settings, with_web=with_web)
         self._stop_requested = False
@@ -122,11 +126,13 @@ class Supervisor:
         status = 0
         try:
             redis_url = self._start_redis()
+            restore_at_start(self.settings, redis_url)
             env = settings_env(self.settings, redis_url)
             for child in self.children:
                 child.process = subprocess.Popen(
-                    child.args, env=env, preexec_fn=_die_with_parent, stdin=subprocess.DEVNULL
-                )
+                    child.args, env=env, preexec_fn=_die_with_parent, stdin=subprocess.DEVNULL,
+                    pass_fds=self.keep_fds,
+                )  # fmt: skip
                 log.info("started %s pid=%d", child.name, child.process.pid)
             status = self._watch()
         finally:

@@ -1,6 +1,9 @@
 """The Celery tasks: thin wrappers that decode, call `hl7`/`nlp`, record, and hand on.
 
-Strategy: only `TransientError` is retried (store or destination unavailable).
+Strategy: only `TransientError` is retried (store or destination unavailable),
+without limit and with capped backoff: a store outage of any length keeps the
+message (worker/outcomes.py settles its journal entry only once the outcome is
+kept; a task over its soft time limit is dead-lettered with the reason).
 A message that the full parse finds unprocessable was already answered AA by
 the listener (which reads MSH only), so it is dead-lettered with the reason
 rather than dropped. The result's MSH-10 is derived from the inbound message's
@@ -19,14 +22,14 @@ import ssl
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from hl7.errors import InboundMessageError, TransientError
 from hl7.extract import extract_report
 from hl7.header import parse_header
 from hl7.result import build_result
-from worker import dlq, keys
+from worker import dlq, journal, keys, outcomes
 from worker.celery_app import app, current_settings, publish
 from worker.delivery import DeliveryError, DeliveryRejected, backoff_delay, deliver
 from worker.reports import annotate_report
@@ -36,7 +39,8 @@ from worker.tls import destination_context
 
 log = logging.getLogger(__name__)
 
-_STORE_RETRY = {"max_retries": 20, "countdown": 5}
+_STORE_RETRY_BASE = 1.0  # seconds before the first retry after a store error; doubles
+_REQUEST = "worker.outcomes:OutcomeRequest"  # dead-letters tasks killed by the time limit
 
 
 @functools.cache
@@ -51,13 +55,23 @@ def result_control_id(dedupe_key: str, received_at: str) -> str:
     return "RF" + digest[:18].upper()
 
 
-@app.task(name=keys.TASK_ANNOTATE, bind=True, max_retries=None)
+def _store_retry(task: Task, error: Exception) -> Exception:
+    """A retry after `error` (store or Redis unavailable): no limit, capped exponential delay."""
+    delay = backoff_delay(
+        task.request.retries + 1, base=_STORE_RETRY_BASE, cap=current_settings().store_retry_max
+    )
+    return task.retry(exc=error, countdown=delay, max_retries=None)
+
+
+@app.task(name=keys.TASK_ANNOTATE, bind=True, max_retries=None, Request=_REQUEST)
 def annotate_message(
     self: Task, *, raw_b64: str, control_id: str, dedupe_key: str, received_at: str, ack_code: str
 ) -> None:
     """Record, fully parse and annotate one accepted message; hand the result to delivery."""
     raw = base64.b64decode(raw_b64)
     settings = current_settings()
+    entry = outcomes.annotate_entry(dedupe_key)
+    outcomes.touch(entry)
     try:
         _record_inbound(raw, dedupe_key, ack_code, None, received_at)
         try:
@@ -70,34 +84,12 @@ def annotate_message(
                 raw_b64, control_id, dedupe_key, "unprocessable", f"{e.hl7_error_code}: {e.text}"
             )
             return
-        annotation = annotate_report(report)
-        result_id = result_control_id(dedupe_key, received_at)
-        result = build_result(report, annotation, control_id=result_id, timestamp=datetime.now(UTC))
-        open_store(settings).record_annotation(
-            dedupe_key=dedupe_key,
-            accession=report.accession,
-            procedure=report.procedure,
-            annotation=annotation.to_json_dict(),
-            result_control_id=result_id,
-            result_message=result,
-            evidence={flag.code: list(flag.evidence) for flag in annotation.flags},
-            report_text=report.text,
-        )
-        log.info(
-            "annotated control_id=%s accession=%s bme=%s flags=%d result=%s",
-            control_id,
-            report.accession,
-            annotation.bme,
-            len(annotation.flags),
-            result_id,
-        )
-        if settings.destination is None:
-            log.info(
-                "result kept, no destination configured control_id=%s result=%s",
-                control_id,
-                result_id,
-            )
+        if settings.destination is None:  # the outcome is the stored annotation
+            _annotate(report, settings, control_id, dedupe_key, received_at)
+            outcomes.settle(entry)
             return
+        result_id, result = _annotate(report, settings, control_id, dedupe_key, received_at)
+        # The journal entry stays until the result is delivered or dead-lettered.
         publish(
             keys.TASK_DELIVER,
             {
@@ -110,16 +102,67 @@ def annotate_message(
         )
     except TransientError as e:
         log.warning("annotate retry control_id=%s: %s", control_id, type(e).__name__)
-        raise self.retry(exc=e, **_STORE_RETRY) from e
+        raise _store_retry(self, e) from e
+    except SoftTimeLimitExceeded:
+        limit = settings.effective_soft_time_limit
+        log.error("annotate over its time limit control_id=%s (%g s)", control_id, limit)
+        _dead_letter_or_store_retry(
+            self, raw_b64, control_id, dedupe_key, "time limit", f"soft time limit of {limit:g} s"
+        )
     except Exception as e:
         # A bug must not make an acknowledged message vanish (a failed task is
         # acknowledged): keep it where `radflag dlq` shows it. Only the type is
         # logged, since a message could quote report text.
         log.error("annotate failed control_id=%s: %s", control_id, type(e).__name__)
-        _dead_letter_inbound(raw_b64, control_id, dedupe_key, "failed", type(e).__name__)
+        _dead_letter_or_store_retry(
+            self, raw_b64, control_id, dedupe_key, "failed", type(e).__name__
+        )
 
 
-@app.task(name=keys.TASK_DELIVER, bind=True, max_retries=None)
+def _annotate(
+    report: Any, settings: Settings, control_id: str, dedupe_key: str, received_at: str
+) -> tuple[str, bytes]:
+    """Annotate, build the result and store both; returns (result MSH-10, result message)."""
+    annotation = annotate_report(report)
+    result_id = result_control_id(dedupe_key, received_at)
+    result = build_result(report, annotation, control_id=result_id, timestamp=datetime.now(UTC))
+    open_store(settings).record_annotation(
+        dedupe_key=dedupe_key,
+        accession=report.accession,
+        procedure=report.procedure,
+        annotation=annotation.to_json_dict(),
+        result_control_id=result_id,
+        result_message=result,
+        evidence={flag.code: list(flag.evidence) for flag in annotation.flags},
+        report_text=report.text,
+    )
+    log.info(
+        "annotated control_id=%s accession=%s bme=%s flags=%d result=%s",
+        control_id,
+        report.accession,
+        annotation.bme,
+        len(annotation.flags),
+        result_id,
+    )
+    if settings.destination is None:
+        log.info(
+            "result kept, no destination configured control_id=%s result=%s",
+            control_id,
+            result_id,
+        )
+    return result_id, result
+
+
+def _dead_letter_or_store_retry(
+    task: Task, raw_b64: str, control_id: str, dedupe_key: str, reason: str, detail: str
+) -> None:
+    try:
+        _dead_letter_inbound(raw_b64, control_id, dedupe_key, reason, detail)
+    except TransientError as e:
+        raise _store_retry(task, e) from e
+
+
+@app.task(name=keys.TASK_DELIVER, bind=True, max_retries=None, Request=_REQUEST)
 def deliver_result(
     self: Task,
     *,
@@ -170,17 +213,23 @@ def deliver_result(
         raise self.retry(exc=e, countdown=_delay(attempt)) from e
     entry.record("delivered", ack.code)
     log.info("delivered result=%s control_id=%s attempt=%d", result_control_id, control_id, attempt)
+    try:
+        outcomes.settle(outcomes.annotate_entry(dedupe_key))
+    except TransientError as e:
+        # Delivered; the journal entry stays, so the result may be sent again (same MSH-10).
+        log.warning("journal not settled result=%s: %s", result_control_id, e)
 
 
-@app.task(name=keys.TASK_RECORD_REJECTED, bind=True, max_retries=None)
+@app.task(name=keys.TASK_RECORD_REJECTED, bind=True, max_retries=None, Request=_REQUEST)
 def record_rejected(
     self: Task, *, raw_b64: str, dedupe_key: str, ack_code: str, error: str, received_at: str
 ) -> None:
     """Record a message the listener answered AR/CR (or could not read)."""
     try:
         _record_inbound(base64.b64decode(raw_b64), dedupe_key, ack_code, error, received_at)
+        outcomes.settle(journal.entry_id(keys.TASK_RECORD_REJECTED, dedupe_key))
     except TransientError as e:
-        raise self.retry(exc=e, **_STORE_RETRY) from e
+        raise _store_retry(self, e) from e
 
 
 def _delay(attempt: int) -> float:
@@ -194,7 +243,7 @@ def _dead_letter_or_retry(task: Task, attempt: int, entry: dlq.DeadLetter) -> No
     # The dead-letter store is in Redis: if it cannot take the entry, keep the
     # message by retrying the delivery task rather than letting it be acknowledged.
     try:
-        _add_dead_letter(entry)
+        outcomes.dead_letter(entry, outcomes.annotate_entry(entry.dedupe_key))
     except TransientError as e:
         raise task.retry(exc=e, countdown=_delay(attempt)) from e
     log.warning("dead-lettered result=%s control_id=%s reason=%s entry=%s",
@@ -251,13 +300,6 @@ def _record_inbound(
     )
 
 
-def _add_dead_letter(entry: dlq.DeadLetter) -> None:
-    try:
-        dlq.add(keys.redis_client(app.conf.broker_url), entry)
-    except redis.RedisError as e:
-        raise TransientError(f"dead-letter store unavailable: {type(e).__name__}") from e
-
-
 def _dead_letter_inbound(
     raw_b64: str, control_id: str, dedupe_key: str, reason: str, detail: str
 ) -> None:
@@ -269,4 +311,4 @@ def _dead_letter_inbound(
         control_id=control_id,
         message_b64=raw_b64,
     )
-    _add_dead_letter(entry)
+    outcomes.dead_letter(entry, outcomes.annotate_entry(dedupe_key))

@@ -71,3 +71,35 @@ def test_other_field_separator() -> None:
     message = wrap_oru(TEXT, "MRI ANKLE LEFT").replace(b"|", b"#")
     assert _outcome(_screen, message) is None
     assert extract_report(message).text == TEXT
+
+
+EMPTY_TEXT_OBX = (
+    "OBX|1|TX|RPT^Report^L||||||||F",
+    "OBX|1|TX|RPT^Report^L||~ ~||||||F",
+    "OBX|1|FT|RPT^Report^L|1|   ||||||F",
+)
+
+
+@pytest.mark.parametrize("obx", EMPTY_TEXT_OBX)
+def test_an_oru_whose_only_text_obx_is_empty_is_refused_before_the_ack(obx: str) -> None:
+    """Before: it passed the byte scan, got AA, and was dead-lettered later."""
+    full = wrap_oru(TEXT, "MRI ANKLE LEFT")
+    head = full.split(b"\rOBX|")[0]
+    message = head + b"\r" + obx.encode() + b"\r"
+    assert _outcome(_screen, message) == ("NoReportText", 207)
+    with pytest.raises(InboundMessageError, match="all empty"):
+        extract_report(message)
+
+
+def test_a_report_text_over_the_annotators_limit_is_refused_before_the_ack() -> None:
+    """spaCy's max_length is 1,000,000 characters; the sender learns it at once (AR)."""
+    from hl7.extract import MAX_REPORT_CHARS
+
+    line = "Bone marrow edema in the talus. " * 31 + "\n"  # ~1 kB per OBX line
+    lines = MAX_REPORT_CHARS // len(line) + 1
+    too_long = wrap_oru(line * lines, "MRI ANKLE LEFT")
+    assert _outcome(_screen, too_long) == ("ReportTooLong", 207)
+    fits = wrap_oru(line * (lines - 2), "MRI ANKLE LEFT")
+    assert len(fits) > MAX_REPORT_CHARS  # the full read decides, and lets it through
+    assert _outcome(_screen, fits) is None
+    assert len(extract_report(fits).text) <= MAX_REPORT_CHARS

@@ -73,3 +73,22 @@ def test_destination_context_only_when_asked(tmp_path: Path) -> None:
     assert destination_context(Settings()) is None
     context = destination_context(Settings(destination_tls=True))
     assert context is not None and context.verify_mode == ssl.CERT_REQUIRED
+
+
+def test_reliability_settings_and_their_bounds() -> None:
+    settings = Settings.from_mapping(
+        {"RADFLAG_TASK_TIME_LIMIT": "100", "RADFLAG_MAX_CONNECTIONS": "50"}
+    )
+    assert settings.effective_soft_time_limit == 80.0  # 80 % of the hard limit
+    assert settings.max_connections == 50
+    assert Settings().redis_appendfsync == "always"  # durability by default
+    explicit = Settings.from_mapping({"RADFLAG_TASK_SOFT_TIME_LIMIT": "30"})
+    assert explicit.effective_soft_time_limit == 30.0
+    for env, says in (
+        ({"RADFLAG_TASK_SOFT_TIME_LIMIT": "400"}, "below task_time_limit"),
+        ({"RADFLAG_JOURNAL_REQUEUE_AFTER": "0"}, "journal_requeue_after must be positive"),
+        ({"RADFLAG_BUFFER_BUDGET_BYTES": "0"}, "buffer_budget_bytes must be at least 1"),
+        ({"RADFLAG_RESTORE_UNACKED": "maybe"}, "restore_unacked must be auto, yes or no"),
+    ):
+        with pytest.raises(SettingsError, match=says):
+            Settings.from_mapping(env)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from click.testing import CliRunner
 
 from tests.servers import RedisServer, free_port, start_redis
@@ -76,10 +77,14 @@ def test_gather_reads_redis_and_store(redis_url: str, store: Store, tmp_path: Pa
         error="200: unsupported message type ADT^A01",
         message_type="ADT^A01",
     )
+    client = redis.Redis.from_url(redis_url)
+    client.hset(keys.JOURNAL_KEY, "radflag.annotate|RIS|H|10", "{}")
+    client.close()
     reading = gather(
         Settings(data_dir=tmp_path, redis_url=redis_url), store=store, ping_timeout=0.3
     )
     assert reading.redis_ok
+    assert reading.journal == 1 and "journal       1 waiting" in format_text(reading)
     assert reading.queue_depths == {"annotate": 3, "deliver": 1, "store": 0}
     assert reading.in_progress == 1 and reading.dlq_size == 2
     assert reading.oldest_waiting_seconds is not None

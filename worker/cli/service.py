@@ -48,9 +48,21 @@ def run(settings: Settings) -> None:
     from worker.supervisor import Supervisor
 
     _check_tls(settings)  # the listener child would fail later, less clearly
+    lock = _lock_data_dir(settings)
     setup_logging(settings.log_level, "run")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    sys.exit(Supervisor(settings, with_web="web" in main.commands).run())
+    supervisor = Supervisor(settings, with_web="web" in main.commands, keep_fds=(lock.fileno(),))
+    sys.exit(supervisor.run())
+
+
+def _lock_data_dir(settings: Settings) -> Any:
+    """The data-dir lock (worker/datadir_lock.py), or a one-line error and exit 2."""
+    from worker import datadir_lock
+
+    try:
+        return datadir_lock.acquire(settings.data_dir)
+    except (datadir_lock.DataDirLocked, OSError) as e:
+        click.echo(f"radflag run: {e}", err=True)
+        sys.exit(2)
 
 
 @main.command()

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from worker import metrics, status
+from worker import metrics, status, store_health
 from worker.settings import Settings
 from worker.store import Store
 
@@ -29,13 +29,16 @@ def add_ops_routes(app: FastAPI, settings: Settings, get_store: Callable[[], Sto
     def readyz() -> Response:
         # Half a second: probes (e.g. Kubernetes) give up after one by default.
         reading = status.gather(settings, store=None, ping_timeout=0.5)
+        store_error = store_health.probe(get_store, timeout=0.5)
+        ready = reading.ready and store_error is None
         body = {
-            "ready": reading.ready,
+            "ready": ready,
             "redis": reading.redis_ok,
             "workers": len(reading.workers),
-            "error": reading.redis_error,
+            "store": store_error is None,
+            "error": reading.redis_error or store_error,
         }
-        return JSONResponse(body, status_code=200 if reading.ready else 503)
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics")
     def metrics_endpoint() -> Response:

@@ -1,0 +1,1 @@
+"""Chaos suite: faults under a steady load, and a count of every acknowledged message."""

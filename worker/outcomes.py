@@ -1,0 +1,118 @@
+"""Where a task's message ends: settled in the journal, dead-lettered, or kept for a retry.
+
+Strategy: the tasks (worker/tasks.py) call these once the outcome of a message
+is kept for good; each removes the message's journal entry (worker/journal.py)
+in the same Redis transaction as the dead-letter entry, if any. A Redis error
+becomes TransientError, so the caller retries rather than lets go.
+
+`OutcomeRequest` is the Celery request class of radflag's tasks: when a task
+hits the hard time limit, its pool process is killed and Celery acknowledges
+the message, so the main process dead-letters it with the reason first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import redis
+from celery.worker.request import Request
+
+from hl7.errors import TransientError
+from worker import dlq, journal, keys
+from worker.celery_app import app
+
+log = logging.getLogger(__name__)
+
+_clients: dict[tuple[int, str], redis.Redis] = {}
+
+
+def broker_client() -> redis.Redis:
+    """This process's client of the broker's Redis (the journal and the DLQ live there)."""
+    url = str(app.conf.broker_url)
+    key = (os.getpid(), url)
+    client = _clients.get(key)
+    if client is None:
+        client = _clients[key] = keys.redis_client(url)
+    return client
+
+
+def annotate_entry(dedupe_key: str) -> str:
+    """The journal id of an accepted message (its annotate task)."""
+    return journal.entry_id(keys.TASK_ANNOTATE, dedupe_key)
+
+
+def touch(entry: str) -> None:
+    """A task started on the entry: the reconciler leaves it alone for a while."""
+    try:
+        journal.touch(broker_client(), entry)
+    except redis.RedisError as e:  # only a hint for the reconciler
+        log.debug("journal touch failed: %s", type(e).__name__)
+
+
+def settle(entry: str) -> None:
+    """The outcome is kept: remove the journal entry. Raises TransientError."""
+    try:
+        journal.settle(broker_client(), entry)
+    except redis.RedisError as e:
+        raise TransientError(f"journal unavailable: {type(e).__name__}") from e
+
+
+def dead_letter(letter: dlq.DeadLetter, entry: str) -> None:
+    """Dead-letter and settle in one transaction. Raises TransientError."""
+    try:
+        journal.settle_with_dead_letter(broker_client(), entry, letter)
+    except redis.RedisError as e:
+        raise TransientError(f"dead-letter store unavailable: {type(e).__name__}") from e
+
+
+def time_limit_letter(task_name: str, kwargs: dict[str, Any], detail: str) -> dlq.DeadLetter | None:
+    """The dead letter for a task that ran out of time; None for a task that has none."""
+    if task_name == keys.TASK_ANNOTATE:
+        return dlq.DeadLetter(
+            stage=dlq.STAGE_ANNOTATE,
+            reason="time limit",
+            detail=detail,
+            dedupe_key=kwargs["dedupe_key"],
+            control_id=kwargs.get("control_id", ""),
+            message_b64=kwargs["raw_b64"],
+        )
+    if task_name == keys.TASK_DELIVER:
+        return dlq.DeadLetter(
+            stage=dlq.STAGE_DELIVER,
+            reason="time limit",
+            detail=detail,
+            dedupe_key=kwargs["dedupe_key"],
+            control_id=kwargs.get("control_id", ""),
+            message_b64=kwargs["result_b64"],
+            result_control_id=kwargs.get("result_control_id"),
+            first_attempt_at=kwargs.get("first_attempt_at"),
+        )
+    return None
+
+
+class OutcomeRequest(Request):
+    """Dead-letters a task killed by the hard time limit before Celery acknowledges it."""
+
+    def on_timeout(self, soft: bool, timeout: float) -> None:
+        if not soft:
+            self._dead_letter_timed_out(timeout)
+        super().on_timeout(soft, timeout)
+
+    def _dead_letter_timed_out(self, timeout: float) -> None:
+        kwargs = self.kwargs or {}
+        try:
+            letter = time_limit_letter(
+                self.task_name, kwargs, f"hard time limit of {timeout:g} s exceeded"
+            )
+            if letter is None:
+                return  # the journal brings it back
+            dead_letter(letter, annotate_entry(letter.dedupe_key))
+        except (TransientError, KeyError, TypeError) as e:
+            # The journal entry stays: the reconciler queues the message again.
+            log.error("timed-out task not dead-lettered id=%s: %s", self.id, type(e).__name__)
+            return
+        log.error(
+            "dead-lettered control_id=%s reason=time limit entry=%s", letter.control_id, letter.id
+        )
