@@ -42,7 +42,7 @@ eval: $(STAMP)
 	  --min status_acc=0.95 --min flag_f1=0.90
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.nlp --corpus $(SHARED)/corpus/dev.jsonl
+	$(BIN)/python -m bench.nlp --corpus $(SHARED)/corpus/dev.jsonl --corpus-de $(SHARED)/corpus/dev_de.jsonl
 	$(BIN)/python -m bench.hl7 --corpus $(SHARED)/corpus/dev.jsonl
 	$(BIN)/python -m bench.service --corpus $(SHARED)/corpus/dev.jsonl
 

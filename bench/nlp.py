@@ -51,7 +51,7 @@ def _best_seconds(runs: dict[str, Callable[[], Any]], repeat: int) -> dict[str, 
     return best
 
 
-def _medspacy_default() -> Any:
+def _medspacy_default(language: str = "en") -> Any:
     # PyRuSH logs every token at DEBUG through loguru; silence it so we time the
     # pipeline, not the logging.
     try:
@@ -70,14 +70,14 @@ def _medspacy_default() -> Any:
     nlp = medspacy.load()
     rules = [
         TargetRule(t.literal, t.category, pattern=list(t.pattern) if t.pattern else None)
-        for t in load_ruleset("en").targets
-        if t.category == "BME"
+        for t in load_ruleset(language).targets
+        if t.category == "BME" and t.regex is None
     ]
     nlp.get_pipe("medspacy_target_matcher").add(rules)
     return nlp
 
 
-def measure(corpus: Path, repeat: int) -> list[tuple[str, float]]:
+def measure(corpus: Path, repeat: int, language: str = "en") -> list[tuple[str, float]]:
     """(name, seconds per pass over the corpus) for each contender."""
     import spacy
 
@@ -86,11 +86,11 @@ def measure(corpus: Path, repeat: int) -> list[tuple[str, float]]:
 
     rows = _texts(corpus)
     texts = [t for t, _ in rows]
-    pipeline = build_pipeline("en")
-    tokenizer = spacy.blank("en").tokenizer
-    medspacy_nlp = _medspacy_default()
+    pipeline = build_pipeline(language)
+    tokenizer = spacy.blank(language).tokenizer
+    medspacy_nlp = _medspacy_default(language)
     runs: dict[str, Callable[[], Any]] = {
-        "radflag annotate": lambda: [radflag_nlp.annotate(t, p) for t, p in rows],
+        "radflag annotate": lambda: [radflag_nlp.annotate(t, p, language) for t, p in rows],
         "radflag pipeline": lambda: [pipeline(t) for t in texts],
         "medspaCy default": lambda: [medspacy_nlp(t) for t in texts],
         "spaCy tokenizer": lambda: [tokenizer(t) for t in texts],
@@ -121,13 +121,26 @@ def table(results: list[tuple[str, float]], reports: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--corpus", type=Path, required=True)
+    ap.add_argument("--corpus", type=Path, required=True, help="English corpus (JSONL)")
+    ap.add_argument("--corpus-de", type=Path, help="German corpus (JSONL)")
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args(argv)
-    results = measure(args.corpus, args.repeat)
-    reports = len(_texts(args.corpus))
-    print(f"{reports} reports from {args.corpus}, one core, best of {args.repeat} passes")
-    print(table(results, reports))
+    per_char: dict[str, float] = {}
+    for language, corpus in (("en", args.corpus), ("de", args.corpus_de)):
+        if corpus is None:
+            continue
+        results = measure(corpus, args.repeat, language)
+        rows = _texts(corpus)
+        print(f"[{language}] {len(rows)} reports from {corpus}, one core, best of {args.repeat}")
+        print(table(results, len(rows)))
+        chars = sum(len(t) for t, _ in rows)
+        per_char[language] = dict(results)["radflag annotate"] / chars
+    if len(per_char) == 2:
+        ratio = per_char["de"] / per_char["en"]
+        print(
+            f"German takes {ratio:.2f}x English's time per character of report "
+            f"(target <= 1.5x): {1e6 * per_char['de']:.2f} vs {1e6 * per_char['en']:.2f} us/char."
+        )
     return 0
 
 

@@ -37,6 +37,7 @@ from spacy.tokens import Doc, Span
 from nlp.anatomy import required_literal
 from nlp.layout import Layout, LayoutReader
 from nlp.ruleset import RuleSet, load_ruleset
+from nlp.token_patterns import LowerPatternMatcher
 
 SPAN_GROUP = "radflag"
 TEXT_KEY = "radflag_text"
@@ -88,9 +89,10 @@ class RuleMatcher:
     """Literal rules in a PhraseMatcher (hash lookups), token patterns in a Matcher.
 
     A Matcher costs about (tokens x patterns) predicate checks, so the two
-    hundred-odd literal cues go to the PhraseMatcher and only the few real
-    token patterns to the Matcher. Matches come back in Doc token offsets,
-    for a Doc or for a Span of it.
+    hundred-odd literal cues go to the PhraseMatcher, LOWER-only token patterns
+    (IN sets, token regexes: most German rules) to a LowerPatternMatcher that
+    indexes them by their first word, and only what is left to the Matcher.
+    Matches come back in Doc token offsets, for a Doc or for a Span of it.
     """
 
     def __init__(self, nlp: Language) -> None:
@@ -98,6 +100,7 @@ class RuleMatcher:
         self._phrases = PhraseMatcher(nlp.vocab, attr="LOWER")
         self._patterns = Matcher(nlp.vocab)
         self._has_patterns = False
+        self._lower = LowerPatternMatcher()
 
     def add(self, key: str, literal: str, pattern: Sequence[dict[str, Any]] | None) -> int:
         """Add one rule under `key`; returns the key's hash, as matches report it."""
@@ -107,13 +110,16 @@ class RuleMatcher:
             phrases = expand_pattern(pattern)
             if phrases is not None:
                 self._phrases.add(key, [Doc(self._nlp.vocab, words=list(p)) for p in phrases])
-            else:
+            elif not self._lower.add(int(self._nlp.vocab.strings.add(key)), pattern):
                 self._patterns.add(key, [[dict(t) for t in pattern]])
                 self._has_patterns = True
         return int(self._nlp.vocab.strings[key])
 
     def __call__(self, doclike: Doc | Span) -> list[tuple[int, int, int]]:
         found = list(self._phrases(doclike))
+        if self._lower:
+            offset = doclike.start if isinstance(doclike, Span) else 0
+            found.extend(self._lower([t.lower_ for t in doclike], offset))
         if self._has_patterns:
             offset = doclike.start if isinstance(doclike, Span) else 0
             found.extend((k, s + offset, e + offset) for k, s, e in self._patterns(doclike))
@@ -205,11 +211,13 @@ class TargetComponent:
         self._fallback = [t.fallback for t in rules.targets]
         # Regex targets: one finditer over the lower-cased text each, skipped at
         # C speed when their required literal is absent.
-        self._regexes: list[tuple[int, Any, str | None]] = []
+        self._regexes: list[tuple[int, Any, tuple[str, ...]]] = []
         for i, t in enumerate(rules.targets):
             if t.regex is not None:
                 key = int(nlp.vocab.strings.add(f"T{i}"))
-                self._regexes.append((key, t.regex, required_literal(t.regex.pattern)))
+                literal = required_literal(t.regex.pattern)
+                requires = t.requires or ((literal,) if literal else ())
+                self._regexes.append((key, t.regex, requires))
             else:
                 key = self._matcher.add(f"T{i}", t.literal, t.pattern)
             self._labels[key] = (t.category, i)
@@ -248,8 +256,8 @@ class TargetComponent:
             return []
         text = doc_text(doc).lower()
         out = []
-        for key, rx, literal in self._regexes:
-            if literal is not None and literal not in text:
+        for key, rx, requires in self._regexes:
+            if requires and not any(r in text for r in requires):
                 continue
             for m in rx.finditer(text):
                 span = doc.char_span(m.start(), m.end(), alignment_mode="expand")

@@ -62,6 +62,9 @@ class TargetRuleSpec:
     # A regex over the lower-cased text instead of a token pattern (spellings and
     # compounds that tokenise many ways: "T2-hyperintens", "high-signal intensity").
     regex: re.Pattern[str] | None = None
+    # With a regex: substrings of which the lower-cased text must hold one for the
+    # regex to be tried at all (a cheap `in` before a costly scan).
+    requires: tuple[str, ...] = ()
     # A signal description ("increased STIR signal"): kept only on a fluid-sensitive
     # sequence and in a bone (clauses.json "signal"), like a bone-owned bare edema.
     signal: bool = False

@@ -121,13 +121,31 @@ def read_jsonl(root: Traversable, language: str, name: str) -> list[tuple[str, A
 # -- one parser per file ----------------------------------------------------------
 
 
+def _requires(obj: dict[str, Any], where: str) -> tuple[str, ...]:
+    value = obj.get("requires", [])
+    if "requires" in obj and "regex" not in obj:
+        raise RuleFileError(f"{where}: requires goes with a regex")
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise RuleFileError(f"{where}: requires must be a list of non-empty strings")
+    return tuple(v.lower() for v in value)
+
+
 def parse_target(obj: Any, where: str) -> TargetRuleSpec:
     """One line of targets.jsonl."""
     obj = _check_keys(
         obj,
         where,
         {"literal", "category"},
-        {"pattern", "regex", "etiology", "fallback", "requires_bone", "bone_owned", "signal"},
+        {
+            "pattern",
+            "regex",
+            "requires",
+            "etiology",
+            "fallback",
+            "requires_bone",
+            "bone_owned",
+            "signal",
+        },
     )
     if "pattern" in obj and "regex" in obj:
         raise RuleFileError(f"{where}: give a pattern or a regex, not both")
@@ -148,6 +166,7 @@ def parse_target(obj: Any, where: str) -> TargetRuleSpec:
         bone_owned=bone_owned,
         signal=signal,
         regex=_regex(obj["regex"], where, "regex") if "regex" in obj else None,
+        requires=_requires(obj, where),
         literal=_str(obj["literal"], where, "literal"),
         category=_choice(obj["category"], TARGET_CATEGORIES, where, "category"),
         pattern=_pattern(obj.get("pattern"), where),
