@@ -131,6 +131,8 @@ def _without_described_signals(
             index = layout.sentence_index(m.char_start)
             named = any(
                 not rules.targets[t.rule].signal
+                and not rules.targets[t.rule].requires_bone
+                and t.status not in ("historical", "negated")
                 and m.char_end <= t.char_start
                 and ";" not in text[m.char_end : t.char_start]
                 for t in _in_sentence(targets, layout, index)

@@ -1,0 +1,96 @@
+"""Signal descriptions: BME when a fluid-sensitive signal is put in a bone, not otherwise."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import annotate
+
+PRESENT = [
+    ("Findings: Increased STIR signal in the medial femoral condyle.", {"medial_femoral_condyle"}),
+    ("Findings: The talar body is T1 hypointense and STIR hyperintense.", {"talus"}),
+    ("Findings: Low T1 and high T2 signal throughout the os calcis.", {"calcaneus"}),
+    (
+        "Findings: Figure 1: Coronal T1 shows a dark area in the lunate. "
+        "Figure 2: On STIR this area became bright.",
+        {"lunate"},
+    ),
+    ("Findings: Faint STIR signal L sacral ala.", {"sacrum"}),
+    ("Findings: 2nd MT shaft: subtle STIR signal.", {"metatarsal"}),
+    (
+        "Findings: High signal intensity in the disc space and in the adjacent vertebral bodies "
+        "on fat-suppressed T2 images.",
+        {"vertebral_body"},
+    ),
+    (
+        "Findings: The sagittal STIR sequence shows an area of high signal intensity. "
+        "This area lies in the cuboid.",
+        {"cuboid"},
+    ),
+    ("Befund: T2-hyperintense Signalanhebung im Markraum des Os cuboideum.", {"cuboid"}),
+    ("Befund: Das Fibulaköpfchen ist in der STIR signalangehoben.", {"fibular_head"}),
+]
+
+ABSENT = [
+    "Findings: A T2 hyperintense lesion in the distal femur, consistent with an enchondroma.",
+    "Findings: High T2 signal within the spinal cord at C5, consistent with cord edema.",
+    "Findings: The patellar tendon is thickened with high signal on fat-saturated images.",
+    "Findings: Increased signal on fat-suppressed images adjacent to the greater trochanter "
+    "within the soft tissues.",
+    "Findings: The C5-C6 endplates are bright on T1 and suppress on STIR.",
+    "Findings: Feathery edema-like signal throughout the infraspinatus muscle belly.",
+    "Findings: Abnormal STIR signal at T4 and T7 consistent with metastases.",
+    "Findings: Infiltrating lesion with high T2 signal intensity within the body of the sacrum.",
+    "Findings: High T1 signal in the medial femoral condyle, fatty marrow.",
+    "Findings: A cyst in the tibial plateau demonstrates high T2 signal.",
+    "Findings: No increased STIR signal in the femoral head.",
+    "Findings: Should the pain persist, a follow-up MRI might show high STIR signal in the talus.",
+    "Befund: T2-hyperintense Läsion im distalen Femur, vereinbar mit einem Enchondrom.",
+]
+
+
+@pytest.mark.parametrize(("text", "bones"), PRESENT)
+def test_signal_in_a_bone_is_present_bme(text: str, bones: set[str]) -> None:
+    annotation = annotate(text)
+    assert annotation.bme == "present", [(m.text, m.status) for m in annotation.mentions]
+    assert {s.bone for s in annotation.sites} == bones
+
+
+@pytest.mark.parametrize("text", ABSENT)
+def test_signal_elsewhere_is_not_bme(text: str) -> None:
+    annotation = annotate(text)
+    assert annotation.bme == "absent", [(m.text, m.status) for m in annotation.mentions]
+
+
+def test_signal_takes_the_bones_of_the_sentence_before_and_the_side_of_the_history() -> None:
+    text = (
+        "History: Progressive bilateral hip pain.\n\nFindings: Radiographs show sclerosis of "
+        "the femoral heads. MR images show low T1 and high T2 signal in a subchondral pattern."
+    )
+    annotation = annotate(text)
+    assert [(s.bone, s.laterality) for s in annotation.sites] == [("femoral_head", "bilateral")]
+
+
+def test_a_named_mention_characterises_the_signal_in_its_sentence() -> None:
+    text = "Findings: Subtle STIR signal in the femoral head that may represent early marrow edema."
+    annotation = annotate(text)
+    assert annotation.bme == "possible"
+
+
+def test_the_side_from_the_history_beats_the_procedure() -> None:
+    text = (
+        "History: Right knee pain after a fall.\n"
+        "Findings: Bone bruise of the lateral femoral condyle."
+    )
+    annotation = annotate(text, procedure="MRI KNEE LEFT")
+    assert [(s.bone, s.laterality) for s in annotation.sites] == [
+        ("lateral_femoral_condyle", "right")
+    ]
+
+
+def test_a_history_naming_both_sides_leaves_the_side_to_the_title() -> None:
+    text = (
+        "MRI RIGHT KNEE\nHistory: Prior left hip episode, now right knee pain.\n"
+        "Findings: Bone marrow edema in the lateral femoral condyle."
+    )
+    assert annotate(text).sites[0].laterality == "right"
