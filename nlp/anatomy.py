@@ -14,7 +14,7 @@ All regexes run on lower-cased text.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from nlp.ruleset import BoneSpec, RuleSet
@@ -133,9 +133,12 @@ class AnatomyReader:
                 continue
             for m in term.pattern.finditer(text):
                 if term.attach == "bone":
-                    if hits is None:
-                        hits = self.find_bones(text)
-                    if not any(0 <= h.start - m.end() <= limit for h in hits):
+                    if hits is not None:
+                        attached = any(0 <= h.start - m.end() <= limit for h in hits)
+                    else:  # look only right after the word, not through the whole text
+                        near = self.find_bones(text[m.end() : m.end() + limit + _BONE_WORD_CHARS])
+                        attached = any(h.start <= limit for h in near)
+                    if not attached:
                         continue
                 out.append((m.start(), term.laterality))
         return sorted(out)
@@ -183,7 +186,7 @@ class AnatomyReader:
         start: int,
         end: int,
         heading: str,
-        fallback: str | None,
+        fallback: str | Callable[[], str | None] | None,
     ) -> Anatomy:
         """Bones (with laterality) and severity of the mention [start, end) in `clause`."""
         lo, hi = clause
@@ -200,13 +203,17 @@ class AnatomyReader:
         if not chosen and heading:
             heading_hits = self.find_bones(heading)
             bones = tuple(
-                (h.bone, self._final(h.bone, heading_side or fallback)) for h in heading_hits
+                (h.bone, self._final(h.bone, heading_side or _resolve(fallback)))
+                for h in heading_hits
             )
         else:
             bones = tuple(
                 (
                     h.bone,
-                    self._final(h.bone, self._side_for(h, sides, hits) or heading_side or fallback),
+                    self._final(
+                        h.bone,
+                        self._side_for(h, sides, hits) or heading_side or _resolve(fallback),
+                    ),
                 )
                 for h in chosen
             )
@@ -414,6 +421,15 @@ class AnatomyReader:
 # Where the places of a signal description end: the next clause ("..., and a rim of fluid").
 _PLACE_STOP = re.compile(r",\s*(?:and|but|while|whereas|with|which)\b|;|\.\s")
 _MARROW = re.compile(r"(?:bone )?marrow|medullary|trabecular|cancellous|subchondral")
+
+
+# How far after an attach-to-bone side word ("both") a bone's name is read.
+_BONE_WORD_CHARS = 48
+
+
+def _resolve(side: str | Callable[[], str | None] | None) -> str | None:
+    """A side given as a value, or as a function computing it only when it is needed."""
+    return side() if callable(side) else side
 
 
 def _dedupe(bones: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str, str | None], ...]:

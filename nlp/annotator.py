@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 
 from nlp.anatomy import AnatomyReader
 from nlp.language import resolve_language
@@ -39,10 +40,13 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     reader = _anatomy_reader(language)
     # Where the text near a mention names no side: the rest of the report (the
     # history first), then the title block, then the ordered procedure.
-    fallback = (
-        _text_side(unwrapped, layout, reader)
-        or reader.side_of(layout.exam_text)
-        or reader.side_of(procedure or "")
+    # Computed on first need: most mentions name their side.
+    fallback = functools.cache(
+        lambda: (
+            _text_side(unwrapped, layout, reader)
+            or reader.side_of(layout.exam_text)
+            or reader.side_of(procedure or "")
+        )
     )
     targets = [m for m in matches if m.label == BME_LABEL]
     # A bare "edema" counts only where a bone owns it; the others are not
@@ -239,7 +243,7 @@ def _record(
     layout: Layout,
     rules: RuleSet,
     reader: AnatomyReader,
-    fallback: str | None,
+    fallback: Callable[[], str | None],
 ) -> MentionRecord:
     index = layout.sentence_index(match.char_start)
     sentence = layout.sentences[index]
@@ -278,7 +282,7 @@ def _record(
     for side in sides:
         laterality = side if laterality is None or laterality == side else "bilateral"
     if not anatomy.bones:
-        laterality = fallback
+        laterality = fallback()
     mention = Mention(
         start=match.char_start,
         end=match.char_end,

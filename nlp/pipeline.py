@@ -256,14 +256,42 @@ class TargetComponent:
             return []
         text = doc_text(doc).lower()
         out = []
+        windows: dict[tuple[str, ...], list[tuple[int, int]]] = {}
         for key, rx, requires in self._regexes:
-            if requires and not any(r in text for r in requires):
-                continue
-            for m in rx.finditer(text):
-                span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
-                if span is not None and len(span):
-                    out.append((key, span.start, span.end))
-        return out
+            if requires not in windows:
+                windows[requires] = _windows(text, requires)
+            for start, end in windows[requires]:
+                for m in rx.finditer(text, start, end):
+                    span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
+                    if span is not None and len(span):
+                        out.append((key, span.start, span.end))
+        return sorted(set(out))
+
+
+# A regex target is tried only around the words it requires: this far before
+# and after each (a phrase is far shorter), windows that touch merged.
+_WINDOW_BEFORE = 160
+_WINDOW_AFTER = 120
+
+
+def _windows(text: str, requires: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Character windows of `text` around each required word; the whole text if none given."""
+    if not requires:
+        return [(0, len(text))]
+    spans: list[tuple[int, int]] = []
+    for word in requires:
+        i = text.find(word)
+        while i >= 0:
+            spans.append((max(0, i - _WINDOW_BEFORE), min(len(text), i + _WINDOW_AFTER)))
+            i = text.find(word, i + len(word))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 class ContextComponent:
