@@ -45,6 +45,13 @@ OBSERVATION_STATUS = {
     "final": "final", "amended": "amended", "corrected": "corrected", "appended": "amended",
     "cancelled": "cancelled", "entered-in-error": "entered-in-error", "unknown": "unknown",
 }  # fmt: skip
+# DiagnosticReport.status -> ServiceRequest.status and Flag.status: a proposal of a
+# report not yet final is a draft; of a withdrawn report, withdrawn too.
+REQUEST_STATUS = {
+    "registered": "draft", "partial": "draft", "preliminary": "draft",
+    "cancelled": "revoked", "entered-in-error": "entered-in-error",
+}  # fmt: skip
+FLAG_STATUS = {"cancelled": "inactive", "entered-in-error": "entered-in-error"}
 TEXT_PATH = "DiagnosticReport.presentedForm[0].data"
 _NAMESPACE = uuid.UUID("5a4f1d0e-7b0e-4c51-9f7e-2d4a5f6c0b11")  # radflag's uuid5 namespace
 
@@ -330,7 +337,7 @@ class _Builder:
             url = self._url(part)
             resource: dict[str, Any] = {
                 "resourceType": "DetectedIssue",
-                "status": "final" if self.meta.status != "preliminary" else "preliminary",
+                "status": OBSERVATION_STATUS[self.meta.status],
                 "code": codes.concept("flag", flag.code),
                 "severity": codes.ISSUE_SEVERITY[flag.priority],
                 "identifiedDateTime": self.recorded,
@@ -355,7 +362,7 @@ class _Builder:
             part = f"followup/{number}"
             resource: dict[str, Any] = {
                 "resourceType": "ServiceRequest",
-                "status": "active",
+                "status": REQUEST_STATUS.get(self.meta.status, "active"),
                 "intent": "proposal",
                 "priority": codes.REQUEST_PRIORITY[item.priority],
                 "code": {"text": item.text},
@@ -399,7 +406,7 @@ class _Builder:
                 {"url": codes.EXT_FLAG_DETAIL, "valueReference": {"reference": top_url}},
                 {"url": codes.EXT_FLAG_DETAIL, "valueReference": {"reference": self.report_url}},
             ],
-            "status": "active",
+            "status": FLAG_STATUS.get(self.meta.status, "active"),
             "category": [{"coding": [codes.coding(codes.FLAG_CATEGORY, "clinical", "Clinical")]}],
             "code": codes.concept(
                 "flag", top_code, text=f"{codes.FLAG_TEXT.get(top_code, top_code)} (MRI report)"

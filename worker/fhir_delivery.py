@@ -182,23 +182,24 @@ def hand_on(
     if settings.fhir_url is None:
         return
     store = open_store(settings)
+    run_started = datetime.now(UTC)
     try:
         bundle = build_bundle(annotation, report_meta(report), bundle_options(settings))
     except BundleError as e:
         log.warning("no FHIR bundle control_id=%s: %s", control_id, e)
         record_fhir_delivery(store, dedupe_key=dedupe_key, accession=report.accession,
-                             state="rejected", attempts=0, detail=str(e))  # fmt: skip
+                             state="rejected", attempts=0, run_started=run_started,
+                             detail=str(e))  # fmt: skip
         return
-    record_fhir_delivery(
-        store, dedupe_key=dedupe_key, accession=report.accession, state="pending", attempts=0
-    )
+    record_fhir_delivery(store, dedupe_key=dedupe_key, accession=report.accession,
+                         state="pending", attempts=0, run_started=run_started)  # fmt: skip
     publish(
         keys.TASK_DELIVER_FHIR,
         {
             "bundle_b64": base64.b64encode(encode_bundle(bundle)).decode("ascii"),
             "dedupe_key": dedupe_key,
             "control_id": control_id,
-            "first_attempt_at": datetime.now(UTC).isoformat(),
+            "first_attempt_at": run_started.isoformat(),
         },
     )
 
@@ -226,7 +227,7 @@ def deliver_bundle(
             ssl_context=_tls_context(settings),
         )
     except FhirRejected as e:
-        _record(dedupe_key, "rejected", attempt, str(e), e.status)
+        _record(dedupe_key, first_attempt_at, "rejected", attempt, str(e), e.status)
         log.warning("FHIR bundle rejected control_id=%s status=%s", control_id, e.status)
         _dead_letter_or_retry(
             self, attempt, dlq.DeadLetter(reason="rejected", detail=str(e), **letter)
@@ -235,26 +236,29 @@ def deliver_bundle(
     except FhirDeliveryError as e:
         age = (datetime.now(UTC) - datetime.fromisoformat(first_attempt_at)).total_seconds()
         if age >= settings.delivery_max_age:
-            _record(dedupe_key, "dead", attempt, str(e), e.status)
+            _record(dedupe_key, first_attempt_at, "dead", attempt, str(e), e.status)
             _dead_letter_or_retry(
                 self, attempt, dlq.DeadLetter(reason="exhausted", detail=str(e), **letter)
             )
             return
-        _record(dedupe_key, "retrying", attempt, str(e), e.status)
+        _record(dedupe_key, first_attempt_at, "retrying", attempt, str(e), e.status)
         log.info("FHIR delivery retry control_id=%s attempt=%d status=%s",
                  control_id, attempt, e.status)  # fmt: skip
         raise self.retry(exc=e, countdown=_delay(attempt)) from e
-    _record(dedupe_key, "delivered", attempt, answer.detail, answer.status)
+    _record(dedupe_key, first_attempt_at, "delivered", attempt, answer.detail, answer.status)
     log.info("FHIR bundle delivered control_id=%s attempt=%d status=%d",
              control_id, attempt, answer.status)  # fmt: skip
 
 
-def _record(dedupe_key: str, state: str, attempt: int, detail: str, status: int | None) -> None:
+def _record(
+    dedupe_key: str, run: str, state: str, attempt: int, detail: str, status: int | None
+) -> None:
     # A store outage must not undo (or repeat) a delivery: the state is then only logged.
     try:
         record_fhir_delivery(
-            open_store(current_settings()), dedupe_key=dedupe_key, accession=None,
-            state=state, attempts=attempt, detail=detail, http_status=status,
+            open_store(current_settings()), dedupe_key=dedupe_key, accession=None, state=state,
+            attempts=attempt, run_started=datetime.fromisoformat(run), detail=detail,
+            http_status=status,
         )  # fmt: skip
     except TransientError as e:
         log.warning("FHIR delivery state not recorded state=%s: %s", state, type(e).__name__)

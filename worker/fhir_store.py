@@ -28,37 +28,42 @@ def record_fhir_delivery(
     accession: str | None,
     state: str,
     attempts: int,
+    run_started: datetime,
     detail: str = "",
     http_status: int | None = None,
     at: datetime | None = None,
 ) -> None:
     """Record where the report's Bundle stands (pending when queued, then each attempt).
 
-    `accession` None keeps the stored one. A record of an earlier attempt than
-    the stored one is ignored, except that
-    `pending` (a replay from the dead-letter store) starts the row over.
-    Raises TransientError when the database cannot be reached.
+    `run_started` is the first attempt time of this run of the delivery task (a
+    replay from the dead-letter store starts a new run). A record of an older
+    run, or of an earlier attempt of the same run, than the stored one is
+    ignored. `accession` None keeps the stored one. Raises TransientError when
+    the database cannot be reached.
     """
     if state not in STATES:
         raise ValueError(f"unknown FHIR delivery state {state!r}")
     moment = (at or datetime.now(UTC)).astimezone(UTC)
+    run = run_started.astimezone(UTC)
 
     def upsert(session: Session) -> None:
         row = session.scalar(select(FhirDelivery).filter_by(dedupe_key=dedupe_key))
         if row is None:
-            row = FhirDelivery(dedupe_key=dedupe_key, first_attempt_at=moment, attempts=0)
+            row = FhirDelivery(dedupe_key=dedupe_key, first_attempt_at=run, attempts=0)
             session.add(row)
-        elif state != "pending" and attempts < row.attempts:
+        elif run < row.first_attempt_at or (
+            run == row.first_attempt_at and attempts < row.attempts
+        ):
             return
         if accession is not None or row.accession is None:
             row.accession = accession or ""
+        row.first_attempt_at = run
         row.state = state
         row.attempts = attempts
         row.http_status = http_status
         row.detail = detail[:1000]
         row.updated_at = moment
-        if state == "delivered":
-            row.delivered_at = moment
+        row.delivered_at = moment if state == "delivered" else None
 
     store._write(upsert)
 

@@ -243,3 +243,28 @@ def test_the_check_catches_broken_bundles() -> None:
     del missing["entry"][-1]["resource"]["recorded"]
     with pytest.raises(BundleInvalid, match="recorded"):
         validate_bundle(missing)
+
+
+@pytest.mark.parametrize(
+    ("status", "observation", "request_status", "flag"),
+    [
+        ("final", "final", "active", "active"),
+        ("preliminary", "preliminary", "draft", "active"),
+        ("partial", "preliminary", "draft", "active"),
+        ("corrected", "corrected", "active", "active"),
+        ("cancelled", "cancelled", "revoked", "inactive"),
+        ("entered-in-error", "entered-in-error", "entered-in-error", "entered-in-error"),
+    ],
+)
+def test_report_status_carries_over(
+    status: str, observation: str, request_status: str, flag: str
+) -> None:
+    text = "IMPRESSION: Bone marrow edema of the left talus."
+    meta = ReportMeta("A5", text, patient_id="P5", status=status)
+    bundle = build_bundle(annotate(text, language="en"), meta, BundleOptions(patient_flag=True))
+    validate_bundle(bundle)
+    assert resources(bundle, "DiagnosticReport")[0]["status"] == status
+    assert {o["status"] for o in resources(bundle, "Observation")} == {observation}
+    assert {i["status"] for i in resources(bundle, "DetectedIssue")} == {observation}
+    assert {r["status"] for r in resources(bundle, "ServiceRequest")} == {request_status}
+    assert resources(bundle, "Flag")[0]["status"] == flag

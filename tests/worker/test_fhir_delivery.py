@@ -189,21 +189,43 @@ def test_fhir_settings_are_checked_and_secrets_masked() -> None:
 
 def test_delivery_state_moves_forward_only(tmp_path: Path) -> None:
     store = open_store(Settings(data_dir=tmp_path))
-    record_fhir_delivery(store, dedupe_key="k", accession="A1", state="pending", attempts=0,
-                         at=NOW)  # fmt: skip
-    later = NOW + timedelta(seconds=5)
-    record_fhir_delivery(store, dedupe_key="k", accession=None, state="retrying", attempts=2,
-                         detail="HTTP 503", http_status=503, at=later)  # fmt: skip
-    record_fhir_delivery(store, dedupe_key="k", accession=None, state="retrying", attempts=1,
-                         detail="late", at=NOW + timedelta(seconds=6))  # fmt: skip
+    run = NOW
+
+    def record(state: str, attempts: int, seconds: int, **kw: Any) -> None:
+        record_fhir_delivery(store, dedupe_key="k", state=state, attempts=attempts,
+                             at=NOW + timedelta(seconds=seconds), **{"accession": None,
+                             "run_started": run, **kw})  # fmt: skip
+
+    record("pending", 0, 0, accession="A1")
+    record("retrying", 2, 5, detail="HTTP 503", http_status=503)
+    record("retrying", 1, 6, detail="late")  # an earlier attempt, recorded late
     state = fhir_delivery(store, "k")
     assert state is not None
     assert (state["state"], state["attempts"], state["http_status"]) == ("retrying", 2, 503)
     assert state["accession"] == "A1"
-    record_fhir_delivery(store, dedupe_key="k", accession=None, state="delivered", attempts=3,
-                         at=NOW + timedelta(seconds=9))  # fmt: skip
+    record("dead", 9, 20)
+    # A replay from the dead-letter store is a new run: its attempt 1 counts.
+    record("delivered", 1, 30, run_started=NOW + timedelta(seconds=25))
+    state = fhir_delivery(store, "k")
+    assert state is not None and (state["state"], state["attempts"]) == ("delivered", 1)
+    assert state["delivered_at"] == NOW + timedelta(seconds=30)
+    record("retrying", 8, 31)  # the old run, late: ignored
     state = fhir_delivery(store, "k")
     assert state is not None and state["state"] == "delivered"
-    assert state["delivered_at"] == NOW + timedelta(seconds=9)
     with pytest.raises(ValueError, match="unknown"):
-        record_fhir_delivery(store, dedupe_key="k", accession=None, state="gone", attempts=4)
+        record("gone", 10, 40)
+
+
+def test_report_without_accession_is_recorded_not_sent(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from worker.fhir_delivery import hand_on
+
+    report = extract_report((FIXTURES / "oru_v251_knee_sections.hl7").read_bytes())
+    report = replace(report, accession="")
+    settings = Settings(data_dir=tmp_path, fhir_url="http://127.0.0.1:9/fhir")
+    # No broker is configured: reaching publish() would fail the test.
+    hand_on(report, annotate_report(report), dedupe_key="k2", control_id="C", settings=settings)
+    state = fhir_delivery(open_store(settings), "k2")
+    assert state is not None and state["state"] == "rejected"
+    assert "accession" in state["detail"]
