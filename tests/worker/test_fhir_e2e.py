@@ -9,6 +9,7 @@ retried until it comes up, then arrive once, whatever the MLLP result does.
 from __future__ import annotations
 
 import base64
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 
 from fhir_out.codes import RADFLAG, SNOMED
 from tests.fhir_check import validate_bundle
+from tests.fhir_medplum import MedplumFhir
 from tests.fhir_server import FhirEndpoint
 from tests.servers import (
     ROOT,
@@ -57,14 +59,14 @@ class FhirService:
         return fhir_delivery(open_store(Settings(data_dir=self.data_dir)), dedupe_key)
 
 
-@pytest.fixture
-def fhir_service(tmp_path: Path, destination: MllpDestination) -> Iterator[FhirService]:
-    endpoint = FhirEndpoint().start()
-    endpoint.down()  # the port is known, connections are refused
+@contextlib.contextmanager
+def _service(
+    tmp_path: Path, destination: MllpDestination, fhir_url: str, endpoint: FhirEndpoint
+) -> Iterator[FhirService]:
     server = start_redis(tmp_path / "redis")
     data_dir = tmp_path / "data"
     env = service_env(
-        data_dir, server.url, destination=destination.address, fhir_url=endpoint.url,
+        data_dir, server.url, destination=destination.address, fhir_url=fhir_url,
         fhir_flag="true",
     )  # fmt: skip
     processes: list[RadflagProcess] = []
@@ -78,6 +80,16 @@ def fhir_service(tmp_path: Path, destination: MllpDestination) -> Iterator[FhirS
         for proc in processes:
             proc.stop()
         server.stop()
+
+
+@pytest.fixture
+def fhir_service(tmp_path: Path, destination: MllpDestination) -> Iterator[FhirService]:
+    endpoint = FhirEndpoint().start()
+    endpoint.down()  # the port is known, connections are refused
+    try:
+        with _service(tmp_path, destination, endpoint.url, endpoint) as service:
+            yield service
+    finally:
         endpoint.down()
 
 
@@ -160,6 +172,30 @@ def test_rejected_bundle_is_dead_lettered_and_replayed(fhir_service: FhirService
     wait_until(lambda: _report(endpoint, "ACC1001"), timeout=60, what="the replayed report")
     wait_until(lambda: (s := service.state(key)) and s["state"] == "delivered", timeout=30,
                what="delivered after replay")  # fmt: skip
+
+
+def test_bundle_reaches_medplum_after_it_comes_up(
+    tmp_path: Path, destination: MllpDestination
+) -> None:
+    """The same path to a real open-source FHIR server (Medplum's router and validator)."""
+    medplum = MedplumFhir(tmp_path / "medplum.log")  # not started: refused
+    with _service(tmp_path, destination, medplum.url, FhirEndpoint()) as service:
+        _send(service, "oru_v251_knee_sections.hl7")
+        key = "RIS|GENHOSP|KNEE0001"
+        wait_until(
+            lambda: (s := service.state(key)) and s["state"] == "retrying" and s["attempts"] >= 2,
+            timeout=60, what="two failed FHIR attempts",
+        )  # fmt: skip
+        with medplum:
+            [report] = medplum.wait_for(
+                "DiagnosticReport", identifier=f"{ACCESSIONS}|ACC1001", timeout=60
+            )
+            wait_until(lambda: (s := service.state(key)) and s["state"] == "delivered",
+                       timeout=30, what="delivered state")  # fmt: skip
+            subject = report["subject"]["reference"]
+            assert medplum.search("Observation", subject=subject)
+            assert medplum.search("Flag", subject=subject)
+            assert medplum.search("ServiceRequest", subject=subject)
 
 
 def _send_raw(service: FhirService, raw: bytes) -> None:
