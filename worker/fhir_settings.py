@@ -14,6 +14,11 @@ def check_fhir_settings(settings: Settings) -> None:
     """Raise SettingsError for FHIR settings that cannot work or would leak credentials."""
     from worker.settings import SettingsError
 
+    system = settings.fhir_identifier_system
+    if not system or any(c in system for c in "| \t\n") or ":" not in system:
+        raise SettingsError(
+            f"fhir_identifier_system must be a URI without '|' or spaces, got {system!r}"
+        )
     credentials = settings.fhir_token or settings.fhir_user or settings.fhir_password
     if settings.fhir_url is None:
         if credentials or settings.fhir_tls_ca:

@@ -178,6 +178,8 @@ def test_fhir_settings_are_checked_and_secrets_masked() -> None:
         {"fhir_url": "http://fhir.example", "fhir_token": "t"},
         {"fhir_url": "http://x", "fhir_tls_ca": Path("ca.pem")},
         {"fhir_token": "t"},
+        {"fhir_identifier_system": "urn:x|y"},
+        {"fhir_identifier_system": "no-scheme"},
     ]
     for values in bad:
         with pytest.raises(SettingsError):
