@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from fhir_out import BundleError, BundleOptions, build_bundle
 from fhir_out.hl7_meta import report_meta
@@ -48,12 +49,12 @@ from hl7.errors import PermanentError, TransientError
 from hl7.model import Report
 from nlp.model import Annotation
 from nlp.rules_version import ruleset_version
-from worker import dlq, keys
+from worker import dlq, journal, keys, outcomes
 from worker.celery_app import app, current_settings, publish
 from worker.fhir_store import record_fhir_delivery
 from worker.settings import Settings
 from worker.store import open_store
-from worker.tasks import _dead_letter_or_retry, _delay
+from worker.tasks import _delay
 from worker.tls import client_context
 
 log = logging.getLogger(__name__)
@@ -204,7 +205,10 @@ def hand_on(
     )
 
 
-@app.task(name=keys.TASK_DELIVER_FHIR, bind=True, max_retries=None)
+@app.task(
+    name=keys.TASK_DELIVER_FHIR, bind=True, max_retries=None,
+    Request="worker.outcomes:OutcomeRequest",  # dead-letters a Bundle killed by the time limit
+)  # fmt: skip
 def deliver_bundle(
     self: Task, *, bundle_b64: str, dedupe_key: str, control_id: str, first_attempt_at: str
 ) -> None:
@@ -229,17 +233,18 @@ def deliver_bundle(
     except FhirRejected as e:
         _record(dedupe_key, first_attempt_at, "rejected", attempt, str(e), e.status)
         log.warning("FHIR bundle rejected control_id=%s status=%s", control_id, e.status)
-        _dead_letter_or_retry(
-            self, attempt, dlq.DeadLetter(reason="rejected", detail=str(e), **letter)
-        )
+        _dead_letter(self, attempt, dlq.DeadLetter(reason="rejected", detail=str(e), **letter))
+        return
+    except SoftTimeLimitExceeded:
+        detail = f"soft time limit of {settings.effective_soft_time_limit:g} s"
+        _record(dedupe_key, first_attempt_at, "dead", attempt, detail, None)
+        _dead_letter(self, attempt, dlq.DeadLetter(reason="time limit", detail=detail, **letter))
         return
     except FhirDeliveryError as e:
         age = (datetime.now(UTC) - datetime.fromisoformat(first_attempt_at)).total_seconds()
         if age >= settings.delivery_max_age:
             _record(dedupe_key, first_attempt_at, "dead", attempt, str(e), e.status)
-            _dead_letter_or_retry(
-                self, attempt, dlq.DeadLetter(reason="exhausted", detail=str(e), **letter)
-            )
+            _dead_letter(self, attempt, dlq.DeadLetter(reason="exhausted", detail=str(e), **letter))
             return
         _record(dedupe_key, first_attempt_at, "retrying", attempt, str(e), e.status)
         log.info("FHIR delivery retry control_id=%s attempt=%d status=%s",
@@ -248,6 +253,27 @@ def deliver_bundle(
     _record(dedupe_key, first_attempt_at, "delivered", attempt, answer.detail, answer.status)
     log.info("FHIR bundle delivered control_id=%s attempt=%d status=%d",
              control_id, attempt, answer.status)  # fmt: skip
+
+
+def fhir_journal_entry(dedupe_key: str) -> str:
+    """The journal id under which a Bundle's dead letter is written.
+
+    The Bundle has no journal entry of its own (the message's annotate entry
+    waits for the MLLP result only), so settling this id is a no-op: a FHIR dead
+    letter must not settle the message while its HL7 result is still on its way.
+    """
+    return journal.entry_id(keys.TASK_DELIVER_FHIR, dedupe_key)
+
+
+def _dead_letter(task: Task, attempt: int, letter: dlq.DeadLetter) -> None:
+    # The dead-letter store is in Redis: if it cannot take the entry, keep the
+    # Bundle by retrying the task rather than letting it be acknowledged.
+    try:
+        outcomes.dead_letter(letter, fhir_journal_entry(letter.dedupe_key))
+    except TransientError as e:
+        raise task.retry(exc=e, countdown=_delay(attempt)) from e
+    log.warning("dead-lettered FHIR bundle control_id=%s reason=%s entry=%s",
+                letter.control_id, letter.reason, letter.id)  # fmt: skip
 
 
 def _record(

@@ -231,3 +231,36 @@ def test_report_without_accession_is_recorded_not_sent(tmp_path: Path) -> None:
     state = fhir_delivery(open_store(settings), "k2")
     assert state is not None and state["state"] == "rejected"
     assert "accession" in state["detail"]
+
+
+def test_hard_time_limit_dead_letters_the_bundle_and_leaves_the_message_journalled(
+    publishing: Settings, redis_client: Any
+) -> None:
+    """A Bundle killed by the hard limit is dead-lettered (stage fhir); the message's journal
+    entry stays, since its HL7 result is not settled by what happens to the Bundle."""
+    from unittest.mock import Mock
+
+    from celery.contrib.testing.mocks import TaskMessage
+    from kombu.utils.imports import symbol_by_name
+
+    import worker.fhir_delivery  # noqa: F401  (registers the task)
+    from worker import dlq, journal, keys
+    from worker.celery_app import app
+    from worker.outcomes import OutcomeRequest
+
+    task = app.tasks[keys.TASK_DELIVER_FHIR]
+    assert symbol_by_name(task.Request) is OutcomeRequest
+    annotate_entry = journal.entry_id(keys.TASK_ANNOTATE, "RIS|H|C9")
+    pipe = redis_client.pipeline(transaction=True)
+    journal.add_to_pipeline(pipe, annotate_entry, keys.TASK_ANNOTATE, {"x": 1}, now=1.0)
+    pipe.execute()
+    kwargs = {"bundle_b64": "e30=", "dedupe_key": "RIS|H|C9", "control_id": "C9",
+              "first_attempt_at": NOW.isoformat()}  # fmt: skip
+    on_ack = Mock()
+    request = OutcomeRequest(TaskMessage(keys.TASK_DELIVER_FHIR, kwargs=kwargs), app=app,
+                             task=task, on_ack=on_ack)  # fmt: skip
+    request.on_timeout(False, 8.0)
+    [letter] = dlq.entries(redis_client)
+    assert (letter.stage, letter.reason, letter.message_b64) == ("fhir", "time limit", "e30=")
+    assert journal.size(redis_client) == 1  # the annotate entry is still there
+    on_ack.assert_called_once()
