@@ -50,6 +50,7 @@ class MedplumFhir:
         self.log_path = log_path
         self.token = token
         self.process: subprocess.Popen[bytes] | None = None
+        self.record_path = log_path.with_suffix(".bundles.jsonl")  # every Bundle it took
 
     @property
     def url(self) -> str:
@@ -57,7 +58,7 @@ class MedplumFhir:
 
     def start(self) -> MedplumFhir:
         ensure_installed()
-        args = ["node", "server.mjs", "--port", str(self.port)]
+        args = ["node", "server.mjs", "--port", str(self.port), "--record", str(self.record_path)]
         if self.token:
             args += ["--token", self.token]
         with self.log_path.open("ab") as log:
@@ -90,6 +91,12 @@ class MedplumFhir:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def received(self) -> list[dict[str, Any]]:
+        """Every Bundle the server took (passed its validator) so far, oldest first."""
+        if not self.record_path.exists():
+            return []
+        return [json.loads(line) for line in self.record_path.read_text().splitlines()]
 
     def search(self, kind: str, **params: str) -> list[dict[str, Any]]:
         """The resources a FHIR search finds (GET [base]/kind?params)."""

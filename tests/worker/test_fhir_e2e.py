@@ -196,6 +196,8 @@ def test_bundle_reaches_medplum_after_it_comes_up(
             assert medplum.search("Observation", subject=subject)
             assert medplum.search("Flag", subject=subject)
             assert medplum.search("ServiceRequest", subject=subject)
+            [bundle] = medplum.received()
+            validate_bundle(bundle)  # our check too, beside Medplum's
 
 
 def _send_raw(service: FhirService, raw: bytes) -> None:

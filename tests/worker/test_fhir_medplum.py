@@ -90,6 +90,16 @@ def test_invalid_resource_is_rejected_by_medplums_validator(medplum: MedplumFhir
     assert "urn:uuid" not in str(caught.value)  # references are the transaction's to resolve
 
 
+def test_every_bundle_medplum_received_passes_our_check_too(medplum: MedplumFhir) -> None:
+    """What Medplum took, the R4B models and binding checks take as well."""
+    for name in ("oru_v251_knee_sections.hl7", "mdm_v24_t04_utf8_de.hl7"):
+        send(medplum, bundle_for(name))
+    received = medplum.received()
+    assert len(received) >= 2  # and those of the tests above (a broken one is refused)
+    for bundle in received:
+        validate_bundle(bundle)
+
+
 def test_wrong_token_is_retried_not_rejected(medplum: MedplumFhir) -> None:
     body = encode_bundle(bundle_for("oru_v251_knee_sections.hl7"))
     with pytest.raises(FhirDeliveryError) as caught:
