@@ -24,13 +24,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
-	$(BIN)/ruff check hl7 nlp worker tests bench
-	$(BIN)/ruff format --check hl7 nlp worker tests bench
+	$(BIN)/ruff check fhir_out hl7 nlp worker tests bench
+	$(BIN)/ruff format --check fhir_out hl7 nlp worker tests bench
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format hl7 nlp worker tests bench
-	$(BIN)/ruff check --fix hl7 nlp worker tests bench
+	$(BIN)/ruff format fhir_out hl7 nlp worker tests bench
+	$(BIN)/ruff check --fix fhir_out hl7 nlp worker tests bench
 
 eval: $(STAMP)
 	$(BIN)/radflag eval $(SHARED)/corpus/dev.jsonl \

@@ -1,4 +1,4 @@
-"""The layers stay apart: nlp/ imports neither hl7/ nor worker/; hl7/ touches no I/O."""
+"""The layers stay apart: nlp/ imports neither hl7/ nor worker/; hl7/ and fhir_out/ touch no I/O."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def _imports(package: str) -> dict[str, set[str]]:
     [
         ("nlp", {"hl7", "worker", "redis", "celery", "socket", "asyncio", "sqlalchemy"}),
         ("hl7", {"worker", "redis", "celery", "socket", "asyncio", "sqlalchemy"}),
+        ("fhir_out", {"worker", "redis", "celery", "socket", "asyncio", "sqlalchemy", "http"}),
     ],
 )
 def test_pure_layers_import_no_io(package: str, forbidden: set[str]) -> None:
@@ -41,7 +42,7 @@ def test_pure_layers_import_no_io(package: str, forbidden: set[str]) -> None:
 
 
 def test_pure_layers_read_no_environment() -> None:
-    for package in ("nlp", "hl7"):
+    for package in ("nlp", "hl7", "fhir_out"):
         for path in (ROOT / package).rglob("*.py"):
             assert "os.environ" not in path.read_text(encoding="utf-8"), path
 

@@ -22,18 +22,19 @@ from worker import keys
 
 STAGE_DELIVER = "deliver"
 STAGE_ANNOTATE = "annotate"
+STAGE_FHIR = "fhir"
 
 
 @dataclass(frozen=True)
 class DeadLetter:
     """One dead-lettered message and why it is here."""
 
-    stage: str  # "deliver" (a result) or "annotate" (an inbound message)
+    stage: str  # "deliver" (a result), "fhir" (a FHIR Bundle) or "annotate" (an inbound message)
     reason: str  # "rejected", "exhausted" or "unprocessable"
     detail: str
     dedupe_key: str
     control_id: str  # the inbound MSH-10
-    message_b64: str  # the result message (deliver) or the inbound message (annotate)
+    message_b64: str  # the result message (deliver), the Bundle (fhir) or the inbound message
     result_control_id: str | None = None
     attempts: int = 0
     first_attempt_at: str | None = None
@@ -89,6 +90,16 @@ def replay(
             {
                 "result_b64": entry.message_b64,
                 "result_control_id": entry.result_control_id,
+                "dedupe_key": entry.dedupe_key,
+                "control_id": entry.control_id,
+                "first_attempt_at": datetime.now(UTC).isoformat(),
+            },
+        )
+    elif entry.stage == STAGE_FHIR:
+        publish(
+            keys.TASK_DELIVER_FHIR,
+            {
+                "bundle_b64": entry.message_b64,
                 "dedupe_key": entry.dedupe_key,
                 "control_id": entry.control_id,
                 "first_attempt_at": datetime.now(UTC).isoformat(),

@@ -31,6 +31,7 @@ QUEUES: tuple[str, ...] = (QUEUE_ANNOTATE, QUEUE_DELIVER, QUEUE_STORE)
 TASK_ANNOTATE = "radflag.annotate"
 TASK_DELIVER = "radflag.deliver"
 TASK_RECORD_REJECTED = "radflag.record_rejected"
+TASK_DELIVER_FHIR = "radflag.deliver_fhir"
 
 DEDUPE_PREFIX = "radflag:dedupe:"
 DLQ_KEY = "radflag:dlq"  # hash: entry id -> JSON (see worker/dlq.py)

@@ -67,29 +67,30 @@ def dead_letter(letter: dlq.DeadLetter, entry: str) -> None:
         raise TransientError(f"dead-letter store unavailable: {type(e).__name__}") from e
 
 
+# Tasks a time limit dead-letters: their stage in the dead-letter store and the
+# argument holding their message.
+_TIME_LIMITED = {
+    keys.TASK_ANNOTATE: (dlq.STAGE_ANNOTATE, "raw_b64"),
+    keys.TASK_DELIVER: (dlq.STAGE_DELIVER, "result_b64"),
+    keys.TASK_DELIVER_FHIR: (dlq.STAGE_FHIR, "bundle_b64"),
+}
+
+
 def time_limit_letter(task_name: str, kwargs: dict[str, Any], detail: str) -> dlq.DeadLetter | None:
     """The dead letter for a task that ran out of time; None for a task that has none."""
-    if task_name == keys.TASK_ANNOTATE:
-        return dlq.DeadLetter(
-            stage=dlq.STAGE_ANNOTATE,
-            reason="time limit",
-            detail=detail,
-            dedupe_key=kwargs["dedupe_key"],
-            control_id=kwargs.get("control_id", ""),
-            message_b64=kwargs["raw_b64"],
-        )
-    if task_name == keys.TASK_DELIVER:
-        return dlq.DeadLetter(
-            stage=dlq.STAGE_DELIVER,
-            reason="time limit",
-            detail=detail,
-            dedupe_key=kwargs["dedupe_key"],
-            control_id=kwargs.get("control_id", ""),
-            message_b64=kwargs["result_b64"],
-            result_control_id=kwargs.get("result_control_id"),
-            first_attempt_at=kwargs.get("first_attempt_at"),
-        )
-    return None
+    if task_name not in _TIME_LIMITED:
+        return None
+    stage, message = _TIME_LIMITED[task_name]
+    return dlq.DeadLetter(
+        stage=stage,
+        reason="time limit",
+        detail=detail,
+        dedupe_key=kwargs["dedupe_key"],
+        control_id=kwargs.get("control_id", ""),
+        message_b64=kwargs[message],
+        result_control_id=kwargs.get("result_control_id"),
+        first_attempt_at=kwargs.get("first_attempt_at"),
+    )
 
 
 class OutcomeRequest(Request):
@@ -108,7 +109,11 @@ class OutcomeRequest(Request):
             )
             if letter is None:
                 return  # the journal brings it back
-            dead_letter(letter, annotate_entry(letter.dedupe_key))
+            # A FHIR Bundle's letter leaves the message's journal entry alone (its HL7
+            # result may still be on its way): it is written under an id of its own.
+            fhir = letter.stage == dlq.STAGE_FHIR
+            dead_letter(letter, journal.entry_id(keys.TASK_DELIVER_FHIR, letter.dedupe_key)
+                        if fhir else annotate_entry(letter.dedupe_key))  # fmt: skip
         except (TransientError, KeyError, TypeError) as e:
             # The journal entry stays: the reconciler queues the message again.
             log.error("timed-out task not dead-lettered id=%s: %s", self.id, type(e).__name__)

@@ -77,6 +77,16 @@ class Settings:
     max_connections: int = 1000  # concurrent MLLP connections; more are closed at once
     buffer_budget_bytes: int = 256 * 1024 * 1024  # unfinished frames, all connections
     restore_unacked: str = "auto"  # at `radflag run` start: auto (embedded Redis), yes, no
+    # FHIR R4 output (docs/fhir.md): the server's base URL; bearer token or Basic auth;
+    # a CA for its TLS certificate (default: system CAs); a patient-level Flag or not;
+    # the URI prefix of the identifiers radflag writes.
+    fhir_url: str | None = None
+    fhir_token: str | None = field(default=None, repr=False)
+    fhir_user: str | None = None
+    fhir_password: str | None = field(default=None, repr=False)
+    fhir_tls_ca: Path | None = None
+    fhir_flag: bool = False
+    fhir_identifier_system: str = "urn:radflag:id"
 
     def __post_init__(self) -> None:
         if self.destination is not None:
@@ -93,6 +103,7 @@ class Settings:
                     "certificate (RADFLAG_TLS_CERT, --tls-cert)"
                 )
         _check_reliability(self)
+        _check_fhir(self)
         if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL"):
             raise SettingsError(
                 f"sqlite_synchronous must be NORMAL or FULL, got {self.sqlite_synchronous!r}"
@@ -102,7 +113,7 @@ class Settings:
         shown = []
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "http_password" and value:
+            if f.name in ("http_password", "fhir_password", "fhir_token") and value:
                 value = "********"
             elif f.name in ("redis_url", "database_url") and value:
                 value = _mask_url(value)
@@ -155,6 +166,13 @@ def _check_reliability(settings: Settings) -> None:
         raise SettingsError(
             f"restore_unacked must be auto, yes or no, got {settings.restore_unacked!r}"
         )
+
+
+def _check_fhir(settings: Settings) -> None:
+    # Imported here: worker.fhir_settings reads Settings' fields only, never the environment.
+    from worker.fhir_settings import check_fhir_settings
+
+    check_fhir_settings(settings)
 
 
 def _convert(name: str, type_name: Any, raw: str) -> Any:

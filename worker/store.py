@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hl7.errors import TransientError
 from nlp.model import PRIORITY_RANK
+from worker.fhir_store_models import FhirDelivery
 from worker.migrations import upgrade_to_head
 from worker.settings import Settings
 from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation
@@ -204,6 +205,7 @@ class Store(StoreQueries):
             (InboundMessage, InboundMessage.id, InboundMessage.received_at),
             (ReportAnnotation, ReportAnnotation.id, ReportAnnotation.annotated_at),
             (DeliveryAttempt, DeliveryAttempt.id, DeliveryAttempt.at),
+            (FhirDelivery, FhirDelivery.id, FhirDelivery.updated_at),
         ]
         with self._sessions() as session:
             total = sum(

@@ -144,6 +144,9 @@ def _annotate(
         len(annotation.flags),
         result_id,
     )
+    from worker.fhir_delivery import hand_on  # imports this module: not at the top
+
+    hand_on(report, annotation, dedupe_key=dedupe_key, control_id=control_id, settings=settings)
     if settings.destination is None:
         log.info(
             "result kept, no destination configured control_id=%s result=%s",

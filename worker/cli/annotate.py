@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from hl7.model import Report
 from worker.cli.base import main
 
 # id, text, procedure, language (None: detected from the text by nlp.annotate)
@@ -60,10 +61,17 @@ def read_jsonl(path: Path) -> Iterator[ReportInput]:
 
 def read_hl7(path: Path) -> Iterator[ReportInput]:
     """HL7 v2 messages (one, several, a batch or MLLP-framed); the id is MSH-10."""
+    from worker.reports import report_language
+
+    for report in hl7_reports(path):
+        yield report.control_id, report.text, report.procedure, report_language(report)
+
+
+def hl7_reports(path: Path) -> Iterator[Report]:
+    """The reports of the HL7 v2 messages in a file; InputError names a bad message."""
     from hl7.batch import split_messages
     from hl7.errors import InboundMessageError
     from hl7.extract import extract_report
-    from worker.reports import report_language
 
     try:
         data = path.read_bytes()
@@ -79,7 +87,7 @@ def read_hl7(path: Path) -> Iterator[ReportInput]:
             raise InputError(
                 f"{path}: message {number}: not annotated (HL7 error {e.hl7_error_code}: {e})"
             ) from e
-        yield report.control_id, report.text, report.procedure, report_language(report)
+        yield report
 
 
 READERS: dict[str, Callable[[Path], Iterator[ReportInput]]] = {
@@ -104,10 +112,26 @@ def reports_in(path: Path) -> Iterator[ReportInput]:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--pretty", is_flag=True, help="Indented JSON for people.")
 @click.option("--language", default=None, help="Rule language (default: en).")
-def annotate_command(paths: tuple[Path, ...], pretty: bool, language: str | None) -> None:
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["json", "fhir"]),
+    default="json",
+    show_default=True,
+    help="json: the annotation contract; fhir: one FHIR R4 transaction Bundle per report.",
+)
+def annotate_command(
+    paths: tuple[Path, ...], pretty: bool, language: str | None, output_format: str
+) -> None:
     """Annotate .txt, .jsonl or .hl7 reports: one JSON object per report on stdout."""
     from nlp import annotate
     from nlp.errors import NlpError
+
+    if output_format == "fhir":
+        from worker.cli.annotate_fhir import annotate_fhir
+
+        annotate_fhir(paths, pretty=pretty, language=language)
+        return
 
     indent = 2 if pretty else None
     separators = None if pretty else (",", ":")
@@ -153,6 +177,7 @@ __all__ = [
     "READERS",
     "InputError",
     "annotate_command",
+    "hl7_reports",
     "read_hl7",
     "read_jsonl",
     "read_txt",

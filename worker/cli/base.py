@@ -38,6 +38,10 @@ _SETTING_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         {"help": "Send results over TLS (RADFLAG_DESTINATION_TLS)."},
     ),
     ("--destination-tls-ca", {"type": _PEM, "help": "CA for it (RADFLAG_DESTINATION_TLS_CA)."}),
+    # FHIR output; token and password come from the environment only (not argv).
+    ("--fhir-url", {"metavar": "URL", "help": "FHIR server base URL (RADFLAG_FHIR_URL)."}),
+    ("--fhir-tls-ca", {"type": _PEM, "help": "CA for it (RADFLAG_FHIR_TLS_CA)."}),
+    ("--fhir-flag/--no-fhir-flag", {"help": "Patient banner Flag (RADFLAG_FHIR_FLAG)."}),
 ]
 
 
