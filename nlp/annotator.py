@@ -66,8 +66,10 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     ]
     targets = _without_described_signals(unwrapped, targets, layout, rules)
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
+    blocks = _block_sides(unwrapped, layout, reader)
     records = [
-        _record(text, unwrapped, m, targets, cues, layout, rules, reader, fallback) for m in targets
+        _record(text, unwrapped, m, targets, cues, layout, rules, reader, fallback, blocks)
+        for m in targets
     ]
     # A bare "contusion" is bone marrow edema only when a bone is named with it.
     records = [
@@ -217,6 +219,24 @@ def _signal_in_bone(
     return False
 
 
+def _block_sides(text: str, layout: Layout, reader: AnatomyReader) -> list[str | None]:
+    """For each line, the side of the block title above it in its section ("RIGHT KNEE:")."""
+    sides: list[str | None] = []
+    current: str | None = None
+    section = None
+    for line in layout.lines:
+        if line.section != section:
+            section, current = line.section, None
+        raw = text[line.start : line.end].strip()
+        words = raw.rstrip(":").split()
+        if 0 < len(words) <= 4 and (raw.endswith(":") or raw.isupper()) and ". " not in raw:
+            side = reader.side_of(raw.lower())
+            if side is not None:
+                current = side
+        sides.append(current)
+    return sides
+
+
 def _text_side(text: str, layout: Layout, reader: AnatomyReader) -> str | None:
     """The one side the report's text names outside its title block, the history first.
 
@@ -244,6 +264,7 @@ def _record(
     rules: RuleSet,
     reader: AnatomyReader,
     fallback: Callable[[], str | None],
+    blocks: list[str | None],
 ) -> MentionRecord:
     index = layout.sentence_index(match.char_start)
     sentence = layout.sentences[index]
@@ -253,6 +274,13 @@ def _record(
     if line.section in _PRIOR_SECTIONS and status in AFFIRMED:
         status = "historical"
     clause = _clause_of(unwrapped, match, targets, layout, reader)
+    block = blocks[sentence.line]
+    if block is not None:
+        # Under "RIGHT KNEE:" in a report of both knees, that block's side comes
+        # before the rest of the report's.
+        def fallback() -> str | None:
+            return block
+
     anatomy = reader.read(
         unwrapped, clause, match.char_start, match.char_end, line.heading, fallback
     )

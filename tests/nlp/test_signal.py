@@ -94,3 +94,13 @@ def test_a_history_naming_both_sides_leaves_the_side_to_the_title() -> None:
         "Findings: Bone marrow edema in the lateral femoral condyle."
     )
     assert annotate(text).sites[0].laterality == "right"
+
+
+def test_a_block_title_gives_the_side_in_a_report_of_both_knees() -> None:
+    text = (
+        "MRI BOTH KNEES\nFindings:\nRIGHT KNEE:\nBone marrow edema in the medial tibial plateau.\n"
+        "LEFT KNEE:\nNo marrow signal abnormality.\n"
+    )
+    assert [(s.bone, s.laterality) for s in annotate(text).sites] == [
+        ("medial_tibial_plateau", "right")
+    ]
