@@ -405,6 +405,20 @@ def _sums_up(
     return rules.etiology_summary.match(words) is not None and not reader.find_bones(words)
 
 
+def _figure_paragraph(text: str, layout: Layout, rules: RuleSet, a: int, b: int) -> bool:
+    """True if lines a and b are figure lines of one section with only figure lines between."""
+    if rules.figure_line is None:
+        return False
+    lo, hi = min(a, b), max(a, b)
+    section = layout.lines[lo].section
+    return all(
+        layout.lines[i].section == section
+        and rules.figure_line.match(text[layout.lines[i].start : layout.lines[i].end].lower())
+        is not None
+        for i in range(lo, hi + 1)
+    )
+
+
 def _etiology(
     text: str,
     match: Match,
@@ -440,7 +454,10 @@ def _etiology(
         scope = rules.etiology_scopes.get(spec.etiology)
         if scope is None:
             continue
-        near = cue_sentence.line == line and (
+        same_paragraph = cue_sentence.line == line or _figure_paragraph(
+            text, layout, rules, cue_sentence.line, line
+        )
+        near = same_paragraph and (
             index - scope.sentences_before <= cue_index <= index + scope.sentences_after
         )
         if not near and not _sums_up(text, layout, rules, reader, cue_index, index, line):

@@ -222,6 +222,9 @@ class RuleSet:
     owners: ClauseOwners | None = None
     # clauses.json "signal": when a signal description counts as edema.
     signal: SignalRules | None = None
+    # sentences.json "figure_line": a teaching-case line ("Figure 2: ...", "Abbildung 3:");
+    # consecutive such lines read as one paragraph (a cause in the next figure counts).
+    figure_line: re.Pattern[str] | None = None
 
 
 # -- generic checks -------------------------------------------------------------

@@ -372,9 +372,11 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             "wrap_continuation_pattern",
             "ordinal_after",
             "sentence_starters",
+            "figure_line",
         },
     )
     _regex(sent["list_marker"], where, "list_marker")
+    figure_line = sent.get("figure_line")
     wrap_pattern = sent.get("wrap_continuation_pattern")
 
     where, etio = read_json(root, language, "etiology.json")
@@ -455,6 +457,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         ordinal_after=frozenset(w.lower() for w in sent.get("ordinal_after", [])),
         sentence_starters=frozenset(w.lower() for w in sent.get("sentence_starters", [])),
         etiology_summary=summary_rx,
+        figure_line=None if figure_line is None else _regex(figure_line, where, "figure_line"),
         owners=owners,
         signal=signal,
     )
