@@ -96,10 +96,16 @@ def language_of_hint(value: str | None) -> str | None:
     return language_table().codes.get(code)
 
 
+_BARE_HEADER = re.compile(r"(?m)^[ \t]*[A-Z][A-Z /&]{2,30}:[ \t]*$")
+
+
 def language_of_text(text: str) -> str | None:
     """The language the text's words clearly belong to, or None when they do not decide."""
     table = language_table()
     counts = dict.fromkeys(table.markers, 0)
+    # A bare upper-case header line ("FINDINGS:") is often added by the sending
+    # system (an HL7 &GDT block), not written in the report's language.
+    text = _BARE_HEADER.sub("", text)
     for word in _WORD.findall(text.lower()):
         for language, words in table.markers.items():
             if word in words:

@@ -153,6 +153,7 @@ class LayoutReader:
         opened_findings = False
         after_inline: list[int] = []  # lines that follow a one-line "History: ..." header
         inline = False
+        resume: str | None = None  # the current section a one-line header interrupted
         pos = 0
         for raw in text.split("\n"):
             start, end = pos, pos + len(raw)
@@ -161,11 +162,24 @@ class LayoutReader:
                 continue
             opened = self.section_of_line(raw)
             if opened is not None:
+                was_inline = inline
+                inline = bool(self._inline_content(raw))
+                # "FINDINGS:" (added by an HL7 &GDT block, say), then "Comparison:
+                # prior MRI." on one line (or several such lines), then the
+                # findings: they go on in FINDINGS.
+                if not inline:
+                    resume = None
+                elif section in self._current and section is not None:
+                    resume = section
+                elif not was_inline:
+                    resume = None
                 section, seen_header = opened, True
                 opened_findings = opened_findings or opened == FINDINGS_SECTION
-                inline = bool(self._inline_content(raw))
             elif inline and section not in self._current and section != EXAM_SECTION:
-                after_inline.append(len(lines))
+                if resume is not None:
+                    section, inline = resume, False
+                else:
+                    after_inline.append(len(lines))
             elif not seen_header:
                 # Before the first header: title lines are the exam block; any
                 # prose there (dictation before IMPRESSION:) is current text,

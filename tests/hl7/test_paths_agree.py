@@ -1,0 +1,67 @@
+"""A report reads the same as plain text and from HL7 TX lines marked &GDT.
+
+The extract adds a FINDINGS header for an &GDT block; a one-line
+"Comparison: ..." or "History: ..." right after it must not swallow the
+findings that follow (they are current text on both paths).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hl7.extract import extract_report
+from nlp import annotate
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "reports"
+
+
+def _escape(line: str) -> str:
+    return (
+        line.replace("\\", "\\E\\")
+        .replace("|", "\\F\\")
+        .replace("^", "\\S\\")
+        .replace("&", "\\T\\")
+        .replace("~", "\\R\\")
+    )
+
+
+def gdt_message(text: str, procedure: str | None, control_id: str) -> bytes:
+    obr4 = _escape(procedure or "MRI")
+    segments = [
+        f"MSH|^~\\&|RIS|HOSP|RADFLAG|HOSP|20260101120000||ORU^R01|{control_id}|P|2.5.1",
+        "PID|1||P1^^^HOSP||DOE^JANE",
+        f"OBR|1||A-{control_id}|^{obr4}",
+    ]
+    segments += [
+        f"OBX|{i}|TX|&GDT|1|{_escape(line)}||||||F" for i, line in enumerate(text.split("\n"), 1)
+    ]
+    return ("\r".join(segments) + "\r").encode("utf-8")
+
+
+def summary(annotation: Any) -> tuple[Any, ...]:
+    return annotation.bme, sorted((s.bone, s.laterality) for s in annotation.sites)
+
+
+@pytest.mark.parametrize("name", ["voices_en.jsonl", "voices_de.jsonl", "styles_en.jsonl"])
+def test_plain_and_hl7_paths_agree(name: str) -> None:
+    rows = [json.loads(x) for x in (FIXTURES / name).read_text(encoding="utf-8").splitlines() if x]
+    differ = []
+    for row in rows:
+        report = extract_report(gdt_message(row["text"], row.get("procedure"), row["id"]))
+        plain = annotate(row["text"], procedure=row.get("procedure") or "MRI")
+        via_hl7 = annotate(report.text, procedure=report.procedure)
+        if summary(plain) != summary(via_hl7):
+            differ.append((row["id"], summary(plain), summary(via_hl7)))
+    assert differ == []
+
+
+def test_comparison_line_after_the_added_findings_header() -> None:
+    text = "Comparison: Radiographs of the same day.\nBone bruise of the lateral femoral condyle."
+    report = extract_report(gdt_message(text, "MRI KNEE LEFT", "c1"))
+    assert report.text.startswith("FINDINGS:")
+    assert annotate(report.text, report.procedure).bme == "present"
+    assert annotate(text, "MRI KNEE LEFT").bme == "present"
