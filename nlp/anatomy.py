@@ -77,13 +77,22 @@ class BoneFinder:
         self._patterns = [
             (rx, spec.bone, required_literal(rx.pattern)) for spec in bones for rx in spec.patterns
         ]
+        # Patterns grouped by their required literal: one `in` test per distinct literal.
+        self._always = [(rx, bone) for rx, bone, literal in self._patterns if literal is None]
+        self._by_literal: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+        for rx, bone, literal in self._patterns:
+            if literal is not None:
+                self._by_literal.setdefault(literal, []).append((rx, bone))
 
     def __call__(self, text: str) -> list[BoneHit]:
         """Bone terms in `text` (lower case), in text order."""
+        candidates = list(self._always)
+        for literal, group in self._by_literal.items():
+            if literal in text:
+                candidates.extend(group)
         hits = [
             BoneHit(bone, m.start(), m.end())
-            for rx, bone, literal in self._patterns
-            if literal is None or literal in text
+            for rx, bone in candidates
             for m in rx.finditer(text)
             if m.end() > m.start()
         ]
@@ -120,6 +129,7 @@ class AnatomyReader:
             if r.category == "CLAUSE_BREAK"
         ]
         self._laterality = [(t, required_literal(t.pattern.pattern)) for t in rules.laterality]
+        self._sides: dict[str, object] = {}
 
     def laterality_words(
         self, text: str, bone_hits: list[BoneHit] | None = None
@@ -144,7 +154,20 @@ class AnatomyReader:
         return sorted(out)
 
     def side_of(self, text: str) -> str | None:
-        """One laterality for a whole text (title, procedure, heading): both sides -> bilateral."""
+        """One laterality for a whole text (title, procedure, heading): both sides -> bilateral.
+
+        Remembered for short texts (headings and titles repeat across reports).
+        """
+        if len(text) > _CACHED_SIDE_CHARS:
+            return self._side_of(text)
+        side = self._sides.get(text, _UNKNOWN)
+        if side is _UNKNOWN:
+            if len(self._sides) >= _CACHED_SIDES:
+                self._sides.clear()
+            side = self._sides[text] = self._side_of(text)
+        return side  # type: ignore[return-value]
+
+    def _side_of(self, text: str) -> str | None:
         sides = {side for _, side in self.laterality_words(text.lower())}
         if "bilateral" in sides or {"left", "right"} <= sides:
             return "bilateral"
@@ -423,6 +446,9 @@ _PLACE_STOP = re.compile(r",\s*(?:and|but|while|whereas|with|which)\b|;|\.\s")
 _MARROW = re.compile(r"(?:bone )?marrow|medullary|trabecular|cancellous|subchondral")
 
 
+_CACHED_SIDE_CHARS = 120
+_CACHED_SIDES = 4096
+_UNKNOWN = object()
 # How far after an attach-to-bone side word ("both") a bone's name is read.
 _BONE_WORD_CHARS = 48
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -106,10 +107,9 @@ def language_of_text(text: str) -> str | None:
     # A bare upper-case header line ("FINDINGS:") is often added by the sending
     # system (an HL7 &GDT block), not written in the report's language.
     text = _BARE_HEADER.sub("", text)
-    for word in _WORD.findall(text.lower()):
-        for language, words in table.markers.items():
-            if word in words:
-                counts[language] += 1
+    words = Counter(_WORD.findall(text.lower()))
+    for language, markers in table.markers.items():
+        counts[language] = sum(n for word, n in words.items() if word in markers)
     ranked = sorted(counts.items(), key=lambda item: item[1], reverse=True)
     if not ranked:
         return None

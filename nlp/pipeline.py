@@ -270,8 +270,8 @@ class TargetComponent:
 
 # A regex target is tried only around the words it requires: this far before
 # and after each (a phrase is far shorter), windows that touch merged.
-_WINDOW_BEFORE = 160
-_WINDOW_AFTER = 120
+_WINDOW_BEFORE = 90
+_WINDOW_AFTER = 70
 
 
 def _windows(text: str, requires: tuple[str, ...]) -> list[tuple[int, int]]:
