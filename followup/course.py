@@ -95,6 +95,7 @@ def course_of(
     prior: SiteFindings, current: SiteFindings, stated: tuple[str, tuple[int, int]] | None
 ) -> Course:
     """The course from `prior` to `current`, the report's own statement first."""
+    evidence: tuple[tuple[int, int], ...]
     if stated is not None:
         course, span = stated
         basis, evidence = "comparison", (span,)

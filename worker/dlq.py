@@ -38,6 +38,7 @@ class DeadLetter:
     result_control_id: str | None = None
     attempts: int = 0
     first_attempt_at: str | None = None
+    destination: str | None = None  # HOST:PORT when not the results destination
     dead_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
@@ -93,6 +94,7 @@ def replay(
                 "dedupe_key": entry.dedupe_key,
                 "control_id": entry.control_id,
                 "first_attempt_at": datetime.now(UTC).isoformat(),
+                **({"destination": entry.destination} if entry.destination else {}),
             },
         )
     elif entry.stage == STAGE_FHIR:
