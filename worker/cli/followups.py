@@ -82,6 +82,9 @@ def beat(settings: Settings) -> None:
             "options": {"queue": keys.QUEUE_STORE},
         }
     }
+    # Beat sleeps at most this long between looks at its schedule (a float here, unlike the
+    # command-line --max-interval).
+    app.conf.beat_max_loop_interval = min(settings.followup_check_interval, 60.0)
     schedule = settings.data_dir / "beat" / "celerybeat-schedule"
     schedule.parent.mkdir(parents=True, exist_ok=True)
     app.start(
@@ -91,7 +94,5 @@ def beat(settings: Settings) -> None:
             str(schedule),
             "--loglevel",
             settings.log_level,
-            "--max-interval",
-            str(min(settings.followup_check_interval, 60.0)),
         ]
     )
