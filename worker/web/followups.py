@@ -7,8 +7,8 @@ elsewhere, each with a reason (CSRF-protected, like "reviewed"). Addresses
 carry the follow-up's opaque id only.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the route signatures, whose
+# `User` alias is local to add_followup_routes (as in worker/web/app.py).
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
