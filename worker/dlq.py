@@ -23,6 +23,7 @@ from worker import keys
 STAGE_DELIVER = "deliver"
 STAGE_ANNOTATE = "annotate"
 STAGE_FHIR = "fhir"
+STAGE_FOLLOWUP = "followup"  # an order or appointment (docs/followups.md)
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def replay(
         )
     else:
         publish(
-            keys.TASK_ANNOTATE,
+            keys.TASK_FOLLOWUP_EVENT if entry.stage == STAGE_FOLLOWUP else keys.TASK_ANNOTATE,
             {
                 "raw_b64": entry.message_b64,
                 "control_id": entry.control_id,

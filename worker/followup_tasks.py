@@ -31,7 +31,7 @@ from hl7.followup_obx import Row, course_rows, recommendation_rows
 from hl7.model import Report
 from hl7.notification import build_overdue_notification, standard_order_segments, standard_sender
 from hl7.orders import read_event, read_report_event
-from worker import keys
+from worker import dlq, journal, keys
 from worker.celery_app import app, current_settings, publish
 from worker.followup_clock import clock_for
 from worker.followup_models import FollowupRow
@@ -40,7 +40,6 @@ from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
-_RETRY = {"max_retries": 20, "countdown": 5}
 # Sentences that speak of the past or the question, not of this exam's findings.
 _NOT_FINDINGS = re.compile(
     r"^\W*(?:history|clinical|indication|comparison|reason|anamnese|fragestellung|vergleich|"
@@ -168,15 +167,27 @@ def _track_report(
     return rows
 
 
-@app.task(name=keys.TASK_FOLLOWUP_EVENT, bind=True, max_retries=None)
+@app.task(
+    name=keys.TASK_FOLLOWUP_EVENT,
+    bind=True,
+    max_retries=None,
+    Request="worker.outcomes:OutcomeRequest",
+)
 def followup_event(
     self: Task, *, raw_b64: str, control_id: str, dedupe_key: str, received_at: str, ack_code: str
 ) -> None:
-    """Store an order or appointment and apply it to the follow-ups it matches."""
-    from worker.tasks import _dead_letter_inbound, _record_inbound
+    """Store an order or appointment and apply it to the follow-ups it matches.
+
+    Its intake journal entry is settled once that is stored (or the message is
+    dead-lettered, stage `followup`, which `radflag dlq replay` sends back here).
+    """
+    from worker import outcomes
+    from worker.tasks import _record_inbound, _store_retry
 
     raw = base64.b64decode(raw_b64)
     settings = current_settings()
+    entry = journal.entry_id(keys.TASK_FOLLOWUP_EVENT, dedupe_key)
+    outcomes.touch(entry)
     try:
         _record_inbound(raw, dedupe_key, ack_code, None, received_at)
         try:
@@ -185,12 +196,14 @@ def followup_event(
             log.warning(
                 "unprocessable after ACK control_id=%s code=%s", control_id, e.hl7_error_code
             )
-            _dead_letter_inbound(
-                raw_b64, control_id, dedupe_key, "unprocessable", f"{e.hl7_error_code}: {e.text}"
+            detail = f"{e.hl7_error_code}: {e.text}"
+            outcomes.dead_letter(
+                _letter("unprocessable", detail, raw_b64, control_id, dedupe_key), entry
             )
             return
         exam = ExamRecord(dedupe_key, clinical_event(message), datetime.fromisoformat(received_at))
         changed = open_followups(settings).record_event(exam, now=clock_for(settings)())
+        outcomes.settle(entry)
         log.info(
             "%s %s control_id=%s follow-ups changed=%d",
             message.kind,
@@ -200,7 +213,27 @@ def followup_event(
         )
     except TransientError as e:
         log.warning("follow-up event retry control_id=%s: %s", control_id, type(e).__name__)
-        raise self.retry(exc=e, **_RETRY) from e
+        raise _store_retry(self, e) from e
+    except Exception as e:  # a bug must not lose an acknowledged message: keep it in the DLQ
+        log.error("follow-up event failed control_id=%s: %s", control_id, type(e).__name__)
+        letter = _letter("failed", type(e).__name__, raw_b64, control_id, dedupe_key)
+        try:
+            outcomes.dead_letter(letter, entry)
+        except TransientError as retry:
+            raise _store_retry(self, retry) from retry
+
+
+def _letter(
+    reason: str, detail: str, raw_b64: str, control_id: str, dedupe_key: str
+) -> dlq.DeadLetter:
+    return dlq.DeadLetter(
+        stage=dlq.STAGE_FOLLOWUP,
+        reason=reason,
+        detail=detail,
+        dedupe_key=dedupe_key,
+        control_id=control_id,
+        message_b64=raw_b64,
+    )
 
 
 def _note_check(now: datetime) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import redis
 
 from hl7.ack import parse_ack
 from tests.followup.messages import appointment, order, report
@@ -177,6 +178,9 @@ def test_report_order_appointment_later_report_completes(service: Service) -> No
     assert [e.kind for e in exams] == ["report", "order", "appointment", "report"]
     assert exams[-1].course == "improved" and exams[-1].course_basis == "comparison"
     assert ("BME_COURSE", "improved^Improved^RADFLAG") in _result_for(service, "E1R2")
+    client = redis.Redis.from_url(service.redis_url)
+    entries = [e.decode() for e in client.hkeys(keys.JOURNAL_KEY)]  # type: ignore[union-attr]
+    assert not [e for e in entries if e.startswith(keys.TASK_FOLLOWUP_EVENT)]  # all settled
 
 
 def test_cancelled_appointment_reopens(service: Service) -> None:
@@ -216,8 +220,6 @@ def test_progression_escalates_osteonecrosis(service: Service) -> None:
 
 def test_overdue_notifies_exactly_once(service: Service) -> None:
     """Past the window the beat marks it overdue and one ORU^R01 reaches the receiver."""
-    import redis
-
     assert service.send(report("E4R1", "MRN5004", KNEE_REPORT, at="20260105090000")) == "AA"
     (opened,) = service.wait_status("MRN5004", "open")
     before = len(_notices_for(service, "MRN5004"))

@@ -46,6 +46,11 @@ def test_orders_and_appointments_are_queued_for_follow_ups(
     ]
     assert _tasks(redis_client, keys.QUEUE_STORE) == [keys.TASK_FOLLOWUP_EVENT] * 4
     assert _tasks(redis_client, keys.QUEUE_ANNOTATE) == [keys.TASK_ANNOTATE]
+    journalled = [e.decode() for e in redis_client.hkeys(keys.JOURNAL_KEY)]  # type: ignore[union-attr]
+    assert sorted(journalled) == sorted(
+        [f"{keys.TASK_FOLLOWUP_EVENT}|RIS|GENHOSP|L{i}" for i in range(1, 5)]
+        + [f"{keys.TASK_ANNOTATE}|RIS|GENHOSP|L5"]
+    )  # each kept until its outcome is stored (worker/journal.py)
 
 
 @pytest.mark.parametrize(
