@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -415,6 +415,37 @@ class FollowupStore:
                 note=f"recommended ({rec.source})", reference=new.dedupe_key[:600], at=now,
             )
         )  # fmt: skip
+
+    def purge(self, older_than: datetime, *, batch_size: int = 500) -> int:
+        """Delete exams received, and closed follow-ups closed, before `older_than`.
+
+        Open, scheduled and overdue follow-ups stay whatever their age: someone still
+        has to act on them. Their keys, audit and notifications go with them. Works in
+        batches, each its own transaction; returns the number of rows deleted.
+        """
+        cutoff = _utc(older_than)
+        deleted = 0
+        targets: list[tuple[Any, Any]] = [
+            (FollowupExam.id, FollowupExam.received_at < cutoff),
+            (
+                FollowupRow.id,
+                FollowupRow.status.in_(CLOSED_STATUSES) & (FollowupRow.status_at < cutoff),
+            ),
+        ]
+        for id_column, condition in targets:
+            for _ in range(1_000_000):  # bounded: each pass deletes a batch or stops
+                with self._transaction() as session:
+                    ids = session.scalars(
+                        select(id_column).where(condition).limit(batch_size)
+                    ).all()
+                    if not ids:
+                        break
+                    if id_column is FollowupRow.id:
+                        for child in (FollowupPatientKey, FollowupAudit, FollowupNotification):
+                            session.execute(delete(child).where(child.followup_id.in_(ids)))
+                    session.execute(delete(id_column.class_).where(id_column.in_(ids)))
+                deleted += len(ids)
+        return deleted
 
     # --- reads ------------------------------------------------------------------------
 

@@ -176,3 +176,19 @@ def test_annotation_language_of_german_report(settings: Settings) -> None:
     _track(settings, raw, "k10")
     (view,) = open_followups(settings).listing()
     assert view.text == "Kontrolle in 6 Wochen empfohlen." and view.side == "left"
+
+
+def test_purge_keeps_what_someone_must_still_act_on(settings: Settings) -> None:
+    """Old exams and closed follow-ups go; an open follow-up stays however old."""
+    _track(settings, report("S11", "MRN7011", KNEE), "k11")
+    _track(settings, report("S12", "MRN7012", KNEE), "k12")
+    store = open_followups(settings)
+    closed = next(v for v in store.listing() if v.patient.startswith("MRN7012"))
+    at = datetime(2026, 1, 7, tzinfo=UTC)
+    store.set_status(closed.public_id, "completed_elsewhere", "done in town", actor="Dr A", at=at)
+    deleted = store.purge(datetime(2030, 1, 1, tzinfo=UTC))
+    assert deleted == 3  # two exams, one closed follow-up
+    (left,) = store.listing()
+    assert left.patient.startswith("MRN7011") and left.status == "open"
+    assert store.followup(closed.public_id) is None
+    assert store.purge(datetime(2030, 1, 1, tzinfo=UTC)) == 0
