@@ -73,3 +73,15 @@ def test_metrics_gauges_and_adherence(data_dir: Path) -> None:
     assert found[("radflag_followups_overdue", ())] == 1
     assert found[("radflag_followups", (("status", "scheduled"),))] == 0
     assert found[("radflag_followups_adherence", ())] == 0.0
+
+
+def test_compose_runs_one_beat() -> None:
+    """docker-compose has the beat (one service, `radflag beat`), with the follow-up destination."""
+    import yaml
+
+    from tests.conftest import ROOT
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    beat = compose["services"]["beat"]
+    assert beat["command"] == ["radflag", "beat"]
+    assert "RADFLAG_FOLLOWUP_DESTINATION" in beat["environment"]
