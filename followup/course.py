@@ -20,9 +20,18 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from followup.detect import sentences
 from followup.model import Course
+from followup.regions import sides_compatible
+from nlp.model import Annotation
 
 SEVERITY_RANK = {"mild": 1, "moderate": 2, "severe": 3, "extensive": 4}
+# Sentences that speak of the past or the question, not of this exam's findings.
+_NOT_FINDINGS = re.compile(
+    r"^\W*(?:history|clinical|indication|comparison|reason|anamnese|fragestellung|vergleich|"
+    r"klinische|voruntersuchung)",
+    re.IGNORECASE,
+)
 # Strongest first: "persistent but increased" is progression, "resolving" improvement.
 _ORDER = ("resolved", "progressed", "improved", "persistent", "new")
 
@@ -119,9 +128,53 @@ def _compared(prior: SiteFindings, current: SiteFindings) -> str:
     if prior.edema and not current.edema:
         return "resolved"
     if not prior.edema:
-        return "new" if current.edema else "resolved"
+        return "new"  # course_since never asks when neither exam has edema
     if current.severity and prior.severity and current.severity != prior.severity:
         return "progressed" if current.severity > prior.severity else "improved"
     if len(current.bones) != len(prior.bones) and (current.bones and prior.bones):
         return "progressed" if len(current.bones) > len(prior.bones) else "improved"
     return "persistent"
+
+
+def site_findings(
+    annotation: Annotation, text: str, region: str | None, side: str | None
+) -> SiteFindings:
+    """What one report says about the edema at `region` and `side` (bones by their joint)."""
+    from nlp.ruleset import load_ruleset
+
+    joint_of = {b.bone: b.joint for b in load_ruleset(annotation.language).bones}
+    bones = frozenset(
+        s.bone
+        for s in annotation.sites
+        if joint_of.get(s.bone) == region and sides_compatible(side, s.laterality)
+    )
+    severity = max(
+        (
+            SEVERITY_RANK.get(m.severity or "", 0)
+            for m in annotation.mentions
+            if m.status in ("present", "possible") and set(m.bones) & bones
+        ),
+        default=0,
+    )
+    current = [(s.start, s.end, s.text) for s in sentences(text) if not _NOT_FINDINGS.match(s.text)]
+    return SiteFindings(
+        edema=bool(bones),
+        bones=bones,
+        severity=severity,
+        collapse=has_collapse(current) is not None,
+    )
+
+
+def course_since(
+    prior: SiteFindings | None, current: SiteFindings, annotation: Annotation, text: str
+) -> Course | None:
+    """The course against the earlier exam, from the edema sentences; None without one.
+
+    None too when neither exam has edema there (nothing has a course).
+    """
+    if prior is None or not (prior.edema or current.edema):
+        return None
+    spans = sorted(
+        {(m.sentence_start, m.sentence_end) for m in annotation.mentions if m.sentence_end}
+    )
+    return course_of(prior, current, stated_course([(s, e, text[s:e]) for s, e in spans]))

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import base64
 import logging
-import re
 from datetime import UTC, datetime
 
 import redis
 from celery import Task
 
 import nlp
-from followup.course import SEVERITY_RANK, SiteFindings, course_of, has_collapse, stated_course
-from followup.detect import sentences
+from followup.course import course_since, site_findings
 from followup.events import clinical_event, patient_label
 from followup.recommend import finding_site, recommend
-from followup.regions import region_of, side_of, sides_compatible
+from followup.regions import region_of, side_of
 from hl7.errors import InboundMessageError, TransientError
 from hl7.followup_obx import Row, course_rows, recommendation_rows
 from hl7.model import Report
@@ -39,42 +37,6 @@ from worker.followup_store import ExamRecord, NewFollowup, open_followups
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Sentences that speak of the past or the question, not of this exam's findings.
-_NOT_FINDINGS = re.compile(
-    r"^\W*(?:history|clinical|indication|comparison|reason|anamnese|fragestellung|vergleich|"
-    r"klinische|voruntersuchung)",
-    re.IGNORECASE,
-)
-
-
-def site_findings(
-    annotation: nlp.Annotation, text: str, region: str | None, side: str | None
-) -> SiteFindings:
-    """What this report says about the edema at `region` and `side`."""
-    from nlp.ruleset import load_ruleset
-
-    joint_of = {b.bone: b.joint for b in load_ruleset(annotation.language).bones}
-    bones = frozenset(
-        s.bone
-        for s in annotation.sites
-        if joint_of.get(s.bone) == region and sides_compatible(side, s.laterality)
-    )
-    severity = max(
-        (
-            SEVERITY_RANK.get(m.severity or "", 0)
-            for m in annotation.mentions
-            if m.status in ("present", "possible") and set(m.bones) & bones
-        ),
-        default=0,
-    )
-    current = [(s.start, s.end, s.text) for s in sentences(text) if not _NOT_FINDINGS.match(s.text)]
-    return SiteFindings(
-        edema=bool(bones),
-        bones=bones,
-        severity=severity,
-        collapse=has_collapse(current) is not None,
-    )
 
 
 def track_report(
@@ -120,13 +82,7 @@ def _track_report(
     prior = store.prior_findings(
         event.patient_keys, region, side, before=event.at, exclude_dedupe_key=dedupe_key
     )
-    course = None
-    if prior is not None and (prior.edema or findings.edema):
-        edema_sentences = sorted(
-            {(m.sentence_start, m.sentence_end) for m in annotation.mentions if m.sentence_end}
-        )
-        stated = stated_course([(s, e, report.text[s:e]) for s, e in edema_sentences])
-        course = course_of(prior, findings, stated)
+    course = course_since(prior, findings, annotation, report.text)
     recommendations = recommend(
         annotation,
         report.text,

@@ -69,3 +69,25 @@ def test_collapse_must_be_affirmed() -> None:
     assert has_collapse([(0, 30, "No subchondral collapse.")]) is None
     assert has_collapse([(0, 30, "Kein Einbruch der Gelenkfläche.")]) is None
     assert has_collapse([(5, 40, "A subchondral crescent is now seen.")]) == (5, 40)
+
+
+def test_site_findings_and_course_since_from_real_annotations() -> None:
+    """The knee's bones, severity and an affirmed collapse; the history line does not count."""
+    import nlp
+    from followup.course import course_since, site_findings
+
+    first = "Findings: Mild bone marrow edema in the medial femoral condyle of the left knee."
+    later = (
+        "History: collapse of the right hip years ago.\nFindings: Extensive bone marrow edema "
+        "in the medial femoral condyle of the left knee, which has progressed."
+    )
+    before = site_findings(nlp.annotate(first, "MRI KNEE LEFT"), first, "knee", "left")
+    annotation = nlp.annotate(later, "MRI KNEE LEFT")
+    now = site_findings(annotation, later, "knee", "left")
+    assert before.edema and before.bones == frozenset({"medial_femoral_condyle"})
+    assert now.severity > before.severity and not now.collapse
+    assert site_findings(annotation, later, "hip", None) == SiteFindings(edema=False)
+    course = course_since(before, now, annotation, later)
+    assert course is not None and (course.course, course.basis) == ("progressed", "comparison")
+    assert course_since(None, now, annotation, later) is None
+    assert course_since(NONE, NONE, annotation, later) is None
