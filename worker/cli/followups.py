@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import click
@@ -12,6 +13,7 @@ from worker.cli.base import main, with_settings
 from worker.settings import Settings
 
 BUCKETS = ("due_soon",)
+log = logging.getLogger(__name__)
 
 
 @main.command()
@@ -74,6 +76,11 @@ def beat(settings: Settings) -> None:
     from worker.logging import setup_logging
 
     setup_logging(settings.log_level, "beat")
+    if settings.followup_clock_file is not None:
+        log.warning(
+            "follow-up clock from %s, not the system clock (tests and drills only)",
+            settings.followup_clock_file,
+        )
     app = celery_app.configure(settings, redis_url=_redis_url(settings))
     app.conf.beat_schedule = {
         "followup-check-due": {
