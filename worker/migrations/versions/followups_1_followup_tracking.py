@@ -1,7 +1,7 @@
 """follow-up tracking: recommendations, patient keys, audit, exams, notifications
 
 Revision ID: followups_1
-Revises: 0001
+Revises: fhir_1
 Create Date: 2026-11-29
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "followups_1"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "fhir_1"  # main's head when this branch was rebased
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
