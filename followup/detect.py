@@ -194,7 +194,7 @@ def _urgency(text: str, rules: DetectionRules, interval: Interval | None) -> str
     if interval.max_days <= 2:
         return "urgent"
     if interval.max_days <= 21:
-        return "soon"
+        return "high"
     return "routine"
 
 

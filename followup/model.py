@@ -11,11 +11,12 @@ from datetime import datetime
 from typing import Any, Literal
 
 Modality = Literal["MRI", "radiograph", "CT", "lab", "referral"]
-Urgency = Literal["routine", "soon", "urgent"]
+# The flags' priority words (nlp.model.PRIORITY_RANK), so FHIR and the page read them alike.
+Urgency = Literal["routine", "high", "urgent"]
 Source = Literal["default", "report"]
 
 MODALITIES: tuple[str, ...] = ("MRI", "radiograph", "CT", "lab", "referral")
-URGENCIES: tuple[str, ...] = ("routine", "soon", "urgent")
+URGENCIES: tuple[str, ...] = ("routine", "high", "urgent")
 
 # Statuses (after Within Health's published model); see followup.status for the moves.
 OPEN = "open"
@@ -72,6 +73,8 @@ class Recommendation:
             "region": self.region,
             "side": self.side,
             "interval_days": {"min": self.interval.min_days, "max": self.interval.max_days},
+            # The same window as a pair, the form fhir_out.followups reads.
+            "due_window_days": [self.interval.min_days, self.interval.max_days],
             "urgency": self.urgency,
             "condition": self.condition,
             "text": self.text,

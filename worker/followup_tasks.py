@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import base64
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from celery import Task
@@ -39,6 +41,14 @@ from worker.settings import Settings
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class TrackedReport:
+    """What tracking a report gives the annotate task."""
+
+    rows: list[Row]  # OBX rows for the result, after the spec's
+    recommendations: list[dict[str, Any]]  # Recommendation.to_dict() each (for FHIR)
+
+
 def track_report(
     settings: Settings,
     raw: bytes,
@@ -46,11 +56,11 @@ def track_report(
     annotation: nlp.Annotation,
     dedupe_key: str,
     received_at: datetime,
-) -> list[Row]:
-    """Record a report for follow-ups; the OBX rows its result carries.
+) -> TrackedReport:
+    """Record a report for follow-ups; the OBX rows and recommendations its outputs carry.
 
     Raises TransientError (the store is down: the annotate task retries). Any
-    other failure is logged by type and the result goes out without the rows.
+    other failure is logged by type and the outputs go without them.
     """
     try:
         return _track_report(settings, raw, report, annotation, dedupe_key, received_at)
@@ -60,7 +70,7 @@ def track_report(
         log.error(
             "follow-up tracking failed control_id=%s: %s", report.control_id, type(e).__name__
         )
-        return []
+        return TrackedReport([], [])
 
 
 def _track_report(
@@ -70,7 +80,7 @@ def _track_report(
     annotation: nlp.Annotation,
     dedupe_key: str,
     received_at: datetime,
-) -> list[Row]:
+) -> TrackedReport:
     now = clock_for(settings)()
     message = read_report_event(raw, received_at)
     found_region, found_side = finding_site(annotation, report.procedure)
@@ -111,7 +121,8 @@ def _track_report(
         len(completed),
         course.course if course else "-",
     )
-    rows = recommendation_rows([r.to_dict() for r in recommendations], report.text, message.at)
+    dicts = [r.to_dict() for r in recommendations]
+    rows = recommendation_rows(dicts, report.text, message.at)
     if course is not None:
         rows += course_rows(
             {
@@ -120,7 +131,7 @@ def _track_report(
                 "reason": course.reason,
             }
         )
-    return rows
+    return TrackedReport(rows, dicts)
 
 
 @app.task(

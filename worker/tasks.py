@@ -131,7 +131,7 @@ def _annotate(
     """Annotate, track follow-ups, build the result and store; returns (result MSH-10, result)."""
     annotation = annotate_report(report)
     result_id = result_control_id(dedupe_key, received_at)
-    followup_rows = track_report(
+    tracked = track_report(
         settings, raw, report, annotation, dedupe_key, datetime.fromisoformat(received_at)
     )
     result = build_result(
@@ -139,7 +139,7 @@ def _annotate(
         annotation,
         control_id=result_id,
         timestamp=datetime.now(UTC),
-        extra_rows=followup_rows,
+        extra_rows=tracked.rows,
     )
     open_store(settings).record_annotation(
         dedupe_key=dedupe_key,
@@ -161,7 +161,10 @@ def _annotate(
     )
     from worker.fhir_delivery import hand_on  # imports this module: not at the top
 
-    hand_on(report, annotation, dedupe_key=dedupe_key, control_id=control_id, settings=settings)
+    hand_on(
+        report, annotation, dedupe_key=dedupe_key, control_id=control_id, settings=settings,
+        recommendations=tracked.recommendations or None,  # None: the flags' suggestions
+    )  # fmt: skip
     if settings.destination is None:
         log.info(
             "result kept, no destination configured control_id=%s result=%s",

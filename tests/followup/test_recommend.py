@@ -74,8 +74,10 @@ def test_plain_dict_round_trip() -> None:
     """to_dict is JSON-ready (for FHIR and the result) and from_dict reads it back."""
     (rec,) = recommend(nlp.annotate(KNEE, "MRI KNEE LEFT"), KNEE, "MRI KNEE LEFT")
     data = json.loads(json.dumps(rec.to_dict()))
-    assert set(data) == {"modality", "region", "side", "interval_days", "urgency", "condition",
-                         "text", "source", "evidence", "flag", "language"}  # fmt: skip
+    assert set(data) == {"modality", "region", "side", "interval_days", "due_window_days",
+                         "urgency", "condition", "text", "source", "evidence", "flag",
+                         "language"}  # fmt: skip
+    assert data["due_window_days"] == [data["interval_days"]["min"], data["interval_days"]["max"]]
     assert Recommendation.from_dict(data) == rec
 
 

@@ -50,7 +50,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 def _track(settings: Settings, raw: bytes, key: str) -> list[tuple[str, str, str, str, str]]:
     report_ = extract_report(raw)
     annotation = annotate_report(report_)
-    return track_report(settings, raw, report_, annotation, key, RECEIVED)
+    return track_report(settings, raw, report_, annotation, key, RECEIVED).rows
 
 
 def _event(settings: Settings, raw: bytes, key: str, now: datetime) -> list[str]:
