@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from hl7.ack import format_timestamp
+from hl7.followup_obx import FOLLOWUP_OBSERVATIONS, Row
 from hl7.model import Report
 from hl7.text import STANDARD, Delimiters, encode_message, escape, unescape
 from nlp.model import Annotation, Flag
@@ -37,6 +39,7 @@ OBSERVATIONS: dict[str, str] = {
     "FOLLOW_UP": "Follow-up suggestion",
     "EVIDENCE": "Evidence",
     "ANNOTATION_JSON": "Annotation JSON",
+    **FOLLOWUP_OBSERVATIONS,  # after the spec's rows: see docs/followups.md
 }
 FLAG_TEXT: dict[str, str] = {
     "BME": "Bone marrow edema",
@@ -54,13 +57,22 @@ OBR_RESULT_STATUS = 25
 
 
 def build_result(
-    report: Report, annotation: Annotation, *, control_id: str, timestamp: datetime
+    report: Report,
+    annotation: Annotation,
+    *,
+    control_id: str,
+    timestamp: datetime,
+    extra_rows: Sequence[Row] = (),
 ) -> bytes:
-    """The result ORU^R01 for a report and its annotation, as bytes ready for MLLP."""
+    """The result ORU^R01 for a report and its annotation, as bytes ready for MLLP.
+
+    `extra_rows` (follow-up recommendations, the course: `hl7.followup_obx`) come
+    after the spec's observations.
+    """
     inbound = Delimiters.from_msh(report.header.field_separator, report.header.encoding_characters)
     segments = [_msh(report, inbound, control_id, timestamp)]
     segments.extend(_order_segments(report, inbound))
-    observations = _observations(report, annotation)
+    observations = [*_observations(report, annotation), *extra_rows]
     segments.extend(_obx(set_id, *row) for set_id, row in enumerate(observations, start=1))
     return encode_message("\r".join(segments) + "\r", CHARACTER_SET)
 
@@ -107,7 +119,7 @@ def _final_obr(raw: str) -> str:
     return "|".join(fields)
 
 
-_Row = tuple[str, str, str, str, str]  # OBX-2, OBX-3 id, OBX-4, OBX-5 (escaped), OBX-8
+_Row = Row  # OBX-2, OBX-3 id, OBX-4, OBX-5 (escaped), OBX-8
 
 
 def _observations(report: Report, annotation: Annotation) -> list[_Row]:

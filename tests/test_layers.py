@@ -34,6 +34,7 @@ def _imports(package: str) -> dict[str, set[str]]:
         ("nlp", {"hl7", "worker", "redis", "celery", "socket", "asyncio", "sqlalchemy"}),
         ("hl7", {"worker", "redis", "celery", "socket", "asyncio", "sqlalchemy"}),
         ("fhir_out", {"worker", "redis", "celery", "socket", "asyncio", "sqlalchemy", "http"}),
+        ("followup", {"worker", "redis", "celery", "socket", "asyncio", "sqlalchemy", "http"}),
     ],
 )
 def test_pure_layers_import_no_io(package: str, forbidden: set[str]) -> None:
@@ -42,7 +43,7 @@ def test_pure_layers_import_no_io(package: str, forbidden: set[str]) -> None:
 
 
 def test_pure_layers_read_no_environment() -> None:
-    for package in ("nlp", "hl7", "fhir_out"):
+    for package in ("nlp", "hl7", "fhir_out", "followup"):
         for path in (ROOT / package).rglob("*.py"):
             assert "os.environ" not in path.read_text(encoding="utf-8"), path
 

@@ -35,7 +35,7 @@ from hl7.errors import TransientError
 from worker import keys
 from worker.settings import Settings
 
-app = Celery("radflag", include=["worker.tasks", "worker.fhir_delivery"])
+app = Celery("radflag", include=["worker.tasks", "worker.fhir_delivery", "worker.followup_tasks"])
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
@@ -58,6 +58,8 @@ app.conf.update(
         keys.TASK_DELIVER: {"queue": keys.QUEUE_DELIVER},
         keys.TASK_RECORD_REJECTED: {"queue": keys.QUEUE_STORE},
         keys.TASK_DELIVER_FHIR: {"queue": keys.QUEUE_DELIVER},
+        keys.TASK_FOLLOWUP_EVENT: {"queue": keys.QUEUE_STORE},
+        keys.TASK_FOLLOWUP_CHECK: {"queue": keys.QUEUE_STORE},
     },
     worker_hijack_root_logger=False,
     worker_redirect_stdouts=False,

@@ -23,6 +23,7 @@ from worker import keys
 STAGE_DELIVER = "deliver"
 STAGE_ANNOTATE = "annotate"
 STAGE_FHIR = "fhir"
+STAGE_FOLLOWUP = "followup"  # an order or appointment (docs/followups.md)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class DeadLetter:
     result_control_id: str | None = None
     attempts: int = 0
     first_attempt_at: str | None = None
+    destination: str | None = None  # HOST:PORT when not the results destination
     dead_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
@@ -93,6 +95,7 @@ def replay(
                 "dedupe_key": entry.dedupe_key,
                 "control_id": entry.control_id,
                 "first_attempt_at": datetime.now(UTC).isoformat(),
+                **({"destination": entry.destination} if entry.destination else {}),
             },
         )
     elif entry.stage == STAGE_FHIR:
@@ -107,7 +110,7 @@ def replay(
         )
     else:
         publish(
-            keys.TASK_ANNOTATE,
+            keys.TASK_FOLLOWUP_EVENT if entry.stage == STAGE_FOLLOWUP else keys.TASK_ANNOTATE,
             {
                 "raw_b64": entry.message_b64,
                 "control_id": entry.control_id,

@@ -35,6 +35,7 @@ import json
 import logging
 import ssl
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -172,9 +173,18 @@ def classify(status: int, payload: bytes) -> FhirAnswer:
 
 
 def hand_on(
-    report: Report, annotation: Annotation, *, dedupe_key: str, control_id: str, settings: Settings
+    report: Report,
+    annotation: Annotation,
+    *,
+    dedupe_key: str,
+    control_id: str,
+    settings: Settings,
+    recommendations: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
     """Queue the report's Bundle for the FHIR server when `fhir_url` is set.
+
+    `recommendations`: the structured follow-ups (docs/followups.md) for the
+    ServiceRequests; None: one per flag from its suggestion.
 
     A report that cannot become a Bundle (no accession) is recorded as rejected
     and logged; the MLLP result goes on regardless. Raises TransientError when
@@ -185,7 +195,12 @@ def hand_on(
     store = open_store(settings)
     run_started = datetime.now(UTC)
     try:
-        bundle = build_bundle(annotation, report_meta(report), bundle_options(settings))
+        bundle = build_bundle(
+            annotation,
+            report_meta(report),
+            bundle_options(settings),
+            recommendations=recommendations,
+        )
     except BundleError as e:
         log.warning("no FHIR bundle control_id=%s: %s", control_id, e)
         record_fhir_delivery(store, dedupe_key=dedupe_key, accession=report.accession,

@@ -32,6 +32,9 @@ TASK_ANNOTATE = "radflag.annotate"
 TASK_DELIVER = "radflag.deliver"
 TASK_RECORD_REJECTED = "radflag.record_rejected"
 TASK_DELIVER_FHIR = "radflag.deliver_fhir"
+TASK_FOLLOWUP_EVENT = "radflag.followup_event"  # an order or appointment (worker/followup_tasks.py)
+TASK_FOLLOWUP_CHECK = "radflag.followup_check_due"  # sent by the beat
+FOLLOWUP_LAST_CHECK_KEY = "radflag:followup:last_check"  # clock time of the last due check
 
 DEDUPE_PREFIX = "radflag:dedupe:"
 DLQ_KEY = "radflag:dlq"  # hash: entry id -> JSON (see worker/dlq.py)

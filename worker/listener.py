@@ -55,6 +55,7 @@ from hl7.extract import screen
 from hl7.header import parse_header
 from hl7.mllp import FrameDecoder, encode_frame
 from hl7.model import MessageHeader
+from hl7.orders import is_event_message, screen_event
 from worker import journal, keys, tls
 from worker.celery_app import BrokerUnavailable, task_envelope
 from worker.settings import Settings
@@ -91,10 +92,16 @@ class Intake:
         self._enqueue = client.register_script(INTAKE_SCRIPT)
 
     async def accept(
-        self, raw: bytes, header: MessageHeader, ack_code: str, received_at: datetime
+        self,
+        raw: bytes,
+        header: MessageHeader,
+        ack_code: str,
+        received_at: datetime,
+        task_name: str = keys.TASK_ANNOTATE,
     ) -> bool:
         """Queue the message; False when it is a duplicate (already queued, not queued again).
 
+        `task_name`: annotate a report, or store an order or appointment (follow-ups).
         Raises BrokerUnavailable when Redis cannot be reached or refuses the write.
         """
         stamp = received_at.isoformat()
@@ -105,9 +112,9 @@ class Intake:
             "received_at": stamp,
             "ack_code": ack_code,
         }
-        queue, envelope = task_envelope(keys.TASK_ANNOTATE, kwargs)
+        queue, envelope = task_envelope(task_name, kwargs)
         dedupe = keys.dedupe_redis_key(header.dedupe_key)
-        entry = journal.entry_id(keys.TASK_ANNOTATE, header.dedupe_key)
+        entry = journal.entry_id(task_name, header.dedupe_key)
         try:
             queued = await self._enqueue(
                 keys=[dedupe, queue, keys.JOURNAL_KEY, keys.JOURNAL_SINCE_KEY],
@@ -116,7 +123,7 @@ class Intake:
                     self.duplicate_window,
                     stamp,
                     entry,
-                    journal.encode(keys.TASK_ANNOTATE, kwargs),
+                    journal.encode(task_name, kwargs),
                     repr(time.time()),
                 ],
             )
@@ -327,14 +334,19 @@ class MllpListener:
         """The ACK for one frame, after queueing it (or deciding not to)."""
         received_at = datetime.now(UTC)
         header = _FALLBACK_HEADER
+        task_name = keys.TASK_ANNOTATE
         try:
             header = parse_header(frame)
-            screen(frame, header)
+            if is_event_message(header):  # an order or appointment: stored, not annotated
+                screen_event(frame, header)
+                task_name = keys.TASK_FOLLOWUP_EVENT
+            else:
+                screen(frame, header)
         except InboundMessageError as e:
             return await self._reject(frame, header, e, received_at)
         code = response_code(header, "accepted")
         try:
-            queued = await self.intake.accept(frame, header, code, received_at)
+            queued = await self.intake.accept(frame, header, code, received_at, task_name)
         except BrokerUnavailable as e:
             log.warning("not queued control_id=%s: %s", header.control_id, e)
             return build_ack(

@@ -33,6 +33,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from worker import keys
+from worker.followup_metrics import followup_metrics
 from worker.settings import Settings
 from worker.status import ServiceStatus, broker_url, gather
 from worker.store import Store
@@ -164,6 +165,7 @@ class ServiceCollector(Collector):
         url = self.redis_url or broker_url(self.settings)
         status = gather(self.settings, store=self.store, redis_url=url, ping_timeout=0.5)
         yield from _store_metrics(status)
+        yield from followup_metrics(self.store if status.store_ok else None)
         yield from _live_metrics(status)
         if status.redis_ok and url:
             try:

@@ -43,6 +43,19 @@ def annotate_entry(dedupe_key: str) -> str:
     return journal.entry_id(keys.TASK_ANNOTATE, dedupe_key)
 
 
+def letter_entry(letter: dlq.DeadLetter) -> str:
+    """The journal id a dead letter settles: its follow-up event's, else its annotate task's.
+
+    A FHIR Bundle's letter leaves the message's journal entry alone (its HL7 result
+    may still be on its way): it is written under an id of its own.
+    """
+    if letter.stage == dlq.STAGE_FOLLOWUP:
+        return journal.entry_id(keys.TASK_FOLLOWUP_EVENT, letter.dedupe_key)
+    if letter.stage == dlq.STAGE_FHIR:
+        return journal.entry_id(keys.TASK_DELIVER_FHIR, letter.dedupe_key)
+    return annotate_entry(letter.dedupe_key)
+
+
 def touch(entry: str) -> None:
     """A task started on the entry: the reconciler leaves it alone for a while."""
     try:
@@ -73,6 +86,7 @@ _TIME_LIMITED = {
     keys.TASK_ANNOTATE: (dlq.STAGE_ANNOTATE, "raw_b64"),
     keys.TASK_DELIVER: (dlq.STAGE_DELIVER, "result_b64"),
     keys.TASK_DELIVER_FHIR: (dlq.STAGE_FHIR, "bundle_b64"),
+    keys.TASK_FOLLOWUP_EVENT: (dlq.STAGE_FOLLOWUP, "raw_b64"),
 }
 
 
@@ -90,6 +104,7 @@ def time_limit_letter(task_name: str, kwargs: dict[str, Any], detail: str) -> dl
         message_b64=kwargs[message],
         result_control_id=kwargs.get("result_control_id"),
         first_attempt_at=kwargs.get("first_attempt_at"),
+        destination=kwargs.get("destination"),  # an overdue notice's receiver
     )
 
 
@@ -109,11 +124,7 @@ class OutcomeRequest(Request):
             )
             if letter is None:
                 return  # the journal brings it back
-            # A FHIR Bundle's letter leaves the message's journal entry alone (its HL7
-            # result may still be on its way): it is written under an id of its own.
-            fhir = letter.stage == dlq.STAGE_FHIR
-            dead_letter(letter, journal.entry_id(keys.TASK_DELIVER_FHIR, letter.dedupe_key)
-                        if fhir else annotate_entry(letter.dedupe_key))  # fmt: skip
+            dead_letter(letter, letter_entry(letter))
         except (TransientError, KeyError, TypeError) as e:
             # The journal entry stays: the reconciler queues the message again.
             log.error("timed-out task not dead-lettered id=%s: %s", self.id, type(e).__name__)

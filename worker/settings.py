@@ -87,10 +87,19 @@ class Settings:
     fhir_tls_ca: Path | None = None
     fhir_flag: bool = False
     fhir_identifier_system: str = "urn:radflag:id"
+    # Follow-ups (docs/followups.md): where overdue notifications go (HOST:PORT; none: kept
+    # in the store only), how often the beat checks due dates (s), and a file holding the
+    # time to use instead of the system clock (ISO 8601; for tests and drills only).
+    followup_destination: str | None = None
+    followup_check_interval: float = 300.0
+    followup_clock_file: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.destination is not None:
-            _parse_hostport(self.destination)
+        for name in ("destination", "followup_destination"):
+            if getattr(self, name) is not None:
+                _parse_hostport(getattr(self, name))
+        if self.followup_check_interval <= 0:
+            raise SettingsError("followup_check_interval must be positive")
         for name in ("mllp_port", "http_port"):
             if not 0 <= getattr(self, name) < 65536:
                 raise SettingsError(f"{name} must be a port number, got {getattr(self, name)}")

@@ -92,6 +92,7 @@ def plan_children(settings: Settings, *, with_web: bool) -> list[Child]:
                 str(settings.delivery_concurrency),
             ),
         ),
+        Child("beat", radflag_command("beat")),  # follow-up due dates (docs/followups.md)
     ]
     if with_web:
         children.append(Child("web", radflag_command("web")))

@@ -32,8 +32,9 @@ from hl7.result import build_result
 from worker import dlq, journal, keys, outcomes
 from worker.celery_app import app, current_settings, publish
 from worker.delivery import DeliveryError, DeliveryRejected, backoff_delay, deliver
+from worker.followup_tasks import track_report
 from worker.reports import annotate_report
-from worker.settings import Settings
+from worker.settings import Settings, _parse_hostport
 from worker.store import open_store
 from worker.tls import destination_context
 
@@ -85,10 +86,10 @@ def annotate_message(
             )
             return
         if settings.destination is None:  # the outcome is the stored annotation
-            _annotate(report, settings, control_id, dedupe_key, received_at)
+            _annotate(raw, report, settings, control_id, dedupe_key, received_at)
             outcomes.settle(entry)
             return
-        result_id, result = _annotate(report, settings, control_id, dedupe_key, received_at)
+        result_id, result = _annotate(raw, report, settings, control_id, dedupe_key, received_at)
         # The journal entry stays until the result is delivered or dead-lettered.
         publish(
             keys.TASK_DELIVER,
@@ -120,12 +121,26 @@ def annotate_message(
 
 
 def _annotate(
-    report: Any, settings: Settings, control_id: str, dedupe_key: str, received_at: str
+    raw: bytes,
+    report: Any,
+    settings: Settings,
+    control_id: str,
+    dedupe_key: str,
+    received_at: str,
 ) -> tuple[str, bytes]:
-    """Annotate, build the result and store both; returns (result MSH-10, result message)."""
+    """Annotate, track follow-ups, build the result and store; returns (result MSH-10, result)."""
     annotation = annotate_report(report)
     result_id = result_control_id(dedupe_key, received_at)
-    result = build_result(report, annotation, control_id=result_id, timestamp=datetime.now(UTC))
+    tracked = track_report(
+        settings, raw, report, annotation, dedupe_key, datetime.fromisoformat(received_at)
+    )
+    result = build_result(
+        report,
+        annotation,
+        control_id=result_id,
+        timestamp=datetime.now(UTC),
+        extra_rows=tracked.rows,
+    )
     open_store(settings).record_annotation(
         dedupe_key=dedupe_key,
         accession=report.accession,
@@ -146,7 +161,10 @@ def _annotate(
     )
     from worker.fhir_delivery import hand_on  # imports this module: not at the top
 
-    hand_on(report, annotation, dedupe_key=dedupe_key, control_id=control_id, settings=settings)
+    hand_on(
+        report, annotation, dedupe_key=dedupe_key, control_id=control_id, settings=settings,
+        recommendations=tracked.recommendations or None,  # None: the flags' suggestions
+    )  # fmt: skip
     if settings.destination is None:
         log.info(
             "result kept, no destination configured control_id=%s result=%s",
@@ -174,17 +192,21 @@ def deliver_result(
     dedupe_key: str,
     control_id: str,
     first_attempt_at: str,
+    destination: str | None = None,
 ) -> None:
-    """Send one result to the destination; retry with backoff; dead-letter on AR or old age."""
+    """Send one result to the destination; retry with backoff; dead-letter on AR or old age.
+
+    `destination` (HOST:PORT) overrides the results destination (overdue notifications).
+    """
     settings = current_settings()
-    address = settings.destination_address
+    address = _parse_hostport(destination) if destination else settings.destination_address
     message = base64.b64decode(result_b64)
     attempt = self.request.retries + 1
     entry = _DeliveryRecord(dedupe_key, result_control_id, attempt)
     letter = {
         "stage": dlq.STAGE_DELIVER, "dedupe_key": dedupe_key, "control_id": control_id,
         "message_b64": result_b64, "result_control_id": result_control_id,
-        "attempts": attempt, "first_attempt_at": first_attempt_at,
+        "attempts": attempt, "first_attempt_at": first_attempt_at, "destination": destination,
     }  # fmt: skip
     if address is None:
         log.info("result kept, no destination configured result=%s", result_control_id)

@@ -68,6 +68,7 @@ def test_run_serves_and_stops_everything(
     run = RadflagProcess("run", ["run"], env, tmp_path / "run.log").start()
     try:
         run.wait_for_log("started worker-deliver", timeout=30)
+        run.wait_for_log("started beat", timeout=30)  # follow-up due dates
         wait_until(lambda: accepts(mllp_port), timeout=60, what="the MLLP port")
         url = keys.resolve_redis_url(Settings(data_dir=tmp_path / "data"))
         assert url is not None and url.startswith("redis://127.0.0.1:")

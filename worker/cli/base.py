@@ -42,6 +42,10 @@ _SETTING_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--fhir-url", {"metavar": "URL", "help": "FHIR server base URL (RADFLAG_FHIR_URL)."}),
     ("--fhir-tls-ca", {"type": _PEM, "help": "CA for it (RADFLAG_FHIR_TLS_CA)."}),
     ("--fhir-flag/--no-fhir-flag", {"help": "Patient banner Flag (RADFLAG_FHIR_FLAG)."}),
+    (
+        "--followup-destination",
+        {"metavar": "HOST:PORT", "help": "Overdue notifications (RADFLAG_FOLLOWUP_DESTINATION)."},
+    ),
 ]
 
 

@@ -104,7 +104,14 @@ def purge(settings: Settings, older_than: str | None, yes: bool) -> None:
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
+    deleted += _followups(settings).purge(cutoff)  # exams and closed follow-ups
     click.echo(f"deleted {deleted} rows older than {cutoff:%Y-%m-%d %H:%M} UTC")
+
+
+def _followups(settings: Settings) -> Any:
+    from worker.followup_store import open_followups
+
+    return open_followups(settings)
 
 
 @main.group()

@@ -23,6 +23,7 @@ from worker.settings import Settings
 from worker.store import Store, open_store
 from worker.store_queries import WorklistFilter
 from worker.web import present
+from worker.web.followups import add_followup_routes
 from worker.web.ops_routes import add_ops_routes
 from worker.web.security import SECURITY_HEADERS, BasicAuth, Csrf
 
@@ -192,6 +193,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     static = resources.files("worker.web") / "static"
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     add_ops_routes(app, settings, get_store)
+    add_followup_routes(app, settings, templates, auth, csrf, get_store)
     return app
 
 

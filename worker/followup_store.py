@@ -1,0 +1,590 @@
+"""The follow-up store: recommendations, their status and audit, exams, notifications.
+
+Strategy: the pure decisions come from `followup.matching` and
+`followup.status`; this module loads the candidates (by patient key, one
+indexed lookup), applies each decision in one transaction with its audit entry,
+and keeps the patient's exams for the timeline and the course. Every write is
+repeatable: a rerun of a task finds its exam row and its recommendations by the
+message's dedupe key and changes nothing twice. Two writers of one follow-up
+cannot both win (the row's version counter); the loser gets TransientError and
+its task retries. Identifiers and report text never reach the log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from followup.course import SiteFindings
+from followup.matching import Candidate, matches
+from followup.model import (
+    CLOSED_STATUSES,
+    COMPLETED,
+    OPEN,
+    OVERDUE,
+    SCHEDULED,
+    ClinicalEvent,
+    Course,
+    Recommendation,
+)
+from followup.regions import sides_compatible
+from followup.status import Decision, Tracked, apply_clock, apply_event, apply_person, due_window
+from hl7.errors import TransientError
+from worker.followup_models import (
+    FollowupAudit,
+    FollowupExam,
+    FollowupNotification,
+    FollowupPatientKey,
+    FollowupRow,
+)
+
+log = logging.getLogger(__name__)
+
+ACTIVE_STATUSES = (OPEN, SCHEDULED, OVERDUE)
+CHECK_BATCH = 500  # follow-ups moved per due check; the rest wait for the next tick
+ACTOR_RULES = "radflag"  # a message matched by the rules
+ACTOR_CLOCK = "radflag-beat"  # the due check
+DUE_SOON = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class ExamRecord:
+    """An order, appointment or report to keep on the patient's timeline."""
+
+    dedupe_key: str
+    event: ClinicalEvent
+    received_at: datetime
+    findings: SiteFindings | None = None
+    course: Course | None = None
+
+
+@dataclass(frozen=True)
+class NewFollowup:
+    """A recommendation of a report, with what the store keeps beside it."""
+
+    recommendation: Recommendation
+    position: int
+    dedupe_key: str
+    control_id: str
+    accession: str
+    procedure: str | None
+    patient: str
+    patient_keys: tuple[str, ...]
+    sending_application: str
+    sending_facility: str
+    order_segments: tuple[str, ...]
+    report_at: datetime
+
+
+@dataclass(frozen=True)
+class PendingNotification:
+    followup_public_id: str
+    control_id: str
+    message: bytes
+
+
+@dataclass(frozen=True)
+class FollowupView:
+    """One follow-up as the page and the CLI show it."""
+
+    public_id: str
+    patient: str
+    region: str | None
+    side: str | None
+    modality: str
+    urgency: str
+    source: str
+    text: str
+    condition: str | None
+    status: str
+    adherence: str | None
+    report_at: datetime
+    due_from: datetime
+    due_to: datetime
+    status_at: datetime
+    accession: str
+    bookings: tuple[tuple[str, str | None], ...] = ()
+    audit: tuple[tuple[datetime, str | None, str, str, str], ...] = ()  # at, from, to, actor, note
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.public_id, "patient": self.patient, "region": self.region,
+            "side": self.side, "modality": self.modality, "urgency": self.urgency,
+            "source": self.source, "text": self.text, "condition": self.condition,
+            "status": self.status, "adherence": self.adherence,
+            "report_at": self.report_at.isoformat(), "due_from": self.due_from.isoformat(),
+            "due_to": self.due_to.isoformat(), "status_at": self.status_at.isoformat(),
+            "accession": self.accession,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TimelineExam:
+    at: datetime
+    kind: str
+    action: str
+    procedure: str | None
+    region: str | None
+    side: str | None
+    accession: str
+    course: str | None
+    course_basis: str | None
+    escalated: bool
+    course_reason: str | None
+
+
+@dataclass(frozen=True)
+class FollowupCounts:
+    by_status: dict[str, int] = field(default_factory=dict)
+    completed_adherent: int = 0
+    completed_late: int = 0
+
+    @property
+    def adherence(self) -> float | None:
+        """Completed in the window / (completed + overdue); None before anything counts."""
+        overdue = self.by_status.get(OVERDUE, 0)
+        completed = self.by_status.get(COMPLETED, 0)
+        total = completed + overdue
+        return self.completed_adherent / total if total else None
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def notification_control_id(public_id: str, version: int) -> str:
+    """MSH-10 of a notification: the same for the same follow-up and change (20 chars)."""
+    return "FU" + hashlib.sha1(f"{public_id}|{version}".encode()).hexdigest()[:18].upper()
+
+
+def _tracked(row: FollowupRow) -> Tracked:
+    bookings = tuple(
+        (ref, datetime.fromisoformat(at) if at else None) for ref, at in (row.bookings or [])
+    )
+    return Tracked(
+        status=row.status,
+        report_at=_utc(row.report_at),
+        due_from=_utc(row.due_from),
+        due_to=_utc(row.due_to),
+        bookings=bookings,
+    )
+
+
+def _candidate(row: FollowupRow) -> Candidate:
+    return Candidate(
+        patient_keys=frozenset(row.patient_keys),
+        region=row.region,
+        side=row.side,
+        modality=row.modality,
+        report_at=_utc(row.report_at),
+        due_to=_utc(row.due_to),
+        accession=row.accession,
+    )
+
+
+class FollowupStore:
+    """Follow-up reads and writes over the message store's engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except StaleDataError as e:
+            raise TransientError("follow-up changed by another writer; retry") from e
+        except OperationalError as e:
+            raise TransientError(f"message store unavailable: {e.orig!r}") from e
+
+    # --- writes -----------------------------------------------------------------------
+
+    def record_report(
+        self, exam: ExamRecord, followups: list[NewFollowup], *, now: datetime
+    ) -> list[str]:
+        """Keep a report on the timeline, complete what it matches, add its recommendations.
+
+        Returns the public ids of the follow-ups it completed.
+        """
+        for attempt in (1, 2):
+            try:
+                with self._transaction() as session:
+                    self._upsert_exam(session, exam)
+                    completed = self._match(session, exam, now)
+                    for new in followups:
+                        self._add_followup(session, new, now)
+                return completed
+            except IntegrityError:  # a concurrent first insert of the same rows
+                if attempt == 2:
+                    raise
+        return []
+
+    def record_event(self, exam: ExamRecord, *, now: datetime) -> list[str]:
+        """Keep an order or appointment; book, reschedule or cancel what it matches."""
+        for attempt in (1, 2):
+            try:
+                with self._transaction() as session:
+                    self._upsert_exam(session, exam)
+                    return self._match(session, exam, now)
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        return []
+
+    def check_due(
+        self,
+        now: datetime,
+        notification: Callable[[FollowupRow, str], bytes] | None,
+    ) -> int:
+        """Move follow-ups past their window to overdue; build one notification per change.
+
+        `notification(row, control_id)` builds the message (None: no destination,
+        no notification). Returns how many became overdue (at most CHECK_BATCH).
+        """
+        moved = 0
+        with self._transaction() as session:
+            rows = session.scalars(
+                select(FollowupRow)
+                .where(FollowupRow.status.in_((OPEN, SCHEDULED)), FollowupRow.due_to < now)
+                .order_by(FollowupRow.due_to)
+                .limit(CHECK_BATCH)
+            ).all()
+            for row in rows:
+                decision = apply_clock(_tracked(row), now)
+                if not decision.changed:
+                    continue
+                self._apply(session, row, decision, ACTOR_CLOCK, "", now)
+                session.flush()  # the version counter moves: the notification's key
+                moved += 1
+                if notification is not None:
+                    control_id = notification_control_id(row.public_id, row.version)
+                    session.add(
+                        FollowupNotification(
+                            followup_id=row.id, version=row.version, status=row.status,
+                            control_id=control_id, message=notification(row, control_id),
+                            created_at=now,
+                        )
+                    )  # fmt: skip
+        if moved:
+            log.info("follow-ups overdue: %d", moved)
+        return moved
+
+    def pending_notifications(self, limit: int = CHECK_BATCH) -> list[PendingNotification]:
+        """Notifications built but not yet handed to delivery (oldest first)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(FollowupNotification, FollowupRow.public_id)
+                .join(FollowupRow, FollowupRow.id == FollowupNotification.followup_id)
+                .where(FollowupNotification.published_at.is_(None))
+                .order_by(FollowupNotification.id)
+                .limit(limit)
+            ).all()
+            return [PendingNotification(pid, n.control_id, n.message) for n, pid in rows]
+
+    def mark_published(self, control_id: str, at: datetime) -> None:
+        with self._transaction() as session:
+            row = session.scalar(select(FollowupNotification).filter_by(control_id=control_id))
+            if row is not None and row.published_at is None:
+                row.published_at = at
+
+    def set_status(
+        self, public_id: str, status: str, reason: str, *, actor: str, at: datetime
+    ) -> bool:
+        """A person marks a follow-up not needed or completed elsewhere; False if unknown.
+
+        Raises followup.status.StatusError when the model does not allow it.
+        """
+        with self._transaction() as session:
+            row = session.scalar(select(FollowupRow).filter_by(public_id=public_id))
+            if row is None:
+                return False
+            decision = apply_person(_tracked(row), status, reason)
+            self._apply(session, row, decision, actor, "", at)
+        log.info("follow-up set to %s by a person", status)
+        return True
+
+    def _upsert_exam(self, session: Session, exam: ExamRecord) -> None:
+        event = exam.event
+        row = session.scalar(select(FollowupExam).filter_by(dedupe_key=exam.dedupe_key))
+        if row is None:
+            row = FollowupExam(dedupe_key=exam.dedupe_key, received_at=_utc(exam.received_at))
+            session.add(row)
+        keys = list(event.patient_keys)
+        row.kind, row.action = event.kind, event.action
+        row.patient_key, row.patient_keys = (keys[0] if keys else ""), keys
+        row.reference, row.accession = event.reference[:400], event.accession[:200]
+        row.procedure = (event.procedure or "")[:400] or None
+        row.modality, row.region, row.side = event.modality, event.region, event.side
+        row.at = _utc(event.at)
+        row.findings = exam.findings.to_dict() if exam.findings else None
+        course = exam.course
+        row.course = course.course if course else None
+        row.course_basis = course.basis if course else None
+        row.escalated = bool(course and course.escalate_osteonecrosis)
+        row.course_reason = course.reason if course else None
+
+    def _candidates(self, session: Session, keys: tuple[str, ...]) -> list[FollowupRow]:
+        if not keys:
+            return []
+        ids = select(FollowupPatientKey.followup_id).where(FollowupPatientKey.key.in_(keys))
+        return list(
+            session.scalars(
+                select(FollowupRow)
+                .where(FollowupRow.id.in_(ids), FollowupRow.status.in_(ACTIVE_STATUSES))
+                .order_by(FollowupRow.id)
+            ).all()
+        )
+
+    def _match(self, session: Session, exam: ExamRecord, now: datetime) -> list[str]:
+        event = exam.event
+        reference = event.reference or event.accession
+        changed: list[str] = []
+        for row in self._candidates(session, event.patient_keys):
+            booked = any(ref == reference for ref, _ in row.bookings or [])
+            if event.kind != "report" and event.action == "cancelled":
+                relevant = booked
+            else:
+                relevant = booked or matches(_candidate(row), event)
+            if not relevant:
+                continue
+            decision = apply_event(_tracked(row), event)
+            if self._apply(session, row, decision, ACTOR_RULES, exam.dedupe_key, now):
+                changed.append(row.public_id)
+        return changed
+
+    def _apply(
+        self, session: Session, row: FollowupRow, decision: Decision, actor: str,
+        reference: str, at: datetime,
+    ) -> bool:  # fmt: skip
+        """Store a decision and its audit entry; False when it changes nothing."""
+        after = decision.tracked
+        bookings = [[ref, start.isoformat() if start else None] for ref, start in after.bookings]
+        if after.status == row.status and bookings == (row.bookings or []):
+            return False
+        session.add(
+            FollowupAudit(
+                followup_id=row.id, from_status=row.status, to_status=after.status,
+                actor=actor[:200], note=decision.note[:2000], reference=reference[:600], at=at,
+            )
+        )  # fmt: skip
+        if after.status != row.status:
+            row.status_at = at
+        row.status = after.status
+        row.bookings = bookings
+        if decision.adherence:
+            row.adherence = decision.adherence
+        return True
+
+    def _add_followup(self, session: Session, new: NewFollowup, now: datetime) -> None:
+        exists = session.scalar(
+            select(FollowupRow.id).filter_by(dedupe_key=new.dedupe_key, position=new.position)
+        )
+        if exists is not None:
+            return
+        rec = new.recommendation
+        due_from, due_to = due_window(_utc(new.report_at), rec.interval)
+        row = FollowupRow(
+            public_id=os.urandom(16).hex(), dedupe_key=new.dedupe_key, position=new.position,
+            control_id=new.control_id[:200], accession=new.accession[:200],
+            procedure=(new.procedure or "")[:400] or None, patient=new.patient[:400],
+            patient_keys=list(new.patient_keys), sending_application=new.sending_application[:200],
+            sending_facility=new.sending_facility[:200], order_segments=list(new.order_segments),
+            report_at=_utc(new.report_at), modality=rec.modality, region=rec.region,
+            side=rec.side, due_from=due_from, due_to=due_to, urgency=rec.urgency,
+            source=rec.source, recommendation=rec.to_dict(), status=OPEN, status_at=now,
+            adherence=None, bookings=[],
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        session.add_all(FollowupPatientKey(followup_id=row.id, key=k) for k in new.patient_keys)
+        session.add(
+            FollowupAudit(
+                followup_id=row.id, from_status=None, to_status=OPEN, actor=ACTOR_RULES,
+                note=f"recommended ({rec.source})", reference=new.dedupe_key[:600], at=now,
+            )
+        )  # fmt: skip
+
+    def purge(self, older_than: datetime, *, batch_size: int = 500) -> int:
+        """Delete exams received, and closed follow-ups closed, before `older_than`.
+
+        Open, scheduled and overdue follow-ups stay whatever their age: someone still
+        has to act on them. Their keys, audit and notifications go with them. Works in
+        batches, each its own transaction; returns the number of rows deleted.
+        """
+        cutoff = _utc(older_than)
+        deleted = 0
+        targets: list[tuple[Any, Any]] = [
+            (FollowupExam.id, FollowupExam.received_at < cutoff),
+            (
+                FollowupRow.id,
+                FollowupRow.status.in_(CLOSED_STATUSES) & (FollowupRow.status_at < cutoff),
+            ),
+        ]
+        for id_column, condition in targets:
+            for _ in range(1_000_000):  # bounded: each pass deletes a batch or stops
+                with self._transaction() as session:
+                    ids = session.scalars(
+                        select(id_column).where(condition).limit(batch_size)
+                    ).all()
+                    if not ids:
+                        break
+                    if id_column is FollowupRow.id:
+                        for child in (FollowupPatientKey, FollowupAudit, FollowupNotification):
+                            session.execute(delete(child).where(child.followup_id.in_(ids)))
+                    session.execute(delete(id_column.class_).where(id_column.in_(ids)))
+                deleted += len(ids)
+        return deleted
+
+    # --- reads ------------------------------------------------------------------------
+
+    def prior_findings(
+        self,
+        patient_keys: tuple[str, ...],
+        region: str | None,
+        side: str | None,
+        *,
+        before: datetime,
+        exclude_dedupe_key: str,
+    ) -> SiteFindings | None:
+        """What the latest earlier report of this patient and site found, or None."""
+        if not patient_keys or region is None:
+            return None
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(FollowupExam)
+                .where(
+                    FollowupExam.patient_key.in_(patient_keys),
+                    FollowupExam.kind == "report",
+                    FollowupExam.region == region,
+                    FollowupExam.at < before,
+                    FollowupExam.dedupe_key != exclude_dedupe_key,
+                    FollowupExam.findings.is_not(None),
+                )
+                .order_by(FollowupExam.at.desc())
+                .limit(20)
+            ).all()
+        for row in rows:
+            if sides_compatible(side, row.side) or sides_compatible(row.side, side):
+                return SiteFindings.from_dict(row.findings or {})
+        return None
+
+    def listing(
+        self, *, status: str | None = None, due_soon_at: datetime | None = None, limit: int = 200
+    ) -> list[FollowupView]:
+        """Follow-ups by status, or the open ones due within a week of `due_soon_at`."""
+        query = select(FollowupRow)
+        if due_soon_at is not None:
+            query = query.where(
+                FollowupRow.status == OPEN,
+                FollowupRow.due_from <= due_soon_at + DUE_SOON,
+                FollowupRow.due_to >= due_soon_at,
+            )
+        elif status:
+            query = query.where(FollowupRow.status == status)
+        order = FollowupRow.status_at.desc() if status in CLOSED_STATUSES else FollowupRow.due_to
+        with self._sessions() as session:
+            rows = session.scalars(query.order_by(order, FollowupRow.id).limit(limit)).all()
+            return [_view(row) for row in rows]
+
+    def followup(self, public_id: str) -> FollowupView | None:
+        """One follow-up with its audit trail, or None."""
+        with self._sessions() as session:
+            row = session.scalar(select(FollowupRow).filter_by(public_id=public_id))
+            if row is None:
+                return None
+            audit = session.scalars(
+                select(FollowupAudit).filter_by(followup_id=row.id).order_by(FollowupAudit.id)
+            ).all()
+            return _view(row, audit)
+
+    def timeline(self, public_id: str) -> tuple[list[TimelineExam], list[FollowupView]] | None:
+        """The patient of a follow-up: every exam seen, oldest first, and all follow-ups."""
+        with self._sessions() as session:
+            row = session.scalar(select(FollowupRow).filter_by(public_id=public_id))
+            if row is None:
+                return None
+            keys = list(row.patient_keys)
+            exams = session.scalars(
+                select(FollowupExam)
+                .where(FollowupExam.patient_key.in_(keys))
+                .order_by(FollowupExam.at, FollowupExam.id)
+                .limit(500)
+            ).all()
+            ids = select(FollowupPatientKey.followup_id).where(FollowupPatientKey.key.in_(keys))
+            followups = session.scalars(
+                select(FollowupRow).where(FollowupRow.id.in_(ids)).order_by(FollowupRow.report_at)
+            ).all()
+            return [_exam(e) for e in exams], [_view(f) for f in followups]
+
+    def counts(self) -> FollowupCounts:
+        """How many follow-ups per status, and completed adherent or late."""
+        with self._sessions() as session:
+            by_status: dict[str, int] = {
+                str(status): int(n)
+                for status, n in session.execute(
+                    select(FollowupRow.status, func.count()).group_by(FollowupRow.status)
+                ).all()
+            }
+            adherence: dict[str, int] = {
+                str(kind): int(n)
+                for kind, n in session.execute(
+                    select(FollowupRow.adherence, func.count())
+                    .where(FollowupRow.status == COMPLETED)
+                    .group_by(FollowupRow.adherence)
+                ).all()
+            }
+        return FollowupCounts(
+            by_status=by_status,
+            completed_adherent=adherence.get("adherent", 0),
+            completed_late=adherence.get("late", 0),
+        )
+
+
+def _view(row: FollowupRow, audit: Any = ()) -> FollowupView:
+    rec = row.recommendation or {}
+    return FollowupView(
+        public_id=row.public_id, patient=row.patient, region=row.region, side=row.side,
+        modality=row.modality, urgency=row.urgency, source=row.source,
+        text=rec.get("text", ""), condition=rec.get("condition"), status=row.status,
+        adherence=row.adherence, report_at=_utc(row.report_at), due_from=_utc(row.due_from),
+        due_to=_utc(row.due_to), status_at=_utc(row.status_at), accession=row.accession,
+        bookings=tuple((ref, at) for ref, at in row.bookings or []),
+        audit=tuple(
+            (_utc(a.at), a.from_status, a.to_status, a.actor, a.note) for a in audit
+        ),
+    )  # fmt: skip
+
+
+def _exam(row: FollowupExam) -> TimelineExam:
+    return TimelineExam(
+        at=_utc(row.at), kind=row.kind, action=row.action, procedure=row.procedure,
+        region=row.region, side=row.side, accession=row.accession, course=row.course,
+        course_basis=row.course_basis, escalated=row.escalated, course_reason=row.course_reason,
+    )  # fmt: skip
+
+
+_stores: dict[tuple[int, str], FollowupStore] = {}
+
+
+def open_followups(settings: Any) -> FollowupStore:
+    """The process's FollowupStore on the message store's engine (migrated on open)."""
+    from worker.store import open_store
+
+    store = open_store(settings)
+    key = (os.getpid(), settings.effective_database_url)
+    found = _stores.get(key)
+    if found is None:
+        found = _stores[key] = FollowupStore(store.engine)
+    return found
