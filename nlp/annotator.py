@@ -193,8 +193,18 @@ def _signal_in_bone(
             return False
     after = lowered[match.char_end : sentence.end]
     following = " ".join(after.split()[:3])
-    if signal.not_fluid.search(following) and not signal.fluid.search(following):
+    if (
+        signal.inside.match(following.lstrip(" ,;:"))  # "on T1", "in der T1-Wichtung"
+        and signal.not_fluid.search(following)
+        and not signal.fluid.search(following)
+        and not signal.low.search(following)
+    ):
         return False  # "the endplates are bright on T1": fat
+    preceding = " ".join(lowered[sentence.start : match.char_start].split()[-2:])
+    if signal.not_fluid.search(preceding) and not signal.fluid.search(preceding + phrase):
+        return False  # "band-like T1 hyperintensity"
+    if signal.fat_after is not None and signal.fat_after.search(after):
+        return False  # "... that drops out on STIR": fat
     for found in signal.identity.finditer(after):
         window = " ".join(after[found.end() :].split()[:6])
         if reader.names_structure(window):

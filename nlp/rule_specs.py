@@ -178,6 +178,9 @@ class SignalRules:
     # "consistent with" and the like: a structure named after it owns the signal
     # ("abnormal signal at T4 and T7 consistent with metastases").
     identity: re.Pattern[str]
+    # After the phrase in its sentence: the signal behaves like fat ("drops out on
+    # STIR", "suppresses"), so it is not edema.
+    fat_after: re.Pattern[str] | None
     refer_back: re.Pattern[str]
     lookback_sentences: int
     structure_window_words: int

@@ -321,7 +321,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
         obj,
         w,
         {"fluid", "not_fluid", "low", "structures", "refer_back", "inside", "beside", "identity"},
-        {"lookback_sentences", "structure_window_words"},
+        {"lookback_sentences", "structure_window_words", "fat_after"},
     )
     if not isinstance(obj["structures"], list) or not obj["structures"]:
         raise RuleFileError(f"{w}: structures must be a non-empty list of regexes")
@@ -334,6 +334,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
         inside=_regex(obj["inside"], w, "inside"),
         beside=_regex(obj["beside"], w, "beside"),
         identity=_regex(obj["identity"], w, "identity"),
+        fat_after=_regex(obj["fat_after"], w, "fat_after") if "fat_after" in obj else None,
         lookback_sentences=_int({"n": obj.get("lookback_sentences", 2)}, "n", w),
         structure_window_words=_int({"n": obj.get("structure_window_words", 2)}, "n", w),
     )
