@@ -46,7 +46,16 @@ def summary(annotation: Any) -> tuple[Any, ...]:
     return annotation.bme, sorted((s.bone, s.laterality) for s in annotation.sites)
 
 
-@pytest.mark.parametrize("name", ["voices_en.jsonl", "voices_de.jsonl", "styles_en.jsonl"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "voices_en.jsonl",
+        "voices_de.jsonl",
+        "heldout_en.jsonl",
+        "heldout_de.jsonl",
+        "styles_en.jsonl",
+    ],
+)
 def test_plain_and_hl7_paths_agree(name: str) -> None:
     rows = [json.loads(x) for x in (FIXTURES / name).read_text(encoding="utf-8").splitlines() if x]
     differ = []
