@@ -62,12 +62,14 @@ def restore_unacked(
     older_than: float | None = None,
     now: float | None = None,
     limit: int | None = None,
+    queues: set[str] | None = None,
 ) -> int:
     """Put unacknowledged tasks back on their queues; return how many.
 
     `older_than` None: all of them (only safe when no worker is running, e.g.
     under the data-dir lock at start); else those delivered to a worker more
-    than `older_than` seconds ago.
+    than `older_than` seconds ago. `queues`: only tasks of these queues (say,
+    a restarted worker's own, when it was their only consumer).
     """
     now = time.time() if now is None else now
     if older_than is None:
@@ -88,6 +90,8 @@ def restore_unacked(
         try:
             payload, _exchange, routing_key = json.loads(raw)
             queue = routing_key if routing_key in keys.QUEUES else keys.QUEUE_ANNOTATE
+            if queues is not None and queue not in queues:
+                continue
             payload.setdefault("headers", {})["redelivered"] = True
             payload.get("properties", {}).get("delivery_info", {})["redelivered"] = True
         except (ValueError, TypeError, AttributeError):

@@ -127,6 +127,9 @@ def test_abandoned_unacked_tasks_are_restored_after_the_visibility_timeout(
     (restored,) = redis_client.lrange(keys.QUEUE_ANNOTATE, 0, -1)
     assert reconciler._dedupe_key(restored) == "RIS|GENHOSP|JRN00001"
     assert json.loads(restored)["headers"]["redelivered"] is True
+    # A restarted worker's own queues only: the deliver worker holds none of these.
+    assert reconciler.restore_unacked(redis_client, older_than=None, queues={"deliver"}) == 0
+    assert redis_client.hlen(keys.UNACKED_KEY) == 1
     # At start, under the data-dir lock, every unacknowledged task returns.
     assert reconciler.restore_unacked(redis_client, older_than=None) == 1
     assert redis_client.hlen(keys.UNACKED_KEY) == 0
