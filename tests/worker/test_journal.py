@@ -94,6 +94,10 @@ def test_reconciler_requeues_only_idle_entries_with_no_task(redis_client: redis.
     assert (report.requeued, report.idle, report.restored) == (1, 3, 0)
     waiting = [reconciler._dedupe_key(raw) for raw in redis_client.lrange(queue, 0, -1)]
     assert sorted(waiting) == sorted([lost.kwargs["dedupe_key"], queued.kwargs["dedupe_key"]])
+    # Entries whose task is in flight go to the back of the line (a pass sees the 1,000
+    # oldest): the next passes look at others first.
+    assert redis_client.zscore(keys.JOURNAL_SINCE_KEY, queued.id) == now
+    assert redis_client.zscore(keys.JOURNAL_SINCE_KEY, held.id) == now
     # Requeueing counts as activity: the next pass leaves it alone for another bound.
     again = reconciler.reconcile(redis_client, requeue_after=60, visibility_timeout=600, now=now)
     assert again.requeued == 0
