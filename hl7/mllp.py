@@ -124,7 +124,9 @@ class FrameDecoder:
         if restart >= 0 and (end < 0 or restart < end):
             return self._abandon(restart)
         if end < 0:
-            if len(self._buffer) > self.max_frame_bytes:
+            # A trailing 0x1C may be the first byte of the end block, not payload.
+            held = len(self._buffer) - self._buffer.endswith(END_BLOCK[:1])
+            if held > self.max_frame_bytes:
                 return self._drop_oversized(len(self._buffer))
             self._scanned = len(self._buffer)
             return _NEED_MORE

@@ -12,7 +12,9 @@ Strategy: a pass (`reconcile`) does two things, both bounded in count:
 2. Journal entries (worker/journal.py) idle for `journal_requeue_after`
    seconds, whose dedupe key appears in no queue and no unacknowledged task,
    are queued again (worker/journal_requeue.lua re-checks, atomically, that the
-   entry is still there and untouched).
+   entry is still there and untouched). An idle entry whose task is in flight
+   (a delivery retrying for hours) is marked as seen, so that a pass, bounded to
+   the 1,000 oldest, does not look at the same ones forever.
 
 The listener runs a pass at its start and then every `journal_interval`
 seconds, in a thread beside its event loop; a Redis key (SET NX EX) lets one
@@ -62,12 +64,14 @@ def restore_unacked(
     older_than: float | None = None,
     now: float | None = None,
     limit: int | None = None,
+    queues: set[str] | None = None,
 ) -> int:
     """Put unacknowledged tasks back on their queues; return how many.
 
     `older_than` None: all of them (only safe when no worker is running, e.g.
     under the data-dir lock at start); else those delivered to a worker more
-    than `older_than` seconds ago.
+    than `older_than` seconds ago. `queues`: only tasks of these queues (say,
+    a restarted worker's own, when it was their only consumer).
     """
     now = time.time() if now is None else now
     if older_than is None:
@@ -88,6 +92,8 @@ def restore_unacked(
         try:
             payload, _exchange, routing_key = json.loads(raw)
             queue = routing_key if routing_key in keys.QUEUES else keys.QUEUE_ANNOTATE
+            if queues is not None and queue not in queues:
+                continue
             payload.setdefault("headers", {})["redelivered"] = True
             payload.get("properties", {}).get("delivery_info", {})["redelivered"] = True
         except (ValueError, TypeError, AttributeError):
@@ -139,6 +145,9 @@ def reconcile(
         requeued = 0
         if idle:
             busy = dedupe_keys_in_flight(client)
+            in_flight = [e.id for e in idle if e.kwargs.get("dedupe_key") in busy]
+            if in_flight:  # to the back of the line: the next pass looks at others first
+                client.zadd(keys.JOURNAL_SINCE_KEY, dict.fromkeys(in_flight, now), xx=True)
             for entry in idle:
                 if entry.kwargs.get("dedupe_key") in busy:
                     continue

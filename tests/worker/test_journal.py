@@ -94,6 +94,10 @@ def test_reconciler_requeues_only_idle_entries_with_no_task(redis_client: redis.
     assert (report.requeued, report.idle, report.restored) == (1, 3, 0)
     waiting = [reconciler._dedupe_key(raw) for raw in redis_client.lrange(queue, 0, -1)]
     assert sorted(waiting) == sorted([lost.kwargs["dedupe_key"], queued.kwargs["dedupe_key"]])
+    # Entries whose task is in flight go to the back of the line (a pass sees the 1,000
+    # oldest): the next passes look at others first.
+    assert redis_client.zscore(keys.JOURNAL_SINCE_KEY, queued.id) == now
+    assert redis_client.zscore(keys.JOURNAL_SINCE_KEY, held.id) == now
     # Requeueing counts as activity: the next pass leaves it alone for another bound.
     again = reconciler.reconcile(redis_client, requeue_after=60, visibility_timeout=600, now=now)
     assert again.requeued == 0
@@ -127,6 +131,9 @@ def test_abandoned_unacked_tasks_are_restored_after_the_visibility_timeout(
     (restored,) = redis_client.lrange(keys.QUEUE_ANNOTATE, 0, -1)
     assert reconciler._dedupe_key(restored) == "RIS|GENHOSP|JRN00001"
     assert json.loads(restored)["headers"]["redelivered"] is True
+    # A restarted worker's own queues only: the deliver worker holds none of these.
+    assert reconciler.restore_unacked(redis_client, older_than=None, queues={"deliver"}) == 0
+    assert redis_client.hlen(keys.UNACKED_KEY) == 1
     # At start, under the data-dir lock, every unacknowledged task returns.
     assert reconciler.restore_unacked(redis_client, older_than=None) == 1
     assert redis_client.hlen(keys.UNACKED_KEY) == 0

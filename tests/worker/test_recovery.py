@@ -126,7 +126,7 @@ def test_unacked_tasks_of_a_killed_run_are_redelivered_at_the_next_start(tmp_pat
     restarted = time.monotonic()
     second = RadflagProcess("run", ["run"], env, tmp_path / "run2.log").start()
     try:
-        # The visibility timeout is 7200 s: only the restore at start can be this quick.
+        # The visibility timeout is 900 s: only the restore at start can be this quick.
         wait_until(
             lambda: len(_arrived_since(destination, restarted)) >= count,
             timeout=120, interval=0.2, what="every result delivered again",
