@@ -3,8 +3,9 @@
 Strategy: the page shows health data. Without credentials it only binds a
 loopback address (the radiologist's own machine or behind a reverse proxy that
 authenticates); with `http_user`/`http_password` set every page needs HTTP
-Basic. The POST action carries a CSRF token: an HMAC, under a per-process
-secret, of a random value that also sits in a SameSite=Strict cookie
+Basic. The POST action carries a CSRF token: an HMAC, under a secret the web
+processes share through the store (so a form survives a restart and works
+through any replica), of a random value that also sits in a SameSite=Strict cookie
 (double submit), so a foreign page can neither read nor forge it.
 """
 
@@ -16,12 +17,14 @@ import hmac
 import ipaddress
 import os
 import secrets
+from collections.abc import Callable
 
 from fastapi import HTTPException, Request, Response, status
 
 from worker.settings import Settings, SettingsError
 
 CSRF_COOKIE = "radflag_csrf"
+_PROCESS_SECRET = os.urandom(32)
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
 
@@ -85,11 +88,12 @@ class BasicAuth:
 class Csrf:
     """Issues and checks double-submit CSRF tokens."""
 
-    def __init__(self, secret: bytes | None = None) -> None:
-        self._secret = secret or os.urandom(32)
+    def __init__(self, secret: bytes | Callable[[], bytes] | None = None) -> None:
+        # A callable is asked on first use (the store's shared secret, read lazily).
+        self._source = secret if callable(secret) else (lambda: secret or _PROCESS_SECRET)
 
     def _sign(self, nonce: str) -> str:
-        return hmac.new(self._secret, nonce.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._source(), nonce.encode(), hashlib.sha256).hexdigest()
 
     def issue(self, request: Request) -> tuple[str, str]:
         """(cookie value, form token) for this page; keeps the browser's cookie if valid."""
