@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from click.testing import CliRunner
 
 from feedback.labels import make_review
 from hl7.segments import split_segments
