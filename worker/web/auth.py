@@ -9,8 +9,6 @@ and replica accepts the cookie, also after a restart. With no accounts and no
 a name. Failed logins, by form or Basic, count against a shared rate limit.
 """
 
-from __future__ import annotations
-
 import base64
 import hmac
 import logging

@@ -1,7 +1,5 @@
 """/quality: how often radiologists agree with each flag, and why not (operators, admins)."""
 
-from __future__ import annotations
-
 from collections.abc import Callable
 from typing import Annotated
 
