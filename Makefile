@@ -55,7 +55,7 @@ soak: $(STAMP)
 	$(BIN)/python -m tests.chaos.soak $(SOAK_ARGS)
 
 screenshots: $(STAMP)
-	RADFLAG_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/web/test_service_page.py -k chromium
+	RADFLAG_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/web/test_worklist_browser.py -k screenshots
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nlp.model import BME_STATUSES, ETIOLOGIES
+from nlp.model import BME_STATUSES, BONES, ETIOLOGIES
 from nlp.report import ETIOLOGY_FLAGS
 
 # Why a flag is wrong; the keys are stored, the labels shown.
@@ -28,68 +28,8 @@ REASONS: dict[str, str] = {
 # Reasons that say, of a BME or BME_POSSIBLE flag, that there is no current edema.
 NO_CURRENT_EDEMA = frozenset({"not_bme", "negated", "historical"})
 STATUS_FLAGS = {"present": "BME", "possible": "BME_POSSIBLE"}
-# The contract's bone vocabulary (spec/annotation.md), in its table's order: a radiologist
-# may name any of them, also those radflag's rules do not know yet (nlp.model.BONES).
-CONTRACT_BONES: tuple[str, ...] = (
-    "medial_femoral_condyle",
-    "lateral_femoral_condyle",
-    "femoral_trochlea",
-    "medial_tibial_plateau",
-    "lateral_tibial_plateau",
-    "patella",
-    "fibular_head",
-    "distal_femur",
-    "proximal_tibia",
-    "femoral_head",
-    "femoral_neck",
-    "acetabulum",
-    "greater_trochanter",
-    "lesser_trochanter",
-    "ilium",
-    "pubis",
-    "ischium",
-    "femoral_shaft",
-    "tibial_shaft",
-    "fibular_shaft",
-    "humeral_shaft",
-    "talus",
-    "calcaneus",
-    "navicular",
-    "cuboid",
-    "cuneiform",
-    "metatarsal",
-    "toe_phalanx",
-    "sesamoid",
-    "distal_tibia",
-    "distal_fibula",
-    "humeral_head",
-    "glenoid",
-    "acromion",
-    "clavicle",
-    "scapula",
-    "distal_humerus",
-    "capitellum",
-    "radial_head",
-    "proximal_ulna",
-    "distal_radius",
-    "distal_ulna",
-    "scaphoid",
-    "lunate",
-    "triquetrum",
-    "pisiform",
-    "trapezium",
-    "trapezoid",
-    "capitate",
-    "hamate",
-    "metacarpal",
-    "finger_phalanx",
-    "vertebral_body",
-    "posterior_elements",
-    "sacrum",
-    "coccyx",
-    "rib",
-    "sternum",
-)
+# The contract's bone vocabulary: a radiologist may name any of them.
+CONTRACT_BONES: tuple[str, ...] = BONES
 LATERALITIES: tuple[str | None, ...] = ("left", "right", "bilateral", None)
 
 

@@ -30,7 +30,7 @@ def versioned_oru(
     procedure: str = "MRI KNEE RIGHT",
     patient: tuple[str, str, str, str] = ("MRN0001", "Testpatient^Alex", "19700101", "F"),
     exam: str = "20260101110000",
-    reported: str = "20260101113000",
+    reported: str = "",
 ) -> bytes:
     """An ORU^R01 with PID-3/5/7/8, OBR-7 (exam), OBR-22 (report time) and OBR-25 `status`."""
     raw = wrap_oru(text, procedure, control_id=control_id, accession=accession).decode()
@@ -57,3 +57,63 @@ def annotate(message: bytes, control_id: str, *, received_at: datetime | None = 
         ack_code="AA",
     )
     return dedupe_key
+
+
+# (text, procedure, PID-5 name, PID-7 birth date, PID-8 sex): a small synthetic worklist.
+WORKLIST = [
+    (KNEE, "MRI KNEE RIGHT", "Testpatient^Alex", "19700101", "F"),
+    (
+        "FINDINGS:\nBone marrow edema in the femoral head with a subchondral crescent sign, "
+        "consistent with avascular necrosis.\n\nIMPRESSION:\nFemoral head osteonecrosis with "
+        "bone marrow edema.",
+        "MRI HIP LEFT",
+        "Sample^Berta",
+        "19550612",
+        "F",
+    ),
+    (
+        "FINDINGS:\nBone bruise of the lateral tibial plateau after a twisting injury.\n\n"
+        "IMPRESSION:\nLateral tibial plateau bone contusion.",
+        "MRI KNEE LEFT",
+        "Example^Chris",
+        "19900305",
+        "M",
+    ),
+    (
+        "FINDINGS:\nBone marrow edema in the second metatarsal, consistent with a stress "
+        "reaction.\n\nIMPRESSION:\nStress reaction of the second metatarsal.",
+        "MRI FOOT RIGHT",
+        "Muster^Dana",
+        "20010920",
+        "F",
+    ),
+    (
+        "FINDINGS:\nPossible subtle bone marrow edema in the talus, may represent artifact. "
+        "No fracture.\n\nIMPRESSION:\nQuestionable talar marrow edema.",
+        "MRI ANKLE LEFT",
+        "Probe^Emil",
+        "19621111",
+        "M",
+    ),
+]
+
+# German reports (the worklist and the quality page show the language).
+GERMAN = [
+    (
+        "BEFUND:\nKnochenmarködem im medialen Femurkondylus rechts nach Distorsionstrauma.\n\n"
+        "BEURTEILUNG:\nKnochenmarködem des medialen Femurkondylus, am ehesten posttraumatisch "
+        "(Bone bruise).",
+        "MRT KNIE RECHTS",
+        "Beispiel^Greta",
+        "19770415",
+        "F",
+    ),
+    (
+        "BEFUND:\nAusgedehntes Knochenmarködem im Femurkopf links mit subchondraler "
+        "Frakturlinie.\n\nBEURTEILUNG:\nVerdacht auf Osteonekrose des Femurkopfes.",
+        "MRT HÜFTE LINKS",
+        "Muster^Hans",
+        "19590102",
+        "M",
+    ),
+]

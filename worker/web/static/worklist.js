@@ -18,7 +18,8 @@
     if (!row) { selected = null; return; }
     row.classList.add("is-selected");
     selected = row.dataset.id;
-    row.scrollIntoView({ block: "nearest" });
+    row.scrollIntoView({ block: "nearest", inline: "nearest" });
+    window.scrollTo({ left: 0, top: window.scrollY });
   }
   function current() { return rows().find((r) => r.dataset.id === selected) || null; }
   function move(step) {
