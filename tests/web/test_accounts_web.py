@@ -181,3 +181,26 @@ def test_review_after_restart_and_through_a_second_process(store: Store, tmp_pat
     assert [r.reviewer for r in feedback_of(store).reviews(path.rsplit("/", 1)[1])] == [
         "alice", "alice",
     ]  # fmt: skip
+
+
+def test_agreement_gauges_on_metrics(base_url: str, store: Store) -> None:
+    """After a review, /metrics has the agreement per flag code (all languages and per language)."""
+    alice = login(base_url, "alice")
+    path = report_path(alice)
+    alice.post(path + "/reviewed", data={
+        "csrf_token": form_token(alice.get(path).text), "then": "stay",
+        "verdict_OSTEONECROSIS_CONCERN": "disagree", "reason_OSTEONECROSIS_CONCERN": "not_bme",
+    })  # fmt: skip
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = httpx.get(base_url + "/metrics", timeout=30).text
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+    }
+    agreement = "radflag_flag_agreement"
+    assert samples[(agreement, (("code", "BME"), ("language", "all")))] == 1.0
+    assert samples[(agreement, (("code", "OSTEONECROSIS_CONCERN"), ("language", "en")))] == 0.0
+    disagreed = (("code", "OSTEONECROSIS_CONCERN"), ("language", "en"), ("verdict", "disagree"))
+    assert samples[("radflag_flag_reviews", disagreed)] == 1
