@@ -204,3 +204,27 @@ def test_agreement_gauges_on_metrics(base_url: str, store: Store) -> None:
     assert samples[(agreement, (("code", "OSTEONECROSIS_CONCERN"), ("language", "en")))] == 0.0
     disagreed = (("code", "OSTEONECROSIS_CONCERN"), ("language", "en"), ("verdict", "disagree"))
     assert samples[("radflag_flag_reviews", disagreed)] == 1
+
+
+def test_admin_manages_users_on_the_page(base_url: str, store: Store) -> None:
+    AccountStore(store.engine).add_user("ada", "admin", PASSWORD, by="test")
+    alice, ada = login(base_url, "alice"), login(base_url, "ada")
+    assert alice.get("/admin/users").status_code == 403
+    page = ada.get("/admin/users").text
+    assert 'data-user="alice"' in page and "user_add" in page  # accounts and the audit trail
+    token = form_token(page)
+    rita = {"name": "rita", "role": "radiologist", "password": PASSWORD}
+    added = ada.post("/admin/users", data={"csrf_token": token, "action": "add", **rita})
+    assert added.status_code == 303
+    assert login(base_url, "rita").last_login.status_code == 303  # type: ignore[attr-defined]
+    short = ada.post("/admin/users", data={"csrf_token": token, "action": "passwd",
+                                           "name": "rita", "password": "short"})  # fmt: skip
+    assert short.status_code == 400 and "at least 10 characters" in short.text
+    own = ada.post("/admin/users", data={"csrf_token": token, "action": "disable", "name": "ada"})
+    assert own.status_code == 400 and "your own account" in own.text
+    ada.post("/admin/users", data={"csrf_token": token, "action": "disable", "name": "alice"})
+    assert alice.get("/").status_code == 303  # her session ended
+    forged = ada.post("/admin/users", data={"csrf_token": "x", "action": "enable", "name": "alice"})
+    assert forged.status_code == 403
+    trail = [(e.user, e.action, e.target) for e in AccountStore(store.engine).audit_trail()]
+    assert ("ada", "user_add", "rita") in trail and ("ada", "user_disable", "alice") in trail

@@ -31,6 +31,7 @@ from worker.store_feedback import feedback_of
 from worker.store_queries import SORT_KEYS, WorklistFilter, WorklistRow
 from worker.web import present
 from worker.web.followups import add_followup_routes
+from worker.web.admin_routes import add_admin_routes
 from worker.web.auth import Principal, WebAuth, add_auth_routes
 from worker.web.ops_routes import add_ops_routes
 from worker.web.quality_routes import add_quality_routes
@@ -310,6 +311,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     add_auth_routes(app, auth, csrf, templates)
     add_quality_routes(app, auth, get_store, templates)
+    add_admin_routes(app, auth, csrf, templates)
     add_ops_routes(app, settings, get_store)
     add_followup_routes(app, settings, templates, auth, csrf, get_store)
     return app
