@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -44,8 +45,13 @@ def _send_three(settings: Settings) -> list[str]:
     return keys
 
 
-def test_prelim_final_corrected_are_one_row_with_three_versions(publishing: Settings) -> None:
+def test_prelim_final_corrected_are_one_row_with_three_versions(
+    publishing: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     _send_three(publishing)
+    for identifier in ("Testpatient", "Alex", "MRN0001", "19700101", "femoral condyle"):
+        assert identifier not in caplog.text  # patient identifiers and report text: never logged
     store = open_store(publishing)
     rows, total = store.worklist(WorklistFilter(reviewed=None))
     assert total == 1 and len(rows) == 1
