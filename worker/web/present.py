@@ -21,6 +21,18 @@ STATUS_LABEL = {
     "historical": "historical",
     "hypothetical": "hypothetical",
 }
+# ConText modifier categories -> the cue's colour; anything else (an etiology cue) is "cause".
+CUE_CLASS = {
+    "negated_existence": "negated",
+    "negated": "negated",
+    "negation": "negated",
+    "possible_existence": "possible",
+    "possible": "possible",
+    "uncertain": "possible",
+    "historical": "historical",
+    "hypothetical": "historical",
+    "pseudo": "pseudo",
+}
 LATERALITY_LABEL = {"left": "L", "right": "R", "bilateral": "bilat."}
 
 
@@ -45,6 +57,14 @@ class Segment:
             if self.mention
             else ""
         )
+
+    @property
+    def cue_class(self) -> str:
+        """`cue cue-negated` etc. for a ConText modifier (medspaCy or radflag category names)."""
+        if not self.cue:
+            return ""
+        category = str(self.cue.get("category", "")).lower()
+        return "cue cue-" + CUE_CLASS.get(category, "cause")
 
 
 def segments(
