@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -200,6 +201,10 @@ def test_urgent_report_appears_without_reloading(browser: Any, site: Site) -> No
     assert page.evaluate("window.__stillThisPage") is True  # no reload happened
     assert page.inner_text("#match-count") == "6"
     assert "urgent" in page.title()
+    # An open list whose session ends (account disabled) goes to the login form by itself.
+    AccountStore(site.store.engine).set_disabled("alice", True, by="test")
+    page.wait_for_url(re.compile(r"/login\?next="), timeout=WAIT_MS)
+    assert page.locator("#login-form").count() == 1
 
 
 def test_disagree_correct_site_export_and_eval(browser: Any, site: Site, tmp_path: Path) -> None:

@@ -165,6 +165,9 @@ class WebAuth:
             if found is None:
                 if self.legacy_basic and not self.accounts.has_users():
                     raise basic_challenge()
+                if request.headers.get("x-requested-with") == "radflag":
+                    # The page's own polling: no Basic challenge (a browser would prompt).
+                    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "the session has ended")
                 if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
                     raise LoginRequired(_local_path(str(request.url.path), request.url.query))
                 raise basic_challenge()

@@ -40,6 +40,7 @@
     const form = new URLSearchParams({ csrf_token: body.dataset.csrf, list: list, then: "list" });
     const answer = await fetch("/reports/" + row.dataset.id + "/reviewed", {
       method: "POST", body: form, credentials: "same-origin", redirect: "manual",
+      headers: { "X-Requested-With": "radflag" },
     });
     if (answer.type !== "opaqueredirect" && !answer.ok) { open(row); return; }
     const all = rows();
@@ -52,9 +53,11 @@
     // The search term (maybe a patient's name) goes in a POST body, never in a URL.
     const url = "/?" + (list ? list + "&" : "") + "page=" + (body.dataset.page || "1");
     const answer = await fetch(url, {
-      method: "POST", credentials: "same-origin", headers: { Accept: "text/html" },
+      method: "POST", credentials: "same-origin",
+      headers: { Accept: "text/html", "X-Requested-With": "radflag" },
       body: new URLSearchParams({ q: body.dataset.q || "", partial: "1" }),
     });
+    if (answer.status === 401) { window.location.reload(); return; } // logged out: to the login
     if (!answer.ok) return;
     const keep = selected;
     body.innerHTML = await answer.text();
@@ -82,7 +85,10 @@
 
   async function poll() {
     try {
-      const answer = await fetch("/worklist/state", { credentials: "same-origin" });
+      const answer = await fetch("/worklist/state", {
+        credentials: "same-origin", headers: { "X-Requested-With": "radflag" },
+      });
+      if (answer.status === 401) { window.location.reload(); return; } // session ended
       if (answer.ok) {
         const state = await answer.json();
         const seen = state.stamp + "|" + state.flagged + "|" + state.unreviewed;
