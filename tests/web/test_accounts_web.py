@@ -228,3 +228,28 @@ def test_admin_manages_users_on_the_page(base_url: str, store: Store) -> None:
     assert forged.status_code == 403
     trail = [(e.user, e.action, e.target) for e in AccountStore(store.engine).audit_trail()]
     assert ("ada", "user_add", "rita") in trail and ("ada", "user_disable", "alice") in trail
+
+
+def test_bad_worklist_and_review_input_get_clear_errors(base_url: str) -> None:
+    alice = login(base_url, "alice")
+    for query, message in [
+        ("sort=shoe", "sort must be one of"),
+        ("dir=up", "dir must be asc or desc"),
+        ("page=two", "page must be a number"),
+        ("reviewed=maybe", "reviewed must be yes, no or all"),
+        ("date_from=yesterday", "not a date"),
+    ]:
+        answer = alice.get("/?" + query)
+        assert answer.status_code == 400 and message in answer.text, query
+    path = report_path(alice)
+    token = form_token(alice.get(path).text)
+    for form, message in [
+        ({"site_bone": ["talus", "calcaneus"], "site_side": ["left"]}, "each site needs"),
+        ({"site_bone": "elbow_everywhere", "site_side": "left"}, "unknown bone"),
+        ({"etiology_shown": "1", "etiology": "gremlins"}, "unknown cause"),
+        ({"bme": "likely"}, "status must be one of"),
+        ({"verdict_BME": "perhaps"}, "verdict must be agree or disagree"),
+    ]:
+        answer = alice.post(path + "/reviewed", data={"csrf_token": token, **form})
+        assert answer.status_code == 400 and message in answer.text, form
+    assert alice.get("/reports/" + "0" * 32).status_code == 404
