@@ -283,7 +283,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
         feedback_of(store).record_review(
             public_id, reviewer=who[:200], review=review, at=datetime.now(UTC)
         )
-        list_query = one("list")
+        list_query = list_link(list_filter(dict(parse_qsl(one("list"))))[1])
         target = report_url(public_id, list_query)
         if one("then") == "next":
             next_id = next_in_list(store, list_query, public_id)
