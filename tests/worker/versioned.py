@@ -6,7 +6,7 @@ Every name, id and date here is made up.
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tests.hl7.messages import wrap_oru
 from worker import tasks
@@ -30,9 +30,12 @@ def versioned_oru(
     procedure: str = "MRI KNEE RIGHT",
     patient: tuple[str, str, str, str] = ("MRN0001", "Testpatient^Alex", "19700101", "F"),
     exam: str = "20260101110000",
-    reported: str = "",
+    reported: str | None = None,
 ) -> bytes:
-    """An ORU^R01 with PID-3/5/7/8, OBR-7 (exam), OBR-22 (report time) and OBR-25 `status`."""
+    """An ORU^R01 with PID-3/5/7/8, OBR-7 (exam), OBR-22 (report time) and OBR-25 `status`.
+
+    The report time defaults to 10 minutes after the exam.
+    """
     raw = wrap_oru(text, procedure, control_id=control_id, accession=accession).decode()
     mrn, name, birth, sex = patient
     raw = raw.replace(
@@ -42,6 +45,9 @@ def versioned_oru(
     obr = next(s for s in raw.split("\r") if s.startswith("OBR|"))
     fields = obr.split("|")
     fields += [""] * (26 - len(fields))
+    if reported is None:
+        moment = datetime.strptime(exam[:12], "%Y%m%d%H%M") + timedelta(minutes=10)
+        reported = moment.strftime("%Y%m%d%H%M00")
     fields[7], fields[22], fields[25] = exam, reported, status
     return raw.replace(obr, "|".join(fields)).encode()
 

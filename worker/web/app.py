@@ -68,6 +68,14 @@ def _templates(settings: Settings) -> Jinja2Templates:
         timezone_name=settings.display_timezone,
     )
     env.filters["when"] = lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    def when_after(moment: datetime, earlier: datetime | None) -> str:
+        # Only the time when it falls on the same local day as `earlier`.
+        local = moment.astimezone(zone)
+        same_day = earlier is not None and earlier.astimezone(zone).date() == local.date()
+        return local.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+
+    env.filters["when_after"] = when_after
     return templates
 
 
