@@ -12,6 +12,7 @@ COPY nlp nlp
 COPY worker worker
 COPY accounts accounts
 COPY feedback feedback
+COPY fhir_out fhir_out
 RUN pip install . \
     && useradd --create-home --uid 10001 radflag \
     && mkdir -p /data \
