@@ -122,6 +122,10 @@ class AccountStore:
         action = "user_disable" if disabled else "user_enable"
         self._change(name, by, action, lambda row: setattr(row, "disabled", disabled))
 
+    def end_sessions(self, name: str, *, by: str) -> None:
+        """Log the user out everywhere (every session cookie stops working); audited as logout."""
+        self._change(name, by, "logout", lambda row: None)
+
     def set_role(self, name: str, role: str, *, by: str) -> None:
         """Give a user another role; AccountError when unknown or not a role."""
         check_role(role)

@@ -253,3 +253,19 @@ def test_bad_worklist_and_review_input_get_clear_errors(base_url: str) -> None:
         answer = alice.post(path + "/reviewed", data={"csrf_token": token, **form})
         assert answer.status_code == 400 and message in answer.text, form
     assert alice.get("/reports/" + "0" * 32).status_code == 404
+
+
+def test_logout_ends_the_session_everywhere(base_url: str, store: Store) -> None:
+    alice = login(base_url, "alice")
+    cookie = alice.cookies.get(SESSION_COOKIE)
+    copy = httpx.Client(base_url=base_url, timeout=30, headers=HTML,
+                        cookies={SESSION_COOKIE: cookie or ""})  # fmt: skip
+    _CLIENTS.append(copy)
+    assert copy.get("/").status_code == 200  # a copy of the cookie works ...
+    out = alice.post("/logout", data={"csrf_token": form_token(alice.get("/").text)})
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert alice.get("/").status_code == 303
+    assert copy.get("/").status_code == 303  # ... until the logout
+    assert ("alice", "logout") in [
+        (e.user, e.action) for e in AccountStore(store.engine).audit_trail()
+    ]

@@ -250,8 +250,9 @@ def add_auth_routes(app: FastAPI, auth: WebAuth, csrf: Csrf, templates: Jinja2Te
         csrf_token: Annotated[str, Form()] = "",
     ) -> Response:
         csrf.check(request, csrf_token)
-        if who.name:
-            auth.accounts.audit(who.name, "logout", None)
+        if who.name and who.via == "session":
+            # A stolen copy of the cookie must not outlive the logout: end every session.
+            auth.accounts.end_sessions(who.name, by=who.name)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
