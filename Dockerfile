@@ -13,6 +13,7 @@ COPY worker worker
 COPY accounts accounts
 COPY feedback feedback
 COPY fhir_out fhir_out
+COPY followup followup
 RUN pip install . \
     && useradd --create-home --uid 10001 radflag \
     && mkdir -p /data \

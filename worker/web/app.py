@@ -30,9 +30,9 @@ from worker.store import Store, open_store
 from worker.store_feedback import feedback_of
 from worker.store_queries import SORT_KEYS, WorklistFilter, WorklistRow
 from worker.web import present
-from worker.web.followups import add_followup_routes
 from worker.web.admin_routes import add_admin_routes
 from worker.web.auth import Principal, WebAuth, add_auth_routes
+from worker.web.followups import add_followup_routes
 from worker.web.ops_routes import add_ops_routes
 from worker.web.quality_routes import add_quality_routes
 from worker.web.review_form import review_from_form, review_options

@@ -1,7 +1,7 @@
 """accounts, web secrets, login failures, audit, report details and reviews
 
 Revision ID: accounts_1
-Revises: fhir_1
+Revises: followups_1
 Create Date: 2026-11-29
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "accounts_1"
-down_revision: str | Sequence[str] | None = "fhir_1"
+down_revision: str | Sequence[str] | None = "followups_1"  # main's head at the rebase
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
