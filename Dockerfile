@@ -10,6 +10,10 @@ COPY pyproject.toml README.md ./
 COPY hl7 hl7
 COPY nlp nlp
 COPY worker worker
+COPY accounts accounts
+COPY feedback feedback
+COPY fhir_out fhir_out
+COPY followup followup
 RUN pip install . \
     && useradd --create-home --uid 10001 radflag \
     && mkdir -p /data \

@@ -24,13 +24,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
-	$(BIN)/ruff check fhir_out hl7 nlp worker followup tests bench
-	$(BIN)/ruff format --check fhir_out hl7 nlp worker followup tests bench
+	$(BIN)/ruff check fhir_out hl7 nlp worker followup accounts feedback tests bench
+	$(BIN)/ruff format --check fhir_out hl7 nlp worker followup accounts feedback tests bench
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format fhir_out hl7 nlp worker followup tests bench
-	$(BIN)/ruff check --fix fhir_out hl7 nlp worker followup tests bench
+	$(BIN)/ruff format fhir_out hl7 nlp worker followup accounts feedback tests bench
+	$(BIN)/ruff check --fix fhir_out hl7 nlp worker followup accounts feedback tests bench
 
 eval: $(STAMP)
 	$(BIN)/radflag eval $(SHARED)/corpus/dev.jsonl \
@@ -55,7 +55,7 @@ soak: $(STAMP)
 	$(BIN)/python -m tests.chaos.soak $(SOAK_ARGS)
 
 screenshots: $(STAMP)
-	RADFLAG_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/web/test_service_page.py -k chromium
+	RADFLAG_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/web/test_worklist_browser.py -k screenshots
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

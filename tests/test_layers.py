@@ -35,6 +35,8 @@ def _imports(package: str) -> dict[str, set[str]]:
         ("hl7", {"worker", "redis", "celery", "socket", "asyncio", "sqlalchemy"}),
         ("fhir_out", {"worker", "redis", "celery", "socket", "asyncio", "sqlalchemy", "http"}),
         ("followup", {"worker", "redis", "celery", "socket", "asyncio", "sqlalchemy", "http"}),
+        ("accounts", {"worker", "redis", "celery", "socket", "sqlalchemy", "fastapi", "hl7"}),
+        ("feedback", {"worker", "redis", "celery", "socket", "sqlalchemy", "fastapi", "hl7"}),
     ],
 )
 def test_pure_layers_import_no_io(package: str, forbidden: set[str]) -> None:

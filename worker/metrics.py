@@ -266,4 +266,8 @@ def render(settings: Settings, store: Store | None, redis_url: str | None = None
     """The /metrics body in Prometheus text format."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServiceCollector(settings, store, redis_url))
+    if store is not None:
+        from worker.quality_metrics import FeedbackCollector
+
+        registry.register(FeedbackCollector(store))
     return generate_latest(registry)

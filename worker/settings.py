@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PREFIX = "RADFLAG_"
 
@@ -94,6 +95,8 @@ class Settings:
     followup_destination: str | None = None
     followup_check_interval: float = 300.0
     followup_clock_file: Path | None = None
+    # The time zone the page shows exam, report and review times in (IANA name).
+    display_timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         for name in ("destination", "followup_destination"):
@@ -114,6 +117,13 @@ class Settings:
                 )
         _check_reliability(self)
         _check_fhir(self)
+        try:
+            ZoneInfo(self.display_timezone)
+        except (ZoneInfoNotFoundError, ValueError) as e:
+            raise SettingsError(
+                f"display_timezone must be an IANA time zone such as Europe/Berlin, "
+                f"got {self.display_timezone!r}"
+            ) from e
         if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL"):
             raise SettingsError(
                 f"sqlite_synchronous must be NORMAL or FULL, got {self.sqlite_synchronous!r}"

@@ -27,6 +27,7 @@ from worker.fhir_store_models import FhirDelivery
 from worker.migrations import upgrade_to_head
 from worker.settings import Settings
 from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation
+from worker.store_models_accounts import ReportDetails, Review
 from worker.store_queries import StoreQueries
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,9 @@ class Store(StoreQueries):
         batch_size: int = 500,
         progress: ProgressCallback | None = None,
     ) -> int:
-        """Delete messages, annotations and delivery attempts older than `older_than`.
+        """Delete messages, annotations (and reviews), report details, deliveries before a time.
+
+        Everything older than `older_than` goes.
 
         Works in batches (each its own transaction) and reports (done, total) rows
         to `progress` after each. Returns the number of rows deleted.
@@ -206,6 +209,7 @@ class Store(StoreQueries):
             (ReportAnnotation, ReportAnnotation.id, ReportAnnotation.annotated_at),
             (DeliveryAttempt, DeliveryAttempt.id, DeliveryAttempt.at),
             (FhirDelivery, FhirDelivery.id, FhirDelivery.updated_at),
+            (ReportDetails, ReportDetails.id, ReportDetails.received_at),
         ]
         with self._sessions() as session:
             total = sum(
@@ -225,6 +229,7 @@ class Store(StoreQueries):
                         break
                     if model is ReportAnnotation:
                         session.execute(delete(Flag).where(Flag.annotation_id.in_(ids)))
+                        session.execute(delete(Review).where(Review.annotation_id.in_(ids)))
                     session.execute(delete(model).where(id_column.in_(ids)))
                 done += len(ids)
                 if progress:

@@ -6,11 +6,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from nlp.model import PRIORITY_RANK
 from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation
+from worker.store_models_accounts import ReportDetails
 
 # Outcomes of a delivery attempt that are not an error worth listing in status.
 DELIVERED_OUTCOMES = frozenset({"delivered", "AA", "CA", "accepted"})
@@ -25,6 +26,17 @@ class WorklistFilter:
     day_from: date | None = None
     day_to: date | None = None
     reviewed: bool | None = None
+    search: str | None = None  # accession, patient name or patient id (part of)
+    sort: str = "priority"  # one of SORT_KEYS
+    descending: bool = True
+
+
+# Worklist columns it can be sorted by. "priority" (the default) is urgent first, then newest.
+SORT_KEYS = (
+    "priority", "patient", "age", "sex", "flags", "bme", "sites", "procedure", "accession",
+    "exam", "received", "reviewed",
+)  # fmt: skip
+_PYTHON_SORTED = 2000  # sites are sorted in Python, over at most this many matches
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,15 @@ class WorklistRow:
     sending_facility: str | None
     reviewed_by: str | None
     reviewed_at: datetime | None
+    # Patient and exam (None for messages stored before report details were kept).
+    patient_name: str | None = None
+    patient_id: str | None = None
+    birth_date: date | None = None
+    sex: str | None = None
+    exam_time: datetime | None = None
+    report_time: datetime | None = None
+    result_status: str | None = None
+    versions: int = 1
 
 
 @dataclass(frozen=True)
@@ -95,11 +116,44 @@ class StoreQueries:
         self._read_sessions = sessions
 
     def _worklist_query(self, flt: WorklistFilter) -> Select[Any]:
-        query = (
-            select(ReportAnnotation, InboundMessage.received_at, InboundMessage.sending_facility)
-            .outerjoin(InboundMessage, InboundMessage.dedupe_key == ReportAnnotation.dedupe_key)
-            .where(ReportAnnotation.priority_rank > 0)
+        later, later_annotation = aliased(ReportDetails), aliased(ReportAnnotation)
+        # A report's row is its newest annotated version (report versions share report_key).
+        newer_version = exists().where(
+            later.report_key == ReportDetails.report_key,
+            later_annotation.dedupe_key == later.dedupe_key,
+            or_(
+                later.received_at > ReportDetails.received_at,
+                and_(later.received_at == ReportDetails.received_at, later.id > ReportDetails.id),
+            ),
         )
+        versions = (
+            select(func.count())
+            .select_from(later)
+            .join(later_annotation, later_annotation.dedupe_key == later.dedupe_key)
+            .where(later.report_key == ReportDetails.report_key)
+            .scalar_subquery()
+        )
+        query = (
+            select(
+                ReportAnnotation,
+                InboundMessage.received_at,
+                InboundMessage.sending_facility,
+                ReportDetails,
+                versions,
+            )
+            .outerjoin(InboundMessage, InboundMessage.dedupe_key == ReportAnnotation.dedupe_key)
+            .outerjoin(ReportDetails, ReportDetails.dedupe_key == ReportAnnotation.dedupe_key)
+            .where(ReportAnnotation.priority_rank > 0, ~newer_version)
+        )
+        if flt.search and flt.search.strip():
+            term = flt.search.strip().lower()[:200]
+            query = query.where(
+                or_(
+                    func.lower(ReportAnnotation.accession).contains(term, autoescape=True),
+                    func.lower(ReportDetails.patient_name).contains(term, autoescape=True),
+                    func.lower(ReportDetails.patient_id).contains(term, autoescape=True),
+                )
+            )
         if flt.flag:
             query = query.where(
                 ReportAnnotation.id.in_(select(Flag.annotation_id).where(Flag.code == flt.flag))
@@ -122,29 +176,54 @@ class StoreQueries:
     def worklist(
         self, flt: WorklistFilter | None = None, *, limit: int = 200, offset: int = 0
     ) -> tuple[list[WorklistRow], int]:
-        """Flagged reports, highest priority then newest first, and how many match in all."""
-        query = self._worklist_query(flt or WorklistFilter())
+        """Flagged reports (newest version of each), sorted, and how many match in all.
+
+        The default order is highest priority, then newest first.
+        """
+        flt = flt or WorklistFilter()
+        query = self._worklist_query(flt)
         with self._read_sessions() as session:
             total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-            ordered = query.order_by(
-                ReportAnnotation.priority_rank.desc(),
-                ReportAnnotation.annotated_at.desc(),
-                ReportAnnotation.id.desc(),
+            if flt.sort == "sites":
+                found = session.execute(query.limit(_PYTHON_SORTED)).all()
+                rows = [_row(a, r, f, d, n) for a, r, f, d, n in found]
+                rows.sort(key=lambda row: [bone for bone, _ in row.sites] or ["~"])
+                if flt.descending:
+                    rows.reverse()
+                return rows[offset : offset + limit], total
+            ordered = query.order_by(*_order(flt.sort, flt.descending))
+            found = session.execute(ordered.limit(limit).offset(offset)).all()
+            return [_row(a, r, f, d, n) for a, r, f, d, n in found], total
+
+    def worklist_state(self) -> tuple[int, int, str | None]:
+        """(flagged rows, unreviewed, newest annotation time): changes when the list does."""
+        with self._read_sessions() as session:
+            newest = session.scalar(
+                select(func.max(ReportAnnotation.annotated_at)).where(
+                    ReportAnnotation.priority_rank > 0
+                )
             )
-            rows = session.execute(ordered.limit(limit).offset(offset)).all()
-            return [_row(a, received, facility) for a, received, facility in rows], total
+            reviewed = session.scalar(select(func.max(ReportAnnotation.reviewed_at)))
+            count = session.scalar(
+                select(func.count())
+                .select_from(ReportAnnotation)
+                .where(ReportAnnotation.priority_rank > 0)
+            )
+        stamp = f"{newest}|{reviewed}" if newest or reviewed else None
+        return count or 0, self.unreviewed_count(), stamp
 
     def report(self, public_id: str) -> ReportView | None:
         """The report page's content for the opaque id, or None."""
         with self._read_sessions() as session:
             found = session.execute(
-                select(ReportAnnotation, InboundMessage)
+                select(ReportAnnotation, InboundMessage, ReportDetails)
                 .outerjoin(InboundMessage, InboundMessage.dedupe_key == ReportAnnotation.dedupe_key)
+                .outerjoin(ReportDetails, ReportDetails.dedupe_key == ReportAnnotation.dedupe_key)
                 .where(ReportAnnotation.public_id == public_id)
             ).first()
             if found is None:
                 return None
-            annotation, message = found
+            annotation, message, details = found
             deliveries = session.execute(
                 select(
                     DeliveryAttempt.attempt,
@@ -158,7 +237,7 @@ class StoreQueries:
             received = message.received_at if message else None
             facility = message.sending_facility if message else None
             return ReportView(
-                row=_row(annotation, received, facility),
+                row=_row(annotation, received, facility, details),
                 annotation=annotation.annotation,
                 evidence=annotation.evidence or {},
                 report_text=annotation.report_text,
@@ -196,18 +275,10 @@ class StoreQueries:
         )
 
     def unreviewed_count(self) -> int:
-        """Flagged reports that no one has marked reviewed."""
+        """Flagged reports (newest version of each) that no one has marked reviewed."""
+        query = self._worklist_query(WorklistFilter(reviewed=False))
         with self._read_sessions() as session:
-            return (
-                session.scalar(
-                    select(func.count())
-                    .select_from(ReportAnnotation)
-                    .where(
-                        ReportAnnotation.priority_rank > 0, ReportAnnotation.reviewed_at.is_(None)
-                    )
-                )
-                or 0
-            )
+            return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
     def last_errors(self, limit: int = 10) -> list[StoredError]:
         """The newest rejected inbound messages and failed delivery attempts, newest first."""
@@ -249,8 +320,44 @@ class StoreQueries:
         return None if found is None else (found[0], found[1])
 
 
+def _order(sort: str, descending: bool) -> list[Any]:
+    """ORDER BY for a worklist column; ties: priority, then newest."""
+    default = [
+        ReportAnnotation.priority_rank.desc(),
+        ReportAnnotation.annotated_at.desc(),
+        ReportAnnotation.id.desc(),
+    ]
+    column: Any = {
+        "patient": ReportDetails.patient_name,
+        "age": ReportDetails.birth_date,
+        "sex": ReportDetails.sex,
+        "flags": select(func.count())
+        .select_from(Flag)
+        .where(Flag.annotation_id == ReportAnnotation.id)
+        .scalar_subquery(),
+        "bme": ReportAnnotation.bme,
+        "procedure": ReportAnnotation.procedure,
+        "accession": ReportAnnotation.accession,
+        "exam": ReportDetails.exam_time,
+        "received": func.coalesce(ReportDetails.received_at, ReportAnnotation.annotated_at),
+        "reviewed": ReportAnnotation.reviewed_at,
+    }.get(sort)
+    if column is None:  # "priority", or anything unknown
+        if not descending:
+            return [ReportAnnotation.priority_rank.asc(), *default[1:]]
+        return default
+    if sort == "age":  # older patients have earlier birth dates
+        descending = not descending
+    first = column.desc().nulls_last() if descending else column.asc().nulls_last()
+    return [first, *default]
+
+
 def _row(
-    annotation: ReportAnnotation, received_at: datetime | None, facility: str | None
+    annotation: ReportAnnotation,
+    received_at: datetime | None,
+    facility: str | None,
+    details: ReportDetails | None = None,
+    versions: int | None = None,
 ) -> WorklistRow:
     flags = sorted(
         ((f.code, f.priority) for f in annotation.flags),
@@ -270,4 +377,12 @@ def _row(
         sending_facility=facility,
         reviewed_by=annotation.reviewed_by,
         reviewed_at=_aware(annotation.reviewed_at) if annotation.reviewed_at else None,
+        patient_name=details.patient_name if details else None,
+        patient_id=details.patient_id if details else None,
+        birth_date=details.birth_date if details else None,
+        sex=details.sex if details else None,
+        exam_time=_aware(details.exam_time) if details and details.exam_time else None,
+        report_time=_aware(details.report_time) if details and details.report_time else None,
+        result_status=details.result_status if details else None,
+        versions=versions or 1,
     )

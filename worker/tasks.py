@@ -36,6 +36,7 @@ from worker.followup_tasks import track_report
 from worker.reports import annotate_report
 from worker.settings import Settings, _parse_hostport
 from worker.store import open_store
+from worker.store_feedback import record_report_details
 from worker.tls import destination_context
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,9 @@ def _annotate(
         timestamp=datetime.now(UTC),
         extra_rows=tracked.rows,
     )
+    record_report_details(open_store(settings), report, dedupe_key=dedupe_key,
+                          received_at=datetime.fromisoformat(received_at),
+                          language=annotation.language)  # fmt: skip
     open_store(settings).record_annotation(
         dedupe_key=dedupe_key,
         accession=report.accession,

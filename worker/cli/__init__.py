@@ -1,5 +1,6 @@
 """`radflag` console command: importing the command modules registers their commands."""
 
+from worker.cli import accounts as _accounts  # noqa: F401
 from worker.cli import annotate as _annotate  # noqa: F401
 from worker.cli import evaluate as _evaluate  # noqa: F401
 from worker.cli import followups as _followups  # noqa: F401

@@ -46,6 +46,7 @@ _SETTING_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         "--followup-destination",
         {"metavar": "HOST:PORT", "help": "Overdue notifications (RADFLAG_FOLLOWUP_DESTINATION)."},
     ),
+    ("--display-timezone", {"help": "Page times, e.g. Europe/Berlin (RADFLAG_DISPLAY_TIMEZONE)."}),
 ]
 
 

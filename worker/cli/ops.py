@@ -35,10 +35,10 @@ def web(settings: Settings) -> None:
     RADFLAG_HTTP_USER and RADFLAG_HTTP_PASSWORD (HTTP Basic).
     """
     from worker.web import serve
-    from worker.web.security import check_bind
+    from worker.web.security import check_bind, store_has_accounts
 
     try:
-        check_bind(settings)
+        check_bind(settings, accounts_exist=store_has_accounts(settings))
     except SettingsError as e:
         raise click.UsageError(str(e)) from e
     serve(settings)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from worker.settings import Settings
-from worker.web.security import check_bind
+from worker.web.security import check_bind, store_has_accounts
 
 
 def serve(settings: Settings) -> None:
@@ -11,7 +11,7 @@ def serve(settings: Settings) -> None:
 
     Raises SettingsError for a non-loopback bind without credentials.
     """
-    check_bind(settings)
+    check_bind(settings, accounts_exist=store_has_accounts(settings))
     import uvicorn
 
     from worker.web.app import create_app

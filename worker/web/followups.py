@@ -23,7 +23,8 @@ from worker.followup_clock import clock_for
 from worker.followup_store import FollowupStore
 from worker.settings import Settings
 from worker.store import Store
-from worker.web.security import BasicAuth, Csrf
+from worker.web.auth import WebAuth
+from worker.web.security import Csrf
 
 SECTION_SIZE = 100
 REVIEWER_COOKIE = "radflag_reviewer"
@@ -39,7 +40,7 @@ def add_followup_routes(
     app: FastAPI,
     settings: Settings,
     templates: Jinja2Templates,
-    auth: BasicAuth,
+    auth: WebAuth,
     csrf: Csrf,
     get_store: Callable[[], Store],
 ) -> None:

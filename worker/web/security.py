@@ -3,25 +3,27 @@
 Strategy: the page shows health data. Without credentials it only binds a
 loopback address (the radiologist's own machine or behind a reverse proxy that
 authenticates); with `http_user`/`http_password` set every page needs HTTP
-Basic. The POST action carries a CSRF token: an HMAC, under a per-process
-secret, of a random value that also sits in a SameSite=Strict cookie
+Basic. The POST action carries a CSRF token: an HMAC, under a secret the web
+processes share through the store (so a form survives a restart and works
+through any replica), of a random value that also sits in a SameSite=Strict cookie
 (double submit), so a foreign page can neither read nor forge it.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import ipaddress
 import os
 import secrets
+from collections.abc import Callable
 
 from fastapi import HTTPException, Request, Response, status
 
 from worker.settings import Settings, SettingsError
 
 CSRF_COOKIE = "radflag_csrf"
+_PROCESS_SECRET = os.urandom(32)
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
 
 
@@ -35,61 +37,35 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(settings: Settings) -> None:
+def check_bind(settings: Settings, *, accounts_exist: Callable[[], bool] | None = None) -> None:
     """Refuse a non-loopback bind address without credentials.
 
-    Raises SettingsError naming the settings that would allow it.
+    Credentials are `http_user`/`http_password` or accounts in the store
+    (`accounts_exist`, asked only when needed). Raises SettingsError naming the
+    settings that would allow it.
     """
     if is_loopback(settings.http_host):
         return
-    if not (settings.http_user and settings.http_password):
-        raise SettingsError(
-            f"refusing to serve health data on {settings.http_host}: set RADFLAG_HTTP_USER and "
-            "RADFLAG_HTTP_PASSWORD (HTTP Basic) or bind 127.0.0.1"
-        )
-
-
-class BasicAuth:
-    """Checks HTTP Basic credentials when configured; gives the user name (the reviewer)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.user = settings.http_user
-        self.password = settings.http_password
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.user and self.password)
-
-    def __call__(self, request: Request) -> str | None:
-        if not self.enabled:
-            return None
-        header = request.headers.get("authorization", "")
-        scheme, _, encoded = header.partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                user, _, password = base64.b64decode(encoded).decode("utf-8").partition(":")
-            except (ValueError, UnicodeDecodeError):
-                user, password = "", ""
-            # Compare both in constant time, whatever the first comparison says.
-            user_ok = hmac.compare_digest(user.encode(), (self.user or "").encode())
-            password_ok = hmac.compare_digest(password.encode(), (self.password or "").encode())
-            if user_ok and password_ok:
-                return user
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "authentication required",
-            headers={"WWW-Authenticate": 'Basic realm="radflag", charset="UTF-8"'},
-        )
+    if settings.http_user and settings.http_password:
+        return
+    if accounts_exist is not None and accounts_exist():
+        return
+    raise SettingsError(
+        f"refusing to serve health data on {settings.http_host}: add accounts with "
+        "`radflag users add`, or set RADFLAG_HTTP_USER and RADFLAG_HTTP_PASSWORD (HTTP Basic), "
+        "or bind 127.0.0.1"
+    )
 
 
 class Csrf:
     """Issues and checks double-submit CSRF tokens."""
 
-    def __init__(self, secret: bytes | None = None) -> None:
-        self._secret = secret or os.urandom(32)
+    def __init__(self, secret: bytes | Callable[[], bytes] | None = None) -> None:
+        # A callable is asked on first use (the store's shared secret, read lazily).
+        self._source = secret if callable(secret) else (lambda: secret or _PROCESS_SECRET)
 
     def _sign(self, nonce: str) -> str:
-        return hmac.new(self._secret, nonce.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(self._source(), nonce.encode(), hashlib.sha256).hexdigest()
 
     def issue(self, request: Request) -> tuple[str, str]:
         """(cookie value, form token) for this page; keeps the browser's cookie if valid."""
@@ -126,3 +102,19 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'",
 }
+
+
+def store_has_accounts(settings: Settings) -> Callable[[], bool]:
+    """A check for `check_bind`: does the store hold any account? (False if unreachable)."""
+
+    def check() -> bool:
+        from hl7.errors import TransientError
+        from worker.store import open_store
+        from worker.store_accounts import AccountStore
+
+        try:
+            return AccountStore(open_store(settings).engine).has_users()
+        except TransientError:
+            return False
+
+    return check
