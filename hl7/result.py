@@ -182,7 +182,7 @@ def _title(code: str) -> str:
 
 
 def _annotation_json(annotation: Annotation) -> str:
-    payload = json.dumps(annotation.to_json_dict()).encode("utf-8")
+    payload = json.dumps(annotation.to_json_dict(modifiers=False)).encode("utf-8")
     return f"^application^json^Base64^{base64.b64encode(payload).decode('ascii')}"
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from nlp.anatomy import AnatomyReader
 from nlp.language import resolve_language
 from nlp.layout import Layout
-from nlp.model import Annotation, Mention
+from nlp.model import Annotation, Mention, Modifier
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
 from nlp.report import AFFIRMED, MentionRecord, SiteCue, build_annotation
 from nlp.ruleset import EXAM_SECTION, RuleSet, load_ruleset
@@ -336,11 +336,19 @@ def _record(
     )
     evidence: dict[str, tuple[str, ...]] = {}
     weak = False
+    cause_cues: tuple[tuple[int, int, str], ...] = ()
     if current and status in AFFIRMED:
         bones = frozenset(b for b, _ in anatomy.bones)
-        evidence, weak = _etiology(
+        evidence, weak, cause_cues = _etiology(
             unwrapped, match, index, sentence.line, cues, layout, rules, reader, bones
         )
+    mention = dataclasses.replace(
+        mention,
+        modifiers=tuple(
+            Modifier(a, b, text[a:b], category)
+            for a, b, category in sorted({*match.modifiers, *cause_cues})
+        ),
+    )
     return MentionRecord(
         mention=mention,
         section=line.section,
@@ -439,7 +447,7 @@ def _etiology(
     rules: RuleSet,
     reader: AnatomyReader,
     bones: frozenset[str],
-) -> tuple[dict[str, tuple[str, ...]], bool]:
+) -> tuple[dict[str, tuple[str, ...]], bool, tuple[tuple[int, int, str], ...]]:
     """Etiology categories related to one mention, with their evidence sentences; True if weak.
 
     A cue in a neighbouring sentence that names other bones than the
@@ -449,6 +457,8 @@ def _etiology(
     strong: dict[str, list[str]] = {}
     weak: dict[str, list[str]] = {}
     explained = False  # a cause outside the categories is named: weak cues do not count
+    strong_cues: dict[str, list[tuple[int, int]]] = {}
+    weak_cues: dict[str, list[tuple[int, int]]] = {}
     implied = rules.targets[match.rule].etiology
     if implied:
         strong.setdefault(implied, []).append(own)
@@ -479,6 +489,9 @@ def _etiology(
             }
             if named and not named & bones:
                 continue
+        (weak_cues if spec.weak else strong_cues).setdefault(spec.etiology, []).append(
+            (cue.char_start, cue.char_end)
+        )
         bucket = (weak if spec.weak else strong).setdefault(spec.etiology, [])
         for s in (own, text[cue_sentence.start : cue_sentence.end]):
             if s not in bucket:
@@ -486,7 +499,9 @@ def _etiology(
     if explained:
         weak = {}
     chosen = strong or weak
-    return {k: tuple(v) for k, v in chosen.items()}, not strong and bool(weak)
+    spans = strong_cues if strong else weak_cues
+    cues_of = tuple((a, b, k) for k in chosen for a, b in spans.get(k, ()))
+    return {k: tuple(v) for k, v in chosen.items()}, not strong and bool(weak), cues_of
 
 
 __all__ = ["DEFAULT_LANGUAGE", "annotate"]

@@ -99,6 +99,19 @@ PRIORITY_RANK: dict[str, int] = {"routine": 1, "high": 2, "urgent": 3}
 
 
 @dataclass(frozen=True)
+class Modifier:
+    """A cue word of a mention with its offsets: a ConText category, or a cause category."""
+
+    start: int
+    end: int
+    text: str
+    category: str  # NEGATED_EXISTENCE, POSSIBLE_EXISTENCE, ... or an etiology ("trauma")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end, "text": self.text, "category": self.category}
+
+
+@dataclass(frozen=True)
 class Mention:
     """One bone marrow edema mention with its context."""
 
@@ -115,9 +128,12 @@ class Mention:
     sentence_end: int = 0
     # Joints of the bones (knee, hip, ankle, ...); not part of the contract's JSON.
     joints: tuple[str, ...] = ()
+    # The words that gave it its status or cause ("no", "possible", "stress
+    # fracture"), for people to see: an addition to the contract's keys.
+    modifiers: tuple[Modifier, ...] = ()
 
-    def to_json_dict(self) -> dict[str, Any]:
-        return {
+    def to_json_dict(self, modifiers: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
             "start": self.start,
             "end": self.end,
             "text": self.text,
@@ -127,6 +143,9 @@ class Mention:
             "laterality": self.laterality,
             "severity": self.severity,
         }
+        if modifiers:
+            out["modifiers"] = [m.to_json_dict() for m in self.modifiers]
+        return out
 
 
 @dataclass(frozen=True)
@@ -171,15 +190,19 @@ class Annotation:
             return None
         return max((f.priority for f in self.flags), key=PRIORITY_RANK.__getitem__)
 
-    def to_json_dict(self, report_id: str | None = None) -> dict[str, Any]:
-        """The contract's JSON object; `id` first when given."""
+    def to_json_dict(self, report_id: str | None = None, modifiers: bool = True) -> dict[str, Any]:
+        """The contract's JSON object; `id` first when given.
+
+        `modifiers` adds each mention's cue words with their offsets (for the
+        page); the result message leaves them out and carries the contract's keys.
+        """
         out: dict[str, Any] = {} if report_id is None else {"id": report_id}
         out.update(
             bme=self.bme,
             sites=[s.to_json_dict() for s in self.sites],
             etiology=list(self.etiology),
             flags=[f.to_json_dict() for f in self.flags],
-            mentions=[m.to_json_dict() for m in self.mentions],
+            mentions=[m.to_json_dict(modifiers) for m in self.mentions],
             language=self.language,
         )
         return out
@@ -195,5 +218,6 @@ __all__ = [
     "Annotation",
     "Flag",
     "Mention",
+    "Modifier",
     "Site",
 ]

@@ -66,6 +66,8 @@ class Match:
     rule: int  # index into the rule set's targets or etiology_cues
     status: str = "present"
     categories: frozenset[str] = frozenset()  # ConText categories that modify it
+    # (char start, char end, category) of the ConText modifiers that modify it.
+    modifiers: tuple[tuple[int, int, str], ...] = ()
 
 
 def status_from(categories: set[str]) -> str:
@@ -326,6 +328,7 @@ class ContextComponent:
             by_sentence.setdefault(sentence, []).append(i)
         statuses = ["present"] * len(matches)
         found: list[frozenset[str]] = [frozenset()] * len(matches)
+        cue_spans: list[tuple[tuple[int, int, str], ...]] = [()] * len(matches)
         for (sent_start, sent_end), indices in by_sentence.items():
             modifiers = []
             for key, s, e in _longest_first(self._matcher(doc[sent_start:sent_end])):
@@ -341,14 +344,20 @@ class ContextComponent:
             graph.update_scopes()
             graph.apply_modifiers()
             categories: dict[int, set[str]] = {}
+            cues: dict[int, list[tuple[int, int, str]]] = {}
             for target, modifier in graph.edges:
-                categories.setdefault(target.start, set()).add(modifier.category.upper())
+                category = modifier.category.upper()
+                categories.setdefault(target.start, set()).add(category)
+                first, last = modifier.modifier_span
+                cue = (doc[first].idx, doc[last - 1].idx + len(doc[last - 1]), category)
+                cues.setdefault(target.start, []).append(cue)
             for i in indices:
                 found[i] = frozenset(categories.get(matches[i].start, set()))
                 statuses[i] = status_from(set(found[i]))
+                cue_spans[i] = tuple(sorted(set(cues.get(matches[i].start, ()))))
         doc._.radflag_matches = [
-            Match(m.start, m.end, m.char_start, m.char_end, m.label, m.rule, status, cats)
-            for m, status, cats in zip(matches, statuses, found, strict=True)
+            Match(m.start, m.end, m.char_start, m.char_end, m.label, m.rule, status, cats, cue)
+            for m, status, cats, cue in zip(matches, statuses, found, cue_spans, strict=True)
         ]
         return doc
 

@@ -145,12 +145,12 @@ def test_no_flag_still_gets_a_result() -> None:
 
 
 def test_annotation_json_is_the_whole_annotation() -> None:
-    """ANNOTATION_JSON is ^application^json^Base64^ of json.dumps(annotation.to_json_dict())."""
+    """ANNOTATION_JSON is ^application^json^Base64^ of the contract's JSON (no cue offsets)."""
     rows = result_observations(build_result(KNEE, KNEE_ANNOTATION, control_id="1", timestamp=CLOCK))
     value = next(r[3] for r in rows if r[1] == "ANNOTATION_JSON")
     _, application, subtype, encoding, data = value.split("^")
     assert (application, subtype, encoding) == ("application", "json", "Base64")
-    assert json.loads(base64.b64decode(data)) == KNEE_ANNOTATION.to_json_dict()
+    assert json.loads(base64.b64decode(data)) == KNEE_ANNOTATION.to_json_dict(modifiers=False)
 
 
 def test_everything_written_is_escaped() -> None:

@@ -102,8 +102,8 @@ def test_flags_and_priority(text: str, codes: set[str], priority: str | None) ->
 
 
 def test_json_shape_is_the_contract() -> None:
-    """to_json_dict gives exactly the contract's keys plus language."""
-    data = annotate("Bone bruise of the left talus.").to_json_dict("r1")
+    """to_json_dict(modifiers=False) gives exactly the contract's keys plus language."""
+    data = annotate("Bone bruise of the left talus.").to_json_dict("r1", modifiers=False)
     assert list(data) == ["id", "bme", "sites", "etiology", "flags", "mentions", "language"]
     assert data["sites"] == [{"bone": "talus", "laterality": "left"}]
     assert set(data["flags"][0]) == {"code", "priority", "suggestion"}
@@ -117,6 +117,20 @@ def test_json_shape_is_the_contract() -> None:
         "laterality",
         "severity",
     }
+
+
+def test_mentions_carry_their_cue_words_with_offsets() -> None:
+    """By default each mention also lists the words that gave it its status and cause."""
+    text = "Findings: No bone marrow edema in the talus. Possible bone bruise after a fall."
+    data = annotate(text).to_json_dict("r1")
+    negated, possible = data["mentions"]
+    assert negated["modifiers"] == [
+        {"start": 10, "end": 12, "text": "No", "category": "NEGATED_EXISTENCE"}
+    ]
+    cues = {(c["text"], c["category"]) for c in possible["modifiers"]}
+    assert ("Possible", "POSSIBLE_EXISTENCE") in cues
+    for c in possible["modifiers"]:
+        assert text[c["start"] : c["end"]] == c["text"]
 
 
 def test_sites_are_empty_when_absent() -> None:
