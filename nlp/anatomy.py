@@ -221,6 +221,13 @@ class AnatomyReader:
             cut = self._last_soft_break(segment[: start - lo])
             before = [h for h in before if h.start >= cut]
         chosen = before + after
+        signal = self._rules.signal
+        if signal is not None and len(chosen) > 1:
+            # "sclerosis of the femur, superior to the patella": a bone named after
+            # "superior to", "adjacent to" is a landmark, not where the finding is.
+            landmarks = [h for h in chosen if self._after_beside(segment, h.start)]
+            if landmarks and len(landmarks) < len(chosen):
+                chosen = [h for h in chosen if h not in landmarks]
         sides = self.laterality_words(segment, hits)
         heading_side = self.side_of(heading) if heading else None
         if not chosen and heading:
@@ -330,6 +337,13 @@ class AnatomyReader:
         if kinds - {"bone"}:
             return False
         return True if kinds else None
+
+    def _after_beside(self, text: str, start: int) -> bool:
+        """True if a beside-relation ("superior to", "adjacent to") ends right before `start`."""
+        signal = self._rules.signal
+        assert signal is not None
+        found = list(signal.beside.finditer(text, max(0, start - 24), start))
+        return bool(found) and _ONLY_ARTICLE.fullmatch(text[found[-1].end() : start]) is not None
 
     def _last_relation(self, gap: str) -> str | None:
         """ "inside" or "beside": the relation word nearest the end of `gap`, or None."""
@@ -443,6 +457,7 @@ class AnatomyReader:
 
 # Where the places of a signal description end: the next clause ("..., and a rim of fluid").
 _PLACE_STOP = re.compile(r",\s*(?:and|but|while|whereas|with|which)\b|;|\.\s")
+_ONLY_ARTICLE = re.compile(r"\s*(?:(?:the|a|an|der|die|das|dem|den)\s+)?")
 _MARROW = re.compile(r"(?:bone )?marrow|medullary|trabecular|cancellous|subchondral")
 
 
