@@ -64,6 +64,7 @@ log = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
 TLS_HANDSHAKE_TIMEOUT = 30.0
+NOISE_LIMIT = 4096  # printable bytes outside frames tolerated on one connection
 INTAKE_SCRIPT = resources.files("worker").joinpath("intake.lua").read_text()
 
 # Answering an unreadable MSH still needs delimiters and a version.
@@ -156,6 +157,10 @@ class Intake:
             log.error("rejected message not recorded control_id=%s", header.control_id or "?")
 
 
+class ListenError(OSError):
+    """The listener cannot bind its address (in use, or not an address of this host)."""
+
+
 @dataclass
 class _Connection:
     peer: str
@@ -193,9 +198,14 @@ class MllpListener:
 
     async def start(self) -> None:
         """Bind and start accepting; `self.port` is the bound port afterwards."""
-        self._server = await asyncio.start_server(
-            self._serve_connection, self.host, self.port, limit=READ_CHUNK
-        )
+        try:
+            self._server = await asyncio.start_server(
+                self._serve_connection, self.host, self.port, limit=READ_CHUNK
+            )
+        except OSError as e:
+            raise ListenError(
+                f"--mllp-port: cannot listen on {self.host}:{self.port}: {e.strerror or e}"
+            ) from e
         self.port = self._server.sockets[0].getsockname()[1]
         log.info(
             "MLLP listener on %s:%d%s",
@@ -284,14 +294,15 @@ class MllpListener:
             if not data:
                 leftover = decoder.close()
                 if leftover is not None:  # unterminated but whole: answer it anyway
-                    writer.write(encode_frame(await self._answer(leftover)))
+                    writer.write(encode_frame(await self._answer(leftover, conn.peer)))
                     await writer.drain()
                 return
+            noise_before = decoder.noise_bytes
             try:
                 frames = decoder.feed(data)
             except FrameTooLarge as e:
                 for frame in e.frames:  # completed before the oversized one: answer them
-                    writer.write(encode_frame(await self._answer(frame)))
+                    writer.write(encode_frame(await self._answer(frame, conn.peer)))
                 await self._refuse_oversized(writer, conn, e)
                 return
             if not self._account(conn, decoder.pending_bytes):
@@ -303,9 +314,16 @@ class MllpListener:
                 log.warning("connection %s: too many bytes outside frames, closed", conn.peer)
                 return
             for frame in frames:
-                writer.write(encode_frame(await self._answer(frame)))
+                writer.write(encode_frame(await self._answer(frame, conn.peer)))
             await writer.drain()
             conn.busy = False
+            if _not_mllp(decoder, noise_before, frames):
+                log.warning(
+                    "connection %s sent %d bytes that are not MLLP (e.g. HTTP), closed",
+                    conn.peer,
+                    decoder.noise_bytes,
+                )
+                return
 
     def _account(self, conn: _Connection, pending: int) -> bool:
         """Track the bytes held for `conn`; False (logged) when over the budget."""
@@ -330,7 +348,7 @@ class MllpListener:
             )
         writer.transport.abort()
 
-    async def _answer(self, frame: bytes) -> bytes:
+    async def _answer(self, frame: bytes, peer: str = "?") -> bytes:
         """The ACK for one frame, after queueing it (or deciding not to)."""
         received_at = datetime.now(UTC)
         header = _FALLBACK_HEADER
@@ -343,7 +361,9 @@ class MllpListener:
             else:
                 screen(frame, header)
         except InboundMessageError as e:
-            return await self._reject(frame, header, e, received_at)
+            # An MSH read far enough to answer in kind (e.g. only MSH-10 empty) is used.
+            header = e.header if isinstance(e.header, MessageHeader) else header
+            return await self._reject(frame, header, e, received_at, peer)
         code = response_code(header, "accepted")
         try:
             queued = await self.intake.accept(frame, header, code, received_at, task_name)
@@ -363,14 +383,22 @@ class MllpListener:
         return build_ack(header, code, control_id=_ack_id(), timestamp=received_at)
 
     async def _reject(
-        self, frame: bytes, header: MessageHeader, error: InboundMessageError, received_at: datetime
+        self,
+        frame: bytes,
+        header: MessageHeader,
+        error: InboundMessageError,
+        received_at: datetime,
+        peer: str,
     ) -> bytes:
         code = response_code(header, "rejected" if error.reject else "error")
+        # The reason is radflag's own wording (which field, which type), never message text.
         log.warning(
-            "rejected control_id=%s code=%s hl7_error=%d",
+            "rejected control_id=%s from %s code=%s hl7_error=%d: %s",
             header.control_id or "?",
+            peer,
             code,
             error.hl7_error_code,
+            error.text,
         )
         await self.intake.record_rejected(frame, header, code, error.text, received_at)
         return build_ack(header, code, control_id=_ack_id(), timestamp=received_at, error=error)
@@ -386,13 +414,26 @@ class MllpListener:
         except InboundMessageError:
             await writer.drain()
             return
-        reason = InboundMessageError(str(error), hl7_error_code=207)
+        # 104 "value too long": the sender's message is too big for us, not our fault (207).
+        reason = InboundMessageError(str(error), hl7_error_code=104)
         code = response_code(header, "rejected")
         ack = build_ack(
             header, code, control_id=_ack_id(), timestamp=datetime.now(UTC), error=reason
         )
         writer.write(encode_frame(ack))
         await writer.drain()
+
+
+def _not_mllp(decoder: FrameDecoder, noise_before: int, frames: list[bytes]) -> bool:
+    """True when a read brought text outside frames and no frame with it, or too much text.
+
+    NUL keep-alives and line ends between frames are tolerated (common sender habits);
+    printable bytes with no frame after them mean the peer speaks another protocol,
+    and waiting for its idle timeout would hold the connection for nothing.
+    """
+    if decoder.noise_bytes > NOISE_LIMIT:
+        return True
+    return decoder.noise_bytes > noise_before and not frames and not decoder.pending_bytes
 
 
 def _ack_id() -> str:

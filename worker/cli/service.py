@@ -15,7 +15,9 @@ from typing import Any
 import click
 
 from hl7.errors import TransientError
-from worker.cli.base import main, with_settings
+from worker.cli.base import main
+from worker.cli.checks import check_port_free
+from worker.cli.options import ALL, LISTENER, LOGS, REDIS, STORE, WORKER, with_settings
 from worker.settings import Settings, SettingsError
 
 
@@ -25,7 +27,8 @@ def _redis_url(settings: Settings) -> str:
     url = resolve_redis_url(settings)
     if url is None:
         raise click.UsageError(
-            "--redis-url (RADFLAG_REDIS_URL) is required, or a running `radflag run` in --data-dir"
+            f"no Redis: nothing is running in {settings.data_dir} (no `radflag run` there); "
+            "give --redis-url (RADFLAG_REDIS_URL) or the --data-dir of a running `radflag run`"
         )
     return url
 
@@ -41,15 +44,18 @@ def _check_tls(settings: Settings) -> None:
 
 
 @main.command()
-@with_settings
+@with_settings(ALL)
 def run(settings: Settings) -> None:
     """Run the whole service: Redis, listener, workers and web page; Ctrl-C stops it all."""
     from worker.logging import setup_logging
     from worker.supervisor import Supervisor
 
     _check_tls(settings)  # the listener child would fail later, less clearly
-    lock = _lock_data_dir(settings)
-    setup_logging(settings.log_level, "run")
+    lock = _lock_data_dir(settings)  # before the ports: a second `run` says "locked"
+    check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
+    if "web" in main.commands:
+        check_port_free(settings.http_host, settings.http_port, "--http-port")
+    setup_logging(settings.log_level, "run", settings.log_format)
     supervisor = Supervisor(settings, with_web="web" in main.commands, keep_fds=(lock.fileno(),))
     sys.exit(supervisor.run())
 
@@ -66,17 +72,21 @@ def _lock_data_dir(settings: Settings) -> Any:
 
 
 @main.command()
-@with_settings
+@with_settings(LISTENER, REDIS, LOGS)
 def listen(settings: Settings) -> None:
     """Run the MLLP listener alone against --redis-url."""
     from worker import celery_app, listener
     from worker.logging import setup_logging
 
     _check_tls(settings)
-    setup_logging(settings.log_level, "listen")
+    check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
+    setup_logging(settings.log_level, "listen", settings.log_format)
     url = _redis_url(settings)
     celery_app.configure(settings, redis_url=url)
-    asyncio.run(listener.serve(settings, url))
+    try:
+        asyncio.run(listener.serve(settings, url))
+    except listener.ListenError as e:  # lost the port between the check and the bind
+        raise click.UsageError(str(e)) from e
 
 
 @main.command()
@@ -93,7 +103,7 @@ def listen(settings: Settings) -> None:
     show_default=True,
     help="Celery pool (solo: one process, for debugging).",
 )
-@with_settings
+@with_settings(WORKER, REDIS, STORE, LOGS)
 def worker(settings: Settings, queues: str, pool: str) -> None:
     """Run a Celery worker pool alone against --redis-url (--concurrency processes)."""
     import os
@@ -102,7 +112,7 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
     from worker.logging import setup_logging
     from worker.metrics import install_task_timing
 
-    setup_logging(settings.log_level, "worker")
+    setup_logging(settings.log_level, "worker", settings.log_format)
     names = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = set(names) - set(keys.QUEUES)
     if unknown or not names:
@@ -214,7 +224,7 @@ def _dlq_client(settings: Settings) -> Any:
 
 @dlq.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@with_settings
+@with_settings(REDIS)
 def dlq_list(settings: Settings, as_json: bool) -> None:
     """List dead-lettered messages, oldest first."""
     from worker import dlq as store
@@ -238,7 +248,7 @@ def dlq_list(settings: Settings, as_json: bool) -> None:
     is_flag=True,
     help="Also print the HL7 message (it holds health data).",
 )
-@with_settings
+@with_settings(REDIS)
 def dlq_show(settings: Settings, entry_id: str, with_message: bool) -> None:
     """Show one dead-lettered message."""
     from worker import dlq as store
@@ -256,7 +266,7 @@ def dlq_show(settings: Settings, entry_id: str, with_message: bool) -> None:
 @dlq.command("replay")
 @click.argument("entry_ids", nargs=-1)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every entry.")
-@with_settings
+@with_settings(REDIS)
 def dlq_replay(settings: Settings, entry_ids: tuple[str, ...], replay_all: bool) -> None:
     """Queue dead-lettered messages again (with a fresh retry budget)."""
     import redis
@@ -291,9 +301,10 @@ def dlq_replay(settings: Settings, entry_ids: tuple[str, ...], replay_all: bool)
 @dlq.command("purge")
 @click.argument("entry_ids", nargs=-1)
 @click.option("--all", "purge_all", is_flag=True, help="Remove every entry.")
-@with_settings
-def dlq_purge(settings: Settings, entry_ids: tuple[str, ...], purge_all: bool) -> None:
-    """Remove dead-lettered messages for good."""
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_settings(REDIS)
+def dlq_purge(settings: Settings, entry_ids: tuple[str, ...], purge_all: bool, yes: bool) -> None:
+    """Remove dead-lettered messages for good (asks first unless --yes)."""
     import redis
 
     from worker import dlq as store
@@ -304,6 +315,8 @@ def dlq_purge(settings: Settings, entry_ids: tuple[str, ...], purge_all: bool) -
     # --all removes the entries there now, in batches (a progress bar can follow them);
     # one arriving meanwhile stays.
     chosen = store.entry_ids(client) if purge_all else list(entry_ids)
+    if not yes:
+        click.confirm(f"Remove {len(chosen)} dead-letter entries for good?", abort=True)
     removed = failed = 0
     with _progress(len(chosen), "purging") as advance:
         for start in range(0, len(chosen), PURGE_BATCH):
