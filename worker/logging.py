@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import re
 import sys
 import threading
 from datetime import UTC, datetime
@@ -48,11 +49,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """FORMAT, with the lines of a multi-line record (a traceback) indented under it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return super().format(record).replace("\n", "\n  ")
+
+
 def make_formatter(component: str, log_format: str = "text") -> logging.Formatter:
     """The formatter of `component`'s lines: "text" or "json"."""
     if log_format == "json":
         return JsonFormatter(component)
-    return logging.Formatter(FORMAT.format(component=component))
+    return TextFormatter(FORMAT.format(component=component))
 
 
 def setup_logging(level: str, component: str, log_format: str = "text") -> None:
@@ -64,6 +72,7 @@ def setup_logging(level: str, component: str, log_format: str = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # Python warnings (Celery's) in the same format
     # Libraries that set up their own handlers would print in their own format.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "fastapi"):
         library = logging.getLogger(name)
@@ -71,7 +80,7 @@ def setup_logging(level: str, component: str, log_format: str = "text") -> None:
             library.removeHandler(old)
         library.propagate = True
     # Client libraries are chatty at INFO about connections; their warnings still show.
-    for noisy in ("kombu", "amqp", "urllib3"):
+    for noisy in ("kombu", "amqp", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 
@@ -96,6 +105,31 @@ class LogFile:
     def close(self) -> None:
         with self._lock:
             self._handler.close()
+
+
+_TEXT_HEAD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ \[")
+
+
+class OutputLines:
+    """Puts a child's stray output lines (Celery's prints) into the log format.
+
+    Lines the child's logging wrote pass unchanged; any other line becomes an
+    INFO record of logger `output`, tagged with the child's component and pid.
+    """
+
+    def __init__(self, component: str, pid: int, log_format: str) -> None:
+        self.pid = pid
+        self.log_format = log_format.lower()
+        self.formatter = make_formatter(component, self.log_format)
+
+    def __call__(self, line: str) -> str:
+        if self.log_format == "json" and line.startswith('{"ts"'):
+            return line
+        if self.log_format != "json" and (_TEXT_HEAD.match(line) or line.startswith("  ")):
+            return line
+        record = logging.LogRecord("output", logging.INFO, "", 0, line, None, None)
+        record.process = self.pid
+        return self.formatter.format(record)
 
 
 class TeeHandler(logging.Handler):

@@ -35,7 +35,7 @@ from dataclasses import dataclass, fields
 from typing import IO
 
 from worker import keys
-from worker.logging import LOG_FILE_NAME, LogFile, TeeHandler
+from worker.logging import LOG_FILE_NAME, LogFile, OutputLines, TeeHandler
 from worker.reconciler import restore_at_start
 from worker.redis_server import RedisServer
 from worker.settings import PREFIX, Settings
@@ -182,7 +182,12 @@ class Supervisor:
         assert child.process is not None and child.process.stdout is not None
         thread = threading.Thread(
             target=_copy_output,
-            args=(child.process.stdout, self.log_file),
+            args=(
+                child.process.stdout,
+                self.log_file,
+                # The component is the child's subcommand, as in its own lines.
+                OutputLines(child.args[3], child.process.pid, self.settings.log_format),
+            ),
             name=f"log-{child.name}",
             daemon=True,
         )
@@ -232,11 +237,14 @@ class Supervisor:
             log.info("embedded Redis stopped")
 
 
-def _copy_output(stream: IO[bytes], log_file: LogFile | None) -> None:
+def _copy_output(stream: IO[bytes], log_file: LogFile | None, formatted: OutputLines) -> None:
     """Copy a child's lines to our stdout and the log file until the child closes its end."""
     out = sys.stdout
     for raw in iter(lambda: stream.readline(LINE_LIMIT), b""):
         line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not line.strip():
+            continue
+        line = formatted(line)
         with contextlib.suppress(OSError, ValueError):
             out.write(line + "\n")
             out.flush()

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -122,8 +123,16 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
         celery_app.enable_pipeline_build()
     # Task durations and outcomes for /metrics (kept in Redis, read at scrape time).
     install_task_timing(app)
+    # Celery's banner is free-form text on stdout; one log line says the same instead.
+    logging.getLogger("worker.cli").info(
+        "worker for queues %s, %s processes (%s pool)",
+        ",".join(names),
+        settings.concurrency,
+        pool,
+    )
     app.worker_main(
         [
+            "--quiet",
             "worker",
             "--loglevel",
             settings.log_level,
