@@ -313,3 +313,29 @@ def test_junk_between_frames_skipped_then_flood_closed(
             return []  # closed while we were still writing: closed all the same
 
     assert _run(publishing, redis_server, flooded) == []
+
+
+def test_send_raw_tries_the_empty_control_id_path(
+    publishing: Settings, redis_server: RedisServer
+) -> None:
+    """`radflag send --raw` sends an empty-MSH-10 message; the listener answers AR 101.
+
+    Without --raw, send refuses it before sending (exit 1, nothing on the wire).
+    """
+    from click.testing import CliRunner
+
+    from worker.cli import main
+
+    path = FIXTURES / "hl7" / "oru_v23_missing_control_id.hl7"
+
+    async def scenario(listener: MllpListener) -> tuple[Any, Any]:
+        def send(*extra: str) -> Any:
+            args = ["send", str(path), "--to", f"127.0.0.1:{listener.port}", *extra]
+            return CliRunner().invoke(main, args)
+
+        return await asyncio.to_thread(send), await asyncio.to_thread(send, "--raw")
+
+    plain, raw = _run(publishing, redis_server, scenario)
+    assert plain.exit_code == 1 and "MSH-10" in plain.output and " AR" not in plain.output
+    assert raw.exit_code == 1, raw.output
+    assert f"{path}: (empty MSH-10) AR MSH-10 message control id is empty" in raw.output

@@ -160,6 +160,12 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
     type=click.Path(path_type=Path),
     help="Trust the receiver's certificate if this CA (PEM) signed it; default: system CAs.",
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Send each message as it is, even one radflag would refuse (e.g. an empty MSH-10), "
+    "to try a receiver's negative ACK.",
+)
 @click.option("--tls-cert", type=click.Path(path_type=Path), help="Client certificate (PEM).")
 @click.option(
     "--tls-key",
@@ -174,6 +180,7 @@ def send(
     tls_ca: Path | None,
     tls_cert: Path | None,
     tls_key: Path | None,
+    raw: bool,
 ) -> None:
     """Send HL7 messages over MLLP and print each ACK.
 
@@ -202,7 +209,7 @@ def send(
     for path in files:
         for message in split_messages(path.read_bytes()):
             try:
-                control_id = parse_header(message).control_id
+                control_id = _raw_control_id(message) if raw else parse_header(message).control_id
                 ack = send_message(
                     address, message, control_id, timeout=timeout, ssl_context=ssl_context
                 )
@@ -211,10 +218,21 @@ def send(
                 failures += 1
                 continue
             text = f" {ack.text}" if ack.text else ""
-            click.echo(f"{path}: {control_id} {ack.code}{text}")
+            click.echo(f"{path}: {control_id or '(empty MSH-10)'} {ack.code}{text}")
             failures += ack.code not in ("AA", "CA")
     if failures:
         sys.exit(1)
+
+
+def _raw_control_id(message: bytes) -> str:
+    """MSH-10 as far as it can be read ("" when empty or unreadable): the ACK's MSA-2 echoes it."""
+    from hl7.errors import InboundMessageError
+    from hl7.header import parse_header
+
+    try:
+        return parse_header(message).control_id
+    except InboundMessageError as e:
+        return str(getattr(e.header, "control_id", ""))
 
 
 @main.group()
