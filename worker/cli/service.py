@@ -55,6 +55,12 @@ def run(settings: Settings) -> None:
     lock = _lock_data_dir(settings)  # before the ports: a second `run` says "locked"
     check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
     if "web" in main.commands:
+        from worker.web.security import check_bind
+
+        try:  # the web child would refuse later, and take the service down with it
+            check_bind(settings)
+        except SettingsError as e:
+            raise click.UsageError(str(e)) from e
         check_port_free(settings.http_host, settings.http_port, "--http-port")
     setup_logging(settings.log_level, "run", settings.log_format)
     supervisor = Supervisor(settings, with_web="web" in main.commands, keep_fds=(lock.fileno(),))
