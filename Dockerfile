@@ -17,6 +17,7 @@ COPY pyproject.toml README.md ./
 COPY hl7 hl7
 COPY nlp nlp
 COPY browse browse
+COPY fhir_out fhir_out
 COPY worker worker
 COPY accounts accounts
 COPY feedback feedback

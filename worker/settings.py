@@ -156,15 +156,15 @@ class Settings:
                 f"display_timezone must be an IANA time zone such as Europe/Berlin, "
                 f"got {self.display_timezone!r}"
             ) from e
+        if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL"):
+            raise SettingsError(
+                f"sqlite_synchronous must be NORMAL or FULL, got {self.sqlite_synchronous!r}"
+            )
         for name, allowed in CHOICES.items():
             if str(getattr(self, name)).lower() not in allowed:
                 raise SettingsError(
                     f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
                 )
-        if self.sqlite_synchronous.upper() not in ("NORMAL", "FULL"):
-            raise SettingsError(
-                f"sqlite_synchronous must be NORMAL or FULL, got {self.sqlite_synchronous!r}"
-            )
 
     def __repr__(self) -> str:  # secrets masked
         shown = []

@@ -147,3 +147,26 @@ def test_read_only_commands_create_nothing(tmp_path: Path, command: tuple[str, .
     result = CliRunner().invoke(main, [*command, "--data-dir", str(tmp_path / "d")], env=ENV_CLEAN)
     assert result.exit_code in (1, 2) and "nothing is running in" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_readme_commands_table_names_real_commands() -> None:
+    """Each command in the README's table exists, with the options the row shows."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    rows = [r for r in section.splitlines() if r.startswith("| `radflag")]
+    assert len(rows) >= 12
+    for row in rows:
+        usage = row.split("`")[1].replace("\\|", "|")
+        words = usage.split()[1:]
+        group: click.Command = main
+        for word in words:
+            if not isinstance(group, click.Group):
+                break
+            name = word.split("|")[0]
+            if name not in group.commands:
+                break
+            group = group.commands[name]
+        assert group is not main, row
+        options = {o for p in group.params for o in p.opts}
+        shown = set(re.findall(r"(--[a-z-]+)", usage))
+        assert shown <= options, (row, shown - options)
