@@ -202,6 +202,8 @@ class Supervisor:
             binary=self.settings.redis_binary,
             appendfsync=self.settings.redis_appendfsync,
             preexec_fn=_die_with_parent,
+            # Redis writes its own format: a file of its own, not radflag.log or stdout.
+            log_path=self.settings.data_dir / "logs" / "redis.log",
         ).start()
         log.info(
             "embedded Redis on %s:%d, AOF in %s (appendfsync %s)",

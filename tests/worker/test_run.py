@@ -94,6 +94,7 @@ def test_run_serves_and_stops_everything(
     for health_data in ("medial femoral condyle", "Testpatient", "MRN0001", "19700101"):
         assert health_data not in log
     _check_log_file(tmp_path / "data" / "logs" / "radflag.log", log_format)
+    assert "Redis is starting" in (tmp_path / "data" / "logs" / "redis.log").read_text()
     wait_until(lambda: not any(_alive(p) for p in family), timeout=10, what="all children gone")
     assert not (tmp_path / "data" / "redis" / "redis.url").exists()
     assert (tmp_path / "data" / "redis" / "appendonly.aof").exists()
