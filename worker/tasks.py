@@ -22,6 +22,7 @@ import ssl
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
