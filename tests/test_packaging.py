@@ -9,7 +9,7 @@ import tomllib
 from tests.conftest import ROOT
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-RUNTIME_PACKAGES = ("hl7", "nlp", "worker", "browse")
+RUNTIME_PACKAGES = ("hl7", "nlp", "worker", "browse", "fhir_out")
 
 
 def _name(requirement: str) -> str:

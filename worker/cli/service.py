@@ -51,19 +51,21 @@ def run(settings: Settings) -> None:
     from worker.logging import setup_logging
     from worker.supervisor import Supervisor
 
-    _check_tls(settings)  # the listener child would fail later, less clearly
-    lock = _lock_data_dir(settings)  # before the ports: a second `run` says "locked"
-    check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
-    if "web" in main.commands:
-        from worker.web.security import check_bind
+    from worker.web.security import check_bind
 
+    _check_tls(settings)  # the listener child would fail later, less clearly
+    with_web = "web" in main.commands
+    if with_web:
         try:  # the web child would refuse later, and take the service down with it
             check_bind(settings)
         except SettingsError as e:
             raise click.UsageError(str(e)) from e
+    lock = _lock_data_dir(settings)  # before the ports: a second `run` says "locked"
+    check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
+    if with_web:
         check_port_free(settings.http_host, settings.http_port, "--http-port")
     setup_logging(settings.log_level, "run", settings.log_format)
-    supervisor = Supervisor(settings, with_web="web" in main.commands, keep_fds=(lock.fileno(),))
+    supervisor = Supervisor(settings, with_web=with_web, keep_fds=(lock.fileno(),))
     sys.exit(supervisor.run())
 
 
