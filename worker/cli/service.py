@@ -50,7 +50,6 @@ def run(settings: Settings) -> None:
     """Run the whole service: Redis, listener, workers and web page; Ctrl-C stops it all."""
     from worker.logging import setup_logging
     from worker.supervisor import Supervisor
-
     from worker.web.security import check_bind
 
     _check_tls(settings)  # the listener child would fail later, less clearly
