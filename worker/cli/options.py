@@ -73,6 +73,7 @@ HELP: dict[str, str] = {
     "followup_destination": "HOST:PORT overdue follow-up notifications go to; none: stored only.",
     "followup_check_interval": "Seconds between the checks of follow-up due dates.",
     "followup_clock_file": "File holding the time follow-ups use as now (tests, drills only).",
+    "display_timezone": "IANA time zone the page shows times in, e.g. Europe/Berlin.",
 }
 # Secrets are settings too, but only from the environment: a command line is visible
 # to every user of the machine (ps, /proc) and lands in shell histories.
@@ -116,7 +117,7 @@ WORKER = (
     "fhir_identifier_system",
     "followup_destination",
 )
-WEB = ("http_host", "http_port", "http_user")
+WEB = ("http_host", "http_port", "http_user", "display_timezone")
 ALL: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))
 
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Settings)}
