@@ -21,7 +21,6 @@ COPY fhir_out fhir_out
 COPY worker worker
 COPY accounts accounts
 COPY feedback feedback
-COPY fhir_out fhir_out
 COPY followup followup
 RUN pip install . \
     && useradd --create-home --uid 10001 radflag \

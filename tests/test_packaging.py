@@ -9,7 +9,16 @@ import tomllib
 from tests.conftest import ROOT
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-RUNTIME_PACKAGES = ("hl7", "nlp", "worker", "browse", "fhir_out")
+RUNTIME_PACKAGES = (
+    "hl7",
+    "nlp",
+    "worker",
+    "browse",
+    "fhir_out",
+    "followup",
+    "accounts",
+    "feedback",
+)
 
 
 def _name(requirement: str) -> str:

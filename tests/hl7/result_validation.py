@@ -13,8 +13,9 @@ errors of the result:
   refuses an ED data component over 199 characters, while v2.5.1 OBX-5 takes
   up to 99,999 and the spec puts the whole annotation (base64 JSON) in one ED;
 - table warnings for our own values: coding system `RADFLAG` (HL7 table 0396
-  lists no local systems; the spec fixes `RADFLAG`) and value type `CWE` (in
-  table 0125 of v2.5.1, missing from hl7apy's copy of that table);
+  lists no local systems; the spec fixes `RADFLAG`) and the value types `CWE`,
+  `DR` and `NR` (HL7 data types; `DR`/`NR` carry the follow-up due window),
+  which hl7apy's v2.5.1 copy of table 0125 does not list;
 - inside the segments copied from the inbound message (PID, PV1, ORC, OBR):
   table and length warnings, and data type errors of single fields (a v2.3
   sender's PID-19 with components, which v2.5.1 types ST; a v2.7 OBR-33 with
@@ -39,7 +40,7 @@ from hl7apy.validation import Validator
 # Warnings about radflag's own values that are accepted; see the module docstring.
 RELAXED_OWN_WARNINGS = (
     re.compile(r"Value RADFLAG not in table HL70396 in element OBX_3\.CE_3"),
-    re.compile(r"Value CWE not in table HL70125 in element OBX\.OBX_2"),
+    re.compile(r"Value (CWE|DR|NR) not in table HL70125 in element OBX\.OBX_2"),
 )
 # A sender's field value in a copied segment whose components do not fit the v2.5.1
 # data type (a v2.3 PID-19 sent as CX, say): the sender's data, kept as received.

@@ -113,11 +113,13 @@ def test_real_prometheus_scrapes_a_running_radflag(
             wait_until(lambda: accepts(prom_port), timeout=60, what="Prometheus")
 
             def scraped() -> bool:
-                return _value(base, 'radflag_end_to_end_seconds_count{job="radflag"}') == 1.0
+                # The listener adds its counts every 5 s: wait for them as well.
+                delivered = _value(base, 'radflag_end_to_end_seconds_count{job="radflag"}')
+                accepted = _value(base, 'radflag_mllp_frames_total{outcome="accepted"}')
+                return delivered == 1.0 and accepted == 1.0
 
             wait_until(scraped, timeout=90, interval=1.0, what="the delivery in Prometheus")
             assert _value(base, "radflag_annotations_total") == 1.0
-            assert _value(base, 'radflag_mllp_frames_total{outcome="accepted"}') == 1.0
             assert _value(base, 'radflag_deliveries_total{outcome="delivered"}') == 1.0
             assert _value(base, 'radflag_deliveries_total{outcome="failed"}') == 0.0
             assert _value(base, "radflag_listeners_up") == 1.0
