@@ -36,6 +36,9 @@ class InboundMessageError(PermanentError):
         super().__init__(message)
         if hl7_error_code is not None:
             self.hl7_error_code = hl7_error_code
+        # The MessageHeader read so far, when MSH was readable enough to answer in
+        # kind (version, delimiters, swapped sender) although a field was wrong.
+        self.header: object | None = None
 
     @property
     def text(self) -> str:
@@ -63,9 +66,12 @@ class UnsupportedVersion(InboundMessageError):
 
 
 class NoReportText(InboundMessageError):
-    """The message carries no readable report text (e.g. only an ED/PDF attachment)."""
+    """The message carries no readable report text (e.g. only an ED/PDF attachment).
 
-    hl7_error_code = 207
+    200: radflag does not support that kind of report (207 is kept for our own faults).
+    """
+
+    hl7_error_code = 200
 
 
 class ReportTooLong(InboundMessageError):

@@ -83,6 +83,7 @@ def extract_report(message: bytes) -> Report:
         sections=sections,
         patient_language=_first(segments, "PID").component(15) if _has(segments, "PID") else "",
         order_segments=_order_segments(segments),
+        result_status=_result_status(segments),
     )
 
 
@@ -261,6 +262,19 @@ def _procedure(segments: list[Segment]) -> str | None:
     obr = _first(segments, "OBR")
     # OBR-4 text, else its alternate text; a bare code says nothing about laterality.
     return obr.component(4, 2) or obr.component(4, 5) or None
+
+
+# TXA-17 document completion status (table 0271) as a result status (table 0123).
+_DOCUMENT_STATUS = {"AU": "F", "LA": "F", "DI": "P", "DO": "P", "IP": "P", "IN": "P", "PA": "P"}
+
+
+def _result_status(segments: list[Segment]) -> str:
+    """OBR-25 of the first OBR, else the MDM's TXA-17 as a result status; "" if neither."""
+    if _has(segments, "OBR"):
+        return _first(segments, "OBR").component(25).strip().upper()
+    if _has(segments, "TXA"):
+        return _DOCUMENT_STATUS.get(_first(segments, "TXA").component(17).strip().upper(), "")
+    return ""
 
 
 def _order_segments(segments: list[Segment]) -> tuple[str, ...]:

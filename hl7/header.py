@@ -118,12 +118,7 @@ def _first(value: str, d: Delimiters) -> str:
 
 def _header_from_msh(msh: str, d: Delimiters) -> MessageHeader:
     message_type = _field(msh, d, 9).split(d.repetition, 1)[0].split(d.component)
-    control_id = _first(_field(msh, d, 10), d)
-    if not message_type[0].strip():
-        raise RequiredFieldMissing("MSH-9 message type is empty")
-    if not control_id:
-        raise RequiredFieldMissing("MSH-10 message control id is empty")
-    return MessageHeader(
+    header = MessageHeader(
         field_separator=d.field,
         encoding_characters=d.encoding_characters,
         # HD fields are kept whole (namespace^universal id^type, inbound delimiters)
@@ -134,7 +129,7 @@ def _header_from_msh(msh: str, d: Delimiters) -> MessageHeader:
         receiving_facility=_field(msh, d, 6),
         message_type=unescape(message_type[0], d).strip().upper(),
         trigger_event=unescape(message_type[1], d).strip().upper() if len(message_type) > 1 else "",
-        control_id=control_id,
+        control_id=_first(_field(msh, d, 10), d),
         processing_id=_first(_field(msh, d, 11), d),
         version=_first(_field(msh, d, 12), d),
         accept_ack_type=_first(_field(msh, d, 15), d).upper(),
@@ -142,3 +137,15 @@ def _header_from_msh(msh: str, d: Delimiters) -> MessageHeader:
         character_set=_first(_field(msh, d, 18), d),
         language=_first(_field(msh, d, 19), d),
     )
+    missing = (
+        "MSH-9 message type is empty"
+        if not header.message_type
+        else "MSH-10 message control id is empty"
+        if not header.control_id
+        else None
+    )
+    if missing:
+        error = RequiredFieldMissing(missing)
+        error.header = header  # enough to answer: version, delimiters, sender
+        raise error
+    return header

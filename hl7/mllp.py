@@ -35,6 +35,7 @@ END_BLOCK = b"\x1c\r"
 
 HEAD_BYTES = 4096  # how much of an oversized frame FrameTooLarge.head keeps
 
+_BLANK = b"\x00\t\n\r "  # keep-alives and line ends between frames: junk, not noise
 _NEED_MORE = object()
 _ABANDONED = object()
 
@@ -62,6 +63,9 @@ class FrameDecoder:
             raise ValueError("max_frame_bytes must be positive")
         self.max_frame_bytes = max_frame_bytes
         self.discarded_bytes = 0
+        # Of those, bytes that are not NUL or white space: text such as an HTTP request
+        # means the peer does not speak MLLP (the listener closes such a connection).
+        self.noise_bytes = 0
         self._buffer = bytearray()
         self._in_frame = False
         self._scanned = 0  # bytes of the current frame already searched for the end block
@@ -107,14 +111,20 @@ class FrameDecoder:
     def _enter_frame(self) -> bool:
         start = self._buffer.find(START_BLOCK)
         if start < 0:
-            self.discarded_bytes += len(self._buffer)
-            self._buffer.clear()
+            self._discard(len(self._buffer))
             return False
-        self.discarded_bytes += start
-        del self._buffer[: start + 1]
+        self._discard(start)
+        del self._buffer[:1]
         self._in_frame = True
         self._scanned = 0
         return True
+
+    def _discard(self, count: int) -> None:
+        """Drop the first `count` bytes of the buffer as junk between frames."""
+        junk = bytes(self._buffer[:count])
+        self.discarded_bytes += count
+        self.noise_bytes += len(junk.translate(None, _BLANK))
+        del self._buffer[:count]
 
     def _take_frame(self) -> bytes | FrameTooLarge | object:
         """A payload, FrameTooLarge, _NEED_MORE, or _ABANDONED (frame cut by a start block)."""

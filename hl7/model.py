@@ -62,6 +62,9 @@ class Report:
     # PID, PV1, ORC and OBR segments as received (decoded text, inbound separators),
     # copied into the result message so it attaches to the same patient and order.
     order_segments: tuple[str, ...] = ()
+    # The report's status, HL7 table 0123 (F final, P preliminary, C corrected, ...):
+    # OBR-25, or for an MDM its TXA-17 mapped; "" when the message says nothing.
+    result_status: str = ""
 
     @property
     def control_id(self) -> str:

@@ -54,6 +54,11 @@ FLAG_TEXT: dict[str, str] = {
 # OBX-8 abnormal flags (HL7 table 0078): A abnormal, AA critically abnormal.
 ABNORMAL_FLAG = {"routine": "A", "high": "AA", "urgent": "AA"}
 OBR_RESULT_STATUS = 25
+PV1_PATIENT_CLASS = 2
+# Inbound OBR-25 values (table 0123) a result keeps: final, preliminary, corrected,
+# some results available, results stored not verified. Others (an order status such as
+# O or I, or X cancelled) cannot describe a report that has text; the result says F.
+RESULT_STATUSES = ("F", "P", "C", "A", "R")
 
 
 def build_result(
@@ -105,17 +110,36 @@ def _msh(report: Report, inbound: Delimiters, control_id: str, timestamp: dateti
 
 def _order_segments(report: Report, inbound: Delimiters) -> list[str]:
     copied = [_redelimit(raw, inbound) for raw in report.order_segments]
+    if not any(raw.startswith("PID|") for raw in copied):
+        # ORU_R01 has PV1 only inside the PATIENT group, which PID opens: without a
+        # PID a copied PV1 would break the structure, and it names no patient anyway.
+        copied = [raw for raw in copied if not raw.startswith("PV1|")]
     if not any(raw.startswith("OBR|") for raw in copied):
         # An MDM without an order: ORU_R01 needs an OBR to hang the observations on.
         procedure = escape(report.procedure or "Radiology report")
         copied.append(f"OBR|1||{escape(report.accession)}|^{procedure}")
-    return [_final_obr(raw) if raw.startswith("OBR|") else raw for raw in copied]
+    status = result_status(report)
+    copied = [_with_patient_class(raw) if raw.startswith("PV1|") else raw for raw in copied]
+    return [_with_status(raw, status) if raw.startswith("OBR|") else raw for raw in copied]
 
 
-def _final_obr(raw: str) -> str:
+def _with_patient_class(raw: str) -> str:
+    # PV1-2 is required in v2.5.1; some senders leave it empty. U: unknown (table 0004).
+    fields = raw.split("|")
+    fields += [""] * (PV1_PATIENT_CLASS + 1 - len(fields))
+    fields[PV1_PATIENT_CLASS] = fields[PV1_PATIENT_CLASS] or "U"
+    return "|".join(fields)
+
+
+def result_status(report: Report) -> str:
+    """OBR-25 of the result: the inbound report's status (P stays P, C is C), else F."""
+    return report.result_status if report.result_status in RESULT_STATUSES else "F"
+
+
+def _with_status(raw: str, status: str) -> str:
     fields = raw.split("|")
     fields += [""] * (OBR_RESULT_STATUS + 1 - len(fields))
-    fields[OBR_RESULT_STATUS] = "F"
+    fields[OBR_RESULT_STATUS] = status
     return "|".join(fields)
 
 

@@ -27,6 +27,7 @@ from hl7.ack import build_ack
 from hl7.errors import InboundMessageError
 from hl7.header import parse_header
 from hl7.mllp import FrameDecoder, encode_frame
+from tests.hl7.result_validation import validate_result
 from worker.redis_server import RedisServer, free_port
 from worker.settings import Settings
 
@@ -248,6 +249,8 @@ class MllpDestination:
     port: int = 0
     received: list[bytes] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)  # time.monotonic() per received message
+    # Every result received goes through hl7apy's validation; what failed, and why.
+    invalid: list[str] = field(default_factory=list)
     _server: socket.socket | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -288,11 +291,20 @@ class MllpDestination:
         deadline = time.monotonic() + timeout
         with self._arrived:
             while len(self.received) < count:
+                assert not self.invalid, f"invalid results delivered: {self.invalid}"
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"{len(self.received)} of {count} results arrived")
                 self._arrived.wait(left)
+            assert not self.invalid, f"invalid results delivered: {self.invalid}"
             return list(self.received)
+
+    def _check(self, frame: bytes) -> None:
+        try:
+            validate_result(frame)
+        except AssertionError as e:
+            with self._lock:
+                self.invalid.append(str(e)[:500])
 
     def _accept_loop(self, server: socket.socket) -> None:
         while self._server is server:
@@ -325,6 +337,7 @@ class MllpDestination:
                         self.arrivals.append(time.monotonic())
                         self._arrived.notify_all()
                     if code == "hold":
+                        self._check(frame)
                         continue
                     try:
                         header = parse_header(frame)
@@ -337,6 +350,7 @@ class MllpDestination:
                         timestamp=datetime.now(UTC),
                     )
                     conn.sendall(encode_frame(ack))
+                    self._check(frame)  # after the ACK: the check takes no delivery time
 
 
 @contextlib.contextmanager

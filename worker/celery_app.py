@@ -62,6 +62,9 @@ app.conf.update(
         keys.TASK_FOLLOWUP_CHECK: {"queue": keys.QUEUE_STORE},
     },
     worker_hijack_root_logger=False,
+    # Task events for Flower (`radflag run --flower`); arguments show as ids only.
+    worker_send_task_events=True,
+    task_send_sent_event=True,
     worker_redirect_stdouts=False,
     broker_connection_retry_on_startup=True,
     worker_cancel_long_running_tasks_on_connection_loss=False,

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from worker import keys
+from worker.counters import COUNTERS_KEY, counter_field
 
 STAGE_DELIVER = "deliver"
 STAGE_ANNOTATE = "annotate"
@@ -50,9 +51,16 @@ class DeadLetter:
         return out
 
 
-def add(client: redis.Redis, entry: DeadLetter) -> str:
-    """Store `entry`; return its id."""
+def add(client: Any, entry: DeadLetter) -> str:
+    """Store `entry` and count it (radflag_dead_lettered_total); return its id.
+
+    `client` may be a pipeline: the entry and its count are then written together.
+    """
     client.hset(keys.DLQ_KEY, entry.id, json.dumps(asdict(entry)))
+    field = counter_field(
+        "radflag_dead_lettered_total", {"stage": entry.stage, "reason": entry.reason}
+    )
+    client.hincrby(COUNTERS_KEY, field, 1)
     return entry.id
 
 

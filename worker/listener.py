@@ -58,12 +58,14 @@ from hl7.model import MessageHeader
 from hl7.orders import is_event_message, screen_event
 from worker import journal, keys, tls
 from worker.celery_app import BrokerUnavailable, task_envelope
+from worker.counters import FLUSH_INTERVAL, ListenerCounts
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 65536
 TLS_HANDSHAKE_TIMEOUT = 30.0
+NOISE_LIMIT = 4096  # printable bytes outside frames tolerated on one connection
 INTAKE_SCRIPT = resources.files("worker").joinpath("intake.lua").read_text()
 
 # Answering an unreadable MSH still needs delimiters and a version.
@@ -156,6 +158,10 @@ class Intake:
             log.error("rejected message not recorded control_id=%s", header.control_id or "?")
 
 
+class ListenError(OSError):
+    """The listener cannot bind its address (in use, or not an address of this host)."""
+
+
 @dataclass
 class _Connection:
     peer: str
@@ -190,12 +196,18 @@ class MllpListener:
         # its sender resends later, as after any lost connection).
         self.buffered = 0
         self._refusing = False
+        self.counts = ListenerCounts()  # flushed to Redis by `serve`'s heartbeat
 
     async def start(self) -> None:
         """Bind and start accepting; `self.port` is the bound port afterwards."""
-        self._server = await asyncio.start_server(
-            self._serve_connection, self.host, self.port, limit=READ_CHUNK
-        )
+        try:
+            self._server = await asyncio.start_server(
+                self._serve_connection, self.host, self.port, limit=READ_CHUNK
+            )
+        except OSError as e:
+            raise ListenError(
+                f"--mllp-port: cannot listen on {self.host}:{self.port}: {e.strerror or e}"
+            ) from e
         self.port = self._server.sockets[0].getsockname()[1]
         log.info(
             "MLLP listener on %s:%d%s",
@@ -232,9 +244,12 @@ class MllpListener:
         conn = _Connection(peer=f"{peername[0]}:{peername[1]}" if peername else "?", task=task)
         if len(self._connections) >= self.settings.max_connections:
             self._refuse_connection(writer, conn)
+            self.counts.count("radflag_mllp_connections_closed_total", reason="connection_limit")
             return
         self._refusing = False
         self._connections[task] = conn
+        self.counts.count("radflag_mllp_connections_total")
+        self.counts.open_connections = len(self._connections)
         try:
             if self.ssl_context is not None and not await self._start_tls(writer, conn):
                 return
@@ -246,6 +261,7 @@ class MllpListener:
         finally:
             del self._connections[task]
             self.buffered -= conn.buffered
+            self.counts.open_connections = len(self._connections)
             writer.close()
             with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(writer.wait_closed(), 2)
@@ -260,9 +276,11 @@ class MllpListener:
             # The reason (WRONG_VERSION_NUMBER, PEER_DID_NOT_RETURN_A_CERTIFICATE, ...)
             # comes from OpenSSL; no message bytes were decrypted, so it holds no health data.
             log.warning("connection %s: TLS handshake failed: %s", conn.peer, e.reason or e)
+            self.counts.count("radflag_mllp_connections_closed_total", reason="tls_failed")
             return False
         except (TimeoutError, ConnectionError) as e:
             log.warning("connection %s: TLS handshake failed: %s", conn.peer, type(e).__name__)
+            self.counts.count("radflag_mllp_connections_closed_total", reason="tls_failed")
             return False
         return True
 
@@ -279,33 +297,48 @@ class MllpListener:
                 log.info(
                     "connection %s idle for %gs, closed", conn.peer, self.settings.idle_timeout
                 )
+                self.counts.count("radflag_mllp_connections_closed_total", reason="idle")
                 return
             conn.busy = True
+            self.counts.count("radflag_mllp_received_bytes_total", len(data))
             if not data:
                 leftover = decoder.close()
                 if leftover is not None:  # unterminated but whole: answer it anyway
-                    writer.write(encode_frame(await self._answer(leftover)))
+                    writer.write(encode_frame(await self._answer(leftover, conn.peer)))
                     await writer.drain()
                 return
+            noise_before = decoder.noise_bytes
             try:
                 frames = decoder.feed(data)
             except FrameTooLarge as e:
                 for frame in e.frames:  # completed before the oversized one: answer them
-                    writer.write(encode_frame(await self._answer(frame)))
+                    writer.write(encode_frame(await self._answer(frame, conn.peer)))
                 await self._refuse_oversized(writer, conn, e)
+                self.counts.count("radflag_mllp_frames_total", outcome="oversized")
+                self.counts.count("radflag_mllp_connections_closed_total", reason="oversized")
                 return
             if not self._account(conn, decoder.pending_bytes):
+                self.counts.count("radflag_mllp_connections_closed_total", reason="buffer_budget")
                 return
             if decoder.discarded_bytes and not warned_junk:
                 warned_junk = True
                 log.warning("connection %s sent bytes outside MLLP frames", conn.peer)
             if decoder.discarded_bytes > self.settings.max_frame_bytes:
                 log.warning("connection %s: too many bytes outside frames, closed", conn.peer)
+                self.counts.count("radflag_mllp_connections_closed_total", reason="not_mllp")
                 return
             for frame in frames:
-                writer.write(encode_frame(await self._answer(frame)))
+                writer.write(encode_frame(await self._answer(frame, conn.peer)))
             await writer.drain()
             conn.busy = False
+            if _not_mllp(decoder, noise_before, frames):
+                log.warning(
+                    "connection %s sent %d bytes that are not MLLP (e.g. HTTP), closed",
+                    conn.peer,
+                    decoder.noise_bytes,
+                )
+                self.counts.count("radflag_mllp_connections_closed_total", reason="not_mllp")
+                return
 
     def _account(self, conn: _Connection, pending: int) -> bool:
         """Track the bytes held for `conn`; False (logged) when over the budget."""
@@ -330,7 +363,7 @@ class MllpListener:
             )
         writer.transport.abort()
 
-    async def _answer(self, frame: bytes) -> bytes:
+    async def _answer(self, frame: bytes, peer: str = "?") -> bytes:
         """The ACK for one frame, after queueing it (or deciding not to)."""
         received_at = datetime.now(UTC)
         header = _FALLBACK_HEADER
@@ -343,15 +376,21 @@ class MllpListener:
             else:
                 screen(frame, header)
         except InboundMessageError as e:
-            return await self._reject(frame, header, e, received_at)
+            # An MSH read far enough to answer in kind (e.g. only MSH-10 empty) is used.
+            header = e.header if isinstance(e.header, MessageHeader) else header
+            code = response_code(header, "rejected" if e.reject else "error")
+            self._count(header, code, "rejected")
+            return await self._reject(frame, header, e, received_at, peer)
         code = response_code(header, "accepted")
         try:
             queued = await self.intake.accept(frame, header, code, received_at, task_name)
         except BrokerUnavailable as e:
             log.warning("not queued control_id=%s: %s", header.control_id, e)
+            error_code = response_code(header, "error")
+            self._count(header, error_code, "error")
             return build_ack(
                 header,
-                response_code(header, "error"),
+                error_code,
                 control_id=_ack_id(),
                 timestamp=received_at,
                 text="message could not be queued, please resend",
@@ -360,17 +399,34 @@ class MllpListener:
             log.debug("queued control_id=%s", header.control_id)
         else:
             log.info("duplicate control_id=%s acknowledged again", header.control_id)
+        self._count(header, code, "accepted" if queued else "duplicate")
         return build_ack(header, code, control_id=_ack_id(), timestamp=received_at)
 
+    def _count(self, header: MessageHeader, ack_code: str, outcome: str) -> None:
+        self.counts.count("radflag_mllp_frames_total", outcome=outcome)
+        self.counts.count(
+            "radflag_messages_received_total",
+            message_type=message_type_label(header),
+            ack_code=ack_code,
+        )
+
     async def _reject(
-        self, frame: bytes, header: MessageHeader, error: InboundMessageError, received_at: datetime
+        self,
+        frame: bytes,
+        header: MessageHeader,
+        error: InboundMessageError,
+        received_at: datetime,
+        peer: str,
     ) -> bytes:
         code = response_code(header, "rejected" if error.reject else "error")
+        # The reason is radflag's own wording (which field, which type), never message text.
         log.warning(
-            "rejected control_id=%s code=%s hl7_error=%d",
+            "rejected control_id=%s from %s code=%s hl7_error=%d: %s",
             header.control_id or "?",
+            peer,
             code,
             error.hl7_error_code,
+            error.text,
         )
         await self.intake.record_rejected(frame, header, code, error.text, received_at)
         return build_ack(header, code, control_id=_ack_id(), timestamp=received_at, error=error)
@@ -386,13 +442,38 @@ class MllpListener:
         except InboundMessageError:
             await writer.drain()
             return
-        reason = InboundMessageError(str(error), hl7_error_code=207)
+        # 104 "value too long": the sender's message is too big for us, not our fault (207).
+        reason = InboundMessageError(str(error), hl7_error_code=104)
         code = response_code(header, "rejected")
         ack = build_ack(
             header, code, control_id=_ack_id(), timestamp=datetime.now(UTC), error=reason
         )
         writer.write(encode_frame(ack))
         await writer.drain()
+
+
+def _not_mllp(decoder: FrameDecoder, noise_before: int, frames: list[bytes]) -> bool:
+    """True when a read brought text outside frames and no frame with it, or too much text.
+
+    NUL keep-alives and line ends between frames are tolerated (common sender habits);
+    printable bytes with no frame after them mean the peer speaks another protocol,
+    and waiting for its idle timeout would hold the connection for nothing.
+    """
+    if decoder.noise_bytes > NOISE_LIMIT:
+        return True
+    return decoder.noise_bytes > noise_before and not frames and not decoder.pending_bytes
+
+
+# Message types counted under their own label; others as "other" (bounded series).
+COUNTED_TYPES = ("ORU^R01", "ORU^", "MDM^T02", "MDM^T04")
+
+
+def message_type_label(header: MessageHeader) -> str:
+    """MSH-9 as a metric label: a supported type, "other", or "unreadable" (no MSH)."""
+    if not header.message_type:
+        return "unreadable"
+    kind = f"{header.message_type}^{header.trigger_event}"
+    return kind if kind in COUNTED_TYPES else "other"
 
 
 def _ack_id() -> str:
@@ -416,11 +497,22 @@ async def serve(settings: Settings, redis_url: str) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     reconciling = asyncio.create_task(_reconcile(settings, redis_url, stop))
+    heartbeat = asyncio.create_task(_heartbeat(listener, client, stop))
     await stop.wait()
     log.info("MLLP listener stopping: finishing messages in flight")
     await listener.stop()
-    await asyncio.wait([reconciling], timeout=10)
+    await asyncio.wait([reconciling, heartbeat], timeout=10)
+    await listener.counts.flush(client)  # what the last messages added
+    await listener.counts.forget(client)
     await client.aclose()
+
+
+async def _heartbeat(listener: MllpListener, client: aioredis.Redis, stop: asyncio.Event) -> None:
+    """Every FLUSH_INTERVAL seconds until `stop`: add the counts to Redis, say we are up."""
+    while not stop.is_set():
+        await listener.counts.flush(client)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), FLUSH_INTERVAL)
 
 
 async def _reconcile(settings: Settings, redis_url: str, stop: asyncio.Event) -> None:

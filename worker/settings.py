@@ -28,6 +28,31 @@ def _parse_hostport(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# Settings that take one of a few words (compared without case).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "log_level": ("debug", "info", "warning", "error", "critical"),
+    "log_format": ("text", "json"),
+    "redis_appendfsync": ("everysec", "always"),
+    "sqlite_synchronous": ("normal", "full"),
+    "restore_unacked": ("auto", "yes", "no"),
+}
+
+# Numbers that only make sense above zero.
+_POSITIVE = (
+    "delivery_concurrency",
+    "max_frame_bytes",
+    "idle_timeout",
+    "duplicate_window",
+    "delivery_timeout",
+    "delivery_max_age",
+    "delivery_backoff_max",
+    "delivery_backoff_base",
+    "visibility_timeout",
+    "retention_days",
+    "log_max_bytes",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything radflag can be configured with; see README "Configuration"."""
@@ -97,6 +122,10 @@ class Settings:
     followup_clock_file: Path | None = None
     # The time zone the page shows exam, report and review times in (IANA name).
     display_timezone: str = "UTC"
+    # Logs: text or json lines; `radflag run` also writes them to data_dir/logs, rotating.
+    log_format: str = "text"
+    log_max_bytes: int = 10 * 1024 * 1024
+    log_backups: int = 5
 
     def __post_init__(self) -> None:
         for name in ("destination", "followup_destination"):
@@ -109,6 +138,9 @@ class Settings:
                 raise SettingsError(f"{name} must be a port number, got {getattr(self, name)}")
         if self.concurrency < 1:
             raise SettingsError("concurrency must be at least 1")
+        for name in _POSITIVE:
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be more than 0, got {getattr(self, name)}")
         for name in ("tls_key", "tls_client_ca"):
             if getattr(self, name) is not None and self.tls_cert is None:
                 raise SettingsError(
@@ -128,6 +160,11 @@ class Settings:
             raise SettingsError(
                 f"sqlite_synchronous must be NORMAL or FULL, got {self.sqlite_synchronous!r}"
             )
+        for name, allowed in CHOICES.items():
+            if str(getattr(self, name)).lower() not in allowed:
+                raise SettingsError(
+                    f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}"
+                )
 
     def __repr__(self) -> str:  # secrets masked
         shown = []

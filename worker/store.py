@@ -277,6 +277,18 @@ def create_store_engine(database_url: str, *, sqlite_synchronous: str = "NORMAL"
     return create_engine(database_url, pool_pre_ping=True)
 
 
+def store_exists(settings: Settings) -> bool:
+    """False when the store is SQLite and its file is not there (nothing ran in data_dir).
+
+    Read-only commands ask this first, so that looking does not create an empty store.
+    """
+    url = settings.effective_database_url
+    if not url.startswith("sqlite"):
+        return True
+    path = url.split(":///", 1)[-1]
+    return path in ("", ":memory:") or os.path.isfile(path)
+
+
 def open_store(settings: Settings) -> Store:
     """The process's Store for `settings`, migrated to the latest schema.
 

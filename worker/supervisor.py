@@ -14,6 +14,10 @@ workers, the web server, and Redis last) and is told by the kernel to die if
 the supervisor itself dies (PR_SET_PDEATHSIG). A child that exits on its own
 stops the whole service with an error: a half-running service would ACK
 messages nobody processes, or process messages nobody receives.
+
+Logs: every child's stdout and stderr come through a pipe to a thread here
+that copies each line to our stdout and to `data_dir/logs/radflag.log`
+(rotating); this process is that file's only writer, so rotation is safe.
 """
 
 from __future__ import annotations
@@ -25,10 +29,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, fields
+from typing import IO
 
 from worker import keys
+from worker.logging import LOG_FILE_NAME, LogFile, OutputLines, TeeHandler
 from worker.reconciler import restore_at_start
 from worker.redis_server import RedisServer
 from worker.settings import PREFIX, Settings
@@ -36,6 +43,7 @@ from worker.settings import PREFIX, Settings
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 30.0
+LINE_LIMIT = 65536  # longest log line copied whole; a longer one is copied in pieces
 _PR_SET_PDEATHSIG = 1
 
 
@@ -119,26 +127,72 @@ class Supervisor:
         self.redis: RedisServer | None = None
         self.children = plan_children(settings, with_web=with_web)
         self._stop_requested = False
+        self._copiers: list[threading.Thread] = []
+        self.log_file: LogFile | None = None
 
     def run(self) -> int:
         """Run the service; return the exit status (0 after a requested stop)."""
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._request_stop)
         status = 0
+        tee = self._open_log_file()
         try:
             redis_url = self._start_redis()
             restore_at_start(self.settings, redis_url)
             env = settings_env(self.settings, redis_url)
             for child in self.children:
                 child.process = subprocess.Popen(
-                    child.args, env=env, preexec_fn=_die_with_parent, stdin=subprocess.DEVNULL,
+                    child.args,
+                    env=env,
+                    preexec_fn=_die_with_parent,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
                     pass_fds=self.keep_fds,
-                )  # fmt: skip
+                )
+                self._copy_lines(child)
                 log.info("started %s pid=%d", child.name, child.process.pid)
             status = self._watch()
         finally:
             self._stop_all()
+            self._close_log_file(tee)
         return status
+
+    def _open_log_file(self) -> TeeHandler:
+        self.log_file = LogFile(
+            self.settings.data_dir / "logs" / LOG_FILE_NAME,
+            max_bytes=self.settings.log_max_bytes,
+            backups=self.settings.log_backups,
+        )
+        tee = TeeHandler(self.log_file)
+        root = logging.getLogger()
+        if root.handlers:
+            tee.setFormatter(root.handlers[0].formatter)
+        root.addHandler(tee)
+        return tee
+
+    def _close_log_file(self, tee: TeeHandler) -> None:
+        for thread in self._copiers:  # the children are gone: their pipes end
+            thread.join(5)
+        logging.getLogger().removeHandler(tee)
+        if self.log_file is not None:
+            self.log_file.close()
+
+    def _copy_lines(self, child: Child) -> None:
+        assert child.process is not None and child.process.stdout is not None
+        thread = threading.Thread(
+            target=_copy_output,
+            args=(
+                child.process.stdout,
+                self.log_file,
+                # The component is the child's subcommand, as in its own lines.
+                OutputLines(child.args[3], child.process.pid, self.settings.log_format),
+            ),
+            name=f"log-{child.name}",
+            daemon=True,
+        )
+        thread.start()
+        self._copiers.append(thread)
 
     def _start_redis(self) -> str:
         if self.settings.redis_url:
@@ -148,6 +202,8 @@ class Supervisor:
             binary=self.settings.redis_binary,
             appendfsync=self.settings.redis_appendfsync,
             preexec_fn=_die_with_parent,
+            # Redis writes its own format: a file of its own, not radflag.log or stdout.
+            log_path=self.settings.data_dir / "logs" / "redis.log",
         ).start()
         log.info(
             "embedded Redis on %s:%d, AOF in %s (appendfsync %s)",
@@ -181,6 +237,22 @@ class Supervisor:
             keys.embedded_url_file(self.settings.data_dir).unlink(missing_ok=True)
             self.redis.stop()
             log.info("embedded Redis stopped")
+
+
+def _copy_output(stream: IO[bytes], log_file: LogFile | None, formatted: OutputLines) -> None:
+    """Copy a child's lines to our stdout and the log file until the child closes its end."""
+    out = sys.stdout
+    for raw in iter(lambda: stream.readline(LINE_LIMIT), b""):
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not line.strip():
+            continue
+        line = formatted(line)
+        with contextlib.suppress(OSError, ValueError):
+            out.write(line + "\n")
+            out.flush()
+        if log_file is not None:
+            log_file.write(line)
+    stream.close()
 
 
 def _stop_child(child: Child) -> None:

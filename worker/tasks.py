@@ -22,6 +22,7 @@ import ssl
 from datetime import UTC, datetime
 from typing import Any
 
+import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
@@ -29,10 +30,11 @@ from hl7.errors import InboundMessageError, TransientError
 from hl7.extract import extract_report
 from hl7.header import parse_header
 from hl7.result import build_result
-from worker import dlq, journal, keys, outcomes
+from worker import counters, dlq, journal, keys, outcomes
 from worker.celery_app import app, current_settings, publish
 from worker.delivery import DeliveryError, DeliveryRejected, backoff_delay, deliver
 from worker.followup_tasks import track_report
+from worker.metrics import observe_end_to_end
 from worker.reports import annotate_report
 from worker.settings import Settings, _parse_hostport
 from worker.store import open_store
@@ -43,6 +45,16 @@ log = logging.getLogger(__name__)
 
 _STORE_RETRY_BASE = 1.0  # seconds before the first retry after a store error; doubles
 _REQUEST = "worker.outcomes:OutcomeRequest"  # dead-letters tasks killed by the time limit
+
+
+@functools.cache
+def _metrics_client(broker_url: str) -> redis.Redis:
+    # One client per process and broker; counters and latencies go to the broker's Redis.
+    return keys.redis_client(broker_url, timeout=1.0)
+
+
+def _count(name: str, amount: int = 1, **labels: str) -> None:
+    counters.count(_metrics_client(app.conf.broker_url), name, amount, **labels)
 
 
 @functools.cache
@@ -100,6 +112,7 @@ def annotate_message(
                 "dedupe_key": dedupe_key,
                 "control_id": control_id,
                 "first_attempt_at": datetime.now(UTC).isoformat(),
+                "received_at": received_at,
             },
         )
     except TransientError as e:
@@ -155,6 +168,9 @@ def _annotate(
         evidence={flag.code: list(flag.evidence) for flag in annotation.flags},
         report_text=report.text,
     )
+    _count("radflag_annotations_total")
+    for flag in annotation.flags:
+        _count("radflag_flags_total", code=flag.code)
     log.info(
         "annotated control_id=%s accession=%s bme=%s flags=%d result=%s",
         control_id,
@@ -197,6 +213,7 @@ def deliver_result(
     control_id: str,
     first_attempt_at: str,
     destination: str | None = None,
+    received_at: str | None = None,
 ) -> None:
     """Send one result to the destination; retry with backoff; dead-letter on AR or old age.
 
@@ -241,6 +258,9 @@ def deliver_result(
                  result_control_id, attempt, type(e).__name__)  # fmt: skip
         raise self.retry(exc=e, countdown=_delay(attempt)) from e
     entry.record("delivered", ack.code)
+    if received_at:  # not for a resend: its wait was the operator's, not the service's
+        seconds = (datetime.now(UTC) - datetime.fromisoformat(received_at)).total_seconds()
+        observe_end_to_end(_metrics_client(app.conf.broker_url), max(0.0, seconds))
     log.info("delivered result=%s control_id=%s attempt=%d", result_control_id, control_id, attempt)
     try:
         outcomes.settle(outcomes.annotate_entry(dedupe_key))
@@ -288,6 +308,7 @@ class _DeliveryRecord:
         self.attempt = attempt
 
     def record(self, outcome: str, detail: str) -> None:
+        _count("radflag_deliveries_total", outcome=outcome)
         try:
             open_store(current_settings()).record_delivery(
                 dedupe_key=self.dedupe_key,

@@ -38,7 +38,7 @@ SAMPLE_OUTCOMES: dict[str, dict[str, Any]] = {
         ],
         "absent": ["1.113654.1.2001.30.2.2"],
     },
-    "dcm4che_v251_oru_ed_pdf.hl7": {"error": NoReportText, "code": 207, "says": "encapsulated"},
+    "dcm4che_v251_oru_ed_pdf.hl7": {"error": NoReportText, "code": 200, "says": "encapsulated"},
     "dcm4che_v251_oru_sr_8859-1.hl7": {
         "accession": "FillerOrderNumberImagingServiceRequest",
         "procedure": "Microscopic Observation",
@@ -116,7 +116,7 @@ FIXTURE_OUTCOMES: dict[str, dict[str, Any]] = {
         "says": "MSH-10",
     },
     "oru_v24_lab_panel.hl7": {"error": UnsupportedMessageType, "code": 200, "says": "lab panel"},
-    "oru_v251_ed_pdf_only.hl7": {"error": NoReportText, "code": 207, "says": "encapsulated"},
+    "oru_v251_ed_pdf_only.hl7": {"error": NoReportText, "code": 200, "says": "encapsulated"},
     "mdm_v24_t04_utf8_de.hl7": {
         "accession": "DOC3003",
         "procedure": None,

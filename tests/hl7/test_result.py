@@ -78,8 +78,8 @@ def test_result_header_per_spec() -> None:
     assert msh.msh_7.value == "20261124093000+0100"
 
 
-def test_order_segments_copied_with_obr25_final() -> None:
-    """PID, PV1, ORC and OBR are the inbound ones; OBR-25 becomes F."""
+def test_order_segments_copied_with_inbound_obr25() -> None:
+    """PID, PV1, ORC and OBR are the inbound ones; OBR-25 stays the inbound P (preliminary)."""
     result = build_result(KNEE, KNEE_ANNOTATION, control_id="NEW-1", timestamp=CLOCK).decode()
     segments = split_segments(result, STANDARD)
     copied = {s.name: s for s in segments if s.name in ("PID", "PV1", "ORC", "OBR")}
@@ -87,7 +87,8 @@ def test_order_segments_copied_with_obr25_final() -> None:
     inbound = {raw[:3]: raw for raw in KNEE.order_segments}
     for name in ("PID", "PV1", "ORC"):
         assert copied[name].raw == inbound[name]
-    assert copied["OBR"].field(25) == "F" and copied["OBR"].field(3) == "ACC1001"
+    assert KNEE.result_status == "P"
+    assert copied["OBR"].field(25) == "P" and copied["OBR"].field(3) == "ACC1001"
     assert copied["OBR"].component(4, 2) == "MRI KNEE RIGHT WO CONTRAST"
 
 

@@ -40,6 +40,7 @@ def destination() -> Iterator[MllpDestination]:
         yield receiver
     finally:
         receiver.stop()
+    assert not receiver.invalid, f"invalid results delivered: {receiver.invalid}"
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ def test_exhausted_retries_dead_lettered(fresh: DeliveryService) -> None:
     assert dlq.entries(fresh.client)[0].reason == "exhausted"
     runner = CliRunner()
     env = {"RADFLAG_REDIS_URL": fresh.redis_server.url}
-    purged = runner.invoke(main, ["dlq", "purge", "--all"], env=env)
+    purged = runner.invoke(main, ["dlq", "purge", "--all", "--yes"], env=env)
     assert purged.exit_code == 0 and keys.dlq_size(fresh.client) == 0
 
 

@@ -87,9 +87,24 @@ def test_purge_all_in_batches_prints_summary(
     monkeypatch.setattr(service_cli, "PURGE_BATCH", 2)
     for i in range(5):
         _add(redis_client, f"P{i}")
-    result = _invoke(redis_server, "purge", "--all")
+    result = _invoke(redis_server, "purge", "--all", "--yes")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[-1].startswith("removed 5, failed 0 at ")
     assert keys.dlq_size(redis_client) == 0
-    again = _invoke(redis_server, "purge", "--all")
+    again = _invoke(redis_server, "purge", "--all", "--yes")
     assert again.output.splitlines()[-1].startswith("removed 0, failed 0 at ")
+
+
+def test_purge_all_asks_first(redis_server: RedisServer, redis_client: redis.Redis) -> None:
+    """`dlq purge --all` without --yes asks; answering no removes nothing, yes removes all."""
+    for i in range(3):
+        _add(redis_client, f"Q{i}")
+    refused = CliRunner().invoke(
+        main, ["dlq", "purge", "--all"], env={"RADFLAG_REDIS_URL": redis_server.url}, input="n\n"
+    )
+    assert refused.exit_code == 1 and "Remove 3 dead-letter entries" in refused.output
+    assert keys.dlq_size(redis_client) == 3
+    agreed = CliRunner().invoke(
+        main, ["dlq", "purge", "--all"], env={"RADFLAG_REDIS_URL": redis_server.url}, input="y\n"
+    )
+    assert agreed.exit_code == 0 and keys.dlq_size(redis_client) == 0

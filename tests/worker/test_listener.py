@@ -118,7 +118,7 @@ def test_unsupported_trigger_rejected(publishing: Settings, redis_server: RedisS
 
 @pytest.mark.parametrize(
     ("fixture", "error_code"),
-    [("oru_v251_ed_pdf_only.hl7", "207"), ("oru_v24_lab_panel.hl7", "200")],
+    [("oru_v251_ed_pdf_only.hl7", "200"), ("oru_v24_lab_panel.hl7", "200")],
 )
 def test_message_without_report_text_rejected_before_queueing(
     publishing: Settings,
@@ -180,6 +180,43 @@ def test_oversized_frame_rejected_and_closed(
     chunks = [frame[:1000], frame[1000:]]
     answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, chunks, 1))
     assert _codes(answers) == [("AR", "BIG1")]
+    # Table 0357: too big for us is 104 (value too long), not 207 (our internal error).
+    assert parse_ack(answers[0]).error_code == "104"
+
+
+def test_http_request_gets_connection_closed(
+    publishing: Settings, redis_server: RedisServer
+) -> None:
+    """An HTTP request on the MLLP port: no answer, closed at once (not after idle_timeout)."""
+    request = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n"
+    slow = Settings(data_dir=publishing.data_dir, idle_timeout=60.0)
+
+    async def scenario(listener: MllpListener) -> tuple[bytes, float]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+        started = time.monotonic()
+        writer.write(request)
+        await writer.drain()
+        async with asyncio.timeout(10):
+            answer = await reader.read(100)
+        writer.close()
+        return answer, time.monotonic() - started
+
+    answer, waited = _run(slow, redis_server, scenario)
+    assert answer == b"" and waited < 10
+
+
+def test_empty_control_id_answered_in_kind(publishing: Settings, redis_server: RedisServer) -> None:
+    """Empty MSH-10: AR 101 in the inbound version, sender and receiver swapped."""
+    message = wrap_oru(REPORT, control_id="", version="2.4")
+    answers = _run(
+        publishing, redis_server, lambda lst: _exchange(lst.port, [encode_frame(message)], 1)
+    )
+    msh = answers[0].split(b"\r", 1)[0].split(b"|")
+    sent = message.split(b"\r", 1)[0].split(b"|")
+    assert (msh[2], msh[3], msh[4], msh[5]) == (sent[4], sent[5], sent[2], sent[3])
+    assert msh[11] == b"2.4"
+    ack = parse_ack(answers[0])
+    assert (ack.code, ack.error_code) == ("AR", "101") and "MSH-10" in ack.text
 
 
 def test_idle_connection_closed(redis_server: RedisServer, settings: Settings) -> None:
@@ -276,3 +313,29 @@ def test_junk_between_frames_skipped_then_flood_closed(
             return []  # closed while we were still writing: closed all the same
 
     assert _run(publishing, redis_server, flooded) == []
+
+
+def test_send_raw_tries_the_empty_control_id_path(
+    publishing: Settings, redis_server: RedisServer
+) -> None:
+    """`radflag send --raw` sends an empty-MSH-10 message; the listener answers AR 101.
+
+    Without --raw, send refuses it before sending (exit 1, nothing on the wire).
+    """
+    from click.testing import CliRunner
+
+    from worker.cli import main
+
+    path = FIXTURES / "hl7" / "oru_v23_missing_control_id.hl7"
+
+    async def scenario(listener: MllpListener) -> tuple[Any, Any]:
+        def send(*extra: str) -> Any:
+            args = ["send", str(path), "--to", f"127.0.0.1:{listener.port}", *extra]
+            return CliRunner().invoke(main, args)
+
+        return await asyncio.to_thread(send), await asyncio.to_thread(send, "--raw")
+
+    plain, raw = _run(publishing, redis_server, scenario)
+    assert plain.exit_code == 1 and "MSH-10" in plain.output and " AR" not in plain.output
+    assert raw.exit_code == 1, raw.output
+    assert f"{path}: (empty MSH-10) AR MSH-10 message control id is empty" in raw.output

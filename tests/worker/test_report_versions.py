@@ -88,11 +88,6 @@ def _latest(store: object) -> str:
     return str(rows[0].public_id)
 
 
-@pytest.mark.xfail(
-    reason="hl7/result.py writes OBR-25 F for every result; the ops branch passes the inbound "
-    "OBR-25 through (then remove this marker)",
-    strict=True,
-)
 def test_result_for_the_corrected_version_has_obr25_c(publishing: Settings) -> None:
     _send_three(publishing)
     store = open_store(publishing)

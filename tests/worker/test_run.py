@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -55,15 +57,16 @@ def _alive(pid: int) -> bool:
     return stat.exists() and ") Z " not in stat.read_text()
 
 
-@pytest.mark.parametrize("log_level", ["INFO", "DEBUG"])
+@pytest.mark.parametrize(("log_level", "log_format"), [("INFO", "text"), ("DEBUG", "json")])
 def test_run_serves_and_stops_everything(
-    tmp_path: Path, destination: MllpDestination, log_level: str
+    tmp_path: Path, destination: MllpDestination, log_level: str, log_format: str
 ) -> None:
     """A message in gets AA and its result out; SIGTERM leaves no process behind."""
     mllp_port, http_port = free_port(), free_port()
     env = service_env(
         tmp_path / "data", None, destination=destination.address, mllp_port=mllp_port,
         http_port=http_port, concurrency=1, delivery_concurrency=1, log_level=log_level,
+        log_format=log_format,
     )  # fmt: skip
     run = RadflagProcess("run", ["run"], env, tmp_path / "run.log").start()
     try:
@@ -74,6 +77,8 @@ def test_run_serves_and_stops_everything(
         assert url is not None and url.startswith("redis://127.0.0.1:")
         answers = mllp_exchange(mllp_port, [wrap_oru(REPORT, "MRI KNEE LEFT", control_id="RUN1")])
         assert parse_ack(answers[0]).code == "AA"
+        no_id = wrap_oru(REPORT, control_id="")
+        assert parse_ack(mllp_exchange(mllp_port, [no_id])[0]).code == "AR"
         destination.wait_for(1, timeout=120)
         assert parse_ack(answers[0]).acked_control_id == "RUN1"
         family = _descendants(run.pid)
@@ -88,6 +93,30 @@ def test_run_serves_and_stops_everything(
     assert "RUN1" in log
     for health_data in ("medial femoral condyle", "Testpatient", "MRN0001", "19700101"):
         assert health_data not in log
+    _check_log_file(tmp_path / "data" / "logs" / "radflag.log", log_format)
+    assert "Redis is starting" in (tmp_path / "data" / "logs" / "redis.log").read_text()
     wait_until(lambda: not any(_alive(p) for p in family), timeout=10, what="all children gone")
     assert not (tmp_path / "data" / "redis" / "redis.url").exists()
     assert (tmp_path / "data" / "redis" / "appendonly.aof").exists()
+
+
+def _check_log_file(path: Path, log_format: str) -> None:
+    """The data dir's log file: every part's lines, one format, rejections with their peer."""
+    lines = path.read_text().splitlines()
+    text = "\n".join(lines)
+    assert "RUN1" in text
+    assert re.search(r"rejected control_id=\? from 127\.0\.0\.1:\d+ code=AR hl7_error=101", text)
+    for health_data in ("medial femoral condyle", "Testpatient", "MRN0001", "19700101"):
+        assert health_data not in text
+    if log_format == "json":
+        records = [json.loads(line) for line in lines]  # every line is one JSON object
+        components = {r["component"] for r in records}
+        assert {"run", "listen", "worker", "web"} <= components
+        loggers = {r["logger"].split(".")[0] for r in records}
+        assert {"celery", "uvicorn", "worker"} <= loggers
+    else:
+        head = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ \[([\w-]+) \d+\] ")
+        # A record's further lines (a traceback, a long warning) are indented under it.
+        assert all(head.match(line) or line.startswith("  ") or not line for line in lines)
+        components = {m.group(1) for m in map(head.match, lines) if m}
+        assert {"run", "listen", "worker", "web"} <= components

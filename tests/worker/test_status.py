@@ -109,6 +109,7 @@ def test_gather_unreachable_redis(store: Store, tmp_path: Path) -> None:
 def test_status_command_json(redis_url: str, tmp_path: Path) -> None:
     """`radflag status --json` prints parsable JSON and exits 1 without live workers."""
     fill_redis(redis_url, datetime.now(UTC))
+    open_store(Settings(data_dir=tmp_path))  # what a running service would have made
     result = CliRunner().invoke(
         main, ["status", "--json", "--redis-url", redis_url, "--data-dir", str(tmp_path)]
     )

@@ -11,6 +11,7 @@ import click
 from accounts.roles import ROLES, AccountError
 from hl7.errors import TransientError
 from worker.cli.base import main, with_settings
+from worker.cli.options import STORE
 from worker.settings import Settings
 
 CLI_ACTOR = "cli"  # the audit trail's user for changes made with `radflag users`
@@ -61,7 +62,7 @@ def users() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice(ROLES), required=True, help="What the user may do.")
 @_PASSWORD_STDIN
-@with_settings
+@with_settings(STORE)
 def users_add(settings: Settings, name: str, role: str, password_stdin: bool) -> None:
     """Create the account NAME (asks for its password)."""
     password = _password(password_stdin)
@@ -75,7 +76,7 @@ def users_add(settings: Settings, name: str, role: str, password_stdin: bool) ->
 @users.command("passwd")
 @click.argument("name")
 @_PASSWORD_STDIN
-@with_settings
+@with_settings(STORE)
 def users_passwd(settings: Settings, name: str, password_stdin: bool) -> None:
     """Set a new password for NAME; ends the user's open sessions."""
     password = _password(password_stdin)
@@ -89,7 +90,7 @@ def users_passwd(settings: Settings, name: str, password_stdin: bool) -> None:
 @users.command("disable")
 @click.argument("name")
 @click.option("--enable", is_flag=True, help="Enable the account again instead.")
-@with_settings
+@with_settings(STORE)
 def users_disable(settings: Settings, name: str, enable: bool) -> None:
     """Disable NAME (no login, open sessions end); --enable undoes it."""
     try:
@@ -101,7 +102,7 @@ def users_disable(settings: Settings, name: str, enable: bool) -> None:
 
 @users.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@with_settings
+@with_settings(STORE)
 def users_list(settings: Settings, as_json: bool) -> None:
     """Every account with its role and state."""
     found = _accounts(settings).users()
@@ -133,7 +134,7 @@ def feedback() -> None:
 
 @feedback.command("export")
 @click.option("--since", metavar="DATE", help="Only reviews made on or after DATE (YYYY-MM-DD).")
-@with_settings
+@with_settings(STORE)
 def feedback_export(settings: Settings, since: str | None) -> None:
     """Print reviewed reports as JSON Lines in the annotation contract's corpus format.
 

@@ -108,10 +108,25 @@ def reports_in(path: Path) -> Iterator[ReportInput]:
     return reader(path)
 
 
+def _known_language(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    from nlp.ruleset import available_languages
+
+    supported = available_languages()
+    if value is not None and value not in supported:
+        raise click.BadParameter(f"unknown language {value!r}; supported: {', '.join(supported)}")
+    return value
+
+
 @main.command("annotate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--pretty", is_flag=True, help="Indented JSON for people.")
-@click.option("--language", default=None, help="Rule language (default: en).")
+@click.option(
+    "--language",
+    default=None,
+    callback=_known_language,
+    help="Rule language for every report (en, de). Default: detected from each report's "
+    "text (with MSH-19 and PID-15 of .hl7 files as hints).",
+)
 @click.option(
     "--format",
     "output_format",

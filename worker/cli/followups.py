@@ -10,6 +10,7 @@ import click
 
 from followup.model import STATUSES
 from worker.cli.base import main, with_settings
+from worker.cli.options import LOGS, REDIS, STORE
 from worker.settings import Settings
 
 BUCKETS = ("due_soon",)
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--limit", type=click.IntRange(1, 100000), default=200, show_default=True)
-@with_settings
+@with_settings(STORE, ("followup_clock_file",))
 def followups(settings: Settings, status: str, as_json: bool, limit: int) -> None:
     """List follow-up recommendations: patient, region, side, modality, due window, status.
 
@@ -65,7 +66,7 @@ def followups(settings: Settings, status: str, as_json: bool, limit: int) -> Non
 
 
 @main.command()
-@with_settings
+@with_settings(REDIS, LOGS, ("followup_check_interval", "followup_clock_file"))
 def beat(settings: Settings) -> None:
     """Run the Celery beat that checks follow-up due dates every RADFLAG_FOLLOWUP_CHECK_INTERVAL s.
 
@@ -75,7 +76,7 @@ def beat(settings: Settings) -> None:
     from worker.cli.service import _redis_url
     from worker.logging import setup_logging
 
-    setup_logging(settings.log_level, "beat")
+    setup_logging(settings.log_level, "beat", settings.log_format)
     if settings.followup_clock_file is not None:
         log.warning(
             "follow-up clock from %s, not the system clock (tests and drills only)",

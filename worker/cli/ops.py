@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
@@ -11,7 +12,9 @@ from typing import Any
 import click
 
 from hl7.errors import TransientError
-from worker.cli.base import main, with_settings
+from worker.cli.base import main
+from worker.cli.checks import check_port_free
+from worker.cli.options import LOGS, REDIS, STORE, WEB, with_settings
 from worker.settings import Settings, SettingsError
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([dhwm]?)\s*$")
@@ -27,13 +30,14 @@ def parse_age(text: str) -> timedelta:
 
 
 @main.command()
-@with_settings
+@with_settings(WEB, REDIS, STORE, LOGS)
 def web(settings: Settings) -> None:
     """Serve the flagged-reports page, /metrics, /healthz and /readyz on the HTTP port.
 
     Binds 127.0.0.1 unless --http-host says otherwise; any other address needs
     RADFLAG_HTTP_USER and RADFLAG_HTTP_PASSWORD (HTTP Basic).
     """
+    from worker.logging import setup_logging
     from worker.web import serve
     from worker.web.security import check_bind, store_has_accounts
 
@@ -41,12 +45,17 @@ def web(settings: Settings) -> None:
         check_bind(settings, accounts_exist=store_has_accounts(settings))
     except SettingsError as e:
         raise click.UsageError(str(e)) from e
+    check_port_free(settings.http_host, settings.http_port, "--http-port")
+    setup_logging(settings.log_level, "web", settings.log_format)
     serve(settings)
 
 
 def _open_store_or_none(settings: Settings) -> Any:
-    from worker.store import open_store
+    """The store, or None (said on stderr) when unreachable; never creates one."""
+    from worker.store import open_store, store_exists
 
+    if not store_exists(settings):
+        return None
     try:
         return open_store(settings)
     except TransientError as e:
@@ -54,17 +63,34 @@ def _open_store_or_none(settings: Settings) -> Any:
         return None
 
 
+def nothing_runs_here(settings: Settings) -> str:
+    """The answer of a read-only command pointed at a data dir where radflag never ran."""
+    return (
+        f"nothing is running in {settings.data_dir}: no `radflag run` there and no store; "
+        "give --data-dir, or --redis-url and --database-url"
+    )
+
+
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@with_settings
+@with_settings(REDIS, ("database_url",))
 def status(settings: Settings, as_json: bool) -> None:
     """Queue depths, workers alive, oldest waiting message, dead letters, last errors.
 
     Exits 0 when Redis answers and at least one worker is alive, 1 otherwise.
     """
     from worker import status as service_status
+    from worker.store import store_exists
 
+    if service_status.broker_url(settings) is None and not store_exists(settings):
+        said = nothing_runs_here(settings)
+        click.echo(json.dumps({"ready": False, "error": said}) if as_json else said)
+        sys.exit(1)
     reading = service_status.gather(settings, store=_open_store_or_none(settings))
+    if not store_exists(settings):
+        reading = dataclasses.replace(
+            reading, store_error=f"no message store in {settings.data_dir} (nothing ran there)"
+        )
     if as_json:
         click.echo(json.dumps(service_status.to_json(reading), indent=2))
     else:
@@ -80,7 +106,7 @@ def status(settings: Settings, as_json: bool) -> None:
     help="Delete what is older than AGE (30d, 12h, 2w); default: RADFLAG_RETENTION_DAYS.",
 )
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-@with_settings
+@with_settings(STORE, ("retention_days",))
 def purge(settings: Settings, older_than: str | None, yes: bool) -> None:
     """Delete stored messages, annotations and delivery attempts past the retention period."""
     from worker.store import open_store
@@ -120,7 +146,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@with_settings
+@with_settings(STORE)
 def db_upgrade(settings: Settings) -> None:
     """Apply the schema migrations (Alembic) up to the newest; safe to repeat."""
     from worker.migrations import current_revision, upgrade_to_head

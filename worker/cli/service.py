@@ -6,6 +6,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -15,7 +16,9 @@ from typing import Any
 import click
 
 from hl7.errors import TransientError
-from worker.cli.base import main, with_settings
+from worker.cli.base import main
+from worker.cli.checks import check_port_free
+from worker.cli.options import ALL, LISTENER, LOGS, REDIS, STORE, WORKER, with_settings
 from worker.settings import Settings, SettingsError
 
 
@@ -25,7 +28,8 @@ def _redis_url(settings: Settings) -> str:
     url = resolve_redis_url(settings)
     if url is None:
         raise click.UsageError(
-            "--redis-url (RADFLAG_REDIS_URL) is required, or a running `radflag run` in --data-dir"
+            f"no Redis: nothing is running in {settings.data_dir} (no `radflag run` there); "
+            "give --redis-url (RADFLAG_REDIS_URL) or the --data-dir of a running `radflag run`"
         )
     return url
 
@@ -41,16 +45,26 @@ def _check_tls(settings: Settings) -> None:
 
 
 @main.command()
-@with_settings
+@with_settings(ALL)
 def run(settings: Settings) -> None:
     """Run the whole service: Redis, listener, workers and web page; Ctrl-C stops it all."""
     from worker.logging import setup_logging
     from worker.supervisor import Supervisor
+    from worker.web.security import check_bind
 
     _check_tls(settings)  # the listener child would fail later, less clearly
-    lock = _lock_data_dir(settings)
-    setup_logging(settings.log_level, "run")
-    supervisor = Supervisor(settings, with_web="web" in main.commands, keep_fds=(lock.fileno(),))
+    with_web = "web" in main.commands
+    if with_web:
+        try:  # the web child would refuse later, and take the service down with it
+            check_bind(settings)
+        except SettingsError as e:
+            raise click.UsageError(str(e)) from e
+    lock = _lock_data_dir(settings)  # before the ports: a second `run` says "locked"
+    check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
+    if with_web:
+        check_port_free(settings.http_host, settings.http_port, "--http-port")
+    setup_logging(settings.log_level, "run", settings.log_format)
+    supervisor = Supervisor(settings, with_web=with_web, keep_fds=(lock.fileno(),))
     sys.exit(supervisor.run())
 
 
@@ -66,17 +80,21 @@ def _lock_data_dir(settings: Settings) -> Any:
 
 
 @main.command()
-@with_settings
+@with_settings(LISTENER, REDIS, LOGS)
 def listen(settings: Settings) -> None:
     """Run the MLLP listener alone against --redis-url."""
     from worker import celery_app, listener
     from worker.logging import setup_logging
 
     _check_tls(settings)
-    setup_logging(settings.log_level, "listen")
+    check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
+    setup_logging(settings.log_level, "listen", settings.log_format)
     url = _redis_url(settings)
     celery_app.configure(settings, redis_url=url)
-    asyncio.run(listener.serve(settings, url))
+    try:
+        asyncio.run(listener.serve(settings, url))
+    except listener.ListenError as e:  # lost the port between the check and the bind
+        raise click.UsageError(str(e)) from e
 
 
 @main.command()
@@ -93,7 +111,7 @@ def listen(settings: Settings) -> None:
     show_default=True,
     help="Celery pool (solo: one process, for debugging).",
 )
-@with_settings
+@with_settings(WORKER, REDIS, STORE, LOGS)
 def worker(settings: Settings, queues: str, pool: str) -> None:
     """Run a Celery worker pool alone against --redis-url (--concurrency processes)."""
     import os
@@ -102,7 +120,7 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
     from worker.logging import setup_logging
     from worker.metrics import install_task_timing
 
-    setup_logging(settings.log_level, "worker")
+    setup_logging(settings.log_level, "worker", settings.log_format)
     names = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = set(names) - set(keys.QUEUES)
     if unknown or not names:
@@ -112,8 +130,16 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
         celery_app.enable_pipeline_build()
     # Task durations and outcomes for /metrics (kept in Redis, read at scrape time).
     install_task_timing(app)
+    # Celery's banner is free-form text on stdout; one log line says the same instead.
+    logging.getLogger("worker.cli").info(
+        "worker for queues %s, %s processes (%s pool)",
+        ",".join(names),
+        settings.concurrency,
+        pool,
+    )
     app.worker_main(
         [
+            "--quiet",
             "worker",
             "--loglevel",
             settings.log_level,
@@ -141,6 +167,12 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
     type=click.Path(path_type=Path),
     help="Trust the receiver's certificate if this CA (PEM) signed it; default: system CAs.",
 )
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="Send each message as it is, even one radflag would refuse (e.g. an empty MSH-10), "
+    "to try a receiver's negative ACK.",
+)
 @click.option("--tls-cert", type=click.Path(path_type=Path), help="Client certificate (PEM).")
 @click.option(
     "--tls-key",
@@ -155,6 +187,7 @@ def send(
     tls_ca: Path | None,
     tls_cert: Path | None,
     tls_key: Path | None,
+    raw: bool,
 ) -> None:
     """Send HL7 messages over MLLP and print each ACK.
 
@@ -183,7 +216,7 @@ def send(
     for path in files:
         for message in split_messages(path.read_bytes()):
             try:
-                control_id = parse_header(message).control_id
+                control_id = _raw_control_id(message) if raw else parse_header(message).control_id
                 ack = send_message(
                     address, message, control_id, timeout=timeout, ssl_context=ssl_context
                 )
@@ -192,10 +225,21 @@ def send(
                 failures += 1
                 continue
             text = f" {ack.text}" if ack.text else ""
-            click.echo(f"{path}: {control_id} {ack.code}{text}")
+            click.echo(f"{path}: {control_id or '(empty MSH-10)'} {ack.code}{text}")
             failures += ack.code not in ("AA", "CA")
     if failures:
         sys.exit(1)
+
+
+def _raw_control_id(message: bytes) -> str:
+    """MSH-10 as far as it can be read ("" when empty or unreadable): the ACK's MSA-2 echoes it."""
+    from hl7.errors import InboundMessageError
+    from hl7.header import parse_header
+
+    try:
+        return parse_header(message).control_id
+    except InboundMessageError as e:
+        return str(getattr(e.header, "control_id", ""))
 
 
 @main.group()
@@ -214,7 +258,7 @@ def _dlq_client(settings: Settings) -> Any:
 
 @dlq.command("list")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@with_settings
+@with_settings(REDIS)
 def dlq_list(settings: Settings, as_json: bool) -> None:
     """List dead-lettered messages, oldest first."""
     from worker import dlq as store
@@ -238,7 +282,7 @@ def dlq_list(settings: Settings, as_json: bool) -> None:
     is_flag=True,
     help="Also print the HL7 message (it holds health data).",
 )
-@with_settings
+@with_settings(REDIS)
 def dlq_show(settings: Settings, entry_id: str, with_message: bool) -> None:
     """Show one dead-lettered message."""
     from worker import dlq as store
@@ -256,7 +300,7 @@ def dlq_show(settings: Settings, entry_id: str, with_message: bool) -> None:
 @dlq.command("replay")
 @click.argument("entry_ids", nargs=-1)
 @click.option("--all", "replay_all", is_flag=True, help="Replay every entry.")
-@with_settings
+@with_settings(REDIS)
 def dlq_replay(settings: Settings, entry_ids: tuple[str, ...], replay_all: bool) -> None:
     """Queue dead-lettered messages again (with a fresh retry budget)."""
     import redis
@@ -291,9 +335,10 @@ def dlq_replay(settings: Settings, entry_ids: tuple[str, ...], replay_all: bool)
 @dlq.command("purge")
 @click.argument("entry_ids", nargs=-1)
 @click.option("--all", "purge_all", is_flag=True, help="Remove every entry.")
-@with_settings
-def dlq_purge(settings: Settings, entry_ids: tuple[str, ...], purge_all: bool) -> None:
-    """Remove dead-lettered messages for good."""
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_settings(REDIS)
+def dlq_purge(settings: Settings, entry_ids: tuple[str, ...], purge_all: bool, yes: bool) -> None:
+    """Remove dead-lettered messages for good (asks first unless --yes)."""
     import redis
 
     from worker import dlq as store
@@ -304,6 +349,8 @@ def dlq_purge(settings: Settings, entry_ids: tuple[str, ...], purge_all: bool) -
     # --all removes the entries there now, in batches (a progress bar can follow them);
     # one arriving meanwhile stays.
     chosen = store.entry_ids(client) if purge_all else list(entry_ids)
+    if not yes:
+        click.confirm(f"Remove {len(chosen)} dead-letter entries for good?", abort=True)
     removed = failed = 0
     with _progress(len(chosen), "purging") as advance:
         for start in range(0, len(chosen), PURGE_BATCH):

@@ -23,4 +23,5 @@ def serve(settings: Settings) -> None:
         port=settings.http_port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,  # uvicorn's lines go through radflag's handler and format
     )

@@ -33,6 +33,7 @@ from worker.web import present
 from worker.web.admin_routes import add_admin_routes
 from worker.web.auth import Principal, WebAuth, add_auth_routes
 from worker.web.followups import add_followup_routes
+from worker.web.messages_routes import add_message_routes
 from worker.web.ops_routes import add_ops_routes
 from worker.web.quality_routes import add_quality_routes
 from worker.web.review_form import review_from_form, review_options
@@ -322,6 +323,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
     add_admin_routes(app, auth, csrf, templates)
     add_ops_routes(app, settings, get_store)
     add_followup_routes(app, settings, templates, auth, csrf, get_store)
+    add_message_routes(app, settings, get_store, auth=auth, csrf=csrf, templates=templates)
     return app
 
 

@@ -1,0 +1,48 @@
+"""worker.logging: text and JSON lines, stray output put in format, the rotating log file."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from worker.logging import LogFile, OutputLines, make_formatter
+
+
+def _record(message: str) -> logging.LogRecord:
+    return logging.LogRecord("worker.listener", logging.WARNING, "", 0, message, None, None)
+
+
+def test_json_lines_carry_component_and_level() -> None:
+    """A JSON line parses, with the component, level, logger and message."""
+    line = json.loads(make_formatter("listen", "json").format(_record("rejected control_id=1")))
+    assert line["component"] == "listen" and line["level"] == "WARNING"
+    assert line["logger"] == "worker.listener" and line["message"] == "rejected control_id=1"
+
+
+def test_text_continuation_lines_are_indented() -> None:
+    """A multi-line record keeps one head line; the rest are indented under it."""
+    text = make_formatter("web", "text").format(_record("first\nsecond"))
+    head, rest = text.split("\n")
+    assert " WARNING [web " in head and rest == "  second"
+
+
+def test_stray_output_is_put_in_format() -> None:
+    """A print from a child becomes a record of its component; its own log lines pass."""
+    wrap = OutputLines("worker", 1234, "json")
+    stray = json.loads(wrap("worker: Warm shutdown (MainProcess)"))
+    assert stray["component"] == "worker" and stray["pid"] == 1234
+    formatted = make_formatter("worker", "json").format(_record("x"))
+    assert wrap(formatted) == formatted
+
+
+def test_log_file_rotates_and_keeps_backups(tmp_path: Path) -> None:
+    """Past max_bytes the file rotates; only `backups` old files are kept."""
+    log_file = LogFile(tmp_path / "logs" / "radflag.log", max_bytes=300, backups=2)
+    for n in range(100):
+        log_file.write(f"line {n:03d} " + "x" * 20)
+    log_file.close()
+    names = sorted(p.name for p in (tmp_path / "logs").iterdir())
+    assert names == ["radflag.log", "radflag.log.1", "radflag.log.2"]
+    assert (tmp_path / "logs" / "radflag.log").read_text().splitlines()[-1].startswith("line 099")
+    assert all(p.stat().st_size <= 300 for p in (tmp_path / "logs").iterdir())
