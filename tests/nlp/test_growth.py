@@ -23,6 +23,8 @@ SHAPES: dict[str, Callable[[int], str]] = {
     "long word before a question mark": lambda n: "a" * (10 * n) + "? X",
     "many sentences on one line": lambda n: "Bone marrow edema in the talus. " * n,
     "signal phrases": lambda n: "Increased STIR signal in the medial femoral condyle, " * n,
+    # A German token regex once backtracked exponentially on a run of one letter.
+    "German run of one capital": lambda n: "Befund: " + "S" * (n // 10) + " Knochenmarködem.",
 }
 BASE = 400
 
@@ -45,3 +47,29 @@ def test_annotate_grows_linearly(shape: str) -> None:
     # Linear growth gives about 4x from 1x to 4x, quadratic 16x; the margin
     # absorbs a loaded machine (the best of three runs each).
     assert max(t4, floor) / max(t1, floor) < 10, (shape, t1, t2, t4)
+
+
+def test_every_rule_regex_is_fast_on_runs_of_one_character() -> None:
+    """No rule regex backtracks on a run of one character (nested alternatives)."""
+    import re
+
+    from nlp.ruleset import available_languages, load_ruleset
+
+    slow = []
+    for language in available_languages():
+        rules = load_ruleset(language)
+        regexes = [rx for b in rules.bones for rx in b.patterns]
+        regexes += [t.regex for t in rules.targets if t.regex is not None]
+        for items in (rules.targets, rules.context, rules.etiology_cues):
+            for rule in items:
+                for token in rule.pattern or ():
+                    value = token.get("LOWER")
+                    if isinstance(value, dict) and "REGEX" in value:
+                        regexes.append(re.compile(value["REGEX"]))
+        for rx in regexes:
+            for ch in "asez0 .-":
+                start = time.perf_counter()
+                list(rx.finditer(ch * 60))
+                if time.perf_counter() - start > 0.05:
+                    slow.append((language, rx.pattern[:80], ch))
+    assert slow == []
