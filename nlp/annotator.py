@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from bisect import bisect_right
 from collections.abc import Callable
 
 from nlp.anatomy import AnatomyReader
@@ -255,13 +256,19 @@ def _text_side(text: str, layout: Layout, reader: AnatomyReader) -> str | None:
     or the procedure decides.
     """
     history = [x for x in layout.lines if x.section == "history"]
-    rest = [x for x in layout.lines if x.section != EXAM_SECTION]
-    for lines in (history, rest):
-        words = reader.laterality_words(" ".join(text[x.start : x.end] for x in lines).lower())
-        sides = {side for _, side in words}
+    if history:
+        joined = " ".join(text[x.start : x.end] for x in history).lower()
+        sides = {side for _, side in reader.laterality_words(joined)}
         if len(sides) == 1:
             return sides.pop()
-    return None
+    # Then one scan of the whole text, each side word placed in its line's section.
+    starts = [x.start for x in layout.lines]
+    rest: set[str] = set()
+    for offset, side in reader.laterality_words(text.lower()):
+        i = bisect_right(starts, offset) - 1
+        if i >= 0 and offset <= layout.lines[i].end and layout.lines[i].section != EXAM_SECTION:
+            rest.add(side)
+    return rest.pop() if len(rest) == 1 else None
 
 
 def _record(

@@ -223,6 +223,18 @@ class TargetComponent:
             else:
                 key = self._matcher.add(f"T{i}", t.literal, t.pattern)
             self._labels[key] = (t.category, i)
+        # Regex targets that require the same words share one scan: it stops only
+        # where one of them matches, and there each is tried in its own lookahead,
+        # so every match of every regex is found, overlapping as before.
+        grouped: dict[tuple[str, ...], list[tuple[int, Any]]] = {}
+        for key, rx, requires in self._regexes:
+            grouped.setdefault(requires, []).append((key, rx))
+        self._scanners: list[tuple[tuple[str, ...], Any, dict[str, int]]] = []
+        for requires, members in grouped.items():
+            names = {f"t{i}": key for i, (key, _) in enumerate(members)}
+            gate = "|".join(f"(?:{rx.pattern})" for _, rx in members)
+            each = "".join(f"(?:(?=(?P<t{i}>{rx.pattern})))?" for i, (_, rx) in enumerate(members))
+            self._scanners.append((requires, re.compile(f"(?=(?:{gate})){each}"), names))
         for i, c in enumerate(rules.etiology_cues):
             label = ETIOLOGY_LABEL if c.etiology is not None or c.explains else BLOCK_LABEL
             self._labels[self._matcher.add(f"E{i}", c.literal, c.pattern)] = (label, i)
@@ -254,19 +266,20 @@ class TargetComponent:
         return doc
 
     def _regex_matches(self, doc: Doc) -> list[tuple[int, int, int]]:
-        if not self._regexes:
+        if not self._scanners:
             return []
         text = doc_text(doc).lower()
         out = []
-        windows: dict[tuple[str, ...], list[tuple[int, int]]] = {}
-        for key, rx, requires in self._regexes:
-            if requires not in windows:
-                windows[requires] = _windows(text, requires)
-            for start, end in windows[requires]:
-                for m in rx.finditer(text, start, end):
-                    span = doc.char_span(m.start(), m.end(), alignment_mode="expand")
-                    if span is not None and len(span):
-                        out.append((key, span.start, span.end))
+        for requires, scanner, keys in self._scanners:
+            for start, end in _windows(text, requires):
+                for m in scanner.finditer(text, start, end):
+                    for name, key in keys.items():
+                        a, b = m.span(name)
+                        if b <= a:
+                            continue
+                        span = doc.char_span(a, b, alignment_mode="expand")
+                        if span is not None and len(span):
+                            out.append((key, span.start, span.end))
         return sorted(set(out))
 
 
