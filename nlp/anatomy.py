@@ -66,6 +66,54 @@ def required_literal(pattern: str) -> str | None:
     return max(runs, key=len) if runs else None
 
 
+_LEADING_GROUP = re.compile(r"^(?:\\b)?\(\?:")
+_LEAD_LITERAL = re.compile(r"[a-zäöüß ]+")
+
+
+def required_any(pattern: str) -> tuple[str, ...] | None:
+    """Literals of which every match of `pattern` contains one, for a pattern that opens
+    with an alternation ("\\b(?:links|linke[rnms]?)..."): each alternative's leading
+    letters (two or more). None when that is not easy to see."""
+    literal = required_literal(pattern)
+    if literal is not None:
+        return (literal,)
+    head = _LEADING_GROUP.match(pattern)
+    if head is None:
+        return None
+    depth, i, parts, begin = 1, head.end(), [], head.end()
+    while i < len(pattern) and depth:
+        ch = pattern[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                parts.append(pattern[begin:i])
+        elif ch == "|" and depth == 1:
+            parts.append(pattern[begin:i])
+            begin = i + 1
+        i += 1
+    if depth or not parts or pattern[i : i + 1] in ("?", "*", "{"):
+        return None  # the group is optional: its words are not required
+    out = []
+    for part in parts:
+        lead = _LEAD_LITERAL.match(part)
+        if lead is None or len(lead.group()) < 2:
+            return None
+        text = lead.group()
+        # A quantifier after the last letter makes that letter optional.
+        rest = part[lead.end() :]
+        if rest[:1] in ("?", "*", "{"):
+            text = text[:-1]
+        if len(text) < 2:
+            return None
+        out.append(text)
+    return tuple(out)
+
+
 class BoneFinder:
     """Bone terms of a rule set in a text; the longest wins where two overlap.
 
@@ -128,7 +176,7 @@ class AnatomyReader:
             for r in rules.context
             if r.category == "CLAUSE_BREAK"
         ]
-        self._laterality = [(t, required_literal(t.pattern.pattern)) for t in rules.laterality]
+        self._laterality = [(t, required_any(t.pattern.pattern)) for t in rules.laterality]
         self._sides: dict[str, object] = {}
 
     def laterality_words(
@@ -138,8 +186,8 @@ class AnatomyReader:
         hits = bone_hits
         limit = self._rules.laterality_attach_max_chars
         out = []
-        for term, literal in self._laterality:
-            if literal is not None and literal not in text:
+        for term, literals in self._laterality:
+            if literals is not None and not any(lit in text for lit in literals):
                 continue
             for m in term.pattern.finditer(text):
                 if term.attach == "bone":

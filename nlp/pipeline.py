@@ -41,6 +41,7 @@ from nlp.token_patterns import LowerPatternMatcher
 
 SPAN_GROUP = "radflag"
 TEXT_KEY = "radflag_text"
+LOWERS_KEY = "radflag_lowers"
 BME_LABEL = "BME"
 EXCLUDE_LABEL = "EXCLUDE"
 ETIOLOGY_LABEL = "ETIOLOGY"
@@ -120,8 +121,14 @@ class RuleMatcher:
     def __call__(self, doclike: Doc | Span) -> list[tuple[int, int, int]]:
         found = list(self._phrases(doclike))
         if self._lower:
-            offset = doclike.start if isinstance(doclike, Span) else 0
-            found.extend(self._lower([t.lower_ for t in doclike], offset))
+            doc = doclike.doc if isinstance(doclike, Span) else doclike
+            lowers = doc.user_data.get(LOWERS_KEY)
+            if lowers is None:  # once per Doc; sentences take slices of it
+                lowers = doc.user_data[LOWERS_KEY] = [t.lower_ for t in doc]
+            if isinstance(doclike, Span):
+                found.extend(self._lower(lowers[doclike.start : doclike.end], doclike.start))
+            else:
+                found.extend(self._lower(lowers, 0))
         if self._has_patterns:
             offset = doclike.start if isinstance(doclike, Span) else 0
             found.extend((k, s + offset, e + offset) for k, s, e in self._patterns(doclike))

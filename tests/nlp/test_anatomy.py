@@ -192,3 +192,20 @@ def test_mention_sentence_span() -> None:
 def test_mention_joints(text: str, joints: tuple[str, ...]) -> None:
     """Each mention names the joints of its bones."""
     assert annotate(text).mentions[0].joints == joints
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        (r"\b(?:links|linksseitig(?:e[nmrs]?)?|linke[rnms]?)\b", ("links", "linksseitig", "linke")),
+        (r"\bbilateral(?:ly)?\b", ("bilateral",)),
+        (r"(?:foo|bar)?x", None),
+        (r"\b(?:l|r)\b", None),
+        (r"\b(?:ab?|cd)x", None),
+    ],
+)
+def test_required_any(pattern: str, expected: tuple[str, ...] | None) -> None:
+    """Literals a match must contain, for gating a regex; None when unsure."""
+    from nlp.anatomy import required_any
+
+    assert required_any(pattern) == expected
