@@ -24,13 +24,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
-	$(BIN)/ruff check browse fhir_out hl7 nlp worker followup accounts feedback tests bench
-	$(BIN)/ruff format --check browse fhir_out hl7 nlp worker followup accounts feedback tests bench
+	$(BIN)/ruff check browse fhir_out hl7 nlp worker followup accounts feedback resilience tests bench
+	$(BIN)/ruff format --check browse fhir_out hl7 nlp worker followup accounts feedback resilience tests bench
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format browse fhir_out hl7 nlp worker followup accounts feedback tests bench
-	$(BIN)/ruff check --fix browse fhir_out hl7 nlp worker followup accounts feedback tests bench
+	$(BIN)/ruff format browse fhir_out hl7 nlp worker followup accounts feedback resilience tests bench
+	$(BIN)/ruff check --fix browse fhir_out hl7 nlp worker followup accounts feedback resilience tests bench
 
 eval: $(STAMP)
 	$(BIN)/radflag eval $(SHARED)/corpus/dev.jsonl \

@@ -98,10 +98,11 @@ def configure(settings: Settings, *, redis_url: str, pool_limit: int = 10) -> Ce
     visibility = visibility_timeout(settings)
     # A new broker URL needs new pools: Celery caches them on first publish
     # (kombu keeps one pool per URL, so the old one stays usable for its URL).
-    if app.conf.broker_url != redis_url:
+    broker_url = keys.broker_url_for(redis_url)  # a Sentinel URL as kombu reads it
+    if app.conf.broker_url != broker_url:
         app._after_fork()
     app.conf.update(
-        broker_url=redis_url,
+        broker_url=broker_url,
         broker_pool_limit=pool_limit,
         # A task over the soft limit is interrupted and dead-lettered by the task; over
         # the hard limit its process is killed and worker.outcomes dead-letters it.
@@ -111,6 +112,7 @@ def configure(settings: Settings, *, redis_url: str, pool_limit: int = 10) -> Ce
             "visibility_timeout": visibility,
             "socket_timeout": 5.0,
             "socket_connect_timeout": 2.0,
+            **keys.broker_transport_options(redis_url, settings.redis_master_name),
         },
     )
     return app
@@ -125,6 +127,13 @@ def visibility_timeout(settings: Settings) -> float:
     """
     longest_wait = max(settings.delivery_backoff_max, settings.store_retry_max)
     return max(settings.visibility_timeout, longest_wait + settings.task_time_limit + 10)
+
+
+def broker_client(*, timeout: float = 5.0) -> Any:
+    """A redis-py client on the broker this app is configured for (Sentinel-aware)."""
+    options = app.conf.broker_transport_options or {}
+    master_name = options.get("master_name", keys.DEFAULT_MASTER_NAME)
+    return keys.redis_client(app.conf.broker_url, timeout=timeout, master_name=master_name)
 
 
 def current_settings() -> Settings:

@@ -17,10 +17,13 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.sentinel as async_sentinel
+import redis.sentinel as sync_sentinel
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from resilience.redis_url import is_sentinel_url, parse_sentinel_url
 from worker.settings import Settings
 
 QUEUE_ANNOTATE = "annotate"
@@ -63,30 +66,85 @@ def resolve_redis_url(settings: Settings) -> str | None:
     return path.read_text().strip() if path.is_file() else None
 
 
-def redis_client(url: str, *, timeout: float = 5.0) -> redis.Redis:
+DEFAULT_MASTER_NAME = "mymaster"  # Settings.redis_master_name's default
+
+
+def redis_client(
+    url: str, *, timeout: float = 5.0, master_name: str = DEFAULT_MASTER_NAME
+) -> redis.Redis:
     """A Redis client with bounded timeouts and one reconnect on a broken connection.
 
-    The reconnect matters after a Redis restart: pooled connections are dead and
-    the first command on each would fail although Redis is back.
+    The one factory for every synchronous client in worker/: `url` is a
+    redis://, rediss://, unix:// or Sentinel URL (resilience.redis_url); with
+    Sentinels the client asks them for `master_name`'s address on every
+    (re)connect, and a primary demoted to a replica counts as a broken
+    connection, so the reconnect finds the new primary after a failover.
+    The reconnect matters after a Redis restart too: pooled connections are
+    dead and the first command on each would fail although Redis is back.
     """
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=Retry(NoBackoff(), 1),
-        retry_on_error=[redis.ConnectionError],
-    )
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": Retry(NoBackoff(), 1),
+        "retry_on_error": [redis.ConnectionError],
+    }
+    if is_sentinel_url(url):
+        target = parse_sentinel_url(url)
+        manager = sync_sentinel.Sentinel(
+            list(target.sentinels),
+            sentinel_kwargs=_sentinel_kwargs(timeout),
+            db=target.db,
+            password=target.password,
+            username=target.username,
+        )
+        return manager.master_for(master_name, redis_class=redis.Redis, **options)
+    return redis.Redis.from_url(url, **options)
 
 
-def async_redis_client(url: str, *, timeout: float = 5.0) -> aioredis.Redis:
+def async_redis_client(
+    url: str, *, timeout: float = 5.0, master_name: str = DEFAULT_MASTER_NAME
+) -> aioredis.Redis:
     """The asyncio twin of `redis_client` (the listener's)."""
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        retry=AsyncRetry(NoBackoff(), 1),
-        retry_on_error=[redis.ConnectionError],
-    )
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "retry": AsyncRetry(NoBackoff(), 1),
+        "retry_on_error": [redis.ConnectionError],
+    }
+    if is_sentinel_url(url):
+        target = parse_sentinel_url(url)
+        manager = async_sentinel.Sentinel(
+            list(target.sentinels),
+            sentinel_kwargs=_sentinel_kwargs(timeout),
+            db=target.db,
+            password=target.password,
+            username=target.username,
+        )
+        return manager.master_for(master_name, redis_class=aioredis.Redis, **options)
+    return aioredis.Redis.from_url(url, **options)
+
+
+def broker_transport_options(url: str, master_name: str) -> dict[str, Any]:
+    """What kombu needs beyond timeouts for `url`: the master name and bounded Sentinel calls.
+
+    Without `sentinel_kwargs`, kombu's Sentinel clients have no timeouts at
+    all (celery issue 7997), so a Sentinel that stopped answering would hang
+    a worker's reconnect.
+    """
+    if not is_sentinel_url(url):
+        return {}
+    return {"master_name": master_name, "sentinel_kwargs": _sentinel_kwargs(2.0)}
+
+
+def broker_url_for(url: str) -> str:
+    """The URL to give kombu: a Sentinel URL normalized so that every element has the db."""
+    return parse_sentinel_url(url).kombu_url() if is_sentinel_url(url) else url
+
+
+def _sentinel_kwargs(timeout: float) -> dict[str, Any]:
+    # A Sentinel answers from memory: a second is long; down Sentinels are skipped.
+    bound = min(timeout, 1.0)
+    return {"socket_timeout": bound, "socket_connect_timeout": bound}
 
 
 def queue_depth(client: redis.Redis, queue: str) -> int:

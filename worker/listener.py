@@ -59,6 +59,7 @@ from hl7.orders import is_event_message, screen_event
 from worker import journal, keys, tls
 from worker.celery_app import BrokerUnavailable, task_envelope
 from worker.counters import FLUSH_INTERVAL, ListenerCounts
+from worker.replicas import ReplicaConfirmation
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,11 +88,19 @@ _FALLBACK_HEADER = MessageHeader(
 class Intake:
     """Queueing in Redis, on the event loop (redis.asyncio: no thread hop per message)."""
 
-    def __init__(self, client: aioredis.Redis, duplicate_window: float) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        duplicate_window: float,
+        *,
+        min_replicas: int = 0,
+        replica_timeout: float = 1.0,
+    ) -> None:
         self.client = client
         self.duplicate_window = max(1, int(duplicate_window))
         # EVALSHA, and EVAL again when Redis lost its script cache (a restart).
         self._enqueue = client.register_script(INTAKE_SCRIPT)
+        self.replicas = ReplicaConfirmation(min_replicas, replica_timeout)
 
     async def accept(
         self,
@@ -118,17 +127,22 @@ class Intake:
         dedupe = keys.dedupe_redis_key(header.dedupe_key)
         entry = journal.entry_id(task_name, header.dedupe_key)
         try:
-            queued = await self._enqueue(
-                keys=[dedupe, queue, keys.JOURNAL_KEY, keys.JOURNAL_SINCE_KEY],
-                args=[
-                    envelope,
-                    self.duplicate_window,
-                    stamp,
-                    entry,
-                    journal.encode(task_name, kwargs),
-                    repr(time.time()),
-                ],
-            )
+            script_keys = [dedupe, queue, keys.JOURNAL_KEY, keys.JOURNAL_SINCE_KEY]
+            script_args: list[str | int] = [
+                envelope,
+                self.duplicate_window,
+                stamp,
+                entry,
+                journal.encode(task_name, kwargs),
+                repr(time.time()),
+            ]
+            if not self.replicas.required:
+                queued = await self._enqueue(keys=script_keys, args=script_args)
+                return bool(queued)
+            # WAIT counts the replicas that have this connection's writes: one connection.
+            async with self.client.client() as conn:
+                queued = await self._enqueue(keys=script_keys, args=script_args, client=conn)
+                await self.replicas.confirm(conn, wrote=bool(queued))
         except redis.RedisError as e:
             raise BrokerUnavailable(f"cannot queue: {type(e).__name__}") from e
         return bool(queued)
@@ -486,8 +500,17 @@ async def serve(settings: Settings, redis_url: str) -> None:
     Raises TlsSetupError when the TLS files named in `settings` cannot be used.
     """
     ssl_context = tls.listener_context(settings)  # before anything is opened: may raise
-    client = keys.async_redis_client(redis_url)
-    intake = Intake(client, settings.duplicate_window)
+    client = keys.async_redis_client(
+        redis_url,
+        timeout=max(5.0, settings.redis_replica_timeout + 1.0),  # outlasts WAIT's own timeout
+        master_name=settings.redis_master_name,
+    )
+    intake = Intake(
+        client,
+        settings.duplicate_window,
+        min_replicas=settings.redis_min_replicas,
+        replica_timeout=settings.redis_replica_timeout,
+    )
     listener = MllpListener(
         settings, intake, host=settings.mllp_host, port=settings.mllp_port, ssl_context=ssl_context
     )
@@ -520,7 +543,7 @@ async def _reconcile(settings: Settings, redis_url: str, stop: asyncio.Event) ->
     from worker import reconciler
     from worker.celery_app import visibility_timeout
 
-    client = keys.redis_client(redis_url)
+    client = keys.redis_client(redis_url, master_name=settings.redis_master_name)
     try:
         await reconciler.run_periodically(
             client,

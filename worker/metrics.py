@@ -98,11 +98,11 @@ _client_lock = threading.Lock()
 _started: dict[str, float] = {}
 
 
-def bind_redis(url: str) -> None:
+def bind_redis(url: str, master_name: str = keys.DEFAULT_MASTER_NAME) -> None:
     """Where this process's `observe_task` writes; call once per process (e.g. worker start)."""
     global _client
     with _client_lock:
-        _client = keys.redis_client(url, timeout=1.0)
+        _client = keys.redis_client(url, timeout=1.0, master_name=master_name)
 
 
 def _bucket_field(seconds: float, buckets: tuple[float, ...] = TASK_BUCKETS) -> str:
@@ -164,7 +164,8 @@ def install_task_timing(app: Any) -> Callable[[], None]:
     def _on_worker_init(**_: Any) -> None:
         url = app.conf.broker_url
         if url and _client is None:
-            bind_redis(url)
+            options = app.conf.broker_transport_options or {}
+            bind_redis(url, options.get("master_name", keys.DEFAULT_MASTER_NAME))
 
     def _on_prerun(task_id: str = "", **_: Any) -> None:
         _started[task_id] = time.monotonic()
@@ -224,7 +225,9 @@ class ServiceCollector(Collector):
         yield from _live_metrics(status)
         if status.redis_ok and url:
             try:
-                client = keys.redis_client(url, timeout=2.0)
+                client = keys.redis_client(
+                    url, timeout=2.0, master_name=self.settings.redis_master_name
+                )
                 yield from _counter_metrics(counters.read(client))
                 yield from _listener_metrics(counters.listeners(client))
                 yield _end_to_end_metric(client.hgetall(END_TO_END_KEY))  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ import redis
 from celery.worker.request import Request
 
 from hl7.errors import TransientError
-from worker import dlq, journal, keys
+from worker import celery_app, dlq, journal, keys
 from worker.celery_app import app
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def broker_client() -> redis.Redis:
     key = (os.getpid(), url)
     client = _clients.get(key)
     if client is None:
-        client = _clients[key] = keys.redis_client(url)
+        client = _clients[key] = celery_app.broker_client()  # Sentinel-aware
     return client
 
 

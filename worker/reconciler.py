@@ -180,7 +180,7 @@ def restore_at_start(settings: Settings, redis_url: str) -> int:
         settings.restore_unacked == "auto" and settings.redis_url
     ):
         return 0
-    client = keys.redis_client(redis_url)
+    client = keys.redis_client(redis_url, master_name=settings.redis_master_name)
     try:
         restored = restore_unacked(client, older_than=None)
     finally:

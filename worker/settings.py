@@ -127,7 +127,15 @@ class Settings:
     log_max_bytes: int = 10 * 1024 * 1024
     log_backups: int = 5
 
+    # Replicas and Sentinel (README "Replicas and failover"): the primary's name at the
+    # Sentinels of a sentinel:// redis_url; ACK only once WAIT saw the write on this many
+    # replicas within redis_replica_timeout seconds (else AE/CE).
+    redis_master_name: str = "mymaster"
+    redis_min_replicas: int = 0
+    redis_replica_timeout: float = 1.0
+
     def __post_init__(self) -> None:
+        _check_redis(self)
         for name in ("destination", "followup_destination"):
             if getattr(self, name) is not None:
                 _parse_hostport(getattr(self, name))
@@ -232,6 +240,32 @@ def _check_fhir(settings: Settings) -> None:
     check_fhir_settings(settings)
 
 
+def _check_redis(settings: Settings) -> None:
+    from resilience.redis_url import RedisUrlError, check_redis_url
+
+    if settings.redis_url:
+        try:
+            check_redis_url(settings.redis_url)
+        except RedisUrlError as e:
+            raise SettingsError(f"redis_url: {e}") from None
+    if not settings.redis_master_name.strip():
+        raise SettingsError("redis_master_name must not be empty")
+    if not 0 <= settings.redis_min_replicas <= 16:
+        raise SettingsError(
+            f"redis_min_replicas must be 0 to 16, got {settings.redis_min_replicas}"
+        )
+    if not 0 < settings.redis_replica_timeout <= 60:
+        raise SettingsError(
+            f"redis_replica_timeout must be over 0 and at most 60 s, "
+            f"got {settings.redis_replica_timeout:g}"
+        )
+    if settings.redis_min_replicas and not settings.redis_url:
+        raise SettingsError(
+            "redis_min_replicas needs an external Redis with replicas (redis_url): "
+            "the embedded Redis has none"
+        )
+
+
 def _convert(name: str, type_name: Any, raw: str) -> Any:
     kind = str(type_name)
     try:
@@ -258,6 +292,8 @@ def _parse_bool(raw: str) -> bool:
 
 
 def _mask_url(url: str) -> str:
+    if ";" in url:  # a Sentinel URL: one element per Sentinel
+        return ";".join(_mask_url(part) for part in url.split(";"))
     scheme, sep, rest = url.partition("://")
     creds, at, host = rest.rpartition("@")
     if not sep or not at or ":" not in creds:

@@ -57,13 +57,19 @@ def broker_url(settings: Settings) -> str | None:
 
 
 @functools.lru_cache(maxsize=4)
-def _ping_app(url: str) -> Celery:
+def _ping_app(url: str, master_name: str = keys.DEFAULT_MASTER_NAME) -> Celery:
     # A small app of our own, so the status reader never reconfigures the workers' app.
-    return Celery("radflag-status", broker=url, set_as_current=False)
+    ping_app = Celery("radflag-status", broker=keys.broker_url_for(url), set_as_current=False)
+    ping_app.conf.broker_transport_options = keys.broker_transport_options(url, master_name)
+    return ping_app
 
 
 def read_redis(
-    client: redis.Redis, url: str, *, ping_timeout: float = PING_TIMEOUT
+    client: redis.Redis,
+    url: str,
+    *,
+    ping_timeout: float = PING_TIMEOUT,
+    master_name: str = keys.DEFAULT_MASTER_NAME,
 ) -> dict[str, Any]:
     """Queue depths, in-progress count, workers, oldest waiting age and DLQ size from Redis.
 
@@ -76,7 +82,7 @@ def read_redis(
         "oldest_waiting_seconds": keys.oldest_waiting_age(client),
         "dlq_size": keys.dlq_size(client),
         "journal": journal.size(client),
-        "workers": keys.workers_alive(_ping_app(url), timeout=ping_timeout),
+        "workers": keys.workers_alive(_ping_app(url, master_name), timeout=ping_timeout),
     }
 
 
@@ -95,8 +101,10 @@ def gather(
         values["redis_error"] = "no Redis configured (set --redis-url) and no embedded Redis found"
     else:
         try:
+            master_name = settings.redis_master_name
+            client = keys.redis_client(url, timeout=2.0, master_name=master_name)
             values.update(
-                read_redis(keys.redis_client(url, timeout=2.0), url, ping_timeout=ping_timeout)
+                read_redis(client, url, ping_timeout=ping_timeout, master_name=master_name)
             )
             values["redis_ok"] = True
         except (redis.RedisError, OSError) as e:

@@ -253,7 +253,7 @@ PURGE_BATCH = 500
 def _dlq_client(settings: Settings) -> Any:
     from worker import keys
 
-    return keys.redis_client(_redis_url(settings))
+    return keys.redis_client(_redis_url(settings), master_name=settings.redis_master_name)
 
 
 @dlq.command("list")
