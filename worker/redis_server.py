@@ -72,6 +72,7 @@ class RedisServer:
         host: str = "127.0.0.1",
         preexec_fn: Callable[[], None] | None = None,
         log_path: Path | None = None,
+        extra_config: tuple[str, ...] = (),
     ) -> None:
         if appendfsync not in APPENDFSYNC_CHOICES:
             raise RedisServerError(f"appendfsync must be one of {APPENDFSYNC_CHOICES}")
@@ -82,6 +83,7 @@ class RedisServer:
         self.appendfsync = appendfsync
         self.preexec_fn = preexec_fn
         self.log_path = log_path  # None: Redis logs to our stdout
+        self.extra_config = extra_config  # more redis.conf lines (e.g. `replicaof HOST PORT`)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -104,6 +106,7 @@ class RedisServer:
                 "maxmemory-policy noeviction",
                 'logfile ""',
                 "loglevel warning",
+                *self.extra_config,
                 "",
             ]
         )
