@@ -11,9 +11,17 @@ Each child runs in its own process group (so a Ctrl-C in the terminal reaches
 only the supervisor, which then stops the parts in order: the listener first,
 so that it finishes its messages in flight while Redis is still up, then the
 workers, the web server, and Redis last) and is told by the kernel to die if
-the supervisor itself dies (PR_SET_PDEATHSIG). A child that exits on its own
-stops the whole service with an error: a half-running service would ACK
-messages nobody processes, or process messages nobody receives.
+the supervisor itself dies (PR_SET_PDEATHSIG).
+
+Self-healing: a child that exits on its own (crash, OOM kill, a worker's main
+process gone, a disk-full error) is started again, and so is the embedded
+Redis if it dies (same port, same AOF), each after a capped exponential
+backoff (resilience.backoff) with one log line per restart. Meanwhile the
+listener answers AE/CE (Redis down) and the workers reconnect by themselves;
+`worker.run_state` tells /readyz which part is down. Stopping is bounded:
+STOP_BUDGET seconds in all, the listener first (LISTENER_GRACE to finish its
+messages in flight), then the others together, then SIGKILL for whatever is
+wedged (a task killed this way stays unacknowledged in Redis and is run again).
 
 Logs: every child's stdout and stderr come through a pipe to a thread here
 that copies each line to our stdout and to `data_dir/logs/radflag.log`
@@ -31,19 +39,23 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import IO
 
-from worker import keys
+from resilience.backoff import RestartBackoff
+from worker import keys, run_state
 from worker.logging import LOG_FILE_NAME, LogFile, OutputLines, TeeHandler
 from worker.reconciler import restore_at_start
-from worker.redis_server import RedisServer
+from worker.redis_server import RedisServer, RedisServerError
 from worker.settings import PREFIX, Settings
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE = 30.0
 LINE_LIMIT = 65536  # longest log line copied whole; a longer one is copied in pieces
+STOP_BUDGET = 10.0  # seconds for a whole graceful stop, wedged children included
+LISTENER_GRACE = 5.0  # of which the listener gets this much alone
+REDIS_STOP_TIMEOUT = 5.0
 _PR_SET_PDEATHSIG = 1
 
 
@@ -54,6 +66,9 @@ class Child:
     name: str
     args: list[str]
     process: subprocess.Popen[bytes] | None = None
+    backoff: RestartBackoff = field(default_factory=RestartBackoff)
+    restart_at: float | None = None  # when it is down: the time of its next start
+    restarts: int = 0
 
 
 def settings_env(settings: Settings, redis_url: str) -> dict[str, str]:
@@ -117,18 +132,29 @@ def _die_with_parent() -> None:
 
 
 class Supervisor:
-    """Starts Redis and the children; `run` blocks until a signal or a child's exit."""
+    """Starts Redis and the children, restarts what dies; `run` blocks until a signal."""
 
     def __init__(
-        self, settings: Settings, *, with_web: bool, keep_fds: tuple[int, ...] = ()
+        self,
+        settings: Settings,
+        *,
+        with_web: bool,
+        keep_fds: tuple[int, ...] = (),
+        clock: Callable[[], float] = time.monotonic,
+        poll_interval: float = 0.2,
     ) -> None:
         self.settings = settings
         self.keep_fds = keep_fds  # inherited by the children: the data-dir lock
         self.redis: RedisServer | None = None
         self.children = plan_children(settings, with_web=with_web)
+        self.clock = clock
+        self.poll_interval = poll_interval
         self._stop_requested = False
         self._copiers: list[threading.Thread] = []
         self.log_file: LogFile | None = None
+        self._env: dict[str, str] = {}
+        self._redis_backoff = RestartBackoff()
+        self._redis_restart_at: float | None = None
 
     def run(self) -> int:
         """Run the service; return the exit status (0 after a requested stop)."""
@@ -139,19 +165,12 @@ class Supervisor:
         try:
             redis_url = self._start_redis()
             restore_at_start(self.settings, redis_url)
-            env = settings_env(self.settings, redis_url)
+            self._env = settings_env(self.settings, redis_url)
             for child in self.children:
-                child.process = subprocess.Popen(
-                    child.args,
-                    env=env,
-                    preexec_fn=_die_with_parent,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    pass_fds=self.keep_fds,
-                )
-                self._copy_lines(child)
-                log.info("started %s pid=%d", child.name, child.process.pid)
+                if self._stop_requested:
+                    break
+                self._spawn(child)
+            self._publish_state()
             status = self._watch()
         finally:
             self._stop_all()
@@ -194,6 +213,21 @@ class Supervisor:
         thread.start()
         self._copiers.append(thread)
 
+    def _spawn(self, child: Child) -> None:
+        child.process = subprocess.Popen(
+            child.args,
+            env=self._env,
+            preexec_fn=_die_with_parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=self.keep_fds,
+        )
+        self._copy_lines(child)
+        child.restart_at = None
+        child.backoff.started(self.clock())
+        log.info("started %s pid=%d", child.name, child.process.pid)
+
     def _start_redis(self) -> str:
         if self.settings.redis_url:
             return self.settings.redis_url
@@ -205,6 +239,7 @@ class Supervisor:
             # Redis writes its own format: a file of its own, not radflag.log or stdout.
             log_path=self.settings.data_dir / "logs" / "redis.log",
         ).start()
+        self._redis_backoff.started(self.clock())
         log.info(
             "embedded Redis on %s:%d, AOF in %s (appendfsync %s)",
             self.redis.host,
@@ -217,25 +252,95 @@ class Supervisor:
 
     def _watch(self) -> int:
         while not self._stop_requested:
+            now = self.clock()
+            changed = self._heal_redis(now)
             for child in self.children:
-                assert child.process is not None
-                code = child.process.poll()
-                if code is not None:
-                    log.error("%s exited with %s: stopping the service", child.name, code)
-                    return 1
-            time.sleep(0.2)
+                changed |= self._heal_child(child, now)
+            if changed:
+                self._publish_state()
+            time.sleep(self.poll_interval)
         return 0
+
+    def _heal_child(self, child: Child, now: float) -> bool:
+        """Notice a dead child, or start it again when its backoff is over; True on a change."""
+        if child.process is None:
+            if child.restart_at is not None and now >= child.restart_at:
+                child.restarts += 1
+                self._spawn(child)
+                return True
+            return False
+        code = child.process.poll()
+        if code is None:
+            return False
+        _reap_group(child.process)
+        child.process = None
+        delay = child.backoff.delay_after_exit(now)
+        child.restart_at = now + delay
+        log.error(
+            "%s exited with %s; restarting it in %.1f s (restart %d)",
+            child.name,
+            code,
+            delay,
+            child.restarts + 1,
+        )
+        return True
+
+    def _heal_redis(self, now: float) -> bool:
+        redis_server = self.redis
+        if redis_server is None:
+            return False
+        if self._redis_restart_at is None:
+            process = redis_server.process
+            code = None if process is None else process.poll()
+            if process is not None and code is None:
+                return False
+            redis_server.process = None
+            delay = self._redis_backoff.delay_after_exit(now)
+            self._redis_restart_at = now + delay
+            log.error("embedded Redis exited with %s; restarting it in %.1f s", code, delay)
+            return True
+        if now < self._redis_restart_at:
+            return False
+        try:
+            redis_server.start()
+        except RedisServerError as e:
+            delay = self._redis_backoff.delay_after_exit(self.clock())
+            self._redis_restart_at = self.clock() + delay
+            log.error("embedded Redis did not restart (%s); next try in %.1f s", e, delay)
+            return False
+        self._redis_restart_at = None
+        self._redis_backoff.started(self.clock())
+        log.info("embedded Redis restarted on port %d", redis_server.port)
+        return True
+
+    def _publish_state(self) -> None:
+        parts = {
+            child.name: run_state.RUNNING if child.process is not None else run_state.RESTARTING
+            for child in self.children
+        }
+        if self.redis is not None:
+            up = self._redis_restart_at is None
+            parts["redis"] = run_state.RUNNING if up else run_state.RESTARTING
+        try:
+            run_state.write(self.settings.data_dir, parts)
+        except OSError as e:
+            log.warning("run state not written: %s", type(e).__name__)
 
     def _request_stop(self, signum: int, _frame: object) -> None:
         log.info("%s received: stopping", signal.Signals(signum).name)
         self._stop_requested = True
 
     def _stop_all(self) -> None:
-        for child in self.children:  # listener first: see the module docstring
-            _stop_child(child)
+        """Stop within STOP_BUDGET s: the listener first (see the module docstring), the rest."""
+        deadline = self.clock() + STOP_BUDGET
+        run_state.remove(self.settings.data_dir)
+        listener = [c for c in self.children if c.name == "listener"]
+        others = [c for c in self.children if c.name != "listener"]
+        _stop_children(listener, min(deadline, self.clock() + LISTENER_GRACE), self.clock)
+        _stop_children(others, deadline, self.clock)
         if self.redis is not None:
             keys.embedded_url_file(self.settings.data_dir).unlink(missing_ok=True)
-            self.redis.stop()
+            self.redis.stop(timeout=REDIS_STOP_TIMEOUT)
             log.info("embedded Redis stopped")
 
 
@@ -255,18 +360,26 @@ def _copy_output(stream: IO[bytes], log_file: LogFile | None, formatted: OutputL
     stream.close()
 
 
-def _stop_child(child: Child) -> None:
-    process = child.process
-    if process is None:
-        return
-    if process.poll() is None:
+def _stop_children(children: list[Child], deadline: float, clock: Callable[[], float]) -> None:
+    """SIGTERM them all, wait until `deadline`, then SIGKILL each one's whole group."""
+    running = [c for c in children if c.process is not None and c.process.poll() is None]
+    for child in running:
+        assert child.process is not None
         with contextlib.suppress(ProcessLookupError):
-            process.send_signal(signal.SIGTERM)
+            child.process.send_signal(signal.SIGTERM)
+    for child in running:
+        assert child.process is not None
         try:
-            process.wait(STOP_GRACE)
+            child.process.wait(max(0.0, deadline - clock()))
         except subprocess.TimeoutExpired:
-            log.warning("%s did not stop within %gs, killed", child.name, STOP_GRACE)
-    # Whatever is left in its group (a worker's pool processes) goes too.
+            log.warning("%s did not stop in time, killed", child.name)
+    for child in children:
+        if child.process is not None:
+            _reap_group(child.process)
+
+
+def _reap_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL whatever is left in the process's group (a worker's pool processes), reap it."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):

@@ -74,13 +74,16 @@ HELP: dict[str, str] = {
     "followup_check_interval": "Seconds between the checks of follow-up due dates.",
     "followup_clock_file": "File holding the time follow-ups use as now (tests, drills only).",
     "display_timezone": "IANA time zone the page shows times in, e.g. Europe/Berlin.",
+    "redis_master_name": "The primary's name at the Sentinels of a sentinel:// --redis-url.",
+    "redis_min_replicas": "ACK only once WAIT saw the message on this many replicas (else AE).",
+    "redis_replica_timeout": "Seconds WAIT may take for them.",
 }
 # Secrets are settings too, but only from the environment: a command line is visible
 # to every user of the machine (ps, /proc) and lands in shell histories.
 SECRETS = ("http_password", "fhir_token", "fhir_password")
 
 # Groups of settings, by the part of radflag that reads them.
-REDIS = ("data_dir", "redis_url")
+REDIS = ("data_dir", "redis_url", "redis_master_name")
 STORE = ("data_dir", "database_url", "sqlite_synchronous")
 LOGS = ("log_level", "log_format")
 LISTENER = (
@@ -96,6 +99,8 @@ LISTENER = (
     "buffer_budget_bytes",
     "journal_requeue_after",
     "journal_interval",
+    "redis_min_replicas",
+    "redis_replica_timeout",
 )
 WORKER = (
     "concurrency",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from worker import metrics, status, store_health
+from worker import metrics, run_state, status, store_health
 from worker.settings import Settings
 from worker.store import Store
 
@@ -30,13 +30,16 @@ def add_ops_routes(app: FastAPI, settings: Settings, get_store: Callable[[], Sto
         # Half a second: probes (e.g. Kubernetes) give up after one by default.
         reading = status.gather(settings, store=None, ping_timeout=0.5)
         store_error = store_health.probe(get_store, timeout=0.5)
-        ready = reading.ready and store_error is None
+        # Under `radflag run`: parts down and being restarted make it not ready.
+        parts_down = run_state.down(run_state.read(settings.data_dir))
+        ready = reading.ready and store_error is None and not parts_down
         body = {
             "ready": ready,
             "redis": reading.redis_ok,
             "workers": len(reading.workers),
             "store": store_error is None,
             "error": reading.redis_error or store_error,
+            "restarting": parts_down,
         }
         return JSONResponse(body, status_code=200 if ready else 503)
 
