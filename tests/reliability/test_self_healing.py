@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import stat
 import time
 from pathlib import Path
 
@@ -67,6 +68,17 @@ def _send_until_acked(port: int, control_id: str) -> list[str]:
     return outcome.codes
 
 
+def _assert_private(data_dir: Path) -> None:
+    """Health data at rest: the data dir and every directory in it 0700, every file 0600."""
+    modes = {p.relative_to(data_dir): stat.S_IMODE(p.stat().st_mode) for p in data_dir.rglob("*")}
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for must in ("redis/appendonly.aof", "redis/redis.conf", "radflag.sqlite3"):
+        assert Path(must) in modes, sorted(map(str, modes))
+    for path, mode in modes.items():
+        expected = 0o700 if (data_dir / path).is_dir() else 0o600
+        assert mode == expected, f"{path} is {mode:o}"
+
+
 def _delivered(destination: MllpDestination, control_id: str) -> bool:
     return any(control_id.encode() in m for m in list(destination.received))
 
@@ -85,6 +97,7 @@ def test_run_restarts_what_dies_and_stops_in_bounded_time(tmp_path: Path) -> Non
         wait_until(lambda: accepts(mllp_port), timeout=60, what="the MLLP port")
         _send_until_acked(mllp_port, "HEAL1")
         wait_until(lambda: _delivered(destination, "HEAL1"), timeout=120, what="HEAL1 delivered")
+        _assert_private(data_dir)
 
         # 1. Redis SIGKILLed: restarted on its port; the listener and workers reconnect.
         os.kill(_redis_pid(run), signal.SIGKILL)

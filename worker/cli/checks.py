@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
 import click
 
@@ -28,3 +29,21 @@ def check_port_free(host: str, port: int, option: str) -> None:
             raise click.UsageError(
                 f"{option}: cannot listen on {host}:{port}: {e.strerror or e}"
             ) from e
+
+
+class SetupFailed(click.ClickException):
+    """Printed as `Error: <reason>` (one line, no usage text), exit status 2."""
+
+    exit_code = 2
+
+
+def preflight(check: Callable[[], None]) -> None:
+    """Run `check` with a private umask set first; PreflightError becomes SetupFailed."""
+    from worker.preflight import PreflightError
+    from worker.private_files import set_private_umask
+
+    set_private_umask()  # before anything is created: files 0600, directories 0700
+    try:
+        check()
+    except PreflightError as e:
+        raise SetupFailed(str(e)) from None

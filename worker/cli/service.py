@@ -17,7 +17,6 @@ import click
 
 from hl7.errors import TransientError
 from worker.cli.base import main
-from worker.cli.checks import check_port_free
 from worker.cli.options import ALL, LISTENER, LOGS, REDIS, STORE, WORKER, with_settings
 from worker.settings import Settings, SettingsError
 
@@ -44,26 +43,33 @@ def _check_tls(settings: Settings) -> None:
         raise click.UsageError(str(e)) from e
 
 
+def _check_service(checks: Any, settings: Settings, url: str, *, port: bool) -> None:
+    """Preflight of `listen` (port=True: the MLLP port must be free) and `worker`."""
+    checks.check_common(settings)
+    if port:
+        checks.check_port(settings.mllp_host, settings.mllp_port, "--mllp-port")
+    checks.check_redis(settings, url)
+
+
 @main.command()
 @with_settings(ALL)
 def run(settings: Settings) -> None:
     """Run the whole service: Redis, listener, workers and web page; Ctrl-C stops it all."""
+    from worker import preflight as checks
+    from worker.cli.checks import preflight
     from worker.logging import setup_logging
+    from worker.private_files import tighten_tree
     from worker.supervisor import Supervisor
-    from worker.web.security import check_bind
 
-    _check_tls(settings)  # the listener child would fail later, less clearly
     with_web = "web" in main.commands
-    if with_web:
-        try:  # the web child would refuse later, and take the service down with it
-            check_bind(settings)
-        except SettingsError as e:
-            raise click.UsageError(str(e)) from e
-    lock = _lock_data_dir(settings)  # before the ports: a second `run` says "locked"
-    check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
-    if with_web:
-        check_port_free(settings.http_host, settings.http_port, "--http-port")
+    # Every setting before any part starts: nothing may ACK and then stop (issue 15, item 7).
+    # The data dir first (a read-only one is one line), then its lock: another `radflag run`
+    # on it is named as such, not as a port in use.
+    preflight(lambda: checks.check_data_dir(settings.data_dir))
+    lock = _lock_data_dir(settings)
+    preflight(lambda: checks.check_run(settings, with_web=with_web))
     setup_logging(settings.log_level, "run", settings.log_format)
+    tighten_tree(settings.data_dir)  # files from older versions were 0644
     supervisor = Supervisor(settings, with_web=with_web, keep_fds=(lock.fileno(),))
     sys.exit(supervisor.run())
 
@@ -84,12 +90,14 @@ def _lock_data_dir(settings: Settings) -> Any:
 def listen(settings: Settings) -> None:
     """Run the MLLP listener alone against --redis-url."""
     from worker import celery_app, listener
+    from worker import preflight as checks
+    from worker.cli.checks import preflight
     from worker.logging import setup_logging
 
     _check_tls(settings)
-    check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
-    setup_logging(settings.log_level, "listen", settings.log_format)
     url = _redis_url(settings)
+    preflight(lambda: _check_service(checks, settings, url, port=True))
+    setup_logging(settings.log_level, "listen", settings.log_format)
     celery_app.configure(settings, redis_url=url)
     try:
         asyncio.run(listener.serve(settings, url))
@@ -117,15 +125,19 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
     import os
 
     from worker import celery_app, keys
+    from worker import preflight as checks
+    from worker.cli.checks import preflight
     from worker.logging import setup_logging
     from worker.metrics import install_task_timing
 
-    setup_logging(settings.log_level, "worker", settings.log_format)
     names = [q.strip() for q in queues.split(",") if q.strip()]
     unknown = set(names) - set(keys.QUEUES)
     if unknown or not names:
         raise click.UsageError(f"--queues takes names from {', '.join(keys.QUEUES)}")
-    app = celery_app.configure(settings, redis_url=_redis_url(settings))
+    url = _redis_url(settings)
+    preflight(lambda: _check_service(checks, settings, url, port=False))
+    setup_logging(settings.log_level, "worker", settings.log_format)
+    app = celery_app.configure(settings, redis_url=url)
     if keys.QUEUE_ANNOTATE in names:
         celery_app.enable_pipeline_build()
     # Task durations and outcomes for /metrics (kept in Redis, read at scrape time).
