@@ -11,6 +11,15 @@ supervisor alone, so that rotation never races between processes.
 
 Lines carry control ids and accession numbers, never report text or patient data
 (the modules that log take care of that; this only formats).
+
+Log injection (issue 15, item 9): control ids, accession numbers, peer
+addresses and error texts come from senders, and a newline in one forged a
+whole log line, an ANSI escape repainted the terminal. Every message is
+escaped here, in one place, whoever logs it (`escape`, used by both
+formatters): C0 and C1 control characters, DEL, the Unicode line and
+paragraph separators and the bidirectional overrides become visible escapes
+(`\n`, `\x1b`, `\u2028`), so one event is one line and shows what was sent.
+Tracebacks (exc_info) are ours and keep their lines.
 """
 
 from __future__ import annotations
@@ -27,6 +36,29 @@ from pathlib import Path
 FORMAT = "%(asctime)s %(levelname)s [{component} %(process)d] %(name)s: %(message)s"
 LOG_FILE_NAME = "radflag.log"
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+_UNSAFE = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]
+_UNICODE = [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_ESCAPES: dict[int, str] = {
+    **{code: f"\\x{code:02x}" for code in _UNSAFE},
+    **{code: f"\\u{code:04x}" for code in _UNICODE},
+    **{ord(char): text for char, text in _NAMED.items()},
+}
+
+
+def escape(text: str) -> str:
+    """`text` with every character that could break or repaint a log line made visible."""
+    return text.translate(_ESCAPES)
+
+
+def safe_message(record: logging.LogRecord) -> str:
+    """The record's message, escaped; a broken %-format shows as such, never raises."""
+    try:
+        message = record.getMessage()
+    except (TypeError, ValueError):
+        message = f"{record.msg!r} % {record.args!r}"
+    return escape(message)
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record; exceptions as their formatted text under `exc`."""
@@ -42,7 +74,7 @@ class JsonFormatter(logging.Formatter):
             "component": self.component,
             "pid": record.process,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": safe_message(record),
         }
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
@@ -50,10 +82,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """FORMAT, with the lines of a multi-line record (a traceback) indented under it."""
+    """FORMAT, the message escaped, a traceback's lines indented under it."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return super().format(record).replace("\n", "\n  ")
+        original = record.msg, record.args
+        record.msg, record.args = safe_message(record), None
+        try:
+            return super().format(record).replace("\n", "\n  ")
+        finally:
+            record.msg, record.args = original
 
 
 def make_formatter(component: str, log_format: str = "text") -> logging.Formatter:
