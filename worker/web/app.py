@@ -84,13 +84,26 @@ def _age_of(row: WorklistRow) -> int | None:
     return age_at(row.birth_date, row.exam_time or row.received_at)
 
 
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(9998, 12, 31)  # a day after stays a date
+MAX_PAGE = 1_000_000  # beyond it the store's OFFSET would overflow (issue 15, item 11)
+
+
 def _parse_day(value: str | None) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as e:
-        raise HTTPException(400, f"not a date (YYYY-MM-DD): {value!r}") from e
+        raise HTTPException(400, "not a date (YYYY-MM-DD)") from e
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise HTTPException(400, f"date out of range ({FIRST_DAY} to {LAST_DAY})")
+    return day
+
+
+def _parse_page(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise HTTPException(400, f"page must be a number from 1 to {MAX_PAGE}")
+    return int(value)
 
 
 def list_filter(params: Mapping[str, str]) -> tuple[WorklistFilter, dict[str, str]]:
@@ -183,11 +196,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             form = await request.form()
             params.update({k: str(v) for k, v in form.items()})
         flt, query = list_filter(params)
-        try:
-            page = max(1, int(params.get("page") or 1))
-        except ValueError as e:
-            raise HTTPException(400, "page must be a number") from e
-        rows, total = store.worklist(flt, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        page_number = _parse_page(str(params.get("page") or "1"))
+        rows, total = store.worklist(flt, limit=PAGE_SIZE, offset=(page_number - 1) * PAGE_SIZE)
         pages = max(1, -(-total // PAGE_SIZE))
         in_url = {k: v for k, v in query.items() if k != "q"}
 
@@ -205,10 +215,16 @@ def create_app(settings: Settings, *, store: Store | None = None) -> FastAPI:
             "sort_url": sort_url,
             "flag_codes": store.flag_codes(),
             "priorities": sorted(PRIORITY_RANK, key=PRIORITY_RANK.__getitem__, reverse=True),
-            "page": page,
+            "page": page_number,
             "pages": pages,
-            "prev_url": "?" + urlencode({**in_url, "page": page - 1}) if page > 1 else None,
-            "next_url": "?" + urlencode({**in_url, "page": page + 1}) if page < pages else None,
+            "prev_url": (
+                "?" + urlencode({**in_url, "page": page_number - 1}) if page_number > 1 else None
+            ),
+            "next_url": (
+                "?" + urlencode({**in_url, "page": page_number + 1})
+                if page_number < pages
+                else None
+            ),
             "unreviewed": store.unreviewed_count(),
             "poll_seconds": POLL_SECONDS,
         }
