@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 OUT    ?= out
 
-.PHONY: install run test check fmt eval bench screenshots chaos soak clean
+.PHONY: install run test check fmt eval bench screenshots chaos soak fuzz clean
 
 install: $(STAMP)
 
@@ -24,13 +24,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
-	$(BIN)/ruff check browse fhir_out hl7 nlp worker followup accounts feedback resilience tests bench
-	$(BIN)/ruff format --check browse fhir_out hl7 nlp worker followup accounts feedback resilience tests bench
+	$(BIN)/ruff check browse fhir_out hl7 nlp worker followup accounts feedback resilience fuzz tests bench
+	$(BIN)/ruff format --check browse fhir_out hl7 nlp worker followup accounts feedback resilience fuzz tests bench
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format browse fhir_out hl7 nlp worker followup accounts feedback resilience tests bench
-	$(BIN)/ruff check --fix browse fhir_out hl7 nlp worker followup accounts feedback resilience tests bench
+	$(BIN)/ruff format browse fhir_out hl7 nlp worker followup accounts feedback resilience fuzz tests bench
+	$(BIN)/ruff check --fix browse fhir_out hl7 nlp worker followup accounts feedback resilience fuzz tests bench
 
 eval: $(STAMP)
 	$(BIN)/radflag eval $(SHARED)/corpus/dev.jsonl \
@@ -53,6 +53,13 @@ chaos: $(STAMP)
 soak: $(STAMP)
 	./scripts/install-system-deps
 	$(BIN)/python -m tests.chaos.soak $(SOAK_ARGS)
+
+# Atheris on hl7.mllp, hl7.header, hl7.extract and nlp.annotate (the suite runs each ~12 s).
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	for target in mllp header extract annotate; do \
+	  $(BIN)/python -m fuzz.run $$target --seconds $(FUZZ_SECONDS) --artifacts $(OUT)/fuzz || exit 1; \
+	done
 
 screenshots: $(STAMP)
 	RADFLAG_SCREENSHOT_DIR=$(CURDIR)/docs $(BIN)/python -m pytest -q tests/web/test_worklist_browser.py -k screenshots

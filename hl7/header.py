@@ -10,6 +10,8 @@ ASCII in practice), then only that segment is decoded and split.
 
 from __future__ import annotations
 
+import string
+
 from hl7.errors import (
     DataTypeError,
     RequiredFieldMissing,
@@ -80,6 +82,9 @@ def check_supported(header: MessageHeader) -> None:
         )
 
 
+_PUNCTUATION = frozenset(string.punctuation)
+
+
 def _first_segment(message: bytes) -> bytes:
     body = message.lstrip(b"\r\n \t\x00")
     if body.startswith(b"\xef\xbb\xbf"):
@@ -94,14 +99,23 @@ def _delimiters(segment: bytes) -> Delimiters:
     field_separator = chr(segment[3])
     head = segment.decode("iso-8859-1")
     encoding_characters = head[4:].split(field_separator, 1)[0]
-    if field_separator.isalnum() or field_separator.isspace():
+    # Printable ASCII punctuation only: anything else (NUL, C1 controls, Latin-1
+    # letters) would change bytes when the ACK is encoded, and the ACK could not
+    # be read back (found by fuzzing: tests/fixtures/fuzz/header/).
+    if field_separator not in _PUNCTUATION:
         raise DataTypeError(f"MSH-1 field separator {field_separator!r} is not usable")
     if not 2 <= len(encoding_characters) <= 5:
         raise DataTypeError("MSH-2 encoding characters must be 2 to 5 characters")
     chars = field_separator + encoding_characters
-    if len(set(chars)) != len(chars) or any(c.isalnum() or c.isspace() for c in chars):
+    if len(set(chars)) != len(chars) or any(c not in _PUNCTUATION for c in chars):
         raise DataTypeError("MSH-2 encoding characters must be distinct punctuation")
-    return Delimiters.from_msh(field_separator, encoding_characters)
+    delimiters = Delimiters.from_msh(field_separator, encoding_characters)
+    # A short MSH-2 takes the defaults for the rest: they must not repeat one given
+    # (MSH-2 "~\&" makes "&" both escape and subcomponent; found by fuzzing).
+    used = delimiters.field + delimiters.encoding_characters
+    if len(set(used)) != len(used):
+        raise DataTypeError("MSH-2 encoding characters clash with the defaults that complete them")
+    return delimiters
 
 
 def _field(msh: str, d: Delimiters, number: int) -> str:
@@ -141,7 +155,7 @@ def _header_from_msh(msh: str, d: Delimiters) -> MessageHeader:
         "MSH-9 message type is empty"
         if not header.message_type
         else "MSH-10 message control id is empty"
-        if not header.control_id
+        if not header.control_id or header.control_id == _HL7_NULL  # "" (null) in a component
         else None
     )
     if missing:
