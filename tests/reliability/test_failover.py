@@ -60,11 +60,19 @@ def _delivered_control_ids(destination: MllpDestination) -> Counter[str]:
     return found
 
 
-def test_sentinel_url_reaches_the_primary_and_follows_it(cluster: SentinelCluster) -> None:
-    from worker import keys
+def test_sentinel_url_reaches_the_primary_and_follows_it(
+    cluster: SentinelCluster, tmp_path: Path
+) -> None:
+    from worker import keys, status
+    from worker.settings import Settings
 
     client = keys.redis_client(cluster.url, timeout=2.0, master_name=MASTER_NAME)
     client.set("radflag:test", "1")
+    # radflag status / /readyz / /metrics read Redis through the same Sentinel URL.
+    settings = Settings(data_dir=tmp_path, redis_url=cluster.url, redis_master_name=MASTER_NAME)
+    reading = status.gather(settings, store=None, ping_timeout=0.5)
+    assert reading.redis_ok, reading.redis_error
+    assert reading.queue_depths == {q: 0 for q in keys.QUEUES}
     old = cluster.kill_primary()
     new = cluster.wait_new_primary(old)
     # The first command after the failover may fail once; then it is the new primary.
