@@ -137,7 +137,7 @@ def test_primary_killed_under_load_loses_no_acknowledged_message(
             not_ok = [o for o in outcomes if any(c not in ("AA", "CA") for c in o.codes)]
             after_kill = [o for o in outcomes if o.acked_at and o.acked_at > killed_at[0]]
             assert len(acked) == total, f"{total - len(acked)} never acknowledged"
-            assert not_ok, "no AE/timeout during the failover: the kill did not bite"
+            assert any("AE" in o.codes for o in not_ok), "no AE during the failover"
             assert len(after_kill) >= total - kill_after - 5
 
             def all_delivered() -> bool:
