@@ -99,6 +99,10 @@ def test_primary_killed_under_load_loses_no_acknowledged_message(
         redis_master_name=MASTER_NAME,
         redis_min_replicas=1,
         redis_replica_timeout=0.5,
+        # The journal's reconciler brings back what a worker lost in the failover (a
+        # retry Celery could not publish is rejected without requeue): soon, for a test.
+        journal_requeue_after=5.0,
+        journal_interval=1.0,
     )
     logs = tmp_path / "logs"
     logs.mkdir()
