@@ -61,6 +61,9 @@ app.conf.update(
         keys.TASK_FOLLOWUP_EVENT: {"queue": keys.QUEUE_STORE},
         keys.TASK_FOLLOWUP_CHECK: {"queue": keys.QUEUE_STORE},
     },
+    # Puts back what it held but had not started when the broker connection dropped
+    # (a failover); see worker/failover_consumer.py.
+    worker_consumer="worker.failover_consumer:RestoringConsumer",
     worker_hijack_root_logger=False,
     # Task events for Flower (`radflag run --flower`); arguments show as ids only.
     worker_send_task_events=True,

@@ -65,24 +65,29 @@ def restore_unacked(
     now: float | None = None,
     limit: int | None = None,
     queues: set[str] | None = None,
+    tags: Iterable[bytes | str] | None = None,
 ) -> int:
     """Put unacknowledged tasks back on their queues; return how many.
 
     `older_than` None: all of them (only safe when no worker is running, e.g.
     under the data-dir lock at start); else those delivered to a worker more
     than `older_than` seconds ago. `queues`: only tasks of these queues (say,
-    a restarted worker's own, when it was their only consumer).
+    a restarted worker's own, when it was their only consumer). `tags`: exactly
+    these delivery tags (a worker's own, see worker/failover_consumer.py).
     """
     now = time.time() if now is None else now
-    if older_than is None:
-        tags: Iterable[bytes] = client.hkeys(keys.UNACKED_KEY)  # type: ignore[assignment]
+    chosen: Iterable[bytes | str]
+    if tags is not None:
+        chosen = tags
+    elif older_than is None:
+        chosen = client.hkeys(keys.UNACKED_KEY)  # type: ignore[assignment]
     else:
-        tags = client.zrangebyscore(  # type: ignore[assignment]
+        chosen = client.zrangebyscore(  # type: ignore[assignment]
             keys.UNACKED_INDEX_KEY, "-inf", now - older_than, start=0, num=limit or PASS_LIMIT
         )
     script = client.register_script(RESTORE_SCRIPT)
     restored = 0
-    for count, tag in enumerate(tags):
+    for count, tag in enumerate(chosen):
         if limit is not None and count >= limit:
             break
         raw: bytes | None = client.hget(keys.UNACKED_KEY, tag)  # type: ignore[arg-type, assignment]
