@@ -22,6 +22,7 @@ COPY worker worker
 COPY accounts accounts
 COPY feedback feedback
 COPY followup followup
+COPY resilience resilience
 RUN pip install . \
     && useradd --create-home --uid 10001 radflag \
     && mkdir -p /data \

@@ -18,6 +18,10 @@ from tests.servers import ROOT
 # Seconds per target in the suite: the total stays under a minute.
 BUDGET = {"mllp": 10, "header": 10, "extract": 12, "annotate": 12}
 _RUNS = re.compile(r"stat::number_of_executed_units: (\d+)")
+# Slow NLP input fuzzing found, reported to the lead (nlp/ is theirs): a run of one capital
+# letter ("SSSS...", 64 of them) takes exponential time (28: 0.3 s, 32: 2.3 s). Kept in
+# tests/fixtures/fuzz-slow/annotate/; the annotate target skips that class meanwhile.
+KNOWN_SLOW = targets.KNOWN_SLOW
 
 
 @pytest.mark.parametrize("target", sorted(targets.TARGETS))
@@ -63,3 +67,19 @@ def test_atheris_target_runs_clean(target: str, tmp_path: Path) -> None:
     assert runs is not None, done.stderr[-2000:]
     print(f"\nfuzz {target}: {int(runs.group(1))} executions in {seconds} s")
     assert int(runs.group(1)) > 100
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="nlp: a run of one capital letter takes exponential time (found by fuzzing, "
+    "tests/fixtures/fuzz-slow/annotate/; reported to the lead, nlp/ is theirs)",
+)
+def test_known_slow_nlp_input_is_fast() -> None:
+    import nlp
+
+    nlp.annotate("warm-up", language="de")
+    slow = (ROOT / "tests/fixtures/fuzz-slow/annotate").glob("*")
+    assert all(KNOWN_SLOW.search(p.read_bytes()) for p in slow)
+    started = time.monotonic()
+    nlp.annotate("S" * 28, language="de")  # the saved input has 64: hours
+    assert time.monotonic() - started < 0.05
