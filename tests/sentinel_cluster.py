@@ -87,7 +87,7 @@ class SentinelCluster:
     def url(self) -> str:
         return ";".join(f"sentinel://127.0.0.1:{s.port}" for s in self.watchers) + "/0"
 
-    def start(self, *, timeout: float = 30.0) -> SentinelCluster:
+    def start(self, *, timeout: float = 60.0) -> SentinelCluster:
         binary = debian_binary("redis-server")
         primary = RedisServer(self.base / "redis-0", binary=binary, log_path=self.base / "r0.log")
         self.servers.append(primary.start())

@@ -6,7 +6,7 @@ before its web child found the bind address unusable and everything stopped
 process and in a few seconds at most: the settings' combinations (a public
 page without credentials, TLS files, the log level, appendfsync), the data
 dir (created private, writable: a read-only one is one line, not a
-traceback), the ports to bind (free), the Redis binary for the embedded
+traceback), the Redis binary for the embedded
 server, the database URL's form, and an external Redis that must answer
 within PREFLIGHT_REDIS_TIMEOUT. The CLI turns PreflightError into one line
 on stderr and exit status 2.
@@ -15,7 +15,6 @@ on stderr and exit status 2.
 from __future__ import annotations
 
 import errno
-import socket
 import time
 from pathlib import Path
 
@@ -44,8 +43,6 @@ def check_run(settings: Settings, *, with_web: bool) -> None:
             check_bind(settings)
         except SettingsError as e:
             raise PreflightError(str(e)) from None
-        check_port(settings.http_host, settings.http_port, "--http-port")
-    check_port(settings.mllp_host, settings.mllp_port, "--mllp-port")
     if settings.redis_url:
         check_redis(settings, settings.redis_url)
     else:
@@ -142,22 +139,3 @@ def _check_database_url(settings: Settings) -> None:
         raise PreflightError(
             f"database_url must be SQLite or PostgreSQL, got {url.get_backend_name()!r}"
         )
-
-
-def check_port(host: str, port: int, name: str) -> None:
-    """The address must be bindable now (port 0: any free port, nothing to check)."""
-    if port == 0:
-        return
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as e:
-        raise PreflightError(f"{name}: cannot resolve {host!r}: {e.strerror}") from None
-    family, kind, proto, _, address = infos[0]
-    with socket.socket(family, kind, proto) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(address)
-        except OSError as e:
-            raise PreflightError(
-                f"{name}: cannot listen on {host}:{port} ({e.strerror or type(e).__name__})"
-            ) from None

@@ -17,6 +17,7 @@ import click
 
 from hl7.errors import TransientError
 from worker.cli.base import main
+from worker.cli.checks import check_port_free
 from worker.cli.options import ALL, LISTENER, LOGS, REDIS, STORE, WORKER, with_settings
 from worker.settings import Settings, SettingsError
 
@@ -47,7 +48,7 @@ def _check_service(checks: Any, settings: Settings, url: str, *, port: bool) -> 
     """Preflight of `listen` (port=True: the MLLP port must be free) and `worker`."""
     checks.check_common(settings)
     if port:
-        checks.check_port(settings.mllp_host, settings.mllp_port, "--mllp-port")
+        check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
     checks.check_redis(settings, url)
 
 
@@ -68,6 +69,9 @@ def run(settings: Settings) -> None:
     preflight(lambda: checks.check_data_dir(settings.data_dir))
     lock = _lock_data_dir(settings)
     preflight(lambda: checks.check_run(settings, with_web=with_web))
+    check_port_free(settings.mllp_host, settings.mllp_port, "--mllp-port")
+    if with_web:
+        check_port_free(settings.http_host, settings.http_port, "--http-port")
     setup_logging(settings.log_level, "run", settings.log_format)
     tighten_tree(settings.data_dir)  # files from older versions were 0644
     supervisor = Supervisor(settings, with_web=with_web, keep_fds=(lock.fileno(),))
