@@ -10,6 +10,7 @@ from tests.conftest import ROOT
 
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 RUNTIME_PACKAGES = (
+    "resilience",
     "hl7",
     "nlp",
     "worker",

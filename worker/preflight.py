@@ -34,7 +34,14 @@ class PreflightError(ValueError):
 
 def check_run(settings: Settings, *, with_web: bool) -> None:
     """Everything `radflag run` needs before it starts a part. Raises PreflightError."""
+    check_settings(settings, with_web=with_web)
     check_common(settings)
+    if settings.redis_url:
+        check_redis(settings, settings.redis_url)
+
+
+def check_settings(settings: Settings, *, with_web: bool) -> None:
+    """The checks that touch nothing (no directory created, no connection made)."""
     _check_tls(settings)
     if with_web:
         from worker.web.security import check_bind
@@ -43,9 +50,7 @@ def check_run(settings: Settings, *, with_web: bool) -> None:
             check_bind(settings)
         except SettingsError as e:
             raise PreflightError(str(e)) from None
-    if settings.redis_url:
-        check_redis(settings, settings.redis_url)
-    else:
+    if not settings.redis_url:
         if settings.redis_appendfsync not in APPENDFSYNC_CHOICES:
             raise PreflightError(
                 f"redis_appendfsync must be one of {', '.join(APPENDFSYNC_CHOICES)}, "
@@ -55,17 +60,24 @@ def check_run(settings: Settings, *, with_web: bool) -> None:
             find_binary(settings.redis_binary)
         except RedisServerError as e:
             raise PreflightError(str(e)) from None
+    _check_log_level(settings)
+    _check_database_url(settings)
+    _check_destination_tls(settings)
 
 
 def check_common(settings: Settings) -> None:
     """What every service command needs: a known log level, a usable data dir and store URL."""
+    _check_log_level(settings)
+    check_data_dir(settings.data_dir)
+    _check_database_url(settings)
+    _check_destination_tls(settings)
+
+
+def _check_log_level(settings: Settings) -> None:
     if settings.log_level.upper() not in _LOG_LEVELS:
         raise PreflightError(
             f"log_level must be one of {', '.join(_LOG_LEVELS)}, got {settings.log_level!r}"
         )
-    check_data_dir(settings.data_dir)
-    _check_database_url(settings)
-    _check_destination_tls(settings)
 
 
 def check_data_dir(data_dir: Path) -> None:

@@ -21,10 +21,19 @@ def test_json_lines_carry_component_and_level() -> None:
 
 
 def test_text_continuation_lines_are_indented() -> None:
-    """A multi-line record keeps one head line; the rest are indented under it."""
+    """A message's newline is escaped (issue 15, item 9: no forged lines); a traceback's
+    lines are indented under the record's one head line."""
     text = make_formatter("web", "text").format(_record("first\nsecond"))
-    head, rest = text.split("\n")
-    assert " WARNING [web " in head and rest == "  second"
+    assert "\n" not in text and text.endswith("first\\nsecond")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        record = _record("failed")
+        record.exc_info = sys.exc_info()
+    head, *rest = make_formatter("web", "text").format(record).split("\n")
+    assert " WARNING [web " in head and rest and all(line.startswith("  ") for line in rest)
 
 
 def test_stray_output_is_put_in_format() -> None:

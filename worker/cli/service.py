@@ -64,8 +64,9 @@ def run(settings: Settings) -> None:
 
     with_web = "web" in main.commands
     # Every setting before any part starts: nothing may ACK and then stop (issue 15, item 7).
-    # The data dir first (a read-only one is one line), then its lock: another `radflag run`
-    # on it is named as such, not as a port in use.
+    # Settings alone first (nothing created), then the data dir (a read-only one is one
+    # line) and its lock: another `radflag run` on it is named as such, not as a port in use.
+    preflight(lambda: checks.check_settings(settings, with_web=with_web))
     preflight(lambda: checks.check_data_dir(settings.data_dir))
     lock = _lock_data_dir(settings)
     preflight(lambda: checks.check_run(settings, with_web=with_web))
