@@ -82,46 +82,41 @@ def redis_client(
     The reconnect matters after a Redis restart too: pooled connections are
     dead and the first command on each would fail although Redis is back.
     """
-    options: dict[str, Any] = {
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-        "retry": Retry(NoBackoff(), 1),
-        "retry_on_error": [redis.ConnectionError],
-    }
-    if is_sentinel_url(url):
-        target = parse_sentinel_url(url)
-        manager = sync_sentinel.Sentinel(
-            list(target.sentinels),
-            sentinel_kwargs=_sentinel_kwargs(timeout),
-            db=target.db,
-            password=target.password,
-            username=target.username,
-        )
-        return manager.master_for(master_name, redis_class=redis.Redis, **options)
-    return redis.Redis.from_url(url, **options)
+    client: redis.Redis = _client(url, timeout, master_name, Retry, sync_sentinel, redis.Redis)
+    return client
 
 
 def async_redis_client(
     url: str, *, timeout: float = 5.0, master_name: str = DEFAULT_MASTER_NAME
 ) -> aioredis.Redis:
     """The asyncio twin of `redis_client` (the listener's)."""
+    client: aioredis.Redis = _client(
+        url, timeout, master_name, AsyncRetry, async_sentinel, aioredis.Redis
+    )
+    return client
+
+
+def _client(
+    url: str, timeout: float, master_name: str, retry: Any, sentinel: Any, redis_class: Any
+) -> Any:
+    """One client, sync or asyncio by the classes given; see `redis_client`."""
     options: dict[str, Any] = {
         "socket_timeout": timeout,
         "socket_connect_timeout": timeout,
-        "retry": AsyncRetry(NoBackoff(), 1),
+        "retry": retry(NoBackoff(), 1),
         "retry_on_error": [redis.ConnectionError],
     }
     if is_sentinel_url(url):
         target = parse_sentinel_url(url)
-        manager = async_sentinel.Sentinel(
+        manager = sentinel.Sentinel(
             list(target.sentinels),
             sentinel_kwargs=_sentinel_kwargs(timeout),
             db=target.db,
             password=target.password,
             username=target.username,
         )
-        return manager.master_for(master_name, redis_class=aioredis.Redis, **options)
-    return aioredis.Redis.from_url(url, **options)
+        return manager.master_for(master_name, redis_class=redis_class, **options)
+    return redis_class.from_url(url, **options)
 
 
 def broker_transport_options(url: str, master_name: str) -> dict[str, Any]:
