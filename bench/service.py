@@ -72,11 +72,19 @@ def load_reports(corpus: Path) -> list[dict[str, Any]]:
 
 
 def messages(reports: list[dict[str, Any]], prefix: str) -> Iterator[bytes]:
-    """Endless distinct ORU^R01 messages over the corpus, every wrapping style."""
+    """Endless distinct ORU^R01 messages over the corpus, every wrapping style.
+
+    Each message is another patient and accession, as a hospital's traffic is:
+    one patient with thousands of open follow-ups is not what the bench measures.
+    """
     for i in itertools.count():
         report = reports[i % len(reports)]
         style = STYLES[i % len(STYLES)]
-        yield wrap_oru(report["text"], report.get("procedure"), style, f"{prefix}{i:07d}")
+        message = wrap_oru(
+            report["text"], report.get("procedure"), style, f"{prefix}{i:07d}",
+            accession=f"ACC{i:07d}",
+        )  # fmt: skip
+        yield message.replace(b"|MRN0001^", f"|{prefix}P{i:07d}^".encode(), 1)
 
 
 # -- load generator ---------------------------------------------------------------------
