@@ -87,9 +87,11 @@ def annotate_message(
     entry = outcomes.annotate_entry(dedupe_key)
     outcomes.touch(entry)
     try:
-        _record_inbound(raw, dedupe_key, ack_code, None, received_at)
         try:
-            report = extract_report(raw)
+            result_id, result = annotate_accepted(
+                raw, control_id=control_id, dedupe_key=dedupe_key, received_at=received_at,
+                ack_code=ack_code, settings=settings,
+            )  # fmt: skip
         except InboundMessageError as e:
             log.warning(
                 "unprocessable after ACK control_id=%s code=%s", control_id, e.hl7_error_code
@@ -99,10 +101,8 @@ def annotate_message(
             )
             return
         if settings.destination is None:  # the outcome is the stored annotation
-            _annotate(raw, report, settings, control_id, dedupe_key, received_at)
             outcomes.settle(entry)
             return
-        result_id, result = _annotate(raw, report, settings, control_id, dedupe_key, received_at)
         # The journal entry stays until the result is delivered or dead-lettered.
         publish(
             keys.TASK_DELIVER,
@@ -132,6 +132,21 @@ def annotate_message(
         _dead_letter_or_store_retry(
             self, raw_b64, control_id, dedupe_key, "failed", type(e).__name__
         )
+
+
+def annotate_accepted(
+    raw: bytes, *, control_id: str, dedupe_key: str, received_at: str, ack_code: str,
+    settings: Settings,
+) -> tuple[str, bytes]:  # fmt: skip
+    """Record an accepted message, parse, annotate, track and store it: (result MSH-10, result).
+
+    Everything a message's outcome needs except the hand-on to delivery and the
+    journal. Raises InboundMessageError (unprocessable: the caller dead-letters
+    it) and TransientError (store or Redis unavailable: the caller retries).
+    """
+    _record_inbound(raw, dedupe_key, ack_code, None, received_at)
+    report = extract_report(raw)
+    return _annotate(raw, report, settings, control_id, dedupe_key, received_at)
 
 
 def _annotate(
