@@ -65,8 +65,9 @@ app.conf.update(
     # (a failover); see worker/failover_consumer.py.
     worker_consumer="worker.failover_consumer:RestoringConsumer",
     worker_hijack_root_logger=False,
-    # Task events for Flower (`radflag run --flower`); arguments show as ids only.
-    worker_send_task_events=True,
+    # Task events for Flower: off unless `task_events` (configure); Flower enables them in
+    # running workers itself (its --enable_events, on by default). Arguments show as ids only.
+    worker_send_task_events=False,
     task_send_sent_event=True,
     worker_redirect_stdouts=False,
     broker_connection_retry_on_startup=True,
@@ -111,6 +112,7 @@ def configure(settings: Settings, *, redis_url: str, pool_limit: int = 10) -> Ce
         # the hard limit its process is killed and worker.outcomes dead-letters it.
         task_time_limit=settings.task_time_limit,
         task_soft_time_limit=settings.effective_soft_time_limit,
+        worker_send_task_events=settings.task_events,
         broker_transport_options={
             "visibility_timeout": visibility,
             "socket_timeout": 5.0,
@@ -152,8 +154,10 @@ def enable_pipeline_build() -> None:
     _build_pipeline = True
 
 
-def publish(task_name: str, kwargs: dict[str, Any]) -> None:
+def publish(task_name: str, kwargs: dict[str, Any], *, countdown: float | None = None) -> None:
     """Publish one task and return once Redis has accepted it (LPUSH answered).
+
+    `countdown`: seconds before a worker may run it (a retry's backoff).
 
     Raises BrokerUnavailable when the broker cannot be reached. Thread-safe:
     each call borrows a producer from the app's pool.
@@ -161,7 +165,7 @@ def publish(task_name: str, kwargs: dict[str, Any]) -> None:
     try:
         app.send_task(
             task_name, kwargs=kwargs, retry=True, retry_policy=PUBLISH_RETRY_POLICY,
-            argsrepr="()", kwargsrepr=safe_kwargsrepr(kwargs),
+            argsrepr="()", kwargsrepr=safe_kwargsrepr(kwargs), countdown=countdown,
         )  # fmt: skip
     except (KombuOperationalError, RedisError, OSError) as e:
         raise BrokerUnavailable(f"cannot publish {task_name}: {type(e).__name__}") from e

@@ -27,7 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from worker.store_models import Base, UtcDateTime
 
@@ -69,6 +69,11 @@ class FollowupRow(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy reads it)
+
+    # For writing a new follow-up's keys and first audit entry with it, in the unit of
+    # work's own order and without a flush for its id; never loaded (reads query them).
+    new_keys: Mapped[list[FollowupPatientKey]] = relationship(lazy="noload")
+    new_audit: Mapped[list[FollowupAudit]] = relationship(lazy="noload")
 
 
 class FollowupPatientKey(Base):

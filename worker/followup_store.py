@@ -48,6 +48,7 @@ from worker.followup_models import (
     FollowupPatientKey,
     FollowupRow,
 )
+from worker.store_unit import in_unit, known_new, write_session
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ class FollowupStore:
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
         try:
-            with self._sessions.begin() as session:
+            with write_session(self._sessions) as session:
                 yield session
         except StaleDataError as e:
             raise TransientError("follow-up changed by another writer; retry") from e
@@ -227,7 +228,7 @@ class FollowupStore:
                         self._add_followup(session, new, now)
                 return completed
             except IntegrityError:  # a concurrent first insert of the same rows
-                if attempt == 2:
+                if attempt == 2 or in_unit():
                     raise
         return []
 
@@ -317,7 +318,11 @@ class FollowupStore:
 
     def _upsert_exam(self, session: Session, exam: ExamRecord) -> None:
         event = exam.event
-        row = session.scalar(select(FollowupExam).filter_by(dedupe_key=exam.dedupe_key))
+        row = (
+            None
+            if known_new(exam.dedupe_key)
+            else session.scalar(select(FollowupExam).filter_by(dedupe_key=exam.dedupe_key))
+        )
         if row is None:
             row = FollowupExam(dedupe_key=exam.dedupe_key, received_at=_utc(exam.received_at))
             session.add(row)
@@ -388,8 +393,12 @@ class FollowupStore:
         return True
 
     def _add_followup(self, session: Session, new: NewFollowup, now: datetime) -> None:
-        exists = session.scalar(
-            select(FollowupRow.id).filter_by(dedupe_key=new.dedupe_key, position=new.position)
+        exists = (
+            None
+            if known_new(new.dedupe_key)
+            else session.scalar(
+                select(FollowupRow.id).filter_by(dedupe_key=new.dedupe_key, position=new.position)
+            )
         )
         if exists is not None:
             return
@@ -406,15 +415,14 @@ class FollowupStore:
             source=rec.source, recommendation=rec.to_dict(), status=OPEN, status_at=now,
             adherence=None, bookings=[],
         )  # fmt: skip
-        session.add(row)
-        session.flush()
-        session.add_all(FollowupPatientKey(followup_id=row.id, key=k) for k in new.patient_keys)
-        session.add(
+        row.new_keys = [FollowupPatientKey(key=k) for k in new.patient_keys]
+        row.new_audit = [
             FollowupAudit(
-                followup_id=row.id, from_status=None, to_status=OPEN, actor=ACTOR_RULES,
+                from_status=None, to_status=OPEN, actor=ACTOR_RULES,
                 note=f"recommended ({rec.source})", reference=new.dedupe_key[:600], at=now,
             )
-        )  # fmt: skip
+        ]  # fmt: skip
+        session.add(row)
 
     def purge(self, older_than: datetime, *, batch_size: int = 500) -> int:
         """Delete exams received, and closed follow-ups closed, before `older_than`.

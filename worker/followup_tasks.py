@@ -1,6 +1,6 @@
 """Follow-up tasks: track reports, store orders and appointments, check due dates.
 
-Strategy: thin, like worker/tasks.py. The annotate task calls `track_report`
+Strategy: thin, like worker/tasks.py. The annotate task calls `plan_tracking`
 for every report (recommendations, completion of earlier ones, the course of
 the edema) and puts what it returns into the result. Orders and appointments
 arrive through the listener as `radflag.followup_event` on the `store` queue.
@@ -47,6 +47,31 @@ class TrackedReport:
 
     rows: list[Row]  # OBX rows for the result, after the spec's
     recommendations: list[dict[str, Any]]  # Recommendation.to_dict() each (for FHIR)
+    # What `record_tracked` writes (None: tracking failed, nothing to write).
+    exam: ExamRecord | None = None
+    new: tuple[NewFollowup, ...] = ()
+    now: datetime | None = None
+    control_id: str = ""
+
+
+def record_tracked(settings: Settings, tracked: TrackedReport) -> None:
+    """Write what `plan_tracking` planned: the exam on the timeline, completions, new follow-ups.
+
+    Called inside the annotate task's unit of work (worker.store_unit), so the
+    follow-ups commit with the annotation. Raises TransientError.
+    """
+    if tracked.exam is None or tracked.now is None:
+        return
+    completed = open_followups(settings).record_report(
+        tracked.exam, list(tracked.new), now=tracked.now
+    )
+    log.info(
+        "follow-ups control_id=%s new=%d completed=%d course=%s",
+        tracked.control_id,
+        len(tracked.new),
+        len(completed),
+        tracked.exam.course.course if tracked.exam.course else "-",
+    )
 
 
 def track_report(
@@ -57,10 +82,26 @@ def track_report(
     dedupe_key: str,
     received_at: datetime,
 ) -> TrackedReport:
-    """Record a report for follow-ups; the OBX rows and recommendations its outputs carry.
+    """Plan and record a report's follow-ups in a transaction of their own (`plan_tracking`)."""
+    tracked = plan_tracking(settings, raw, report, annotation, dedupe_key, received_at)
+    record_tracked(settings, tracked)
+    return tracked
 
-    Raises TransientError (the store is down: the annotate task retries). Any
-    other failure is logged by type and the outputs go without them.
+
+def plan_tracking(
+    settings: Settings,
+    raw: bytes,
+    report: Report,
+    annotation: nlp.Annotation,
+    dedupe_key: str,
+    received_at: datetime,
+) -> TrackedReport:
+    """Plan a report's follow-ups: the OBX rows and recommendations its outputs carry.
+
+    Reads the store (earlier findings) but writes nothing: `record_tracked` does,
+    inside the message's unit of work. Raises TransientError (the store is down:
+    the annotate task retries). Any other failure is logged by type and the
+    outputs go without them.
     """
     try:
         return _track_report(settings, raw, report, annotation, dedupe_key, received_at)
@@ -113,14 +154,6 @@ def _track_report(
         if event.patient_keys  # without PID-3 nothing could ever match it
     ]  # fmt: skip
     exam = ExamRecord(dedupe_key, event, received_at, findings, course)
-    completed = store.record_report(exam, new, now=now)
-    log.info(
-        "follow-ups control_id=%s new=%d completed=%d course=%s",
-        report.control_id,
-        len(new),
-        len(completed),
-        course.course if course else "-",
-    )
     dicts = [r.to_dict() for r in recommendations]
     rows = recommendation_rows(dicts, report.text, message.at)
     if course is not None:
@@ -131,7 +164,7 @@ def _track_report(
                 "reason": course.reason,
             }
         )
-    return TrackedReport(rows, dicts)
+    return TrackedReport(rows, dicts, exam, tuple(new), now, report.control_id)
 
 
 @app.task(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -90,11 +91,16 @@ def touch(client: redis.Redis, entry: str, *, now: float | None = None) -> None:
     client.zadd(keys.JOURNAL_SINCE_KEY, {entry: time.time() if now is None else now}, xx=True)
 
 
-def settle(client: redis.Redis, entry: str) -> None:
-    """The entry's outcome is kept for good: remove it."""
+def settle(client: redis.Redis, entry: str, also: Callable[[Any], None] | None = None) -> None:
+    """The entry's outcome is kept for good: remove it.
+
+    `also(pipe)` may queue more commands (the task's metrics) on the same round trip.
+    """
     pipe = client.pipeline(transaction=True)
     pipe.hdel(keys.JOURNAL_KEY, entry)
     pipe.zrem(keys.JOURNAL_SINCE_KEY, entry)
+    if also is not None:
+        also(pipe)
     pipe.execute()
 
 

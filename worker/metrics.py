@@ -139,15 +139,20 @@ LATENCY_BUCKETS: tuple[float, ...] = (
 END_TO_END_KEY = "radflag:metrics:end_to_end"
 
 
+def end_to_end_commands(pipe: Any, seconds: float) -> None:
+    """Queue on `pipe` the commands that record one end-to-end time."""
+    pipe.hincrby(END_TO_END_KEY, _bucket_field(seconds, LATENCY_BUCKETS), 1)
+    pipe.hincrby(END_TO_END_KEY, "count", 1)
+    pipe.hincrbyfloat(END_TO_END_KEY, "sum", seconds)
+
+
 def observe_end_to_end(client: redis.Redis | None, seconds: float) -> None:
     """Record one message's time from receipt to its result's delivery; never raises."""
     if client is None:
         return
     try:
         pipe = client.pipeline(transaction=False)
-        pipe.hincrby(END_TO_END_KEY, _bucket_field(seconds, LATENCY_BUCKETS), 1)
-        pipe.hincrby(END_TO_END_KEY, "count", 1)
-        pipe.hincrbyfloat(END_TO_END_KEY, "sum", seconds)
+        end_to_end_commands(pipe, seconds)
         pipe.execute()
     except (redis.RedisError, OSError) as e:
         log.warning("latency not recorded: %s", type(e).__name__)

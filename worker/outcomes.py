@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -64,10 +65,13 @@ def touch(entry: str) -> None:
         log.debug("journal touch failed: %s", type(e).__name__)
 
 
-def settle(entry: str) -> None:
-    """The outcome is kept: remove the journal entry. Raises TransientError."""
+def settle(entry: str, also: Callable[[Any], None] | None = None) -> None:
+    """The outcome is kept: remove the journal entry. Raises TransientError.
+
+    `also(pipe)` queues more commands on the same round trip (see journal.settle).
+    """
     try:
-        journal.settle(broker_client(), entry)
+        journal.settle(broker_client(), entry, also)
     except redis.RedisError as e:
         raise TransientError(f"journal unavailable: {type(e).__name__}") from e
 

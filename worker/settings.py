@@ -7,6 +7,7 @@ option of the same name; nothing else in radflag reads the environment.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -133,6 +134,12 @@ class Settings:
     redis_master_name: str = "mymaster"
     redis_min_replicas: int = 0
     redis_replica_timeout: float = 1.0
+    # Celery task events (Flower's live view): off, they cost a quarter of a worker's
+    # own CPU per task; Flower turns them on in running workers by itself.
+    task_events: bool = False
+    # The annotate task sends its result itself while the destination answers fast (one
+    # Celery hop less); off: every result goes through the deliver queue.
+    delivery_inline: bool = True
 
     def __post_init__(self) -> None:
         _check_redis(self)
@@ -198,7 +205,7 @@ class Settings:
 
     @property
     def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'radflag.sqlite3').resolve()}"
+        return self.database_url or _sqlite_url(self.data_dir)
 
     @classmethod
     def from_mapping(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -215,6 +222,12 @@ class Settings:
                 values[f.name] = _convert(f.name, f.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_url(data_dir: Path) -> str:
+    # Cached: resolving the path is a few system calls, and every store write asks.
+    return f"sqlite:///{(data_dir / 'radflag.sqlite3').resolve()}"
 
 
 def _check_reliability(settings: Settings) -> None:

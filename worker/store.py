@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -29,6 +31,7 @@ from worker.settings import Settings
 from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation
 from worker.store_models_accounts import ReportDetails, Review
 from worker.store_queries import StoreQueries
+from worker.store_unit import in_unit, known_new, mark_new, write_session
 
 log = logging.getLogger(__name__)
 
@@ -60,11 +63,11 @@ class Store(StoreQueries):
         # the second try then finds the row and updates it.
         for attempt in (1, 2):
             try:
-                with self._sessions.begin() as session:
+                with write_session(self._sessions) as session:
                     action(session)
                 return
             except IntegrityError:
-                if attempt == 2:
+                if attempt == 2 or in_unit():
                     raise
             except OperationalError as e:
                 raise TransientError(f"message store unavailable: {e.orig!r}") from e
@@ -89,7 +92,11 @@ class Store(StoreQueries):
         received_at = _utc(received_at)
 
         def upsert(session: Session) -> None:
-            row = session.scalar(select(InboundMessage).filter_by(dedupe_key=dedupe_key))
+            row = (
+                None
+                if known_new(dedupe_key)
+                else session.scalar(select(InboundMessage).filter_by(dedupe_key=dedupe_key))
+            )
             if row is None:
                 row = InboundMessage(dedupe_key=dedupe_key, received_at=received_at)
                 session.add(row)
@@ -104,6 +111,14 @@ class Store(StoreQueries):
 
         self._write(upsert)
         log.debug("stored inbound control_id=%s ack=%s", control_id, ack_code)
+
+    def claim_new(self, dedupe_key: str) -> bool:
+        """Inside a unit of work: True (and `mark_new`) when no message `dedupe_key` is stored."""
+        with write_session(self._sessions) as session:
+            found = session.scalar(select(InboundMessage.id).filter_by(dedupe_key=dedupe_key))
+        if found is None:
+            mark_new(dedupe_key)
+        return found is None
 
     def record_annotation(
         self,
@@ -129,7 +144,11 @@ class Store(StoreQueries):
         moment = _utc(annotated_at or datetime.now(UTC))
 
         def upsert(session: Session) -> None:
-            row = session.scalar(select(ReportAnnotation).filter_by(dedupe_key=dedupe_key))
+            row = (
+                None
+                if known_new(dedupe_key)
+                else session.scalar(select(ReportAnnotation).filter_by(dedupe_key=dedupe_key))
+            )
             if row is None:
                 row = ReportAnnotation(dedupe_key=dedupe_key, public_id=_new_public_id())
                 session.add(row)
@@ -159,22 +178,25 @@ class Store(StoreQueries):
         detail: str,
         at: datetime,
     ) -> None:
-        """Record one delivery attempt; the same attempt recorded twice is kept once."""
+        """Record one delivery attempt; the same attempt recorded twice is kept once.
+
+        One INSERT ... ON CONFLICT DO UPDATE (SQLite and PostgreSQL alike): every
+        delivered result makes one, so it skips the ORM's look-up-then-insert.
+        """
+        values = {
+            "dedupe_key": dedupe_key, "result_control_id": result_control_id,
+            "attempt": attempt, "outcome": outcome, "detail": detail, "at": _utc(at),
+        }  # fmt: skip
+        insert = (
+            sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert
+        )(DeliveryAttempt)
+        statement = insert.values(**values).on_conflict_do_update(
+            index_elements=["dedupe_key", "result_control_id", "attempt"],
+            set_={"outcome": outcome, "detail": detail, "at": values["at"]},
+        )
 
         def upsert(session: Session) -> None:
-            row = session.scalar(
-                select(DeliveryAttempt).filter_by(
-                    dedupe_key=dedupe_key, result_control_id=result_control_id, attempt=attempt
-                )
-            )
-            if row is None:
-                row = DeliveryAttempt(
-                    dedupe_key=dedupe_key, result_control_id=result_control_id, attempt=attempt
-                )
-                session.add(row)
-            row.outcome = outcome
-            row.detail = detail
-            row.at = _utc(at)
+            session.execute(statement)
 
         self._write(upsert)
 

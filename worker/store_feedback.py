@@ -29,6 +29,7 @@ from hl7.order import OrderDetails, order_details
 from worker.store_models import ReportAnnotation
 from worker.store_models_accounts import AuditEvent, ReportDetails
 from worker.store_models_accounts import Review as ReviewRow
+from worker.store_unit import in_unit, known_new, write_session
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,12 @@ class FeedbackStore:
         """Record (or replace) the patient and exam details of one message."""
         for attempt in (1, 2):
             try:
-                with self._sessions.begin() as session:
-                    row = session.scalar(select(ReportDetails).filter_by(dedupe_key=dedupe_key))
+                with write_session(self._sessions) as session:
+                    row = (
+                        None
+                        if known_new(dedupe_key)
+                        else session.scalar(select(ReportDetails).filter_by(dedupe_key=dedupe_key))
+                    )
                     if row is None:
                         row = ReportDetails(dedupe_key=dedupe_key)
                         session.add(row)
@@ -109,7 +114,7 @@ class FeedbackStore:
                     row.language = language
                 return
             except IntegrityError:  # a concurrent first insert: update theirs
-                if attempt == 2:
+                if attempt == 2 or in_unit():
                     raise
             except OperationalError as e:
                 raise TransientError(f"message store unavailable: {e.orig!r}") from e

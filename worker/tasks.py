@@ -19,12 +19,17 @@ import functools
 import hashlib
 import logging
 import ssl
+import time
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import redis
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import task_postrun
+from sqlalchemy.exc import IntegrityError
 
 from hl7.errors import InboundMessageError, TransientError
 from hl7.extract import extract_report
@@ -32,13 +37,20 @@ from hl7.header import parse_header
 from hl7.result import build_result
 from worker import counters, dlq, journal, keys, outcomes
 from worker.celery_app import app, current_settings, publish
-from worker.delivery import DeliveryError, DeliveryRejected, backoff_delay, deliver
-from worker.followup_tasks import track_report
-from worker.metrics import observe_end_to_end
+from worker.delivery import (
+    DeliveryError,
+    DeliveryRejected,
+    MllpConnections,
+    backoff_delay,
+    deliver,
+)
+from worker.followup_tasks import TrackedReport, plan_tracking, record_tracked
+from worker.metrics import end_to_end_commands
 from worker.reports import annotate_report
 from worker.settings import Settings, _parse_hostport
 from worker.store import open_store
 from worker.store_feedback import record_report_details
+from worker.store_unit import run_unit
 from worker.tls import destination_context
 
 log = logging.getLogger(__name__)
@@ -53,8 +65,66 @@ def _metrics_client(broker_url: str) -> redis.Redis:
     return keys.redis_client(broker_url, timeout=1.0)
 
 
+class _PendingMetrics:
+    """A task's counts and end-to-end times, sent on the round trip that settles its journal.
+
+    Redis round trips are a good part of a message's CPU outside the NLP (each one
+    a system call and a wake-up of Redis); a message used to make four for its
+    metrics alone. What is left when the task ends goes in one pipeline (`flush`).
+    Metrics never fail a message: errors are logged by `counters.add`.
+    """
+
+    def __init__(self) -> None:
+        self.counts: Counter[str] = Counter()
+        self.latencies: list[float] = []
+
+    def count(self, name: str, amount: int = 1, **labels: str) -> None:
+        self.counts[counters.counter_field(name, labels)] += amount
+
+    def end_to_end(self, seconds: float) -> None:
+        self.latencies.append(max(0.0, seconds))
+
+    def queue(self, pipe: Any) -> None:
+        """Queue every pending metric on `pipe` (call `clear` once it executed)."""
+        for field, amount in self.counts.items():
+            pipe.hincrby(counters.COUNTERS_KEY, field, amount)
+        for seconds in self.latencies:
+            end_to_end_commands(pipe, seconds)
+
+    def clear(self) -> None:
+        self.counts.clear()
+        self.latencies.clear()
+
+    def flush(self) -> None:
+        if not self.counts and not self.latencies:
+            return
+        client = _metrics_client(app.conf.broker_url)
+        try:
+            pipe = client.pipeline(transaction=False)
+            self.queue(pipe)
+            pipe.execute()
+        except (redis.RedisError, OSError) as e:
+            log.warning("metrics not recorded: %s", type(e).__name__)
+        self.clear()
+
+
+METRICS = _PendingMetrics()  # one per process; tasks run one at a time in it
+
+
+@task_postrun.connect(weak=False)
+def _flush_metrics(**_: Any) -> None:
+    """Whatever a task counted and did not send with its settle goes now."""
+    METRICS.flush()
+
+
+def _settle(entry: str) -> None:
+    """Settle a journal entry, the task's pending metrics on the same round trip."""
+    outcomes.settle(entry, also=METRICS.queue)
+    METRICS.clear()
+
+
 def _count(name: str, amount: int = 1, **labels: str) -> None:
-    counters.count(_metrics_client(app.conf.broker_url), name, amount, **labels)
+    METRICS.count(name, amount, **labels)
 
 
 @functools.cache
@@ -101,20 +171,21 @@ def annotate_message(
             )
             return
         if settings.destination is None:  # the outcome is the stored annotation
-            outcomes.settle(entry)
+            _settle(entry)
             return
         # The journal entry stays until the result is delivered or dead-lettered.
-        publish(
-            keys.TASK_DELIVER,
-            {
-                "result_b64": base64.b64encode(result).decode("ascii"),
-                "result_control_id": result_id,
-                "dedupe_key": dedupe_key,
-                "control_id": control_id,
-                "first_attempt_at": datetime.now(UTC).isoformat(),
-                "received_at": received_at,
-            },
-        )
+        delivery = {
+            "result_b64": base64.b64encode(result).decode("ascii"),
+            "result_control_id": result_id,
+            "dedupe_key": dedupe_key,
+            "control_id": control_id,
+            "first_attempt_at": datetime.now(UTC).isoformat(),
+            "received_at": received_at,
+        }
+        if settings.delivery_inline and INLINE.allowed():
+            _deliver_inline(settings, result, delivery)
+        else:
+            publish(keys.TASK_DELIVER, delivery)
     except TransientError as e:
         log.warning("annotate retry control_id=%s: %s", control_id, type(e).__name__)
         raise _store_retry(self, e) from e
@@ -141,48 +212,55 @@ def annotate_accepted(
     """Record an accepted message, parse, annotate, track and store it: (result MSH-10, result).
 
     Everything a message's outcome needs except the hand-on to delivery and the
-    journal. Raises InboundMessageError (unprocessable: the caller dead-letters
-    it) and TransientError (store or Redis unavailable: the caller retries).
+    journal. The CPU work (parsing, NLP, follow-up planning, the result) comes
+    first; then every row the message makes is written in one transaction
+    (worker.store_unit). Raises InboundMessageError (unprocessable: the message
+    is recorded, the caller dead-letters it) and TransientError (store or Redis
+    unavailable: the caller retries).
     """
-    _record_inbound(raw, dedupe_key, ack_code, None, received_at)
-    report = extract_report(raw)
-    return _annotate(raw, report, settings, control_id, dedupe_key, received_at)
-
-
-def _annotate(
-    raw: bytes,
-    report: Any,
-    settings: Settings,
-    control_id: str,
-    dedupe_key: str,
-    received_at: str,
-) -> tuple[str, bytes]:
-    """Annotate, track follow-ups, build the result and store; returns (result MSH-10, result)."""
+    try:
+        report = extract_report(raw)
+    except InboundMessageError:
+        _record_inbound(raw, dedupe_key, ack_code, None, received_at)
+        raise
     annotation = annotate_report(report)
     result_id = result_control_id(dedupe_key, received_at)
-    tracked = track_report(
-        settings, raw, report, annotation, dedupe_key, datetime.fromisoformat(received_at)
-    )
-    result = build_result(
-        report,
-        annotation,
-        control_id=result_id,
-        timestamp=datetime.now(UTC),
-        extra_rows=tracked.rows,
-    )
-    record_report_details(open_store(settings), report, dedupe_key=dedupe_key,
-                          received_at=datetime.fromisoformat(received_at),
-                          language=annotation.language)  # fmt: skip
-    open_store(settings).record_annotation(
-        dedupe_key=dedupe_key,
-        accession=report.accession,
-        procedure=report.procedure,
-        annotation=annotation.to_json_dict(),
-        result_control_id=result_id,
-        result_message=result,
-        evidence={flag.code: list(flag.evidence) for flag in annotation.flags},
-        report_text=report.text,
-    )
+    at = datetime.fromisoformat(received_at)
+    tracked = plan_tracking(settings, raw, report, annotation, dedupe_key, at)
+    store = open_store(settings)
+
+    def write(tracked: TrackedReport) -> bytes:
+        result = build_result(
+            report, annotation, control_id=result_id, timestamp=datetime.now(UTC),
+            extra_rows=tracked.rows,
+        )  # fmt: skip
+        store.claim_new(dedupe_key)  # a first run inserts without looking up each row
+        _record_inbound(raw, dedupe_key, ack_code, None, received_at)
+        record_report_details(store, report, dedupe_key=dedupe_key, received_at=at,
+                              language=annotation.language)  # fmt: skip
+        store.record_annotation(
+            dedupe_key=dedupe_key,
+            accession=report.accession,
+            procedure=report.procedure,
+            annotation=annotation.to_json_dict(),
+            result_control_id=result_id,
+            result_message=result,
+            evidence={flag.code: list(flag.evidence) for flag in annotation.flags},
+            report_text=report.text,
+        )
+        record_tracked(settings, tracked)
+        return result
+
+    try:
+        result = run_unit(store.engine, lambda: write(tracked))
+    except (TransientError, IntegrityError):
+        raise
+    except Exception as e:  # follow-up rows must not cost the message its result
+        if tracked.exam is None:
+            raise
+        log.error("follow-ups not stored control_id=%s: %s", control_id, type(e).__name__)
+        tracked = TrackedReport([], [])
+        result = run_unit(store.engine, lambda: write(tracked))
     _count("radflag_annotations_total")
     for flag in annotation.flags:
         _count("radflag_flags_total", code=flag.code)
@@ -218,6 +296,101 @@ def _dead_letter_or_store_retry(
         raise _store_retry(task, e) from e
 
 
+class InlineDelivery:
+    """Whether the annotate task sends its result itself, or hands it to the deliver queue.
+
+    Sending in the annotate task saves a Celery hop (about a third of a message's
+    CPU besides the NLP), but ties the annotating process up while the
+    destination answers. So the process sends inline only while the destination
+    answers well: a failed attempt, or answers slower than `max_wait` seconds on
+    average (an exponential average over the last ~10), pause it for `pause`
+    seconds, and the deliver queue's workers, which wait on the destination in
+    parallel and retry with backoff, take the results. `clock` is injected.
+    """
+
+    def __init__(
+        self, *, max_wait: float = 0.02, pause: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
+        self.max_wait = max_wait
+        self.pause = pause
+        self.clock = clock
+        self.average = 0.0
+        self.paused_until = float("-inf")
+
+    def allowed(self) -> bool:
+        return self.clock() >= self.paused_until
+
+    def answered(self, seconds: float) -> None:
+        self.average = 0.9 * self.average + 0.1 * seconds
+        if self.average > self.max_wait:
+            self._pause()
+
+    def failed(self) -> None:
+        self._pause()
+
+    def _pause(self) -> None:
+        self.paused_until = self.clock() + self.pause
+        self.average = 0.0
+
+
+INLINE = InlineDelivery()  # one per process
+_CONNECTIONS = MllpConnections()  # one kept connection per destination and process
+
+
+def _deliver_inline(settings: Settings, result: bytes, delivery: dict[str, Any]) -> None:
+    """The first delivery attempt, from the annotate task; a failure hands on to the queue.
+
+    Raises TransientError when Redis cannot take the outcome (the task retries).
+    """
+    address = settings.destination_address
+    assert address is not None
+    result_id, dedupe_key = delivery["result_control_id"], delivery["dedupe_key"]
+    record = _DeliveryRecord(dedupe_key, result_id, 1)
+    started = time.monotonic()
+    try:
+        ack = deliver(address, result, result_id, timeout=settings.delivery_timeout,
+                      ssl_context=_destination_context(settings),
+                      connections=_CONNECTIONS)  # fmt: skip
+    except DeliveryRejected as e:
+        record.record("rejected", str(e))
+        letter = dlq.DeadLetter(
+            stage=dlq.STAGE_DELIVER, reason="rejected", detail=str(e), dedupe_key=dedupe_key,
+            control_id=delivery["control_id"], message_b64=delivery["result_b64"],
+            result_control_id=result_id, attempts=1,
+            first_attempt_at=delivery["first_attempt_at"], destination=None,
+        )  # fmt: skip
+        outcomes.dead_letter(letter, outcomes.annotate_entry(dedupe_key))
+        log.warning("dead-lettered result=%s control_id=%s reason=rejected entry=%s",
+                    result_id, delivery["control_id"], letter.id)  # fmt: skip
+        return
+    except DeliveryError as e:
+        INLINE.failed()
+        record.record("failed", str(e))
+        log.info("delivery retry result=%s attempt=1: %s", result_id, type(e).__name__)
+        publish(keys.TASK_DELIVER, {**delivery, "attempts_before": 1}, countdown=_delay(1))
+        return
+    INLINE.answered(time.monotonic() - started)
+    _delivered(record, ack.code, delivery["received_at"], delivery["control_id"])
+
+
+def _delivered(
+    record: _DeliveryRecord, code: str, received_at: str | None, control_id: str
+) -> None:
+    """Keep a delivery: the attempt, the end-to-end time, the journal entry settled."""
+    record.record("delivered", code)
+    if received_at:  # not for a resend: its wait was the operator's, not the service's
+        seconds = (datetime.now(UTC) - datetime.fromisoformat(received_at)).total_seconds()
+        METRICS.end_to_end(seconds)
+    log.info("delivered result=%s control_id=%s attempt=%d",
+             record.result_control_id, control_id, record.attempt)  # fmt: skip
+    try:
+        _settle(outcomes.annotate_entry(record.dedupe_key))
+    except TransientError as e:
+        # Delivered; the journal entry stays, so the result may be sent again (same MSH-10).
+        log.warning("journal not settled result=%s: %s", record.result_control_id, e)
+
+
 @app.task(name=keys.TASK_DELIVER, bind=True, max_retries=None, Request=_REQUEST)
 def deliver_result(
     self: Task,
@@ -229,15 +402,17 @@ def deliver_result(
     first_attempt_at: str,
     destination: str | None = None,
     received_at: str | None = None,
+    attempts_before: int = 0,
 ) -> None:
     """Send one result to the destination; retry with backoff; dead-letter on AR or old age.
 
     `destination` (HOST:PORT) overrides the results destination (overdue notifications).
+    `attempts_before`: attempts made before this task (the annotate task's inline one).
     """
     settings = current_settings()
     address = _parse_hostport(destination) if destination else settings.destination_address
     message = base64.b64decode(result_b64)
-    attempt = self.request.retries + 1
+    attempt = self.request.retries + 1 + attempts_before
     entry = _DeliveryRecord(dedupe_key, result_control_id, attempt)
     letter = {
         "stage": dlq.STAGE_DELIVER, "dedupe_key": dedupe_key, "control_id": control_id,
@@ -254,6 +429,7 @@ def deliver_result(
             result_control_id,
             timeout=settings.delivery_timeout,
             ssl_context=_destination_context(settings),
+            connections=_CONNECTIONS,
         )
     except DeliveryRejected as e:
         entry.record("rejected", str(e))
@@ -272,16 +448,7 @@ def deliver_result(
         log.info("delivery retry result=%s attempt=%d: %s",
                  result_control_id, attempt, type(e).__name__)  # fmt: skip
         raise self.retry(exc=e, countdown=_delay(attempt)) from e
-    entry.record("delivered", ack.code)
-    if received_at:  # not for a resend: its wait was the operator's, not the service's
-        seconds = (datetime.now(UTC) - datetime.fromisoformat(received_at)).total_seconds()
-        observe_end_to_end(_metrics_client(app.conf.broker_url), max(0.0, seconds))
-    log.info("delivered result=%s control_id=%s attempt=%d", result_control_id, control_id, attempt)
-    try:
-        outcomes.settle(outcomes.annotate_entry(dedupe_key))
-    except TransientError as e:
-        # Delivered; the journal entry stays, so the result may be sent again (same MSH-10).
-        log.warning("journal not settled result=%s: %s", result_control_id, e)
+    _delivered(entry, ack.code, received_at, control_id)
 
 
 @app.task(name=keys.TASK_RECORD_REJECTED, bind=True, max_retries=None, Request=_REQUEST)
@@ -291,7 +458,7 @@ def record_rejected(
     """Record a message the listener answered AR/CR (or could not read)."""
     try:
         _record_inbound(base64.b64decode(raw_b64), dedupe_key, ack_code, error, received_at)
-        outcomes.settle(journal.entry_id(keys.TASK_RECORD_REJECTED, dedupe_key))
+        _settle(journal.entry_id(keys.TASK_RECORD_REJECTED, dedupe_key))
     except TransientError as e:
         raise _store_retry(self, e) from e
 

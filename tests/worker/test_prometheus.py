@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from hl7.ack import parse_ack
 from tests.conftest import ROOT
@@ -25,6 +27,8 @@ from tests.servers import (
     mllp_exchange,
     running,
     service_env,
+    start_redis,
+    start_worker,
     wait_until,
 )
 
@@ -163,8 +167,56 @@ def test_grafana_dashboard_queries_real_metrics() -> None:
         assert name.removesuffix("_bucket").removesuffix("_total") in metrics_text, name
 
 
-def test_workers_send_task_events_for_flower() -> None:
-    """Flower sees tasks only if the workers send events; the app says they do."""
-    from worker.celery_app import app
+def test_flower_turns_task_events_on_in_a_running_worker(tmp_path: Path) -> None:
+    """Task events are off by default (they cost worker CPU); Flower's `enable_events`
+    broadcast, which it repeats while it runs, turns them on in a running worker."""
+    import base64
+    import socket
+    import threading
 
-    assert app.conf.worker_send_task_events is True and app.conf.task_send_sent_event is True
+    from worker import celery_app, keys
+    from worker.settings import Settings
+
+    server = start_redis(tmp_path / "redis")
+    env = service_env(tmp_path / "data", server.url)
+    worker = start_worker(env, tmp_path, queues="store", concurrency=1)
+    app = celery_app.configure(Settings(data_dir=tmp_path / "data"), redis_url=server.url)
+    seen: list[str] = []
+
+    def listen() -> None:
+        with app.connection_for_read() as conn:
+            receiver = app.events.Receiver(conn, handlers={"*": lambda e: seen.append(e["type"])})
+            # Ends at its time-out, or when the test stops Redis under it.
+            with contextlib.suppress(socket.timeout, TimeoutError, OSError, redis.RedisError):
+                receiver.capture(limit=200, timeout=20, wakeup=False)
+
+    def record_one(n: int) -> None:
+        celery_app.publish(keys.TASK_RECORD_REJECTED, {
+            "raw_b64": base64.b64encode(b"not hl7").decode(), "dedupe_key": f"flower-{n}",
+            "ack_code": "AR", "error": "test", "received_at": "2026-01-01T00:00:00+00:00",
+        })  # fmt: skip
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    try:
+        time.sleep(1)  # the receiver is bound before the first task
+        record_one(1)
+        wait_until(lambda: not _queued(server.url), timeout=60, what="the first task run")
+        time.sleep(2)  # any task event of it would have arrived by now
+        # task-sent comes from the publisher (this test); the worker's own are off.
+        assert not [t for t in seen if t.startswith("task-") and t != "task-sent"], seen
+        app.control.enable_events()  # what Flower sends
+        record_one(2)
+        wait_until(lambda: "task-succeeded" in seen, timeout=60, what="a task event")
+    finally:
+        worker.stop()
+        server.stop()
+        listener.join(25)
+
+
+def _queued(url: str) -> int:
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.llen("store"))
+    finally:
+        client.close()

@@ -77,6 +77,8 @@ HELP: dict[str, str] = {
     "redis_master_name": "The primary's name at the Sentinels of a sentinel:// --redis-url.",
     "redis_min_replicas": "ACK only once WAIT saw the message on this many replicas (else AE).",
     "redis_replica_timeout": "Seconds WAIT may take for them.",
+    "task_events": "Workers send Celery task events from the start (Flower turns them on itself).",
+    "delivery_inline": "The annotate task sends its result itself while the destination is fast.",
 }
 # Secrets are settings too, but only from the environment: a command line is visible
 # to every user of the machine (ps, /proc) and lands in shell histories.
@@ -121,6 +123,8 @@ WORKER = (
     "fhir_flag",
     "fhir_identifier_system",
     "followup_destination",
+    "task_events",
+    "delivery_inline",
 )
 WEB = ("http_host", "http_port", "http_user", "display_timezone")
 ALL: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Settings))

@@ -1,0 +1,103 @@
+"""One transaction for every store write a message makes (the annotate task's unit of work).
+
+Strategy: the stores (`Store`, `FeedbackStore`, `FollowupStore`) share one
+engine and each opens its write sessions through `write_session`. Outside a
+unit that is a session of its own, committed on exit, as before. Inside
+`unit_of_work(engine)` every write on that engine joins the unit's session,
+and the whole message (inbound row, details, annotation and flags, follow-ups)
+commits once: one SQLite write lock and one commit instead of five, and the
+message is either all in the store or not at all.
+
+A concurrent first insert of the same key (the same message annotated twice at
+once) raises IntegrityError; outside a unit each write retries itself, inside
+one the writers let it through (`in_unit`) and `run_unit` retries the whole
+unit once, when the other writer's rows are there to be updated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TypeVar
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hl7.errors import TransientError
+
+T = TypeVar("T")
+
+_current: ContextVar[Session | None] = ContextVar("radflag_store_unit", default=None)
+_new_key: ContextVar[str | None] = ContextVar("radflag_store_unit_new_key", default=None)
+
+
+def known_new(dedupe_key: str) -> bool:
+    """True when the open unit found no row of `dedupe_key`'s message: writers skip the lookup."""
+    return _new_key.get() == dedupe_key and _current.get() is not None
+
+
+def in_unit() -> bool:
+    """True inside `unit_of_work`: writers leave IntegrityError to the unit."""
+    return _current.get() is not None
+
+
+@contextmanager
+def write_session(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in a transaction: the open unit's when it is on the same engine, else a new one.
+
+    A new one commits on a normal exit and rolls back on an exception; the unit's
+    commits when the unit ends.
+    """
+    shared = _current.get()
+    if shared is not None and shared.bind is sessions.kw.get("bind"):
+        yield shared
+        return
+    with sessions.begin() as session:
+        yield session
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """Every store write on `engine` inside commits together on exit; TransientError if down."""
+    if _current.get() is not None:
+        raise RuntimeError("store units do not nest")
+    # No autoflush: the writers' lookups are by keys the unit has not written yet, and
+    # the unit of work then inserts each table's rows together at the commit.
+    session = Session(engine, expire_on_commit=False, autoflush=False)
+    token = _current.set(session)
+    new_token = _new_key.set(None)
+    try:
+        with session.begin():
+            yield session
+    except OperationalError as e:
+        raise TransientError(f"message store unavailable: {e.orig!r}") from e
+    finally:
+        _new_key.reset(new_token)
+        _current.reset(token)
+        session.close()
+
+
+def mark_new(dedupe_key: str) -> None:
+    """Inside a unit: `dedupe_key` has no rows yet (the caller looked, in this transaction).
+
+    Every row a message makes is written in its unit, so a message whose inbound
+    row is missing has none of the others either; `known_new` then lets the
+    writers insert without looking each row up first.
+    """
+    if _current.get() is None:
+        raise RuntimeError("mark_new outside a store unit")
+    _new_key.set(dedupe_key)
+
+
+def run_unit(engine: Engine, work: Callable[[], T]) -> T:
+    """`work()` inside a unit of work; a concurrent first insert retries it once."""
+    for attempt in (1, 2):
+        try:
+            with unit_of_work(engine):
+                return work()
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
