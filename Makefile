@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 OUT    ?= out
+JSON   ?=
 
 .PHONY: install run test check fmt eval bench screenshots chaos soak fuzz clean
 
@@ -44,7 +45,7 @@ eval: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.nlp --corpus $(SHARED)/corpus/dev.jsonl --corpus-de $(SHARED)/corpus/dev_de.jsonl
 	$(BIN)/python -m bench.hl7 --corpus $(SHARED)/corpus/dev.jsonl
-	$(BIN)/python -m bench.service --corpus $(SHARED)/corpus/dev.jsonl
+	$(BIN)/python -m bench.service --corpus $(SHARED)/corpus/dev.jsonl $(if $(JSON),--json $(JSON))
 
 chaos: $(STAMP)
 	./scripts/install-system-deps

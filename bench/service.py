@@ -59,6 +59,8 @@ from worker import keys
 from worker.redis_server import RedisServer, bundled_binary
 
 ROWS: list[tuple[str, str, str]] = []
+GOALS: dict[str, Any] = {}  # the issue's goals, as ratios to baselines of the same run
+ANNOTATING = 2  # annotating worker processes in the end-to-end runs
 
 
 def row(measure: str, value: str, note: str = "") -> None:
@@ -284,7 +286,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def latency_at_rate(port: int, reports: list[dict[str, Any]], destination: MllpDestination,
-                    rate: float, seconds: float, *, report: bool = True) -> None:  # fmt: skip
+                    rate: float, seconds: float, *, report: bool = True) -> float:  # fmt: skip
     """Message in to result acknowledged by the destination, at a steady send rate."""
     source = messages(reports, f"LAT{rate:g}x{seconds:g}-")
     count = int(rate * seconds)
@@ -314,16 +316,17 @@ def latency_at_rate(port: int, reports: list[dict[str, Any]], destination: MllpD
         if control_id in sent:
             latencies.append(arrived - sent.pop(control_id))
     if not report:
-        return
+        return 0.0
     row(f"end-to-end latency p50 at {rate:g} msg/s ({len(latencies)} msgs)",
         f"{1000 * _percentile(latencies, 0.5):.1f} ms")  # fmt: skip
     p99 = 1000 * _percentile(latencies, 0.99)
     row(f"end-to-end latency p99 at {rate:g} msg/s", f"{p99:.1f} ms",
         "target < 50 ms: " + ("met" if p99 < 50 else "NOT met"))  # fmt: skip
+    return p99
 
 
 def soak(port: int, reports: list[dict[str, Any]], destination: MllpDestination,
-         listener: RadflagProcess, annotate: RadflagProcess, total: int) -> None:  # fmt: skip
+         listener: RadflagProcess, annotate: RadflagProcess, total: int) -> float:  # fmt: skip
     """`total` messages through everything; RSS of listener and pool processes before/after."""
     source = messages(reports, "SOAK")
     already = len(destination.received)
@@ -360,9 +363,12 @@ def soak(port: int, reports: list[dict[str, Any]], destination: MllpDestination,
     row(f"soak: {total} messages, ACKs", dict(counts).__repr__())
     row("soak: ACK rate (8 connections, workers busy)",
         f"{(total - warm) / max(acked - started, 1e-9):,.0f}/s")  # fmt: skip
-    row("soak: results delivered per second", f"{total / (done - started):,.1f}/s")
+    delivered = total / (done - started)
+    row("soak: results delivered per second", f"{delivered:,.1f}/s")
+    GOALS["memory"] = {"listener_growth_pct": 0.0, "pool_growth_pct": 0.0}
     row("listener peak RSS (VmHWM)", f"{rss_mb(listener.pid, 'VmHWM'):.0f} MB", "target < 100 MB")
     growth = 100 * (listener_end - listener_warm) / listener_warm
+    GOALS["memory"]["listener_growth_pct"] = round(growth, 2)
     row(f"listener RSS {listener_warm:.0f} -> {listener_end:.0f} MB", f"{growth:+.1f} %",
         "target < +10 %")  # fmt: skip
     for pid, before in pool_warm.items():
@@ -370,8 +376,160 @@ def soak(port: int, reports: list[dict[str, Any]], destination: MllpDestination,
             peak = rss_mb(pid, "VmHWM")
             row(f"worker pool process {pid} peak RSS", f"{peak:.0f} MB", "target < 300 MB")
             change = 100 * (pool_end[pid] - before) / before
+            worst = max(GOALS["memory"]["pool_growth_pct"], change)
+            GOALS["memory"]["pool_growth_pct"] = round(worst, 2)
             row(f"worker pool process {pid} RSS {before:.0f} -> {pool_end[pid]:.0f} MB",
                 f"{change:+.1f} %", "target < +10 %")  # fmt: skip
+    return delivered
+
+
+def nlp_only_rate(reports: list[dict[str, Any]], repeat: int = 3) -> float:
+    """Reports per second of `nlp.annotate` alone on one core (this process), best of `repeat`."""
+    import nlp
+
+    rows = [(r["text"], r.get("procedure")) for r in reports]
+    for text, procedure in rows[:20]:
+        nlp.annotate(text, procedure)  # the pipelines are built and warm
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        for text, procedure in rows:
+            nlp.annotate(text, procedure)
+        best = min(best, time.perf_counter() - started)
+    rate = len(rows) / best
+    row("NLP only (nlp.annotate), one core", f"{rate:,.0f}/s", "the end-to-end goal's base")
+    return rate
+
+
+def _fill(port: int, source: Iterator[bytes], count: int) -> None:
+    """Send `count` messages over 8 connections as fast as the ACKs come."""
+
+    async def one(share: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        decoder = FrameDecoder(1 << 20)
+        for _ in range(share):
+            writer.write(encode_frame(next(source)))
+            answers: list[bytes] = []
+            while not answers:
+                answers = decoder.feed(await reader.read(65536))
+        writer.close()
+
+    async def fill() -> None:
+        await asyncio.gather(*(one(count // 8 + (i < count % 8)) for i in range(8)))
+
+    asyncio.run(fill())
+
+
+def _settled(client: redis.Redis) -> bool:
+    return int(client.hlen(keys.JOURNAL_KEY)) == 0  # type: ignore[arg-type]
+
+
+def scale_workers(reports: list[dict[str, Any]], base: Path, count: int) -> dict[int, float]:
+    """Reports annotated and stored per second by 1, then 2, annotating worker processes.
+
+    One Redis and one listener; no destination (the outcome is the stored
+    annotation), so the workers' own rate shows. The queue is filled as fast as
+    the listener ACKs while the worker runs; the time runs until every message's
+    journal entry is settled.
+    """
+    server = start_redis(base / "redis-scale")
+    env = service_env(base / "data-scale", server.url, log_level="WARNING")
+    listener, port = start_listener(dict(env, RADFLAG_LOG_LEVEL="INFO"), base)
+    client = redis.Redis.from_url(server.url)
+    rates: dict[int, float] = {}
+    try:
+        for processes in (1, 2):
+            worker = start_worker(
+                dict(env, RADFLAG_LOG_LEVEL="INFO"), base, queues="annotate,store",
+                concurrency=processes, name=f"scale-{processes}",
+            )  # fmt: skip
+            try:
+                source = messages(reports, f"SC{processes}-")
+                _fill(port, source, 40)  # warm: every pool process has run reports
+                wait_until(lambda: _settled(client), timeout=300, what="the warm-up")
+                started = time.monotonic()
+                _fill(port, source, count)
+                wait_until(lambda: _settled(client), timeout=max(600, count), interval=0.05,
+                           what=f"{count} messages settled")  # fmt: skip
+                rates[processes] = count / (time.monotonic() - started)
+            finally:
+                worker.stop()
+            row(f"scale-out: {processes} annotating process(es), {count} msgs",
+                f"{rates[processes]:,.1f}/s")  # fmt: skip
+        speedup = rates[2] / rates[1]
+        row("scale-out: speed-up of 2 annotating processes over 1", f"{speedup:.2f}x",
+            "target >= 1.7x: " + ("met" if speedup >= 1.7 else "NOT met"))  # fmt: skip
+        GOALS["scale_workers"] = {"rates": rates, "speedup": round(speedup, 2),
+                                  "target": 1.7, "met": speedup >= 1.7}  # fmt: skip
+        return rates
+    finally:
+        listener.stop()
+        client.close()
+        server.stop()
+
+
+def _load_process(ports: list[int], seconds: float, prefix: str, corpus: Path, out: Any) -> None:
+    source = messages(load_reports(corpus), prefix)
+    counts: Counter[str] = Counter()
+    per_port = 8 // len(ports)
+
+    async def load() -> float:
+        started = time.monotonic()
+        until = started + seconds
+        await asyncio.gather(
+            *(
+                _sender(port, source, until, counts, False)
+                for port in ports
+                for _ in range(per_port)
+            )
+        )
+        return time.monotonic() - started
+
+    elapsed = asyncio.run(load())
+    out.put(sum(counts.values()) / elapsed)
+
+
+def scale_listeners(corpus: Path, base: Path, seconds: float) -> dict[int, float]:
+    """Durable ACKs per second with 1, then 2, listeners on one Redis.
+
+    The load comes from two generator processes of 8 connections each, so that
+    one generator is not the bottleneck; on a 2-core machine the generators,
+    listeners and Redis share the same cores, which caps what a second
+    listener can add here.
+    """
+    server = start_redis(base / "redis-listeners")
+    env = service_env(base / "data-listeners", server.url)
+    started_procs: list[RadflagProcess] = []
+    rates: dict[int, float] = {}
+    try:
+        ports: list[int] = []
+        for listeners in (1, 2):
+            proc, port = start_listener(env, base)
+            started_procs.append(proc)
+            ports.append(port)
+            queue: Any = multiprocessing.Queue()
+            loaders = [
+                multiprocessing.Process(
+                    target=_load_process,
+                    args=(list(ports), seconds, f"L{listeners}{n}-", corpus, queue),
+                )
+                for n in range(2)
+            ]
+            for loader in loaders:
+                loader.start()
+            rates[listeners] = sum(queue.get(timeout=seconds + 60) for _ in loaders)
+            for loader in loaders:
+                loader.join(10)
+            row(f"scale-out: {listeners} listener(s), durable ACKs/s (16 connections)",
+                f"{rates[listeners]:,.0f}")  # fmt: skip
+        speedup = rates[2] / rates[1]
+        row("scale-out: speed-up of 2 listeners over 1", f"{speedup:.2f}x")
+        GOALS["scale_listeners"] = {"rates": rates, "speedup": round(speedup, 2)}
+        return rates
+    finally:
+        for proc in started_procs:
+            proc.stop()
+        server.stop()
 
 
 def service(
@@ -400,12 +558,15 @@ def service(
         row("radflag listener: ACKs/s over 8, appendfsync always", f"{rate:,.0f}")
         client.config_set("appendfsync", "everysec")
         client.flushdb()
-        procs.append(start_worker(env, base, queues="annotate,store", concurrency=2))
+        procs.append(start_worker(env, base, queues="annotate,store", concurrency=ANNOTATING))
         procs.append(start_worker(env, base, queues="deliver", concurrency=2))
         # Warm up: every pool process has built its pipeline and run a few reports.
         latency_at_rate(port, reports, destination, 20, 2, report=False)
-        latency_at_rate(port, reports, destination, args.rate, args.latency_seconds)
-        soak(port, reports, destination, listener, procs[1], args.messages)
+        p99 = latency_at_rate(port, reports, destination, args.rate, args.latency_seconds)
+        delivered = soak(port, reports, destination, listener, procs[1], args.messages)
+        GOALS["latency"] = {"p99_ms": round(p99, 1), "target_ms": 50, "met": p99 < 50}
+        GOALS["end_to_end"] = {"results_per_s": round(delivered, 1),
+                               "annotating_processes": ANNOTATING}  # fmt: skip
         return rates
     finally:
         for proc in procs:
@@ -422,6 +583,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="per ACK-rate measurement")
     parser.add_argument("--rate", type=float, default=50.0, help="msg/s for the latency run")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
+    parser.add_argument("--scale-messages", type=int, default=1500,
+                        help="messages per worker scale-out run (0: none)")  # fmt: skip
+    parser.add_argument("--json", metavar="PATH", type=Path,
+                        help="rows and goals as JSON to PATH (-: stdout)")  # fmt: skip
     parser.add_argument("--workdir", type=Path, help="keep data and logs here (default: temp)")
     parser.add_argument("--noop-worker", metavar="REDIS_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -435,18 +600,65 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="radflag-bench-") as tmp:
         base = args.workdir or Path(tmp)
         base.mkdir(parents=True, exist_ok=True)
+        nlp_rate = nlp_only_rate(reports)
         redis_binaries(base)
         source = messages(reports, "BASE")
         echo = baseline("asyncio echo", _echo_server, source, args.seconds)
         hl7apy = baseline("hl7apy", _hl7apy_server, source, args.seconds)
         noop_round_trip(base)
         ours = service(args, reports, base)
+        if args.scale_messages:
+            scale_workers(reports, base, args.scale_messages)
+            scale_listeners(args.corpus, base, args.seconds)
     print("\nratios")
     for connections in (1, 8):
         print(
             f"  radflag/echo over {connections}: {ours[connections] / echo[connections]:.2f}   "
             f"radflag/hl7apy over {connections}: {ours[connections] / hl7apy[connections]:.2f}"
         )
+    print_goals(nlp_rate, ours[8], echo[8], args.rate)
+    if args.json:
+        document = {
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "cores": multiprocessing.cpu_count(),
+            "rows": [{"measure": m, "value": v, "note": n} for m, v, n in ROWS],
+            "goals": GOALS,
+        }
+        text = json.dumps(document, indent=2, default=str)
+        if str(args.json) == "-":
+            print(text)
+        else:
+            args.json.write_text(text + "\n")
+            print(f"\nJSON written to {args.json}")
+
+
+def print_goals(nlp_rate: float, acks: float, echo: float, rate: float) -> None:
+    """The issue's goals: each a ratio to a baseline of this run, into GOALS and printed."""
+    listener = acks / echo
+    GOALS["listener"] = {
+        "acks_per_s": round(acks), "echo_per_s": round(echo), "ratio": round(listener, 3),
+        "target": 0.6, "met": listener >= 0.6,
+    }  # fmt: skip
+    end = GOALS["end_to_end"]
+    processes = end["annotating_processes"]
+    end["nlp_only_per_s"] = round(nlp_rate, 1)
+    end["ratio"] = round(end["results_per_s"] / (nlp_rate * processes), 3)
+    end["target"] = 0.5
+    end["met"] = end["ratio"] >= 0.5
+    print("\ngoals (issue 13), each against a baseline measured in this run")
+    print(f"  end to end: {end['results_per_s']:,.1f} results/s / (NLP only {nlp_rate:,.0f}/s"
+          f" x {processes}) = {end['ratio']:.3f} (target >= 0.5)")  # fmt: skip
+    print(f"  listener: {acks:,.0f} / echo {echo:,.0f} ACKs/s over 8 = {listener:.2f}"
+          " (target >= 0.6)")  # fmt: skip
+    print(f"  latency: p99 {GOALS['latency']['p99_ms']} ms at {rate:g} msg/s (target < 50 ms)")
+    memory = GOALS["memory"]
+    print(f"  memory over the soak: listener {memory['listener_growth_pct']:+.1f} %,"
+          f" worker pool {memory['pool_growth_pct']:+.1f} % (target < +10 %)")  # fmt: skip
+    if "scale_workers" in GOALS:
+        workers = GOALS["scale_workers"]["speedup"]
+        listeners = GOALS["scale_listeners"]["speedup"]
+        print(f"  scale-out: 2 annotating processes {workers:.2f}x 1 (target >= 1.7x);"
+              f" 2 listeners {listeners:.2f}x 1")  # fmt: skip
 
 
 if __name__ == "__main__":

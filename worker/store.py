@@ -187,9 +187,9 @@ class Store(StoreQueries):
             "dedupe_key": dedupe_key, "result_control_id": result_control_id,
             "attempt": attempt, "outcome": outcome, "detail": detail, "at": _utc(at),
         }  # fmt: skip
-        insert = (
-            sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert
-        )(DeliveryAttempt)
+        insert = (sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert)(
+            DeliveryAttempt
+        )
         statement = insert.values(**values).on_conflict_do_update(
             index_elements=["dedupe_key", "result_control_id", "attempt"],
             set_={"outcome": outcome, "detail": detail, "at": values["at"]},
