@@ -238,3 +238,35 @@ def test_german_bundle_has_german_texts_and_the_english_ones_codes() -> None:
     assert {"left medial femoral condyle", "right talus", "Etiology", "Present"} <= english_texts
     [banner] = [e["resource"] for e in german["entry"] if e["resource"]["resourceType"] == "Flag"]
     assert banner["code"]["text"].endswith("(MRT-Befund)")
+
+
+@pytest.mark.parametrize(
+    "text,etiology,snomed,site,site_code",
+    [
+        ("Bone marrow edema in the right femoral head, consistent with avascular necrosis.",
+         "osteonecrosis", "397758007", "femoral_head", "2812003"),
+        ("Bone marrow edema in the left calcaneus, concerning for osteomyelitis.",
+         "infection", "60168000", "calcaneus", "80144004"),
+        ("Bone marrow edema in the lateral femoral condyle, consistent with bone contusion.",
+         "trauma", "417746004", "lateral_femoral_condyle", "122475000"),
+        # overload has no checked code: radflag's coding alone
+        ("Bone marrow edema in the left pubis and greater trochanter, likely stress reaction.",
+         "overload", None, "pubis", "66040006"),
+    ],
+)  # fmt: skip
+def test_reports_get_their_etiology_and_site_codes(
+    text: str, etiology: str, snomed: str | None, site: str, site_code: str
+) -> None:
+    bundle = bundle_of(text, "en")
+    [bme] = [
+        e["resource"] for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Observation" and "hasMember" in e["resource"]
+    ]  # fmt: skip
+    [component] = bme["component"]
+    value = component["valueCodeableConcept"]
+    assert value["coding"][-1]["code"] == f"etiology:{etiology}"
+    assert [c["code"] for c in value["coding"] if c["system"] == SNOMED] == (
+        [snomed] if snomed else []
+    )
+    sites = {coding_of(s["bodySite"], RADFLAG)["code"]: s for s in site_observations(bundle)}  # type: ignore[index]
+    assert coding_of(sites[f"bone:{site}"]["bodySite"], SNOMED)["code"] == site_code  # type: ignore[index]
