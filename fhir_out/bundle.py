@@ -117,6 +117,7 @@ class _Builder:
         self.annotation = annotation
         self.meta = meta
         self.options = options
+        self.language = annotation.language  # the texts radflag writes follow the report's
         self.recorded = _instant(options.now or datetime.now(UTC))
         self.entries: list[dict[str, Any]] = []
         self.report_url = self._url("report")
@@ -218,7 +219,10 @@ class _Builder:
             ],
             "status": meta.status,
             "category": [
-                {"coding": [codes.coding(codes.V2_0074, "RAD", "Radiology")], "text": "Radiology"}
+                {
+                    "coding": [codes.coding(codes.V2_0074, "RAD", "Radiology")],
+                    "text": codes.label("Radiology", self.language),
+                }
             ],
             "code": self._procedure(),
             **self._subject(),
@@ -270,10 +274,10 @@ class _Builder:
             "category": [
                 {
                     "coding": [codes.coding(codes.OBSERVATION_CATEGORY, "imaging", "Imaging")],
-                    "text": "Imaging",
+                    "text": codes.label("Imaging", self.language),
                 }
             ],
-            "code": codes.concept("finding", "bme"),
+            "code": codes.concept("finding", "bme", language=self.language),
             **self._subject(),
             **_effective(self.meta.effective),
             "device": {"reference": self.device_url},
@@ -282,14 +286,17 @@ class _Builder:
     def _bme(self, site_urls: list[str]) -> None:
         annotation = self.annotation
         resource = self._observation_base()
-        resource["valueCodeableConcept"] = codes.concept("status", annotation.bme)
+        language = self.language
+        resource["valueCodeableConcept"] = codes.concept(
+            "status", annotation.bme, language=language
+        )
         resource["component"] = [
             {
                 "code": {
                     "coding": [codes.coding(codes.RADFLAG, "component:etiology", "Etiology")],
-                    "text": "Etiology",
+                    "text": codes.label("Etiology", language),
                 },
-                "valueCodeableConcept": codes.concept("etiology", category),
+                "valueCodeableConcept": codes.concept("etiology", category, language=language),
             }
             for category in annotation.etiology
         ] or None
@@ -307,10 +314,12 @@ class _Builder:
             url = self._url(part)
             mentions = [m for m in self.annotation.mentions if site.bone in m.bones]
             resource = self._observation_base()
-            resource["valueCodeableConcept"] = codes.concept("status", _site_status(mentions))
-            name = codes.humanise(site.bone).lower()
+            language = self.language
+            resource["valueCodeableConcept"] = codes.concept(
+                "status", _site_status(mentions), language=language
+            )
             resource["bodySite"] = codes.concept(
-                "bone", site.bone, text=f"{site.laterality} {name}" if site.laterality else name
+                "bone", site.bone, text=_site_text(site.bone, site.laterality, language)
             )
             if site.laterality:
                 resource["component"] = [
@@ -319,9 +328,9 @@ class _Builder:
                             "coding": [
                                 codes.coding(codes.SNOMED, codes.SNOMED_LATERALITY, "Laterality")
                             ],
-                            "text": "Laterality",
+                            "text": codes.label("Laterality", language),
                         },
-                        "valueCodeableConcept": codes.laterality_concept(site.laterality),
+                        "valueCodeableConcept": codes.laterality_concept(site.laterality, language),
                     }
                 ]
             self._evidence(resource, [(m.start, m.end) for m in mentions])
@@ -338,7 +347,7 @@ class _Builder:
             resource: dict[str, Any] = {
                 "resourceType": "DetectedIssue",
                 "status": OBSERVATION_STATUS[self.meta.status],
-                "code": codes.concept("flag", flag.code),
+                "code": codes.concept("flag", flag.code, language=self.language),
                 "severity": codes.ISSUE_SEVERITY[flag.priority],
                 "identifiedDateTime": self.recorded,
                 "author": {"reference": self.device_url},
@@ -409,7 +418,10 @@ class _Builder:
             "status": FLAG_STATUS.get(self.meta.status, "active"),
             "category": [{"coding": [codes.coding(codes.FLAG_CATEGORY, "clinical", "Clinical")]}],
             "code": codes.concept(
-                "flag", top_code, text=f"{codes.FLAG_TEXT.get(top_code, top_code)} (MRI report)"
+                "flag",
+                top_code,
+                text=f"{codes.term_text('flag', top_code, self.language)}"
+                f" ({codes.label('MRI report', self.language)})",
             ),
             **self._subject(),
             "period": {"start": self.recorded},
@@ -463,6 +475,15 @@ class _Builder:
         ]
         if extensions:
             resource["extension"] = [*resource.get("extension", []), *extensions]
+
+
+def _site_text(bone: str, side: str | None, language: str) -> str:
+    """A site's text: "left medial femoral condyle"; in German "medialer Femurkondylus links"."""
+    if language != "de":
+        name = codes.term_text("bone", bone).lower()
+        return f"{side} {name}" if side else name
+    name = codes.term_text("bone", bone, language)
+    return f"{name} {codes.term_text('laterality', side, language)}" if side else name
 
 
 def _site_status(mentions: list[Mention]) -> str:

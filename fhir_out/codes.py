@@ -2,10 +2,13 @@
 
 Strategy: every radflag concept (the finding, its status, bones, etiology
 categories, flags, laterality) is coded with the codings listed for it in
-`codes.json`, in the order SNOMED CT, RadLex, radflag's own code system. Only
-codes that were checked against their source are in that file (docs/fhir.md
-names them); a concept without one carries the radflag coding alone, so a
-receiver always gets a code and never an invented one.
+`codes.json`: SNOMED CT, then RadLex (and LOINC where one fits), each with the
+display its source gives and that source recorded beside it, then radflag's own
+code system. Only codes checked against a citable source are in that file
+(docs/fhir.md has the table); a concept without one carries the radflag coding
+alone, so a receiver always gets a code and never an invented one. The texts
+(`CodeableConcept.text`) follow the report's language (English, German); the
+codes and their displays do not.
 """
 
 from __future__ import annotations
@@ -47,15 +50,16 @@ ISSUE_SEVERITY = {"routine": "low", "high": "moderate", "urgent": "high"}
 # radflag priority -> ServiceRequest.priority (routine | urgent | asap | stat).
 REQUEST_PRIORITY = {"routine": "routine", "high": "urgent", "urgent": "asap"}
 
-FLAG_TEXT: dict[str, str] = {
-    "BME": "Bone marrow edema",
-    "BME_POSSIBLE": "Possible bone marrow edema",
-    "OSTEONECROSIS_CONCERN": "Concern for osteonecrosis",
-    "INFECTION_CONCERN": "Concern for infection",
-    "TUMOR_CONCERN": "Concern for tumor",
-    "REACTIVE": "Reactive or degenerative bone marrow edema",
-    "TRAUMA_OVERLOAD": "Traumatic or overload bone marrow edema",
-    "TRANSIENT_BME": "Transient bone marrow edema",
+# codes.json's system names -> FHIR code system URIs (radflag's own is added by `concept`).
+SYSTEMS = {"snomed": SNOMED, "radlex": RADLEX, "loinc": LOINC}
+
+# Fixed texts radflag writes beside the codes, per report language (English is the default).
+LABELS: dict[str, dict[str, str]] = {
+    "Etiology": {"de": "Ätiologie"},
+    "Laterality": {"de": "Seite"},
+    "Imaging": {"de": "Bildgebung"},
+    "Radiology": {"de": "Radiologie"},
+    "MRI report": {"de": "MRT-Befund"},
 }
 
 
@@ -65,9 +69,34 @@ def _table() -> dict[str, Any]:
     return data
 
 
+def entries(kind: str) -> dict[str, dict[str, Any]]:
+    """The terms of one kind (bone, etiology, flag...) as `codes.json` lists them."""
+    table: dict[str, dict[str, Any]] = _table().get(kind, {})
+    return table
+
+
+# The English text of each flag code (Flag and DetectedIssue texts).
+FLAG_TEXT: dict[str, str] = {code: item["display"] for code, item in entries("flag").items()}
+
+
 def humanise(term: str) -> str:
     """`medial_femoral_condyle` -> `Medial femoral condyle`."""
     return term.replace("_", " ").capitalize()
+
+
+def label(text: str, language: str = "en") -> str:
+    """One of radflag's fixed texts (`LABELS`) in the report's language; English otherwise."""
+    return LABELS.get(text, {}).get(language, text)
+
+
+def term_text(kind: str, term: str, language: str = "en") -> str:
+    """radflag's text for a term in the report's language: `codes.json`'s `de` for German,
+    its `display` otherwise (or the humanised term for one it does not list)."""
+    item = entries(kind).get(term, {})
+    english: str = item.get("display") or humanise(term)
+    if language != "en" and item.get(language):
+        return str(item[language])
+    return english
 
 
 def coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
@@ -77,24 +106,23 @@ def coding(system: str, code: str, display: str | None = None) -> dict[str, Any]
     return out
 
 
-def concept(kind: str, term: str, *, text: str | None = None) -> dict[str, Any]:
+def concept(
+    kind: str, term: str, *, text: str | None = None, language: str = "en"
+) -> dict[str, Any]:
     """A CodeableConcept for a radflag term of `kind` (finding, status, bone, etiology, flag...).
 
-    Codings: SNOMED CT and RadLex where `codes.json` lists a checked code, then
-    radflag's own (`kind:term`), which is always there.
+    Codings: those `codes.json` lists for the term (SNOMED CT, RadLex, LOINC, each with
+    its source's display), then radflag's own (`kind:term`, English display), which is
+    always there. `text` defaults to the term's text in `language`.
     """
-    entry = _table().get(kind, {}).get(term, {})
-    display = entry.get("display") or FLAG_TEXT.get(term) or humanise(term)
-    codings = []
-    if entry.get("snomed"):
-        codings.append(coding(SNOMED, entry["snomed"], display))
-    if entry.get("radlex"):
-        codings.append(coding(RADLEX, entry["radlex"], display))
-    codings.append(coding(RADFLAG, f"{kind}:{term}", display))
-    return {"coding": codings, "text": text or display}
+    item = entries(kind).get(term, {})
+    codings = [
+        coding(SYSTEMS[c["system"]], c["code"], c["display"]) for c in item.get("codings", [])
+    ]
+    codings.append(coding(RADFLAG, f"{kind}:{term}", term_text(kind, term)))
+    return {"coding": codings, "text": text or term_text(kind, term, language)}
 
 
-def laterality_concept(side: str) -> dict[str, Any]:
-    """SNOMED CT laterality qualifier for left, right or bilateral."""
-    entry = _table()["laterality"][side]
-    return {"coding": [coding(SNOMED, entry["snomed"], entry["display"])], "text": side}
+def laterality_concept(side: str, language: str = "en") -> dict[str, Any]:
+    """Left, right or bilateral: SNOMED CT side qualifier, RadLex where it has one, radflag's."""
+    return concept("laterality", side, language=language)
