@@ -245,3 +245,77 @@ def test_metrics_go_with_the_settle(tmp_path: Path) -> None:
 def test_settings_default_to_the_fast_path() -> None:
     settings = Settings()
     assert settings.delivery_inline is True and settings.task_events is False
+
+
+def _accept_together(url: str, count: int, *, flush_scripts: bool = False) -> list[object]:
+    """`count` messages accepted at once by one Intake; each result or exception."""
+    import asyncio
+
+    from worker.listener import Intake
+
+    async def main() -> tuple[list[object], Intake]:
+        client = keys.async_redis_client(url)
+        intake = Intake(client, 60)
+        if flush_scripts:
+            await client.script_flush()  # what a Redis restart does to the script cache
+        batch = [wrap_oru("Edema.", control_id=f"B{n:03d}") for n in range(count)]
+        batch.append(batch[0])  # a duplicate inside the same round trip
+        try:
+            results = await asyncio.gather(
+                *(intake.accept(m, parse_header(m), "AA", NOW) for m in batch),
+                return_exceptions=True,
+            )
+        finally:
+            await client.aclose()
+        return list(results), intake
+
+    results, intake = asyncio.run(main())
+    assert intake.batch.batches == 1 and intake.batch.largest == count + 1
+    return results
+
+
+def test_messages_arriving_together_share_one_round_trip(tmp_path: Path) -> None:
+    server = start_redis(tmp_path / "redis")
+    try:
+        results = _accept_together(server.url, 6)
+        assert results == [True] * 6 + [False]  # queued once each; the copy is a duplicate
+        assert redis.Redis.from_url(server.url).llen(keys.QUEUE_ANNOTATE) == 6
+    finally:
+        server.stop()
+
+
+def test_round_trip_after_redis_lost_its_scripts(tmp_path: Path) -> None:
+    server = start_redis(tmp_path / "redis")
+    try:
+        results = _accept_together(server.url, 3, flush_scripts=True)
+        assert results == [True, True, True, False]
+    finally:
+        server.stop()
+
+
+def test_redis_down_fails_every_message_of_the_round_trip(tmp_path: Path) -> None:
+    from worker.celery_app import BrokerUnavailable
+
+    server = start_redis(tmp_path / "redis")
+    url = server.url
+    server.stop()
+    import asyncio
+
+    from worker.listener import Intake
+
+    async def main() -> list[object]:
+        client = keys.async_redis_client(url, timeout=1.0)
+        intake = Intake(client, 60)
+        batch = [wrap_oru("Edema.", control_id=f"D{n}") for n in range(3)]
+        try:
+            return list(
+                await asyncio.gather(
+                    *(intake.accept(m, parse_header(m), "AA", NOW) for m in batch),
+                    return_exceptions=True,
+                )
+            )
+        finally:
+            await client.aclose()
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, BrokerUnavailable) for r in results), results
