@@ -20,10 +20,6 @@ unreachable: AE/CE, so that the sender resends. Going through `app.send_task`
 instead cost ~400 us of CPU per message (measured), which capped the listener
 near 700 ACKs/s.
 
-Messages that connections hand over in the same turn of the event loop share
-one round trip (`_IntakeBatch`: one pipeline of EVALSHAs, each still atomic and
-answered on its own). `radflag listen` runs on uvloop unless it serves TLS.
-
 A connection's frames are answered in order, one at a time (MLLP senders
 pair ACKs with messages by order); connections run concurrently.
 
@@ -41,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import hashlib
 import logging
 import signal
 import ssl
@@ -50,7 +45,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
 
 import redis
 import redis.asyncio as aioredis
@@ -91,83 +85,6 @@ _FALLBACK_HEADER = MessageHeader(
 )
 
 
-class _IntakeBatch:
-    """The intake scripts of messages answered in the same turn of the event loop, in one
-    round trip.
-
-    Under load several connections have a message ready in each turn of the loop;
-    each used to pay its own Redis write and read (a third of the listener's CPU).
-    `run` queues a script call and, once per turn, `call_soon` sends all queued
-    calls as one pipeline (no MULTI: each EVALSHA is atomic on its own, and each
-    message gets its own result or error). Nothing is ACKed before its own
-    EVALSHA answered. A lone message waits for no one: the batch goes at the end
-    of the turn in which it arrived.
-    """
-
-    def __init__(self, client: aioredis.Redis, script: str) -> None:
-        self.client = client
-        self.script = script
-        self.sha = hashlib.sha1(script.encode()).hexdigest()
-        self.pending: list[tuple[list[str], list[str | int], asyncio.Future[Any]]] = []
-        self.batches = 0
-        self.messages = 0
-        self.largest = 0
-
-    async def run(self, keys_: list[str], args: list[str | int]) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        if not self.pending:
-            loop.call_soon(self._send)
-        self.pending.append((keys_, args, future))
-        return await future
-
-    def _send(self) -> None:
-        batch, self.pending = self.pending, []
-        self.batches += 1
-        self.messages += len(batch)
-        self.largest = max(self.largest, len(batch))
-        task = asyncio.get_running_loop().create_task(self._execute(batch))
-        _BACKGROUND.add(task)
-        task.add_done_callback(_BACKGROUND.discard)
-
-    async def _execute(self, batch: list[tuple[list[str], list[str | int], Any]]) -> None:
-        try:
-            results = await self._pipeline(batch)
-            if any(isinstance(r, redis.exceptions.NoScriptError) for r in results):
-                await self.client.script_load(self.script)  # Redis restarted: cache empty
-                again = [
-                    i
-                    for i, r in enumerate(results)
-                    if isinstance(r, redis.exceptions.NoScriptError)
-                ]
-                retried = await self._pipeline([batch[i] for i in again])
-                for i, result in zip(again, retried, strict=True):
-                    results[i] = result
-        except BaseException as e:  # the round trip failed: every message of it
-            for _, _, future in batch:
-                if not future.done():
-                    future.set_exception(e if isinstance(e, Exception) else RuntimeError(e))
-            if not isinstance(e, Exception):
-                raise
-            return
-        for (_, _, future), result in zip(batch, results, strict=True):
-            if future.done():  # its connection was cancelled meanwhile
-                continue
-            if isinstance(result, Exception):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
-
-    async def _pipeline(self, batch: list[tuple[list[str], list[str | int], Any]]) -> list[Any]:
-        pipe = self.client.pipeline(transaction=False)
-        for keys_, args, _ in batch:
-            pipe.evalsha(self.sha, len(keys_), *keys_, *args)  # type: ignore[arg-type]
-        return list(await pipe.execute(raise_on_error=False))
-
-
-_BACKGROUND: set[asyncio.Task[None]] = set()  # batches in flight (kept from the GC)
-
-
 class Intake:
     """Queueing in Redis, on the event loop (redis.asyncio: no thread hop per message)."""
 
@@ -183,7 +100,6 @@ class Intake:
         self.duplicate_window = max(1, int(duplicate_window))
         # EVALSHA, and EVAL again when Redis lost its script cache (a restart).
         self._enqueue = client.register_script(INTAKE_SCRIPT)
-        self.batch = _IntakeBatch(client, INTAKE_SCRIPT)
         self.replicas = ReplicaConfirmation(min_replicas, replica_timeout)
 
     async def accept(
@@ -221,7 +137,7 @@ class Intake:
                 repr(time.time()),
             ]
             if not self.replicas.required:
-                queued = await self.batch.run(script_keys, script_args)
+                queued = await self._enqueue(keys=script_keys, args=script_args)
                 return bool(queued)
             # WAIT counts the replicas that have this connection's writes: one connection.
             async with self.client.client() as conn:
@@ -608,10 +524,6 @@ async def serve(settings: Settings, redis_url: str) -> None:
     await stop.wait()
     log.info("MLLP listener stopping: finishing messages in flight")
     await listener.stop()
-    batch = intake.batch
-    if batch.batches:
-        log.info("intake round trips: %d for %d messages (largest %d)",
-                 batch.batches, batch.messages, batch.largest)  # fmt: skip
     await asyncio.wait([reconciling, heartbeat], timeout=10)
     await listener.counts.flush(client)  # what the last messages added
     await listener.counts.forget(client)

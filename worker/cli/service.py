@@ -105,15 +105,7 @@ def listen(settings: Settings) -> None:
     setup_logging(settings.log_level, "listen", settings.log_format)
     celery_app.configure(settings, redis_url=url)
     try:
-        if settings.tls_cert:
-            # uvloop's loop leaves the server side of StreamWriter.start_tls hanging in
-            # the handshake (seen with uvloop 0.21): TLS listeners keep asyncio's loop.
-            asyncio.run(listener.serve(settings, url))
-        else:
-            # uvloop: about +20 % durable ACKs/s over 8 connections (issue 13's bench).
-            import uvloop
-
-            uvloop.run(listener.serve(settings, url))
+        asyncio.run(listener.serve(settings, url))
     except listener.ListenError as e:  # lost the port between the check and the bind
         raise click.UsageError(str(e)) from e
 
