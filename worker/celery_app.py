@@ -35,7 +35,15 @@ from hl7.errors import TransientError
 from worker import keys
 from worker.settings import Settings
 
-app = Celery("radflag", include=["worker.tasks", "worker.fhir_delivery", "worker.followup_tasks"])
+app = Celery(
+    "radflag",
+    include=[
+        "worker.tasks",
+        "worker.fhir_delivery",
+        "worker.followup_tasks",
+        "worker.backfill_tasks",
+    ],
+)
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
@@ -60,6 +68,7 @@ app.conf.update(
         keys.TASK_DELIVER_FHIR: {"queue": keys.QUEUE_DELIVER},
         keys.TASK_FOLLOWUP_EVENT: {"queue": keys.QUEUE_STORE},
         keys.TASK_FOLLOWUP_CHECK: {"queue": keys.QUEUE_STORE},
+        keys.TASK_BACKFILL: {"queue": keys.QUEUE_BACKFILL},
     },
     # Puts back what it held but had not started when the broker connection dropped
     # (a failover); see worker/failover_consumer.py.
@@ -89,7 +98,8 @@ class BrokerUnavailable(TransientError):
     """Redis did not accept a publish (down, unreachable, or refusing writes)."""
 
 
-_SHOWN_ARGUMENTS = ("control_id", "result_control_id", "dedupe_key", "received_at")
+QUEUE_ORDER = "worker.queue_order:LiveFirstCycle"
+_SHOWN_ARGUMENTS = ("control_id", "result_control_id", "dedupe_key", "received_at", "batch_id")
 _ORIGIN = f"radflag-listener@{socket.gethostname()}"
 _settings: Settings | None = None
 _build_pipeline = False
@@ -117,6 +127,7 @@ def configure(settings: Settings, *, redis_url: str, pool_limit: int = 10) -> Ce
             "visibility_timeout": visibility,
             "socket_timeout": 5.0,
             "socket_connect_timeout": 2.0,
+            "queue_order_strategy": QUEUE_ORDER,  # live queues before backfill
             **keys.broker_transport_options(redis_url, settings.redis_master_name),
         },
     )

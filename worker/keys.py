@@ -29,7 +29,8 @@ from worker.settings import Settings
 QUEUE_ANNOTATE = "annotate"
 QUEUE_DELIVER = "deliver"
 QUEUE_STORE = "store"
-QUEUES: tuple[str, ...] = (QUEUE_ANNOTATE, QUEUE_DELIVER, QUEUE_STORE)
+QUEUE_BACKFILL = "backfill"  # archive runs (worker/backfill_tasks.py); consumed after the others
+QUEUES: tuple[str, ...] = (QUEUE_ANNOTATE, QUEUE_DELIVER, QUEUE_STORE, QUEUE_BACKFILL)
 
 TASK_ANNOTATE = "radflag.annotate"
 TASK_DELIVER = "radflag.deliver"
@@ -37,6 +38,7 @@ TASK_RECORD_REJECTED = "radflag.record_rejected"
 TASK_DELIVER_FHIR = "radflag.deliver_fhir"
 TASK_FOLLOWUP_EVENT = "radflag.followup_event"  # an order or appointment (worker/followup_tasks.py)
 TASK_FOLLOWUP_CHECK = "radflag.followup_check_due"  # sent by the beat
+TASK_BACKFILL = "radflag.backfill_batch"  # a batch of archived reports (radflag backfill)
 FOLLOWUP_LAST_CHECK_KEY = "radflag:followup:last_check"  # clock time of the last due check
 
 DEDUPE_PREFIX = "radflag:dedupe:"
@@ -46,6 +48,7 @@ UNACKED_INDEX_KEY = "unacked_index"  # kombu's default `unacked_index_key`
 JOURNAL_KEY = "radflag:journal"  # hash: entry id -> JSON (see worker/journal.py)
 JOURNAL_SINCE_KEY = "radflag:journal:since"  # sorted set: entry id -> last activity (epoch s)
 RECONCILE_LOCK_KEY = "radflag:journal:reconciling"  # one reconciler pass at a time
+BACKFILL_PREFIX = "radflag:backfill:"  # + run id + ":reports": list of batch reports (JSON)
 
 
 def dedupe_redis_key(dedupe_key: str) -> str:

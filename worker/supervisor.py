@@ -100,7 +100,7 @@ def plan_children(settings: Settings, *, with_web: bool) -> list[Child]:
             radflag_command(
                 "worker",
                 "--queues",
-                f"{keys.QUEUE_ANNOTATE},{keys.QUEUE_STORE}",
+                f"{keys.QUEUE_ANNOTATE},{keys.QUEUE_STORE},{keys.QUEUE_BACKFILL}",
                 "--concurrency",
                 str(settings.concurrency),
             ),

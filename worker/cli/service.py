@@ -113,7 +113,7 @@ def listen(settings: Settings) -> None:
 @main.command()
 @click.option(
     "--queues",
-    default="annotate,deliver,store",
+    default="annotate,deliver,store,backfill",
     show_default=True,
     help="Comma-separated queues this worker consumes.",
 )
