@@ -23,6 +23,7 @@ COPY accounts accounts
 COPY feedback feedback
 COPY followup followup
 COPY resilience resilience
+COPY backfill backfill
 RUN pip install . \
     && useradd --create-home --uid 10001 radflag \
     && mkdir -p /data \

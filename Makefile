@@ -25,13 +25,13 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 check: $(STAMP)
-	$(BIN)/ruff check browse fhir_out hl7 nlp worker followup accounts feedback resilience fuzz tests bench
-	$(BIN)/ruff format --check browse fhir_out hl7 nlp worker followup accounts feedback resilience fuzz tests bench
+	$(BIN)/ruff check browse fhir_out hl7 nlp worker followup accounts feedback resilience backfill fuzz tests bench
+	$(BIN)/ruff format --check browse fhir_out hl7 nlp worker followup accounts feedback resilience backfill fuzz tests bench
 	$(BIN)/mypy
 
 fmt: $(STAMP)
-	$(BIN)/ruff format browse fhir_out hl7 nlp worker followup accounts feedback resilience fuzz tests bench
-	$(BIN)/ruff check --fix browse fhir_out hl7 nlp worker followup accounts feedback resilience fuzz tests bench
+	$(BIN)/ruff format browse fhir_out hl7 nlp worker followup accounts feedback resilience backfill fuzz tests bench
+	$(BIN)/ruff check --fix browse fhir_out hl7 nlp worker followup accounts feedback resilience backfill fuzz tests bench
 
 eval: $(STAMP)
 	$(BIN)/radflag eval $(SHARED)/corpus/dev.jsonl \

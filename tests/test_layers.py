@@ -37,6 +37,7 @@ def _imports(package: str) -> dict[str, set[str]]:
         ("followup", {"worker", "redis", "celery", "socket", "asyncio", "sqlalchemy", "http"}),
         ("accounts", {"worker", "redis", "celery", "socket", "sqlalchemy", "fastapi", "hl7"}),
         ("feedback", {"worker", "redis", "celery", "socket", "sqlalchemy", "fastapi", "hl7"}),
+        ("backfill", {"worker", "redis", "celery", "socket", "asyncio", "sqlalchemy", "http"}),
     ],
 )
 def test_pure_layers_import_no_io(package: str, forbidden: set[str]) -> None:

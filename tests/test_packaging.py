@@ -19,6 +19,7 @@ RUNTIME_PACKAGES = (
     "followup",
     "accounts",
     "feedback",
+    "backfill",
 )
 
 

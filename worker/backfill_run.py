@@ -77,6 +77,7 @@ class Backfill:
     publish: Callable[[str, dict[str, Any]], None]
     clock: Callable[[], float] = time.monotonic
     on_progress: Callable[[Meter], None] = lambda _meter: None
+    before_submit: Callable[[], None] = lambda: None  # e.g. start local workers
     summary: Summary = field(default_factory=Summary)
     _pending: dict[str, _Pending] = field(default_factory=dict)
     _to_send: deque[str] = field(default_factory=deque)
@@ -131,6 +132,7 @@ class Backfill:
         rest = [item for item in batch if item.dedupe_key not in done]
         if not rest:
             return
+        self.before_submit()
         batch_id = uuid.uuid4().hex[:16]
         kwargs = {
             "run_id": self.state.run_id,

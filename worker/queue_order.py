@@ -23,7 +23,7 @@ from worker import keys
 BACKGROUND_QUEUES = frozenset({keys.QUEUE_BACKFILL})
 
 
-class LiveFirstCycle(round_robin_cycle):  # type: ignore[misc]
+class LiveFirstCycle(round_robin_cycle):
     """Round robin among the live queues; background queues always last."""
 
     def update(self, it: Iterable[str]) -> None:

@@ -6,8 +6,9 @@ import json
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -17,9 +18,10 @@ from worker.settings import Settings
 
 PLAIN_PROGRESS_EVERY = 10.0  # seconds between progress lines when stderr is no terminal
 TTY_PROGRESS_EVERY = 0.5
+LOCAL_START_TIMEOUT = 120.0  # seconds for local workers to answer (they load both pipelines)
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"radflag backfill: {message}", err=True)
     sys.exit(code)
 
@@ -129,10 +131,11 @@ def _backfill(
         files = input_files(paths)
         if not files:
             _fail("no .hl7 or .jsonl files in " + ", ".join(str(p) for p in paths))
+        # Everything is read once before anything is submitted: bad input stops it here.
+        total = sum(1 for _ in read_items(files, timestamp=datetime.now(UTC)))
         path = state_file or backfill_state.default_state_path(settings.data_dir, files)
         state, resumed = backfill_state.load_or_start(path, files)
-        received = _received(state)
-        total = sum(1 for _ in read_items(files, timestamp=received))  # reads everything once
+        received = datetime.fromisoformat(state.received_at)
     except (InputError, backfill_state.StateError) as e:
         _fail(str(e))
     if resumed:
@@ -161,12 +164,6 @@ def _backfill(
     sys.exit(0 if state.finished else 1)
 
 
-def _received(state: Any) -> Any:
-    from datetime import datetime
-
-    return datetime.fromisoformat(state.received_at)
-
-
 def _run(
     settings: Settings, state: Any, files: list[Path], total: int, received: Any,
     *, options: dict[str, Any],
@@ -187,7 +184,6 @@ def _run(
             f"no Redis: nothing is running in {settings.data_dir}; give --redis-url "
             "(RADFLAG_REDIS_URL) or the --data-dir of a running `radflag run`"
         )
-        raise AssertionError  # not reached
     try:
         check_redis(settings, url)
     except PreflightError as e:
@@ -209,14 +205,19 @@ def _run(
             "queues include backfill) or `radflag run`, or give --workers N"
         )
     if processes:
-        click.echo(f"starting {processes} local worker processes", err=True)
         local = LocalWorkers(
             settings, url, processes, settings.data_dir / "logs" / "backfill-workers.log"
         )
+
+    def start_local() -> None:  # at the first batch: a run with nothing left starts none
+        if local is None or local.alive():
+            return
+        click.echo(f"starting {local.processes} local worker processes", err=True)
         local.start()
-        if not local.wait_ready(app, timeout=120.0):
+        if not local.wait_ready(app, timeout=LOCAL_START_TIMEOUT):
             local.stop()
             _fail(f"the local workers did not start; see {local.log_path}")
+
     workers_total = max(processes or 0, 2 * len(consumers))
     in_flight = options["in_flight"] or max(8, 4 * workers_total)
     run = Backfill(
@@ -233,6 +234,7 @@ def _run(
         client=client,
         publish=celery_app.publish,
         on_progress=_ProgressView(),
+        before_submit=start_local,
     )
     view = run.on_progress
     try:
