@@ -6,9 +6,10 @@
   annotating worker's concern (an ADT, an ORU without text: counted as
   unprocessable with the reason, not a stop).
 - `.jsonl`: one object per line, `id` and `text` strings, optionally
-  `procedure`, `language` (a hint), `accession` (default: the id) and
-  `patient_id` (strings); other keys (gold labels, say) are ignored. Read line by
-  line, so a file of a million reports is never held at once.
+  `procedure`, `language` (a hint), `accession` (default: the id),
+  `patient_id` and `patient_name` (`FAMILY^GIVEN`), all strings; other keys
+  (gold labels, say) are ignored. Read line by line, so a file of a million
+  reports is never held at once.
 - a directory: its `.hl7` and `.jsonl` files, recursively, in name order (other
   files there are left alone); a file named explicitly must have one of those
   suffixes.

@@ -19,7 +19,7 @@ from typing import Any
 from hl7.report_message import TextReport, build_report_message
 
 KEY_PREFIX = "backfill:"
-JSON_FIELDS = ("id", "text", "procedure", "language", "accession", "patient_id")
+JSON_FIELDS = ("id", "text", "procedure", "language", "accession", "patient_id", "patient_name")
 OPTIONAL_FIELDS = JSON_FIELDS[2:]
 
 
@@ -39,8 +39,15 @@ def content_key(kind: str, content: bytes) -> str:
 
 
 def hl7_item(source: str, message: bytes, control_id: str) -> Item:
-    """A message read from an HL7 file (CR segment ends): processed as it is."""
-    return Item(source, content_key("hl7", message), control_id, message)
+    """A message read from an HL7 file (CR segment ends), line ends left at segment ends dropped.
+
+    A file with LF segment ends leaves an LF at the end of its last segment
+    (hl7.batch.split_messages keeps an LF that no segment name follows): without
+    it, the message and its key are the same as from a CR or MLLP-framed file.
+    """
+    segments = (segment.rstrip(b"\r\n") for segment in message.split(b"\r"))
+    wire = b"".join(segment + b"\r" for segment in segments if segment.strip())
+    return Item(source, content_key("hl7", wire), control_id, wire)
 
 
 def json_item(source: str, fields: dict[str, Any], *, timestamp: datetime) -> Item:
@@ -59,5 +66,6 @@ def json_item(source: str, fields: dict[str, Any], *, timestamp: datetime) -> It
         procedure=chosen.get("procedure"),
         language=chosen.get("language"),
         patient_id=chosen.get("patient_id"),
+        patient_name=chosen.get("patient_name"),
     )
     return Item(source, key, control_id, build_report_message(report, timestamp=timestamp))

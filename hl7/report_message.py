@@ -4,8 +4,9 @@ For `radflag backfill` of JSON Lines (`{"id", "text", ...}`): the report becomes
 a message like the ones an integration engine sends, so that it goes through
 the same parse, annotation, follow-up tracking and store as any other, and
 shows on the worklist with its accession. One TX OBX per line of text
-(escaped), OBR-3 the accession, PID-3 the patient id when there is one (without
-it no follow-up can be matched to a patient, see worker/followup_tasks.py),
+(escaped), OBR-3 the accession, PID-3 the patient id and PID-5 the name when
+there are ones, else HL7's null `""` (without a PID-3 no follow-up can be
+matched to a patient, see worker/followup_tasks.py),
 MSH-18 `UNICODE UTF-8`, MSH-19 the language when given (a hint: the text
 decides, worker/reports.py).
 """
@@ -32,6 +33,7 @@ class TextReport:
     procedure: str | None = None
     language: str | None = None
     patient_id: str | None = None
+    patient_name: str | None = None  # as HL7 XPN: FAMILY^GIVEN
     facility: str = "BACKFILL"
 
 
@@ -44,7 +46,14 @@ def build_report_message(report: TextReport, *, timestamp: datetime) -> bytes:
         f"{format_timestamp(timestamp)}||ORU^R01^ORU_R01|{escape(report.control_id)}|P|{VERSION}"
         f"||||||UNICODE UTF-8{language}"
     )
-    pid = f"PID|1||{escape(report.patient_id)}^^^{facility}^MR" if report.patient_id else "PID|1"
+    # PID-3 and PID-5 are required: HL7's null ("") where the report has none.
+    pid3 = f"{escape(report.patient_id)}^^^{facility}^MR" if report.patient_id else '""'
+    pid5 = (
+        "^".join(escape(part) for part in report.patient_name.split("^"))
+        if report.patient_name
+        else '""'
+    )
+    pid = f"PID|1||{pid3}||{pid5}"
     accession = escape(report.accession)
     obr4 = f"MR^{escape(report.procedure)}^L" if report.procedure else "MR"
     lines = report.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
