@@ -63,7 +63,12 @@ def test_probes_on_published_tasks(
     publishing: Settings, redis_client: redis.Redis, redis_server: RedisServer
 ) -> None:
     """Queue depth and the age of the oldest waiting message follow what was published."""
-    assert keys.queue_depths(redis_client) == {"annotate": 0, "deliver": 0, "store": 0}
+    assert keys.queue_depths(redis_client) == {
+        "annotate": 0,
+        "deliver": 0,
+        "store": 0,
+        "backfill": 0,
+    }
     assert keys.oldest_waiting_age(redis_client) is None
     received = datetime.now(UTC) - timedelta(seconds=30)
     for i in range(3):

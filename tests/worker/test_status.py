@@ -85,7 +85,7 @@ def test_gather_reads_redis_and_store(redis_url: str, store: Store, tmp_path: Pa
     )
     assert reading.redis_ok
     assert reading.journal == 1 and "journal       1 waiting" in format_text(reading)
-    assert reading.queue_depths == {"annotate": 3, "deliver": 1, "store": 0}
+    assert reading.queue_depths == {"annotate": 3, "deliver": 1, "store": 0, "backfill": 0}
     assert reading.in_progress == 1 and reading.dlq_size == 2
     assert reading.oldest_waiting_seconds is not None
     assert 4.5 * 60 < reading.oldest_waiting_seconds < 6 * 60
