@@ -51,6 +51,7 @@ class Service:
     env: dict[str, str]
     base: Path
     worker: RadflagProcess
+    other: RadflagProcess  # a second pool, as on another machine: backfill only
     settings: Settings
 
 
@@ -59,12 +60,15 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     base = tmp_path_factory.mktemp("backfill")
     redis = start_redis(base / "redis")
     env = service_env(base / "data", redis.url)
-    worker = None
+    workers: list[RadflagProcess] = []
     try:
-        worker = start_worker(env, base, queues="annotate,deliver,store,backfill", concurrency=2)
-        yield Service(redis, env, base, worker, Settings(data_dir=base / "data"))
+        workers.append(
+            start_worker(env, base, queues="annotate,deliver,store,backfill", concurrency=2)
+        )
+        workers.append(start_worker(env, base, queues="backfill", concurrency=1, name="other"))
+        yield Service(redis, env, base, workers[0], workers[1], Settings(data_dir=base / "data"))
     finally:
-        if worker is not None:
+        for worker in workers:
             worker.stop()
         redis.stop()
 
@@ -103,9 +107,9 @@ def _keys(*paths: Path) -> list[str]:
     return [i.dedupe_key for i in read_items(input_files(paths), timestamp=datetime.now(UTC))]
 
 
-def _stored(service: Service, keys: list[str]) -> tuple[int, int]:
+def _stored(service: Service | Settings, keys: list[str]) -> tuple[int, int]:
     """(inbound rows, annotation rows) of these keys."""
-    store = open_store(service.settings)
+    store = open_store(service if isinstance(service, Settings) else service.settings)
     with Session(store.engine) as session:
         inbound = session.scalar(
             select(func.count()).where(InboundMessage.dedupe_key.in_(keys))
@@ -192,6 +196,8 @@ def test_ctrl_c_then_resume_stores_each_report_once(service: Service, tmp_path: 
             select(ReportAnnotation.accession).where(ReportAnnotation.accession.like("INT-%"))
         ).all()
     assert sorted(accessions) == sorted(set(accessions)) and len(accessions) == len(keys)
+    # Both pools took batches of the run: work is shared by every worker on the Redis.
+    assert "backfill batch=" in service.worker.log() and "backfill batch=" in service.other.log()
 
 
 def test_sigkill_of_a_worker_process_and_of_the_command_loses_nothing(
@@ -248,6 +254,25 @@ def test_send_delivers_every_result_at_the_rate_limit(service: Service, tmp_path
         assert destination.invalid == []
     finally:
         destination.stop()
+
+
+def test_with_no_worker_it_starts_local_ones_and_stops_them(tmp_path: Path) -> None:
+    redis = start_redis(tmp_path / "redis")
+    try:
+        env = service_env(tmp_path / "data", redis.url)
+        reports = _reports(tmp_path, "local.jsonl", 200, 6, tag="LOC")
+        result = subprocess.run(
+            [sys.executable, "-c", CODE, "backfill", str(reports), "--workers", "1", "--json"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "starting 1 local worker processes" in result.stderr
+        assert _summary(result)["annotated"] == 6
+        log = (tmp_path / "data" / "logs" / "backfill-workers.log").read_text()
+        assert "backfill batch=" in log and "Warm shutdown" in log  # stopped when done
+        assert _stored(Settings(data_dir=tmp_path / "data"), _keys(reports)) == (6, 6)
+    finally:
+        redis.stop()
 
 
 def test_bad_input_and_setup_are_one_line_and_exit_2(service: Service, tmp_path: Path) -> None:
