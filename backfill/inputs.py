@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from backfill.items import OPTIONAL_FIELDS, Item, hl7_item, json_item
 from hl7.batch import split_messages
@@ -61,12 +62,28 @@ def read_items(files: Iterable[Path], *, timestamp: datetime) -> Iterator[Item]:
     """Every report of `files`, in order; `timestamp` is MSH-7 of messages built from JSON."""
     for path in files:
         if path.suffix.lower() == ".jsonl":
-            yield from _jsonl_items(path, timestamp)
+            for source, fields in _jsonl_records(path):
+                yield json_item(source, fields, timestamp=timestamp)
         else:
-            yield from _hl7_items(path)
+            for source, message, control_id in _hl7_records(path):
+                yield hl7_item(source, message, control_id)
 
 
-def _hl7_items(path: Path) -> Iterator[Item]:
+def count_items(files: Iterable[Path]) -> int:
+    """How many reports `files` hold, every one checked as `read_items` checks it.
+
+    Cheaper than `read_items` (no message built, nothing hashed): the command's
+    first pass over the input, before anything is submitted.
+    """
+    count = 0
+    for path in files:
+        records = _jsonl_records(path) if path.suffix.lower() == ".jsonl" else _hl7_records(path)
+        count += sum(1 for _ in records)
+    return count
+
+
+def _hl7_records(path: Path) -> Iterator[tuple[str, bytes, str]]:
+    """(source, message, MSH-10) of each message of an HL7 file."""
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -80,22 +97,21 @@ def _hl7_items(path: Path) -> Iterator[Item]:
             control_id = parse_header(message).control_id
         except InboundMessageError as e:
             raise InputError(f"{source}: unreadable MSH (HL7 error {e.hl7_error_code}: {e})") from e
-        yield hl7_item(source, message, control_id)
+        yield source, message, control_id
 
 
-def _jsonl_items(path: Path, timestamp: datetime) -> Iterator[Item]:
+def _jsonl_records(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(source, checked fields) of each non-blank line of a JSON Lines file."""
     try:
         with path.open("rb") as lines:
             for number, line in enumerate(lines, 1):
                 if line.strip():
-                    yield json_item(
-                        f"{path}:{number}", _fields(path, number, line), timestamp=timestamp
-                    )
+                    yield f"{path}:{number}", _fields(path, number, line)
     except OSError as e:
         raise InputError(f"{path}: cannot read ({type(e).__name__}: {e.strerror})") from e
 
 
-def _fields(path: Path, number: int, line: bytes) -> dict[str, object]:
+def _fields(path: Path, number: int, line: bytes) -> dict[str, Any]:
     where = f"{path}:{number}"
     try:
         obj = json.loads(line)

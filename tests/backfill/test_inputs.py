@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from hl7apy.parser import parse_message
 
-from backfill.inputs import InputError, input_files, read_items
+from backfill.inputs import InputError, count_items, input_files, read_items
 from backfill.items import KEY_PREFIX
 from hl7.extract import extract_report
 from hl7.header import parse_header
@@ -44,6 +44,7 @@ def test_hl7_files_framed_plain_lf_and_a_directory(tmp_path: Path) -> None:
     (archive / "README.md").write_text("not read")
     items = _items(tmp_path / "archive")
     assert [i.control_id for i in items] == ["C1", "C2", "C1", "C2"]
+    assert count_items(input_files([tmp_path / "archive"])) == 4
     sources = [i.source.split("/")[-1] for i in items]
     assert sources == [
         "framed.hl7: message 1", "framed.hl7: message 2", "lf.HL7: message 1", "lf.HL7: message 2",
@@ -122,6 +123,8 @@ def test_bad_jsonl_names_file_and_line(tmp_path: Path, line: str, message: str) 
         next(items)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+    with pytest.raises(InputError, match=message.split(": ", 1)[1]):
+        count_items([path])  # the first pass checks as much as the reading does
 
 
 def test_bad_hl7_and_paths(tmp_path: Path) -> None:
@@ -139,4 +142,6 @@ def test_bad_hl7_and_paths(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match=r"two.hl7: message 2: unreadable MSH \(HL7 error"):
         _items(broken)
+    with pytest.raises(InputError, match=r"two.hl7: message 2: unreadable MSH"):
+        count_items([broken])
     assert parse_header(wrap_oru("x")).control_id  # the first one was fine

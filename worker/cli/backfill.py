@@ -6,7 +6,7 @@ import json
 import os
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -114,7 +114,7 @@ def _backfill(
     batch_timeout: float | None, workers: int | None, send: bool, rate: float | None,
     state_file: Path | None, as_json: bool,
 ) -> None:  # fmt: skip
-    from backfill.inputs import InputError, input_files, read_items
+    from backfill.inputs import InputError, count_items, input_files
     from hl7.errors import TransientError
     from worker import backfill_state
     from worker.logging import setup_logging
@@ -132,7 +132,7 @@ def _backfill(
         if not files:
             _fail("no .hl7 or .jsonl files in " + ", ".join(str(p) for p in paths))
         # Everything is read once before anything is submitted: bad input stops it here.
-        total = sum(1 for _ in read_items(files, timestamp=datetime.now(UTC)))
+        total = count_items(files)
         path = state_file or backfill_state.default_state_path(settings.data_dir, files)
         state, resumed = backfill_state.load_or_start(path, files)
         received = datetime.fromisoformat(state.received_at)
