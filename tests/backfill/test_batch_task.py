@@ -1,0 +1,168 @@
+"""The batch task in this process: real Redis and SQLite store, failures injected where named."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery.exceptions import SoftTimeLimitExceeded
+
+from backfill.inputs import read_items
+from backfill.summary import BatchReport
+from hl7.errors import TransientError
+from tests.conftest import FIXTURES
+from tests.servers import RedisServer, start_redis
+from worker import backfill_tasks, celery_app, keys
+from worker.backfill_store import done_keys
+from worker.settings import Settings
+from worker.store import open_store
+
+NOW = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path / "redis")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_server: RedisServer) -> Settings:
+    settings = Settings(data_dir=tmp_path / "data")
+    celery_app.configure(settings, redis_url=redis_server.url)
+    return settings
+
+
+def _batch(tmp_path: Path, count: int, *extra: bytes) -> list[dict[str, str]]:
+    path = tmp_path / "b.jsonl"
+    path.write_text("".join(
+        json.dumps({"id": f"T{n}", "text": "FINDINGS: Bone marrow edema in the medial femoral "
+                    f"condyle. Case {n}.", "patient_id": f"P{n}"}) + "\n"
+        for n in range(count)
+    ))  # fmt: skip
+    hl7 = tmp_path / "x.hl7"
+    hl7.write_bytes(b"".join(extra))
+    files = [path, hl7] if extra else [path]
+    return [
+        {"key": i.dedupe_key, "control_id": i.control_id,
+         "raw_b64": base64.b64encode(i.raw).decode()}
+        for i in read_items(files, timestamp=NOW)
+    ]  # fmt: skip
+
+
+def _run(settings: Settings, redis_server: RedisServer, items: list[dict[str, str]]) -> BatchReport:
+    backfill_tasks.backfill_batch(
+        run_id="r1", batch_id="b1", received_at=NOW.isoformat(), items=items
+    )
+    client = keys.redis_client(redis_server.url)
+    name = backfill_tasks.reports_key("r1")
+    assert 0 < client.ttl(name) <= backfill_tasks.REPORT_TTL
+    return BatchReport.from_json(client.lpop(name))  # type: ignore[arg-type]
+
+
+def test_a_batch_stores_its_reports_and_reports_counts(
+    tmp_path: Path, settings: Settings, redis_server: RedisServer
+) -> None:
+    adt = (FIXTURES / "hl7" / "adt_v25_a01.hl7").read_bytes()
+    items = _batch(tmp_path, 4, adt)
+    report = _run(settings, redis_server, items)
+    assert report.annotated == 4 and report.skipped == 0 and report.flags["BME"] == 4
+    assert sum(report.unprocessable.values()) == 1
+    assert next(iter(report.unprocessable)).startswith("HL7 error")
+    store = open_store(settings)
+    # The unprocessable one is done too (its reason recorded), so it is not retried.
+    assert done_keys(store, [i["key"] for i in items]) == {i["key"] for i in items}
+    again = _run(settings, redis_server, items)
+    assert again.skipped == 5 and again.annotated == 0 and not again.unprocessable
+
+
+def test_store_outage_waits_and_goes_on_where_it_was(
+    tmp_path: Path, settings: Settings, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker import tasks
+
+    real = tasks.annotate_accepted
+    calls: list[str] = []
+    waits: list[float] = []
+
+    def flaky(raw: bytes, **kwargs: Any) -> Any:
+        calls.append(kwargs["dedupe_key"])
+        if len(calls) in (3, 4):  # the store is away for two tries at the third report
+            raise TransientError("message store unavailable: test")
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(tasks, "annotate_accepted", flaky)
+    monkeypatch.setattr(backfill_tasks.time, "sleep", waits.append)
+    items = _batch(tmp_path, 6)
+    report = _run(settings, redis_server, items)
+    assert report.annotated == 6 and report.skipped == 0 and not report.failed
+    assert len(waits) == 2 and 0.5 <= waits[0] <= 1.0 <= waits[1] <= 2.0  # capped exponential
+    assert calls.count(items[0]["key"]) == 1  # done ones were not run again
+
+
+def test_store_gone_for_good_fails_the_rest_boundedly(
+    tmp_path: Path, settings: Settings, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker import tasks
+
+    real = tasks.annotate_accepted
+    calls: list[int] = []
+
+    def dies(raw: bytes, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 2:
+            raise TransientError("message store unavailable: test")
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(tasks, "annotate_accepted", dies)
+    monkeypatch.setattr(backfill_tasks.time, "sleep", lambda _s: None)
+    report = _run(settings, redis_server, _batch(tmp_path, 5))
+    assert report.annotated == 2 and report.failed == {"store unavailable": 3}
+    assert len(calls) == 2 + 1 + backfill_tasks.STORE_RETRIES  # bounded
+
+
+def test_soft_time_limit_reports_the_rest_failed(
+    tmp_path: Path, settings: Settings, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker import tasks
+
+    real = tasks.annotate_accepted
+    calls: list[int] = []
+
+    def slow(raw: bytes, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise SoftTimeLimitExceeded()
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(tasks, "annotate_accepted", slow)
+    report = _run(settings, redis_server, _batch(tmp_path, 4))
+    assert report.annotated == 1
+    assert report.failed == {"time limit (240 s per batch)": 3}
+
+
+def test_a_bug_in_one_report_does_not_stop_the_batch(
+    tmp_path: Path, settings: Settings, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker import tasks
+
+    real = tasks.annotate_accepted
+
+    def buggy(raw: bytes, **kwargs: Any) -> Any:
+        if b"Case 1." in raw:
+            raise KeyError("bug")
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(tasks, "annotate_accepted", buggy)
+    items = _batch(tmp_path, 3)
+    report = _run(settings, redis_server, items)
+    assert report.annotated == 2 and report.failed == {"error: KeyError": 1}
+    assert items[1]["key"] not in done_keys(open_store(settings), [items[1]["key"]])
