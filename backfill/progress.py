@@ -26,6 +26,11 @@ class Meter:
         self.started = clock()
         self._samples: deque[tuple[float, int]] = deque([(self.started, 0)])
 
+    def restart_clock(self) -> None:
+        """Count time from now (e.g. once the workers are up): the rate ignores the wait."""
+        self.started = self._clock()
+        self._samples = deque([(self.started, self.done)])
+
     def advance(self, count: int) -> None:
         self.done += count
         now = self._clock()

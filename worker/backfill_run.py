@@ -82,13 +82,15 @@ class Backfill:
     _pending: dict[str, _Pending] = field(default_factory=dict)
     _to_send: deque[str] = field(default_factory=deque)
     _bucket: TokenBucket | None = None
+    _submitted: bool = False
+    _started: float = 0.0
     meter: Meter | None = None
 
     def run(self, items: Iterator[Item], total: int) -> Summary:
         """Process `items` (`total` of them); KeyboardInterrupt leaves a resumable run."""
         self.summary.items = total
         self.meter = Meter(total, clock=self.clock)
-        started = self.clock()
+        self._started = self.clock()
         if self.options.send and self.options.rate:
             self._bucket = TokenBucket(self.options.rate, clock=self.clock)
         source = iter(items)
@@ -106,11 +108,11 @@ class Backfill:
                 self._collect()
                 self._resubmit_overdue()
                 self._send()
-                self.summary.elapsed = self.clock() - started
+                self.summary.elapsed = self.clock() - self._started
                 self.on_progress(self.meter)
         except KeyboardInterrupt:
             self.summary.interrupted = True
-        self.summary.elapsed = self.clock() - started
+        self.summary.elapsed = self.clock() - self._started
         return self.summary
 
     # -- submitting --------------------------------------------------------------
@@ -132,7 +134,11 @@ class Backfill:
         rest = [item for item in batch if item.dedupe_key not in done]
         if not rest:
             return
-        self.before_submit()
+        if not self._submitted:
+            self._submitted = True
+            self.before_submit()  # may take a while (local workers loading their pipelines)
+            self.meter.restart_clock()
+            self._started = self.clock()
         batch_id = uuid.uuid4().hex[:16]
         kwargs = {
             "run_id": self.state.run_id,

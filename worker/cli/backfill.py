@@ -239,13 +239,13 @@ def _run(
     view = run.on_progress
     try:
         summary = run.run(read_items(files, timestamp=received), total)
+        if run.meter is not None:
+            view(run.meter, final=True)  # type: ignore[call-arg]
     except redis.RedisError as e:
         raise TransientError(f"Redis unavailable: {type(e).__name__}") from e
     finally:
         if local is not None:
             local.stop()
-    if run.meter is not None:
-        view(run.meter, final=True)  # type: ignore[call-arg]
     return summary
 
 
