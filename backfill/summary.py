@@ -70,6 +70,7 @@ class Summary:
     failed: Counter[str] = field(default_factory=Counter)
     flags: Counter[str] = field(default_factory=Counter)
     sent: int = 0
+    not_sent: int = 0  # --send gave up waiting for the deliver queue
     elapsed: float = 0.0
     interrupted: bool = False
 
@@ -104,6 +105,7 @@ class Summary:
             "not_finished": max(0, self.items - self.finished),
             "flags": dict(self.flags),
             "sent": self.sent,
+            "not_sent": self.not_sent,
             "elapsed_s": round(self.elapsed, 3),
             "reports_per_s": round(self.rate, 1),
             "interrupted": self.interrupted,
@@ -124,6 +126,11 @@ class Summary:
         if left > 0:
             out.append(f"not finished   {left:,} (run the same command again to resume)")
         out.append(f"sent           {self.sent:,}")
+        if self.not_sent:
+            out.append(
+                f"not sent       {self.not_sent:,} (the deliver queue did not drain; "
+                "run again with --send)"
+            )
         out.append(f"elapsed        {self.elapsed:.1f} s, {self.rate:.1f} reports/s annotated")
         flags = ", ".join(f"{code} {n:,}" for code, n in sorted(self.flags.items()))
         out.append(f"flags          {flags or 'none'}")

@@ -15,8 +15,9 @@ One loop, single-threaded, every wait bounded:
    times in all; then its items count as failed.
 4. Send (`--send`): the results of the reports annotated (and of those skipped
    as done that no delivery was ever attempted for) are handed to the delivery
-   task, no faster than the token bucket allows; while more than
-   `send_backlog` wait, no new batch is submitted.
+   task, no faster than the token bucket allows and only while the deliver
+   queue holds fewer than `deliver_queue_limit` (live results queue there too);
+   while more than `send_backlog` wait, no new batch is submitted.
 
 The clock and the publish/collect functions are injected, so the loop is tested
 against a real Redis and workers, and its arithmetic without them.
@@ -56,6 +57,9 @@ class Options:
     rate: float | None = None  # results per second handed to delivery; None: no limit
     poll: float = 0.2
     send_backlog: int = 5000
+    # Results of this run waiting in the deliver queue, at most: live results queue behind them.
+    deliver_queue_limit: int = 100
+    send_stall: float = 300.0  # seconds without a result handed on: the rest is left unsent
 
 
 @dataclass
@@ -83,6 +87,7 @@ class Backfill:
     _to_send: deque[str] = field(default_factory=deque)
     _bucket: TokenBucket | None = None
     _submitted: bool = False
+    _sent_at: float = 0.0  # when a result was last handed on (or sending began)
     _started: float = 0.0
     meter: Meter | None = None
 
@@ -108,6 +113,7 @@ class Backfill:
                 self._collect()
                 self._resubmit_overdue()
                 self._send()
+                self._give_up_stalled_send()
                 self.summary.elapsed = self.clock() - self._started
                 self.on_progress(self.meter)
         except KeyboardInterrupt:
@@ -203,10 +209,25 @@ class Backfill:
 
     # -- sending -----------------------------------------------------------------
 
+    def _give_up_stalled_send(self) -> None:
+        """No result handed on for `send_stall` s (no deliverer, say): stop waiting for it."""
+        if not self._to_send:
+            self._sent_at = self.clock()
+        elif self.clock() - self._sent_at > max(
+            self.options.send_stall, 2.0 / (self.options.rate or 1.0)
+        ):
+            self.summary.not_sent += len(self._to_send)
+            self._to_send.clear()
+
     def _send(self) -> None:
         bound = len(self._to_send)
         if self._bucket is not None:
             bound = min(bound, self._bucket.available())
+        if bound <= 0:
+            return
+        # The deliver queue is the live path's too: keep what this run adds to it short.
+        room = self.options.deliver_queue_limit - keys.queue_depth(self.client, keys.QUEUE_DELIVER)
+        bound = min(bound, room)
         if bound <= 0:
             return
         chosen = [self._to_send.popleft() for _ in range(bound)]
@@ -227,3 +248,4 @@ class Backfill:
             # No received_at: the end-to-end latency histogram is the live path's.
             self.publish(keys.TASK_DELIVER, kwargs)
             self.summary.sent += 1
+        self._sent_at = self.clock()

@@ -42,6 +42,9 @@ class FakeRedis:
         self.clock = clock
         self.on_wait: Any = None
 
+    def llen(self, name: str) -> int:
+        return len(self.lists.get(name, []))
+
     def lpop(self, name: str, count: int) -> list[str] | None:
         items = self.lists.get(name, [])
         taken, self.lists[name] = items[:count], items[count:]
@@ -144,3 +147,60 @@ def test_send_respects_the_rate_and_skips_what_was_sent(tmp_path: Path, store: A
     assert sent_at[-1] - sent_at[0] >= 5.0 - 1e-9
     for i, start in enumerate(sent_at):
         assert sum(1 for t in sent_at[i:] if t < start + 1.0) <= 3
+
+
+def test_send_waits_while_the_deliver_queue_is_full(tmp_path: Path, store: Any) -> None:
+    items = _items(tmp_path, 30)
+    for item in items:
+        store.record_inbound(
+            dedupe_key=item.dedupe_key, control_id=item.control_id, sending_application="A",
+            sending_facility="F", message_type="ORU^R01", raw=item.raw, ack_code="AA",
+            error=None, received_at=NOW,
+        )  # fmt: skip
+        store.record_annotation(
+            dedupe_key=item.dedupe_key, accession="x", procedure=None,
+            annotation={"bme": "absent", "flags": []}, result_control_id="RF" + item.control_id,
+            result_message=b"MSH|result\r",
+        )  # fmt: skip
+    clock = Clock()
+    client = FakeRedis(clock)
+    deliver = client.lists.setdefault(keys.QUEUE_DELIVER, [])
+    deepest: list[int] = []
+
+    def publish(name: str, kwargs: dict) -> None:
+        deliver.append(kwargs["dedupe_key"])  # the deliverer is slow: it takes one per wait
+        deepest.append(len(deliver))
+
+    def deliverer() -> None:
+        if deliver:
+            deliver.pop(0)
+
+    client.on_wait = deliverer
+    run = _backfill(store, clock, client, [], send=True, deliver_queue_limit=5)
+    run.publish = publish
+    summary = run.run(iter(items), 30)
+    assert summary.sent == 30 and max(deepest) == 5
+
+
+def test_send_gives_up_when_nothing_drains_the_deliver_queue(tmp_path: Path, store: Any) -> None:
+    items = _items(tmp_path, 8)
+    for item in items:
+        store.record_inbound(
+            dedupe_key=item.dedupe_key, control_id=item.control_id, sending_application="A",
+            sending_facility="F", message_type="ORU^R01", raw=item.raw, ack_code="AA",
+            error=None, received_at=NOW,
+        )  # fmt: skip
+        store.record_annotation(
+            dedupe_key=item.dedupe_key, accession="x", procedure=None,
+            annotation={"bme": "absent", "flags": []}, result_control_id="RF" + item.control_id,
+            result_message=b"MSH|result\r",
+        )  # fmt: skip
+    clock = Clock()
+    client = FakeRedis(clock)
+    deliver = client.lists.setdefault(keys.QUEUE_DELIVER, [])
+    run = _backfill(store, clock, client, [], send=True, deliver_queue_limit=3, send_stall=20.0)
+    run.publish = lambda name, kwargs: deliver.append(kwargs["dedupe_key"])  # nobody takes them
+    summary = run.run(iter(items), 8)
+    assert summary.sent == 3 and summary.not_sent == 5
+    assert 20.0 < clock.now < 25.0  # bounded by the stall time
+    assert "not sent       5" in "\n".join(summary.lines())

@@ -147,7 +147,8 @@ def _backfill(
         ))  # fmt: skip
     except TransientError as e:
         _fail(f"{e}; run the same command again to resume", code=1)
-    if not summary.interrupted and summary.finished >= summary.items and not summary.failed:
+    complete = summary.finished >= summary.items and not summary.failed and not summary.not_sent
+    if not summary.interrupted and complete:
         state.finished = True
     try:
         backfill_state.save(path, state)
