@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -84,16 +85,20 @@ def backfill_rate(
         ).start()  # fmt: skip
         worker.wait_for_log(" ready.", timeout=300)
         started = time.perf_counter()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         result = subprocess.run(
             [sys.executable, "-c", CODE, "backfill", str(reports), "--workers", "0", "--json",
              "--batch-size", str(batch_size)],
             env=env, cwd=ROOT, capture_output=True, text=True, timeout=24 * 3600,
         )  # fmt: skip
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the command only: it has exited
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         if result.returncode != 0:
             raise SystemExit(f"backfill failed ({result.returncode}): {result.stderr[-2000:]}")
         summary: dict[str, Any] = json.loads(result.stdout)
         summary["wall_s"] = round(wall, 3)
+        summary["cpu_s"] = round(cpu, 3)
         return summary
     finally:
         if worker is not None:
@@ -141,6 +146,7 @@ def main() -> None:
         "backfill_s_per_100k": round(100_000 / rate, 1) if rate else None,
         "ratio_to_nlp_x_workers": round(rate / (nlp * args.workers), 3) if nlp else None,
         "command_wall_s": summary["wall_s"],
+        "command_cpu_s": summary["cpu_s"],  # the submitter's own cost (reading, batching, polling)
         "annotated": summary["annotated"],
         "failed": summary["failed"],
         "unprocessable": summary["unprocessable"],
