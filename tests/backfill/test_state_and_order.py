@@ -54,3 +54,14 @@ def test_the_broker_is_configured_with_that_order(tmp_path: Path) -> None:
     options = app.conf.broker_transport_options
     assert options["queue_order_strategy"] == "worker.queue_order:LiveFirstCycle"
     assert app.conf.task_routes[keys.TASK_BACKFILL] == {"queue": "backfill"}
+
+
+def test_every_default_worker_consumes_backfill_after_the_live_queues(tmp_path: Path) -> None:
+    from worker.cli import main
+    from worker.supervisor import plan_children
+
+    default = next(p for p in main.commands["worker"].params if p.name == "queues").default
+    assert default == "annotate,deliver,store,backfill"
+    annotating = next(c for c in plan_children(Settings(data_dir=tmp_path), with_web=False)
+                      if c.name == "worker-annotate")  # fmt: skip
+    assert annotating.args[annotating.args.index("--queues") + 1] == "annotate,store,backfill"
