@@ -108,6 +108,7 @@ class Backfill:
                         exhausted = True
                         break
                     self._submit(batch)
+                    self.on_progress(self.meter)  # a resume may skip for a while
                 if exhausted and not self._pending and not self._to_send:
                     break
                 self._collect()

@@ -72,7 +72,7 @@ def backfill_batch(
     """Annotate and store a batch of reports; report the counts on the run's list."""
     settings = current_settings()
     report = BatchReport(batch_id)
-    handled: set[str] = set()
+    handled: set[int] = set()
     try:
         for attempt in range(STORE_RETRIES + 1):
             try:
@@ -98,28 +98,31 @@ def backfill_batch(
 
 
 def process_batch(
-    report: BatchReport, handled: set[str], items: list[dict[str, str]], *, received_at: str,
+    report: BatchReport, handled: set[int], items: list[dict[str, str]], *, received_at: str,
     settings: Settings,
 ) -> None:  # fmt: skip
     """Run every report of `items` not yet done or `handled`; add the outcomes to `report`.
 
-    Raises TransientError when the store is unavailable: what was done is in
-    `report`, `handled` and the store, and a second call goes on from there.
-    SoftTimeLimitExceeded goes up likewise.
+    `handled` holds the positions in `items` already counted. Raises
+    TransientError when the store is unavailable: what was done is in `report`,
+    `handled` and the store, and a second call goes on from there.
+    SoftTimeLimitExceeded goes up likewise. A report twice in the batch (the
+    archive held it twice) runs once; the second counts as skipped.
     """
     from worker.tasks import annotate_accepted  # imports this app's other tasks
 
     store = open_store(settings)
     new_keys: list[str] = []
     try:
-        done = done_keys(store, [item["key"] for item in items if item["key"] not in handled])
-        for item in items:
+        left = [item["key"] for position, item in enumerate(items) if position not in handled]
+        done = done_keys(store, left)
+        for position, item in enumerate(items):
             key = item["key"]
-            if key in handled:
+            if position in handled:
                 continue
             if key in done:
                 report.skipped += 1
-                handled.add(key)
+                handled.add(position)
                 continue
             try:
                 annotate_accepted(
@@ -130,6 +133,7 @@ def process_batch(
                 reason = f"HL7 error {e.hl7_error_code}: {e.text}"[:REASON_CHARS]
                 _mark_unprocessable(store, key, reason)
                 report.unprocessable[reason] += 1
+                done.add(key)
             except (TransientError, SoftTimeLimitExceeded):
                 raise
             except Exception as e:  # a bug: counted, left undone, the batch goes on
@@ -139,7 +143,8 @@ def process_batch(
                 report.annotated += 1
                 report.annotated_keys.append(key)
                 new_keys.append(key)
-            handled.add(key)
+                done.add(key)
+            handled.add(position)
     finally:
         if new_keys:
             try:

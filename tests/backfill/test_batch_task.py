@@ -166,3 +166,11 @@ def test_a_bug_in_one_report_does_not_stop_the_batch(
     report = _run(settings, redis_server, items)
     assert report.annotated == 2 and report.failed == {"error: KeyError": 1}
     assert items[1]["key"] not in done_keys(open_store(settings), [items[1]["key"]])
+
+
+def test_a_report_twice_in_a_batch_runs_once(
+    tmp_path: Path, settings: Settings, redis_server: RedisServer
+) -> None:
+    items = _batch(tmp_path, 3)
+    report = _run(settings, redis_server, [*items, items[1]])
+    assert report.annotated == 3 and report.skipped == 1 and report.items == 4
