@@ -19,7 +19,7 @@ from typing import Any
 
 from worker import keys
 from worker.settings import Settings
-from worker.supervisor import radflag_command, settings_env
+from worker.supervisor import _die_with_parent, radflag_command, settings_env
 
 
 def backfill_consumers(app: Any, *, timeout: float = 1.0) -> list[str]:
@@ -52,7 +52,9 @@ class LocalWorkers:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C on the terminal is ours to pass on
+                # Its own process group (Ctrl-C on the terminal is ours to pass on), and
+                # SIGTERM from the kernel if this command dies, even by SIGKILL.
+                preexec_fn=_die_with_parent,
             )
 
     def wait_ready(self, app: Any, *, timeout: float) -> bool:

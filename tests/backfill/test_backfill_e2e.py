@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -272,6 +273,34 @@ def test_with_no_worker_it_starts_local_ones_and_stops_them(tmp_path: Path) -> N
         assert "backfill batch=" in log and "Warm shutdown" in log  # stopped when done
         assert _stored(Settings(data_dir=tmp_path / "data"), _keys(reports)) == (6, 6)
     finally:
+        redis.stop()
+
+
+def test_local_workers_go_when_the_command_is_killed(tmp_path: Path) -> None:
+    redis = start_redis(tmp_path / "redis")
+    proc = None
+    try:
+        env = service_env(tmp_path / "data", redis.url)
+        reports = _reports(tmp_path, "orphan.jsonl", 0, 60, tag="ORP")
+        log = tmp_path / "data" / "logs" / "backfill-workers.log"
+        with (tmp_path / "cmd.log").open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", CODE, "backfill", str(reports), "--workers", "1",
+                 "--batch-size", "2", "--in-flight", "2"],
+                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        wait_until(
+            lambda: log.exists() and "backfill batch=" in log.read_text(), timeout=120,
+            what="the local worker at work",
+        )  # fmt: skip
+        worker_pid = int(re.search(r"\[worker (\d+)\]", log.read_text()).group(1))  # type: ignore[union-attr]
+        proc.kill()  # SIGKILL: no finally, no cleanup of its own
+        proc.wait(10)
+        wait_until(lambda: not Path(f"/proc/{worker_pid}").exists(), timeout=60,
+                   what="the local worker gone")  # fmt: skip
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
         redis.stop()
 
 

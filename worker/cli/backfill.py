@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from datetime import datetime
@@ -24,6 +25,10 @@ LOCAL_START_TIMEOUT = 120.0  # seconds for local workers to answer (they load bo
 def _fail(message: str, code: int = 2) -> NoReturn:
     click.echo(f"radflag backfill: {message}", err=True)
     sys.exit(code)
+
+
+def _interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _workers_option(_ctx: click.Context, _param: click.Parameter, value: str) -> int | None:
@@ -102,6 +107,7 @@ def backfill_command(
     has is skipped). Exit 0: all done; 1: some failed or not finished; 2: bad
     input or setup; 130: interrupted.
     """
+    signal.signal(signal.SIGTERM, _interrupt)  # stops like Ctrl-C: summary, resumable
     try:
         _backfill(settings, paths, batch_size, in_flight, batch_timeout, workers, send, rate,
                   state_file, as_json)  # fmt: skip
@@ -147,6 +153,8 @@ def _backfill(
         ))  # fmt: skip
     except TransientError as e:
         _fail(f"{e}; run the same command again to resume", code=1)
+    except InputError as e:  # the files changed since the first pass
+        _fail(f"{e} (changed while the backfill ran; what was submitted is kept)")
     complete = summary.finished >= summary.items and not summary.failed and not summary.not_sent
     if not summary.interrupted and complete:
         state.finished = True
