@@ -32,6 +32,19 @@ def backfill_consumers(app: Any, *, timeout: float = 1.0) -> list[str]:
     )
 
 
+def pool_processes(app: Any, names: list[str], *, timeout: float = 1.0) -> int:
+    """Pool processes of the workers `names` (Celery's stats), 2 each for one that does not say."""
+    if not names:
+        return 0
+    stats = app.control.inspect(destination=names, timeout=timeout).stats() or {}
+    total = 0
+    for name in names:
+        pool = (stats.get(name) or {}).get("pool") or {}
+        count = pool.get("max-concurrency")
+        total += count if isinstance(count, int) and count > 0 else 2
+    return total
+
+
 class LocalWorkers:
     """A `radflag worker --queues backfill` child with `processes` pool processes."""
 

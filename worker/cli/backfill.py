@@ -183,7 +183,7 @@ def _run(
     from hl7.errors import TransientError
     from worker import celery_app, keys
     from worker.backfill_run import Backfill, Options
-    from worker.backfill_workers import LocalWorkers, backfill_consumers
+    from worker.backfill_workers import LocalWorkers, backfill_consumers, pool_processes
     from worker.preflight import PreflightError, check_redis
     from worker.store import open_store
 
@@ -205,10 +205,10 @@ def _run(
     client = keys.redis_client(url, timeout=5.0, master_name=settings.redis_master_name)
     local: LocalWorkers | None = None
     processes = options["workers"]
-    consumers = backfill_consumers(app) if processes is None else []
-    if processes is None and not consumers:
-        processes = os.cpu_count() or 1
-    if processes == 0 and not backfill_consumers(app):
+    consumers = backfill_consumers(app)
+    if processes is None:
+        processes = 0 if consumers else (os.cpu_count() or 1)
+    elif processes == 0 and not consumers:
         _fail(
             "no worker consumes the backfill queue: start `radflag worker` (its default "
             "queues include backfill) or `radflag run`, or give --workers N"
@@ -227,7 +227,7 @@ def _run(
             local.stop()
             _fail(f"the local workers did not start; see {local.log_path}")
 
-    workers_total = max(processes or 0, 2 * len(consumers))
+    workers_total = (processes or 0) + pool_processes(app, consumers)
     in_flight = options["in_flight"] or max(8, 4 * workers_total)
     run = Backfill(
         state=state,
