@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 
 STORE_RETRIES = 7  # waits of 1, 2, 4 ... s capped at store_retry_max: 3 min at most
 REPORT_TTL = 7 * 86400  # seconds a run's reports stay in Redis if nobody collects them
-REASON_CHARS = 120
+REASON_CHARS = 200
 PUSH_TRIES = 5
 
 
