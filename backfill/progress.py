@@ -69,6 +69,12 @@ class Meter:
         )
 
 
+def bar(done: int, total: int, width: int = 24) -> str:
+    """`[#########...............]`: the share done, in `width` cells."""
+    filled = width if total <= 0 else min(width, width * done // total)
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
 def clock_text(seconds: float) -> str:
     """H:MM:SS."""
     whole = round(seconds)

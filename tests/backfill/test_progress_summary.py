@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from backfill.progress import Meter, clock_text
+from backfill.progress import Meter, bar, clock_text
 from backfill.summary import BatchReport, Summary
 
 
@@ -34,6 +34,11 @@ def test_rate_and_eta_follow_recent_progress() -> None:
     assert meter.done == 30_000 and meter.eta() == 0.0
     line = meter.line()
     assert "30,000/10,000" in line and "reports/s" in line and "ETA 0:00:00" in line
+
+
+def test_bar() -> None:
+    assert bar(0, 10, 10) == "[..........]" and bar(5, 10, 10) == "[#####.....]"
+    assert bar(12, 10, 10) == "[##########]" and bar(0, 0, 4) == "[####]"
 
 
 def test_clock_text() -> None:

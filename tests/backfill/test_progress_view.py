@@ -37,8 +37,8 @@ def test_progress_line(monkeypatch: pytest.MonkeyPatch, tty: bool) -> None:
     view(meter, final=True)
     text = stream.getvalue()
     if tty:
-        assert text.startswith("\rbackfill 0/1,000 0.0%") and "\x1b[K" in text
-        assert "\rbackfill 100/1,000 10.0% 50.0 reports/s ETA 0:00:18" in text
+        assert text.startswith("\rbackfill [" + "." * 24 + "] 0/1,000 0.0%") and "\x1b[K" in text
+        assert "\rbackfill [##" + "." * 22 + "] 100/1,000 10.0% 50.0 reports/s ETA 0:00:18" in text
         assert text.endswith("\n") and text.count("\n") == 1  # one line, redrawn
     else:
         lines = text.splitlines()

@@ -52,13 +52,16 @@ class _ProgressView:
         self.last = 0.0
 
     def __call__(self, meter: Any, *, final: bool = False) -> None:
+        from backfill.progress import bar
+
         now = time.monotonic()
         if not final and now - self.last < self.every:
             return
         self.last = now
         line = f"backfill {meter.line()}"
         if self.tty:
-            click.echo(f"\r{line}\x1b[K", err=True, nl=final)
+            shown = f"backfill {bar(meter.done, meter.total)} {meter.line()}"
+            click.echo(f"\r{shown}\x1b[K", err=True, nl=final)
         else:
             click.echo(line, err=True)
 
