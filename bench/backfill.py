@@ -21,6 +21,7 @@ store, so the figure is a floor.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -114,6 +115,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=50)
     parser.add_argument("--nlp-reports", type=int, default=2000, help="for the NLP-only rate")
     parser.add_argument("--database-url", help="store (default: SQLite in the work dir)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="store in a throw-away PostgreSQL (tests/pg.py)"
+    )
     parser.add_argument("--workdir", type=Path, help="keep data and logs here (default: temp)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -128,9 +132,13 @@ def main() -> None:
         reports = base / "reports.jsonl"
         write_reports(reports, corpus, args.reports, f"BENCH{time.time_ns() % 10**9}")
         nlp = nlp_rate(corpus, min(args.nlp_reports, args.reports))
-        summary = backfill_rate(
-            base, reports, args.workers, args.batch_size, args.database_url
-        )  # fmt: skip
+        with contextlib.ExitStack() as stack:
+            database_url = args.database_url
+            if args.postgres:
+                from tests.pg import running_postgres
+
+                database_url = stack.enter_context(running_postgres()).create_database()
+            summary = backfill_rate(base, reports, args.workers, args.batch_size, database_url)
     finally:
         if args.workdir is None:
             shutil.rmtree(base, ignore_errors=True)
@@ -140,6 +148,7 @@ def main() -> None:
         "workers": args.workers,
         "cores": os.cpu_count(),
         "batch_size": args.batch_size,
+        "store": "postgresql" if args.postgres or args.database_url else "sqlite",
         "nlp_only_per_s_one_core": round(nlp, 1),
         "nlp_only_x_workers_per_s": round(nlp * args.workers, 1),
         "backfill_per_s": rate,
