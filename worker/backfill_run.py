@@ -172,7 +172,11 @@ class Backfill:
             popped = self.client.blpop([name], timeout=self._wait())
             raw = [popped[1]] if popped else []
         for text in raw:
-            self._take(BatchReport.from_json(text))
+            try:
+                report = BatchReport.from_json(text)
+            except (ValueError, KeyError, TypeError):
+                continue  # not a report this version reads: its batch times out and reruns
+            self._take(report)
 
     def _wait(self) -> float:
         """How long the collector may block: the poll interval, less when a send is due."""

@@ -92,7 +92,7 @@ def test_back_pressure_and_first_report_counts(tmp_path: Path, store: Any) -> No
             batch_id, pending = next(iter(run._pending.items()))
             report = BatchReport(batch_id, annotated=pending.size)
             name = reports_key("run1")
-            client.lists.setdefault(name, []).extend([report.to_json()] * 2)
+            client.lists.setdefault(name, []).extend([report.to_json()] * 2 + ["{not json"])
 
     client.on_wait = workers
     summary = run.run(iter(_items(tmp_path, 95)), 95)
