@@ -142,6 +142,7 @@ def _backfill(
             _fail("no .hl7 or .jsonl files in " + ", ".join(str(p) for p in paths))
         # Everything is read once before anything is submitted: bad input stops it here.
         total = count_items(files)
+        _redis_url(settings)  # before the state file: a run that cannot start leaves nothing
         path = state_file or backfill_state.default_state_path(settings.data_dir, files)
         state, resumed = backfill_state.load_or_start(path, files)
         received = datetime.fromisoformat(state.received_at)
@@ -176,19 +177,10 @@ def _backfill(
     sys.exit(0 if state.finished else 1)
 
 
-def _run(
-    settings: Settings, state: Any, files: list[Path], total: int, received: Any,
-    *, options: dict[str, Any],
-) -> Any:  # fmt: skip
-    import redis
-
-    from backfill.inputs import read_items
-    from hl7.errors import TransientError
-    from worker import celery_app, keys
-    from worker.backfill_run import Backfill, Options
-    from worker.backfill_workers import LocalWorkers, backfill_consumers, pool_processes
+def _redis_url(settings: Settings) -> str:
+    """The broker's URL once it answers; else one line and exit 2."""
+    from worker import keys
     from worker.preflight import PreflightError, check_redis
-    from worker.store import open_store
 
     url = keys.resolve_redis_url(settings)
     if url is None:
@@ -200,6 +192,23 @@ def _run(
         check_redis(settings, url)
     except PreflightError as e:
         _fail(str(e))
+    return url
+
+
+def _run(
+    settings: Settings, state: Any, files: list[Path], total: int, received: Any,
+    *, options: dict[str, Any],
+) -> Any:  # fmt: skip
+    import redis
+
+    from backfill.inputs import read_items
+    from hl7.errors import TransientError
+    from worker import celery_app, keys
+    from worker.backfill_run import Backfill, Options
+    from worker.backfill_workers import LocalWorkers, backfill_consumers, pool_processes
+    from worker.store import open_store
+
+    url = _redis_url(settings)
     app = celery_app.configure(settings, redis_url=url)
     try:
         store = open_store(settings)
