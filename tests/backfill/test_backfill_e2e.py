@@ -304,6 +304,43 @@ def test_local_workers_go_when_the_command_is_killed(tmp_path: Path) -> None:
         redis.stop()
 
 
+def test_redis_gone_mid_run_is_one_line_and_the_run_resumes(tmp_path: Path) -> None:
+    redis = start_redis(tmp_path / "redis")
+    try:
+        env = service_env(tmp_path / "data", redis.url)
+        reports = _reports(tmp_path, "gone.jsonl", 100, 50, tag="GON")
+        keys = _keys(reports)
+        settings = Settings(data_dir=tmp_path / "data")
+        log = tmp_path / "cmd.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", CODE, "backfill", str(reports), "--workers", "1",
+                 "--batch-size", "2", "--in-flight", "2"],
+                env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            wait_until(lambda: _stored(settings, keys)[1] >= 4, timeout=120, what="a few done")
+            redis.stop()
+            assert proc.wait(120) == 1
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        text = log.read_text()
+        assert "Traceback" not in text
+        assert (
+            "radflag backfill: Redis unavailable" in text and "run the same command again" in text
+        )
+        redis.start()  # the same port, its append-only file kept
+        resumed = subprocess.run(
+            [sys.executable, "-c", CODE, "backfill", str(reports), "--workers", "1", "--json"],
+            env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert _stored(settings, keys) == (50, 50)
+    finally:
+        redis.stop()
+
+
 def test_bad_input_and_setup_are_one_line_and_exit_2(service: Service, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "a", "text": "fine"}\n{"id": "b"}\n', encoding="utf-8")
