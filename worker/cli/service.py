@@ -143,7 +143,7 @@ def worker(settings: Settings, queues: str, pool: str) -> None:
     preflight(lambda: _check_service(checks, settings, url, port=False))
     setup_logging(settings.log_level, "worker", settings.log_format)
     app = celery_app.configure(settings, redis_url=url)
-    if keys.QUEUE_ANNOTATE in names:
+    if {keys.QUEUE_ANNOTATE, keys.QUEUE_BACKFILL} & set(names):  # they annotate
         celery_app.enable_pipeline_build()
     # Task durations and outcomes for /metrics (kept in Redis, read at scrape time).
     install_task_timing(app)
