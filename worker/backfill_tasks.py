@@ -43,6 +43,7 @@ from worker import keys
 from worker.backfill_store import done_keys, flag_counts
 from worker.celery_app import app, current_settings
 from worker.delivery import backoff_delay
+from worker.reports import AnnotationFailed
 from worker.settings import Settings
 from worker.store import Store, open_store
 from worker.store_models import InboundMessage
@@ -131,9 +132,10 @@ def process_batch(
                 )  # fmt: skip
             except InboundMessageError as e:
                 reason = f"HL7 error {e.hl7_error_code}: {e.text}"[:REASON_CHARS]
-                _mark_unprocessable(store, key, reason)
                 report.unprocessable[reason] += 1
-                done.add(key)
+                if not isinstance(e, AnnotationFailed):  # radflag's fault (207): next run again
+                    _mark_unprocessable(store, key, reason)
+                    done.add(key)
             except (TransientError, SoftTimeLimitExceeded):
                 raise
             except Exception as e:  # a bug: counted, left undone, the batch goes on

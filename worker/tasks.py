@@ -220,10 +220,10 @@ def annotate_accepted(
     """
     try:
         report = extract_report(raw)
+        annotation = annotate_report(report)  # AnnotationFailed (207) is unprocessable too
     except InboundMessageError:
         _record_inbound(raw, dedupe_key, ack_code, None, received_at)
         raise
-    annotation = annotate_report(report)
     result_id = result_control_id(dedupe_key, received_at)
     at = datetime.fromisoformat(received_at)
     tracked = plan_tracking(settings, raw, report, annotation, dedupe_key, at)

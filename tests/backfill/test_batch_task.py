@@ -174,3 +174,32 @@ def test_a_report_twice_in_a_batch_runs_once(
     items = _batch(tmp_path, 3)
     report = _run(settings, redis_server, [*items, items[1]])
     assert report.annotated == 3 and report.skipped == 1 and report.items == 4
+
+
+def test_annotator_failure_is_counted_recorded_and_tried_again(
+    tmp_path: Path, settings: Settings, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report the annotator fails on (207, radflag's fault) is kept as received, counted
+    unprocessable, and not done: once the annotator works, the next run annotates it."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from worker import tasks
+    from worker.reports import AnnotationFailed
+    from worker.store_models import InboundMessage
+
+    def broken(_report: Any) -> Any:
+        raise AnnotationFailed("annotator: a broken rule file")
+
+    items = _batch(tmp_path, 2)
+    with monkeypatch.context() as patched:
+        patched.setattr(tasks, "annotate_report", broken)
+        report = _run(settings, redis_server, items)
+    assert report.annotated == 0 and sum(report.unprocessable.values()) == 2
+    store = open_store(settings)
+    keys_ = [item["key"] for item in items]
+    with Session(store.engine) as session:
+        received = set(session.scalars(select(InboundMessage.dedupe_key)))
+    assert received == set(keys_) and not done_keys(store, keys_)
+    again = _run(settings, redis_server, items)
+    assert again.annotated == 2 and done_keys(store, keys_) == set(keys_)
