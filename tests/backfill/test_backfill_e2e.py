@@ -76,7 +76,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 def _reports(tmp: Path, name: str, start: int, count: int, *, tag: str) -> Path:
     """`count` reports of the styles corpus as JSON Lines, each another patient and accession."""
-    lines = STYLES.read_text(encoding="utf-8").splitlines()[start : start + count]
+    corpus = STYLES.read_text(encoding="utf-8").splitlines()
+    # Past the corpus's end the texts come round again, each as another report (id, patient).
+    lines = [corpus[(start + n) % len(corpus)] for n in range(count)]
     out = tmp / name
     with out.open("w", encoding="utf-8") as f:
         for n, line in enumerate(lines):
@@ -168,7 +170,8 @@ def test_directory_and_jsonl_land_in_the_store_and_a_second_run_skips_all(
 
 
 def test_ctrl_c_then_resume_stores_each_report_once(service: Service, tmp_path: Path) -> None:
-    jsonl = _reports(tmp_path, "big.jsonl", 40, 160, tag="INT")
+    # Enough reports that the Ctrl-C lands mid-run: the workers annotate hundreds a second.
+    jsonl = _reports(tmp_path, "big.jsonl", 40, 800, tag="INT")
     keys = _keys(jsonl)
     log = tmp_path / "first.log"
     proc = _start_backfill(
