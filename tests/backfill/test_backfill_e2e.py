@@ -101,7 +101,14 @@ def _start_backfill(service: Service, log: Path, *args: str) -> subprocess.Popen
         return subprocess.Popen(
             [sys.executable, "-c", CODE, "backfill", *args],
             env=service.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            # As from a terminal: a suite started in the background (`make test &`) runs
+            # with SIGINT ignored, which children inherit, and Python then keeps it so.
+            preexec_fn=_interruptible,
         )  # fmt: skip
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _keys(*paths: Path) -> list[str]:
