@@ -333,28 +333,13 @@ def soak(port: int, reports: list[dict[str, Any]], destination: MllpDestination,
     warm = max(1, total // 10)
     counts: Counter[str] = Counter()
 
-    async def send(n: int) -> None:
-        async def one_connection(share: int) -> None:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            decoder = FrameDecoder(1 << 20)
-            for _ in range(share):
-                writer.write(encode_frame(next(source)))
-                answers: list[bytes] = []
-                while not answers:
-                    answers = decoder.feed(await reader.read(65536))
-                counts[parse_ack(answers[0]).code] += 1
-            writer.close()
-
-        shares = [n // 8 + (1 if i < n % 8 else 0) for i in range(8)]
-        await asyncio.gather(*(one_connection(k) for k in shares))
-
     started = time.monotonic()
-    asyncio.run(send(warm))
+    _fill(port, source, warm, counts)
     destination.wait_for(already + warm, timeout=600)
     pools = annotate.children()
     listener_warm = rss_mb(listener.pid)
     pool_warm = {pid: rss_mb(pid) for pid in pools}
-    asyncio.run(send(total - warm))
+    _fill(port, source, total - warm, counts)
     acked = time.monotonic()
     destination.wait_for(already + total, timeout=max(600, total))
     done = time.monotonic()
@@ -401,8 +386,9 @@ def nlp_only_rate(reports: list[dict[str, Any]], repeat: int = 3) -> float:
     return rate
 
 
-def _fill(port: int, source: Iterator[bytes], count: int) -> None:
-    """Send `count` messages over 8 connections as fast as the ACKs come."""
+def _fill(port: int, source: Iterator[bytes], count: int,
+          counts: Counter[str] | None = None) -> None:  # fmt: skip
+    """Send `count` messages over 8 connections as fast as the ACKs come; count ACK codes."""
 
     async def one(share: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -412,6 +398,8 @@ def _fill(port: int, source: Iterator[bytes], count: int) -> None:
             answers: list[bytes] = []
             while not answers:
                 answers = decoder.feed(await reader.read(65536))
+            if counts is not None:
+                counts[parse_ack(answers[0]).code] += 1
         writer.close()
 
     async def fill() -> None:
