@@ -22,6 +22,7 @@ from typing import Any
 
 from followup.detect import sentences
 from followup.model import Course
+from followup.regex_union import any_search
 from followup.regions import sides_compatible
 from nlp.model import Annotation
 
@@ -87,6 +88,8 @@ def stated_course(sentences: list[tuple[int, int, str]]) -> tuple[str, tuple[int
     words = _words()
     for course in _ORDER:
         for start, end, sentence in sentences:
+            if not any_search(words[course], sentence):  # most sentences: one search
+                continue
             if any(_affirmed(p, sentence) for p in words[course]):
                 return course, (start, end)
     return None
@@ -94,8 +97,11 @@ def stated_course(sentences: list[tuple[int, int, str]]) -> tuple[str, tuple[int
 
 def has_collapse(sentences: list[tuple[int, int, str]]) -> tuple[int, int] | None:
     """The span of a sentence that affirms collapse, a crescent or a subchondral fracture."""
+    collapse = _words()["collapse"]
     for start, end, sentence in sentences:
-        if any(_affirmed(p, sentence) for p in _words()["collapse"]):
+        if not any_search(collapse, sentence):  # most sentences: one search
+            continue
+        if any(_affirmed(p, sentence) for p in collapse):
             return start, end
     return None
 
@@ -140,9 +146,9 @@ def site_findings(
     annotation: Annotation, text: str, region: str | None, side: str | None
 ) -> SiteFindings:
     """What one report says about the edema at `region` and `side` (bones by their joint)."""
-    from nlp.ruleset import load_ruleset
+    from nlp.ruleset import joint_of_bones
 
-    joint_of = {b.bone: b.joint for b in load_ruleset(annotation.language).bones}
+    joint_of = joint_of_bones(annotation.language)
     bones = frozenset(
         s.bone
         for s in annotation.sites

@@ -14,12 +14,14 @@ and keeps its character offsets as evidence. The rules are data, in
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from followup.model import Interval
+from followup.regex_union import any_search
 from followup.regions import region_of, side_of
 from followup.rules import DetectionRules, load_rules
 
@@ -29,6 +31,7 @@ _ABBREVIATIONS = frozenset([
     "sog", "inkl", "mind", "max", "min", "li", "re", "bds", "st", "std", "mo", "wo", "nr", "no",
     "fig", "pt", "pts", "u", "a", "s", "v", "dd", "jr", "sr", "med", "lat", "ant", "post",
 ])  # fmt: skip
+_LAST_WORD = re.compile(r"([\wäöüÄÖÜß]+)$")
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s+|$)")
 _WITHIN = re.compile(r"\b(?:within|innerhalb|binnen)\b", re.IGNORECASE)
 
@@ -55,13 +58,26 @@ class FoundRecommendation:
     side: str | None
 
 
-def sentences(text: str) -> Iterator[Sentence]:
-    """Sentences with offsets: lines split at full stops that end a sentence."""
+def sentences(text: str) -> tuple[Sentence, ...]:
+    """Sentences with offsets: lines split at full stops that end a sentence.
+
+    Remembered for the last few texts: a report's sentences are read for its
+    recommendations and again for its course.
+    """
+    return _sentences(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _sentences(text: str) -> tuple[Sentence, ...]:
+    return tuple(_split_sentences(text))
+
+
+def _split_sentences(text: str) -> Iterator[Sentence]:
     offset = 0
     for line in text.split("\n"):
         start = 0
         for match in _SENTENCE_END.finditer(line):
-            word = re.search(r"([\wäöüÄÖÜß]+)$", line[start : match.start()])
+            word = _LAST_WORD.search(line[start : match.start()])
             token = word.group(1).lower() if word else ""
             if token in _ABBREVIATIONS or _list_number(line[start : match.start()]):
                 continue  # "e.g.", "z. B.", a list number "1."
@@ -86,14 +102,15 @@ def _sentence(line: str, offset: int, start: int, end: int) -> Iterator[Sentence
 
 def is_recommendation(sentence: str, rules: DetectionRules) -> bool:
     """Whether one sentence recommends a follow-up (see the module docstring)."""
-    if any(p.search(sentence) for p in rules.negations):
-        return False
-    if any(p.search(sentence) for p in rules.historical):
-        return False
-    if any(p.search(sentence) for p in rules.standalone):
-        return True
-    return any(p.search(sentence) for p in rules.triggers) and any(
-        p.search(sentence) for p in rules.actions
+    # The same test as "not negated, not historical, then standalone or trigger and
+    # action", asked in the order that lets most sentences (no trigger) go soonest.
+    recommends = any_search(rules.standalone, sentence) or (
+        any_search(rules.triggers, sentence) and any_search(rules.actions, sentence)
+    )
+    return (
+        recommends
+        and not any_search(rules.negations, sentence)
+        and not any_search(rules.historical, sentence)
     )
 
 

@@ -27,9 +27,9 @@ _FALLBACK_INTERVAL = Interval(42, 56)
 
 def finding_site(annotation: Annotation, procedure: str | None) -> tuple[str | None, str | None]:
     """The region and side of the edema: its bones' joint (most sites), else the procedure's."""
-    from nlp.ruleset import load_ruleset
+    from nlp.ruleset import joint_of_bones
 
-    joint_of = {bone.bone: bone.joint for bone in load_ruleset(annotation.language).bones}
+    joint_of = joint_of_bones(annotation.language)
     regions = Counter(joint_of[s.bone] for s in annotation.sites if joint_of.get(s.bone))
     region = regions.most_common(1)[0][0] if regions else region_of(procedure)
     sides = {s.laterality for s in annotation.sites if joint_of.get(s.bone) == region}

@@ -13,6 +13,7 @@ to every value radflag writes.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from dataclasses import dataclass
 
@@ -105,8 +106,21 @@ class Delimiters:
 STANDARD = Delimiters()
 
 
+@functools.lru_cache(maxsize=16)
+def _needs_escape(delimiters: Delimiters) -> re.Pattern[str]:
+    """A character `escape` would change: a delimiter, CR or LF."""
+    special = {
+        delimiters.escape, delimiters.field, delimiters.component, delimiters.subcomponent,
+        delimiters.repetition, delimiters.truncation, "\r", "\n",
+    }  # fmt: skip
+    special.discard("")
+    return re.compile("[" + "".join(re.escape(c) for c in sorted(special)) + "]")
+
+
 def escape(value: str, delimiters: Delimiters = STANDARD) -> str:
     """Escape delimiters in a value and turn line breaks into `\\.br\\` (for FT/TX text)."""
+    if not _needs_escape(delimiters).search(value):  # most values: as they are
+        return value
     e = delimiters.escape
     replacements = {
         delimiters.escape: f"{e}E{e}",

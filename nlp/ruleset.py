@@ -507,3 +507,9 @@ __all__ = [
     "read_ruleset",
     "rules_root",
 ]
+
+
+@functools.cache
+def joint_of_bones(language: str = "en") -> dict[str, str]:
+    """Each bone term of `language`'s rules -> its joint (region), once per language."""
+    return {bone.bone: bone.joint for bone in load_ruleset(language).bones}
