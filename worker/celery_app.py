@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import socket
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, signals
@@ -63,6 +64,7 @@ app.conf.update(
     task_default_queue=keys.QUEUE_ANNOTATE,
     task_routes={
         keys.TASK_ANNOTATE: {"queue": keys.QUEUE_ANNOTATE},
+        keys.TASK_ANNOTATE_BATCH: {"queue": keys.QUEUE_ANNOTATE},
         keys.TASK_DELIVER: {"queue": keys.QUEUE_DELIVER},
         keys.TASK_RECORD_REJECTED: {"queue": keys.QUEUE_STORE},
         keys.TASK_DELIVER_FHIR: {"queue": keys.QUEUE_DELIVER},
@@ -217,6 +219,63 @@ def task_envelope(task_name: str, kwargs: dict[str, Any]) -> tuple[str, str]:
         "properties": properties,
     }
     return queue, json_dumps(envelope)
+
+
+@dataclass(frozen=True)
+class BatchEnvelope:
+    """An annotate batch task in pieces, for the listener's Lua script to put together.
+
+    The script keeps the messages that are not duplicates and builds the task
+    around their journal entry ids: envelope = `envelope_prefix`, the body as a
+    JSON string (cjson.encode), `envelope_suffix`; body = `body_prefix`, the
+    entry ids as JSON strings joined by ",", `body_suffix`. The body is plain
+    JSON, not base64 as `task_envelope`'s (Lua has no base64): kombu reads a body
+    without `body_encoding` as it is.
+    """
+
+    queue: str
+    envelope_prefix: str
+    envelope_suffix: str
+    body_prefix: str
+    body_suffix: str
+
+
+def batch_envelope(received_at: str) -> BatchEnvelope:
+    """The pieces of one `radflag.annotate_batch` task (`received_at`: its first message's)."""
+    task_name = keys.TASK_ANNOTATE_BATCH
+    queue = app.conf.task_routes[task_name]["queue"]
+    kwargs: dict[str, Any] = {"received_at": received_at, "entries": []}
+    message = app.amqp.as_task_v2(
+        uuid(), task_name, kwargs=kwargs, argsrepr="()", kwargsrepr="{'entries': '...'}",
+        origin=_ORIGIN,
+    )  # fmt: skip
+    properties = dict(
+        message.properties,
+        delivery_mode=2,
+        delivery_info={"exchange": "", "routing_key": queue},
+        priority=0,
+        delivery_tag=uuid(),
+    )
+    rest = json_dumps(
+        {
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": message.headers,
+            "properties": properties,
+        }
+    )
+    args, _, embed = message.body
+    head = json_dumps([args, {"received_at": received_at}, embed])
+    # '[[], {"received_at": "R"}, {...}]': cut at "}, " after the kwargs, where the
+    # entries go: '[[], {"received_at": "R", "entries": [' ids ']}, {...}]'.
+    cut = head.index("}, ", len(json_dumps(args)))
+    return BatchEnvelope(
+        queue=queue,
+        envelope_prefix='{"body": ',
+        envelope_suffix=", " + rest[1:],
+        body_prefix=head[:cut] + ', "entries": [',
+        body_suffix="]" + head[cut:],
+    )
 
 
 @signals.worker_process_init.connect

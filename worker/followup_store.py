@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -48,7 +48,7 @@ from worker.followup_models import (
     FollowupPatientKey,
     FollowupRow,
 )
-from worker.store_unit import in_unit, known_new, write_session
+from worker.store_unit import in_unit, known_new, unit_memo, write_session
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,24 @@ class FollowupCounts:
         return self.completed_adherent / total if total else None
 
 
+_CANDIDATES_MEMO = "followup_candidates"  # patient key -> active follow-ups, per unit
+
+# The latest earlier reports of a patient at a region (`prior_findings`), built once.
+_PRIOR_FINDINGS = (
+    select(FollowupExam.side, FollowupExam.findings)
+    .where(
+        FollowupExam.patient_key.in_(bindparam("keys", expanding=True)),
+        FollowupExam.kind == "report",
+        FollowupExam.region == bindparam("region"),
+        FollowupExam.at < bindparam("before"),
+        FollowupExam.dedupe_key != bindparam("exclude"),
+        FollowupExam.findings.is_not(None),
+    )
+    .order_by(FollowupExam.at.desc())
+    .limit(20)
+)
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
@@ -198,6 +216,7 @@ class FollowupStore:
     """Follow-up reads and writes over the message store's engine."""
 
     def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
@@ -340,9 +359,35 @@ class FollowupStore:
         row.escalated = bool(course and course.escalate_osteonecrosis)
         row.course_reason = course.reason if course else None
 
+    def remember_candidates(self, keys: set[str]) -> None:
+        """Inside a unit of work: read the active follow-ups of all `keys` once, for its messages.
+
+        A batch's reports each look for the follow-ups of their patient; one query
+        for the whole batch replaces one per report (`_candidates` uses it).
+        """
+        memo = unit_memo()
+        if memo is None or not keys:
+            return
+        by_key: dict[str, list[FollowupRow]] = {key: [] for key in keys}
+        with self._transaction() as session:
+            found = session.execute(
+                select(FollowupPatientKey.key, FollowupRow)
+                .join(FollowupRow, FollowupRow.id == FollowupPatientKey.followup_id)
+                .where(FollowupPatientKey.key.in_(keys), FollowupRow.status.in_(ACTIVE_STATUSES))
+            ).all()
+        for key, row in found:
+            by_key[key].append(row)
+        memo[_CANDIDATES_MEMO] = by_key
+
     def _candidates(self, session: Session, keys: tuple[str, ...]) -> list[FollowupRow]:
         if not keys:
             return []
+        memo = unit_memo()
+        remembered = memo.get(_CANDIDATES_MEMO) if memo is not None else None
+        if remembered is not None and all(key in remembered for key in keys):
+            rows = {row.id: row for key in keys for row in remembered[key]}
+            # A row an earlier report of the batch closed is no longer a candidate.
+            return [rows[i] for i in sorted(rows) if rows[i].status in ACTIVE_STATUSES]
         ids = select(FollowupPatientKey.followup_id).where(FollowupPatientKey.key.in_(keys))
         return list(
             session.scalars(
@@ -469,23 +514,15 @@ class FollowupStore:
         """What the latest earlier report of this patient and site found, or None."""
         if not patient_keys or region is None:
             return None
-        with self._sessions() as session:
-            rows = session.scalars(
-                select(FollowupExam)
-                .where(
-                    FollowupExam.patient_key.in_(patient_keys),
-                    FollowupExam.kind == "report",
-                    FollowupExam.region == region,
-                    FollowupExam.at < before,
-                    FollowupExam.dedupe_key != exclude_dedupe_key,
-                    FollowupExam.findings.is_not(None),
-                )
-                .order_by(FollowupExam.at.desc())
-                .limit(20)
-            ).all()
-        for row in rows:
-            if sides_compatible(side, row.side) or sides_compatible(row.side, side):
-                return SiteFindings.from_dict(row.findings or {})
+        with self.engine.connect() as connection:  # two columns, no ORM objects: per report
+            rows = connection.execute(
+                _PRIOR_FINDINGS,
+                {"keys": list(patient_keys), "region": region, "before": before,
+                 "exclude": exclude_dedupe_key},
+            ).all()  # fmt: skip
+        for row_side, findings in rows:
+            if sides_compatible(side, row_side) or sides_compatible(row_side, side):
+                return SiteFindings.from_dict(findings or {})
         return None
 
     def listing(

@@ -91,6 +91,22 @@ def touch(client: redis.Redis, entry: str, *, now: float | None = None) -> None:
     client.zadd(keys.JOURNAL_SINCE_KEY, {entry: time.time() if now is None else now}, xx=True)
 
 
+def load(client: redis.Redis, entries: list[str], *, touch: bool = False) -> list[JournalEntry]:
+    """The entries of `entries` still in the journal, in order (one round trip).
+
+    `touch`: record activity on them too (a task started on them).
+    """
+    if not entries:
+        return []
+    now = time.time()
+    pipe = client.pipeline(transaction=False)
+    pipe.hmget(keys.JOURNAL_KEY, entries)
+    if touch:
+        pipe.zadd(keys.JOURNAL_SINCE_KEY, dict.fromkeys(entries, now), xx=True)
+    found = pipe.execute()[0]
+    return [decode(entry, raw, now) for entry, raw in zip(entries, found, strict=True) if raw]
+
+
 def settle(client: redis.Redis, entry: str, also: Callable[[Any], None] | None = None) -> None:
     """The entry's outcome is kept for good: remove it.
 

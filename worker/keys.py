@@ -33,6 +33,8 @@ QUEUE_BACKFILL = "backfill"  # archive runs (worker/backfill_tasks.py); consumed
 QUEUES: tuple[str, ...] = (QUEUE_ANNOTATE, QUEUE_DELIVER, QUEUE_STORE, QUEUE_BACKFILL)
 
 TASK_ANNOTATE = "radflag.annotate"
+# Many accepted messages, their arguments in the journal (worker/listener.py batches).
+TASK_ANNOTATE_BATCH = "radflag.annotate_batch"
 TASK_DELIVER = "radflag.deliver"
 TASK_RECORD_REJECTED = "radflag.record_rejected"
 TASK_DELIVER_FHIR = "radflag.deliver_fhir"
@@ -185,12 +187,34 @@ def workers_alive(app: Any, *, timeout: float = 1.0) -> list[str]:
     return sorted(name for reply in replies for name in reply)
 
 
-def _received_at(raw: bytes) -> datetime | None:
-    # A kombu envelope: {"body": base64(json([args, kwargs, embed])), ...}.
+def task_kwargs(raw: bytes | str) -> dict[str, Any] | None:
+    """The keyword arguments of a queued task (a kombu envelope); None when unreadable.
+
+    The body is base64 JSON (`[args, kwargs, embed]`), or that JSON as it is (the
+    listener's annotate batches, whose envelope has no `body_encoding`).
+    """
     try:
-        envelope = json.loads(raw)
-        body = json.loads(base64.b64decode(envelope["body"]))
-        stamp = body[1].get("received_at")
-        return datetime.fromisoformat(stamp) if stamp else None
+        body = json.loads(raw)["body"]
+        if not body.startswith("["):  # base64 never starts with "["; JSON arrays do
+            body = base64.b64decode(body)
+        kwargs = json.loads(body)[1]
+        return kwargs if isinstance(kwargs, dict) else None
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+
+
+def task_dedupe_keys(raw: bytes | str) -> list[str]:
+    """The dedupe keys of the messages a queued task carries (a batch's: from its entry ids)."""
+    kwargs = task_kwargs(raw) or {}
+    if isinstance(kwargs.get("entries"), list):
+        return [str(e).split("|", 1)[1] for e in kwargs["entries"] if "|" in str(e)]
+    key = kwargs.get("dedupe_key")
+    return [str(key)] if key else []
+
+
+def _received_at(raw: bytes) -> datetime | None:
+    stamp = (task_kwargs(raw) or {}).get("received_at")
+    try:
+        return datetime.fromisoformat(stamp) if stamp else None
+    except (ValueError, TypeError):
         return None

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import json
 import logging
 import signal
 import ssl
@@ -57,7 +58,7 @@ from hl7.mllp import FrameDecoder, encode_frame
 from hl7.model import MessageHeader
 from hl7.orders import is_event_message, screen_event
 from worker import journal, keys, tls
-from worker.celery_app import BrokerUnavailable, task_envelope
+from worker.celery_app import BrokerUnavailable, batch_envelope, task_envelope
 from worker.counters import FLUSH_INTERVAL, ListenerCounts
 from worker.replicas import ReplicaConfirmation
 from worker.settings import Settings
@@ -68,6 +69,7 @@ READ_CHUNK = 65536
 TLS_HANDSHAKE_TIMEOUT = 30.0
 NOISE_LIMIT = 4096  # printable bytes outside frames tolerated on one connection
 INTAKE_SCRIPT = resources.files("worker").joinpath("intake.lua").read_text()
+INTAKE_BATCH_SCRIPT = resources.files("worker").joinpath("intake_batch.lua").read_text()
 
 # Answering an unreadable MSH still needs delimiters and a version.
 _FALLBACK_HEADER = MessageHeader(
@@ -85,8 +87,26 @@ _FALLBACK_HEADER = MessageHeader(
 )
 
 
+@dataclass
+class _Pending:
+    """A message waiting for the intake's next Redis write."""
+
+    kwargs: dict[str, str]
+    dedupe: str  # its dedupe mark's Redis key
+    entry: str  # its journal entry id
+    done: asyncio.Future[bool]
+
+
 class Intake:
-    """Queueing in Redis, on the event loop (redis.asyncio: no thread hop per message)."""
+    """Queueing in Redis, on the event loop (redis.asyncio: no thread hop per message).
+
+    Group commit: annotate messages that arrive while the previous write is in
+    flight (other connections' frames) wait for the next one and go to Redis
+    together, as one annotate batch task (worker/intake_batch.lua, one round
+    trip; worker.tasks.annotate_batch), each still ACKed only once Redis has it.
+    A lone message goes as before, as its own task (worker/intake.lua). Up to
+    `max_batch` messages per write.
+    """
 
     def __init__(
         self,
@@ -95,12 +115,17 @@ class Intake:
         *,
         min_replicas: int = 0,
         replica_timeout: float = 1.0,
+        max_batch: int = 32,
     ) -> None:
         self.client = client
         self.duplicate_window = max(1, int(duplicate_window))
         # EVALSHA, and EVAL again when Redis lost its script cache (a restart).
         self._enqueue = client.register_script(INTAKE_SCRIPT)
+        self._enqueue_batch = client.register_script(INTAKE_BATCH_SCRIPT)
         self.replicas = ReplicaConfirmation(min_replicas, replica_timeout)
+        self.max_batch = max(1, max_batch)
+        self._pending: list[_Pending] = []
+        self._writing = False
 
     async def accept(
         self,
@@ -115,17 +140,92 @@ class Intake:
         `task_name`: annotate a report, or store an order or appointment (follow-ups).
         Raises BrokerUnavailable when Redis cannot be reached or refuses the write.
         """
-        stamp = received_at.isoformat()
         kwargs = {
             "raw_b64": base64.b64encode(raw).decode("ascii"),
             "control_id": header.control_id,
             "dedupe_key": header.dedupe_key,
-            "received_at": stamp,
+            "received_at": received_at.isoformat(),
             "ack_code": ack_code,
         }
+        if task_name != keys.TASK_ANNOTATE or self.max_batch == 1:
+            return await self._write_one(task_name, kwargs)
+        pending = _Pending(
+            kwargs,
+            keys.dedupe_redis_key(header.dedupe_key),
+            journal.entry_id(task_name, header.dedupe_key),
+            asyncio.get_running_loop().create_future(),
+        )
+        self._pending.append(pending)
+        if not self._writing:
+            self._writing = True
+            asyncio.get_running_loop().create_task(self._write_pending())
+        return await pending.done
+
+    async def _write_pending(self) -> None:
+        """Write what is pending, in batches, until nothing is; each waiter gets its answer."""
+        try:
+            await asyncio.sleep(0)  # frames read in this turn of the loop join the first write
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                try:
+                    if len(batch) == 1:
+                        answers = [await self._write_one(keys.TASK_ANNOTATE, batch[0].kwargs)]
+                    else:
+                        answers = await self._write_batch(batch)
+                except BrokerUnavailable as e:
+                    for waiting in batch:
+                        if not waiting.done.done():
+                            waiting.done.set_exception(e)
+                    continue
+                for waiting, queued in zip(batch, answers, strict=True):
+                    if not waiting.done.done():  # its connection may have gone meanwhile
+                        waiting.done.set_result(queued)
+        except BaseException as e:  # cancelled (shutdown) or a bug: nobody waits forever
+            for waiting in self._pending:
+                if not waiting.done.done():
+                    waiting.done.set_exception(BrokerUnavailable(f"not queued: {type(e).__name__}"))
+            self._pending.clear()
+            raise
+        finally:
+            self._writing = False
+
+    async def _write_batch(self, batch: list[_Pending]) -> list[bool]:
+        """One Lua call for the batch; whether each was queued (False: a duplicate)."""
+        parts = batch_envelope(batch[0].kwargs["received_at"])
+        now = repr(time.time())
+        script_keys = [parts.queue, keys.JOURNAL_KEY, keys.JOURNAL_SINCE_KEY]
+        script_args: list[str | int] = [
+            self.duplicate_window, now, parts.envelope_prefix, parts.envelope_suffix,
+            parts.body_prefix, parts.body_suffix,
+        ]  # fmt: skip
+        for waiting in batch:
+            script_keys.append(waiting.dedupe)
+            script_args += [
+                waiting.kwargs["received_at"],
+                waiting.entry,
+                journal.encode(keys.TASK_ANNOTATE, waiting.kwargs),
+                json.dumps(waiting.entry),
+            ]
+        try:
+            if not self.replicas.required:
+                queued = await self._enqueue_batch(keys=script_keys, args=script_args)
+            else:
+                async with self.client.client() as conn:
+                    queued = await self._enqueue_batch(
+                        keys=script_keys, args=script_args, client=conn
+                    )
+                    await self.replicas.confirm(conn, wrote=any(queued))
+        except redis.RedisError as e:
+            raise BrokerUnavailable(f"cannot queue: {type(e).__name__}") from e
+        return [bool(one) for one in queued]
+
+    async def _write_one(self, task_name: str, kwargs: dict[str, str]) -> bool:
+        """One message as its own task (worker/intake.lua)."""
+        stamp = kwargs["received_at"]
         queue, envelope = task_envelope(task_name, kwargs)
-        dedupe = keys.dedupe_redis_key(header.dedupe_key)
-        entry = journal.entry_id(task_name, header.dedupe_key)
+        dedupe = keys.dedupe_redis_key(kwargs["dedupe_key"])
+        entry = journal.entry_id(task_name, kwargs["dedupe_key"])
         try:
             script_keys = [dedupe, queue, keys.JOURNAL_KEY, keys.JOURNAL_SINCE_KEY]
             script_args: list[str | int] = [
@@ -510,6 +610,7 @@ async def serve(settings: Settings, redis_url: str) -> None:
         settings.duplicate_window,
         min_replicas=settings.redis_min_replicas,
         replica_timeout=settings.redis_replica_timeout,
+        max_batch=settings.intake_batch,
     )
     listener = MllpListener(
         settings, intake, host=settings.mllp_host, port=settings.mllp_port, ssl_context=ssl_context

@@ -267,7 +267,11 @@ def _live_metrics(status: ServiceStatus) -> Iterator[Metric]:
     yield up
     if not status.redis_ok:
         return
-    depth = GaugeMetricFamily("radflag_queue_depth", "Messages waiting per queue", labels=["queue"])
+    depth = GaugeMetricFamily(
+        "radflag_queue_depth",
+        "Tasks waiting per queue (an annotate batch task carries several messages)",
+        labels=["queue"],
+    )
     for queue, n in status.queue_depths.items():
         depth.add_metric([queue], n)
     yield depth

@@ -25,7 +25,6 @@ queues and of `unacked` per pass, and only when some entry is idle that long.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
@@ -120,13 +119,14 @@ def dedupe_keys_in_flight(client: redis.Redis) -> set[str]:
         start = 0
         while True:
             chunk = client.lrange(queue, start, start + SCAN_CHUNK - 1)
-            found.update(_dedupe_key(raw) for raw in chunk)  # type: ignore[union-attr]
+            for raw in chunk:  # type: ignore[union-attr]
+                found.update(keys.task_dedupe_keys(raw))
             if len(chunk) < SCAN_CHUNK:  # type: ignore[arg-type]
                 break
             start += SCAN_CHUNK
     for _tag, raw in client.hscan_iter(keys.UNACKED_KEY, count=SCAN_CHUNK):
         with contextlib.suppress(ValueError, TypeError, IndexError):
-            found.add(_dedupe_key(json.dumps(json.loads(raw)[0])))
+            found.update(keys.task_dedupe_keys(json.dumps(json.loads(raw)[0])))
     found.discard("")
     return found
 
@@ -217,13 +217,3 @@ async def run_periodically(
             log.warning("reconciler pass skipped: %s", type(e).__name__)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
-
-
-def _dedupe_key(raw: bytes | str) -> str:
-    # A kombu envelope: {"body": base64(json([args, kwargs, embed])), ...}.
-    try:
-        envelope = json.loads(raw)
-        body = json.loads(base64.b64decode(envelope["body"]))
-        return str(body[1].get("dedupe_key") or "")
-    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        return ""

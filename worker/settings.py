@@ -51,6 +51,7 @@ _POSITIVE = (
     "visibility_timeout",
     "retention_days",
     "log_max_bytes",
+    "intake_batch",
 )
 
 
@@ -140,6 +141,9 @@ class Settings:
     # The annotate task sends its result itself while the destination answers fast (one
     # Celery hop less); off: every result goes through the deliver queue.
     delivery_inline: bool = True
+    # Messages arriving together (on several connections) the listener queues in one
+    # Redis write and one annotate task, up to this many; 1: one task per message.
+    intake_batch: int = 32
 
     def __post_init__(self) -> None:
         _check_redis(self)

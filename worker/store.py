@@ -114,11 +114,22 @@ class Store(StoreQueries):
 
     def claim_new(self, dedupe_key: str) -> bool:
         """Inside a unit of work: True (and `mark_new`) when no message `dedupe_key` is stored."""
+        return dedupe_key in self.claim_new_many([dedupe_key])
+
+    def claim_new_many(self, dedupe_keys: list[str]) -> set[str]:
+        """`claim_new` for many messages in one query: the keys with no message stored."""
         with write_session(self._sessions) as session:
-            found = session.scalar(select(InboundMessage.id).filter_by(dedupe_key=dedupe_key))
-        if found is None:
-            mark_new(dedupe_key)
-        return found is None
+            found = set(
+                session.scalars(
+                    select(InboundMessage.dedupe_key).where(
+                        InboundMessage.dedupe_key.in_(dedupe_keys)
+                    )
+                )
+            )
+        new = {key for key in dedupe_keys if key not in found}
+        for key in new:
+            mark_new(key)
+        return new
 
     def record_annotation(
         self,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -30,12 +30,23 @@ from hl7.errors import TransientError
 T = TypeVar("T")
 
 _current: ContextVar[Session | None] = ContextVar("radflag_store_unit", default=None)
-_new_key: ContextVar[str | None] = ContextVar("radflag_store_unit_new_key", default=None)
+_new_keys: ContextVar[set[str] | None] = ContextVar("radflag_store_unit_new_keys", default=None)
+_memo: ContextVar[dict[str, Any] | None] = ContextVar("radflag_store_unit_memo", default=None)
 
 
 def known_new(dedupe_key: str) -> bool:
     """True when the open unit found no row of `dedupe_key`'s message: writers skip the lookup."""
-    return _new_key.get() == dedupe_key and _current.get() is not None
+    new = _new_keys.get()
+    return new is not None and dedupe_key in new and _current.get() is not None
+
+
+def unit_memo() -> dict[str, Any] | None:
+    """A dict that lives as long as the open unit (None outside one), for reads it shares.
+
+    A batch's writers read some rows once for all its messages (e.g. the open
+    follow-ups of its patients) and keep them here; they go with the unit.
+    """
+    return _memo.get()
 
 
 def in_unit() -> bool:
@@ -67,14 +78,16 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
     # the unit of work then inserts each table's rows together at the commit.
     session = Session(engine, expire_on_commit=False, autoflush=False)
     token = _current.set(session)
-    new_token = _new_key.set(None)
+    new_token = _new_keys.set(set())
+    memo_token = _memo.set({})
     try:
         with session.begin():
             yield session
     except OperationalError as e:
         raise TransientError(f"message store unavailable: {e.orig!r}") from e
     finally:
-        _new_key.reset(new_token)
+        _memo.reset(memo_token)
+        _new_keys.reset(new_token)
         _current.reset(token)
         session.close()
 
@@ -86,9 +99,10 @@ def mark_new(dedupe_key: str) -> None:
     row is missing has none of the others either; `known_new` then lets the
     writers insert without looking each row up first.
     """
-    if _current.get() is None:
+    new = _new_keys.get()
+    if _current.get() is None or new is None:
         raise RuntimeError("mark_new outside a store unit")
-    _new_key.set(dedupe_key)
+    new.add(dedupe_key)
 
 
 def run_unit(engine: Engine, work: Callable[[], T]) -> T:

@@ -34,7 +34,9 @@ from sqlalchemy.exc import IntegrityError
 from hl7.errors import InboundMessageError, TransientError
 from hl7.extract import extract_report
 from hl7.header import parse_header
+from hl7.model import Report
 from hl7.result import build_result
+from nlp import Annotation
 from worker import counters, dlq, journal, keys, outcomes
 from worker.celery_app import app, current_settings, publish
 from worker.delivery import (
@@ -44,11 +46,12 @@ from worker.delivery import (
     backoff_delay,
     deliver,
 )
+from worker.followup_store import open_followups
 from worker.followup_tasks import TrackedReport, plan_tracking, record_tracked
 from worker.metrics import end_to_end_commands
 from worker.reports import annotate_report
 from worker.settings import Settings, _parse_hostport
-from worker.store import open_store
+from worker.store import Store, open_store
 from worker.store_feedback import record_report_details
 from worker.store_unit import run_unit
 from worker.tls import destination_context
@@ -170,22 +173,7 @@ def annotate_message(
                 raw_b64, control_id, dedupe_key, "unprocessable", f"{e.hl7_error_code}: {e.text}"
             )
             return
-        if settings.destination is None:  # the outcome is the stored annotation
-            _settle(entry)
-            return
-        # The journal entry stays until the result is delivered or dead-lettered.
-        delivery = {
-            "result_b64": base64.b64encode(result).decode("ascii"),
-            "result_control_id": result_id,
-            "dedupe_key": dedupe_key,
-            "control_id": control_id,
-            "first_attempt_at": datetime.now(UTC).isoformat(),
-            "received_at": received_at,
-        }
-        if settings.delivery_inline and INLINE.allowed():
-            _deliver_inline(settings, result, delivery)
-        else:
-            publish(keys.TASK_DELIVER, delivery)
+        _hand_on(settings, result_id, result, dedupe_key, control_id, received_at)
     except TransientError as e:
         log.warning("annotate retry control_id=%s: %s", control_id, type(e).__name__)
         raise _store_retry(self, e) from e
@@ -205,6 +193,93 @@ def annotate_message(
         )
 
 
+def _hand_on(
+    settings: Settings, result_id: str, result: bytes, dedupe_key: str, control_id: str,
+    received_at: str,
+) -> None:  # fmt: skip
+    """After the store: settle (no destination), or send the result inline or by the queue.
+
+    The journal entry stays until the result is delivered or dead-lettered.
+    Raises TransientError when Redis cannot take the outcome.
+    """
+    if settings.destination is None:  # the outcome is the stored annotation
+        _settle(outcomes.annotate_entry(dedupe_key))
+        return
+    delivery = {
+        "result_b64": base64.b64encode(result).decode("ascii"),
+        "result_control_id": result_id,
+        "dedupe_key": dedupe_key,
+        "control_id": control_id,
+        "first_attempt_at": datetime.now(UTC).isoformat(),
+        "received_at": received_at,
+    }
+    if settings.delivery_inline and INLINE.allowed():
+        _deliver_inline(settings, result, delivery)
+    else:
+        publish(keys.TASK_DELIVER, delivery)
+
+
+@app.task(name=keys.TASK_ANNOTATE_BATCH, bind=True, max_retries=None, Request=_REQUEST)
+def annotate_batch(self: Task, *, entries: list[str], received_at: str = "") -> None:
+    """Annotate the messages of many journal entries, their store writes together.
+
+    The listener queues one of these for the messages that arrive while its
+    previous Redis write is in flight (worker/listener.py): the arguments of each
+    are in its journal entry, written by the same atomic call that queued this
+    task. An entry no longer in the journal was settled (a rerun of this batch,
+    or its message was queued again alone by the reconciler and is done): it is
+    skipped. `received_at` is the first message's receipt (for the queue's age).
+
+    Each message then ends as `annotate_message` would end it: delivered, kept,
+    or dead-lettered with its reason. Store or Redis unavailable: the batch
+    retries, without limit, with capped backoff (the stored messages are absorbed
+    by the rerun). Over the soft time limit: each message not yet handed on is
+    queued on its own, where the time limit dead-letters the one that is slow.
+    """
+    settings = current_settings()
+    try:
+        loaded = journal.load(outcomes.broker_client(), entries, touch=True)
+    except redis.RedisError as e:
+        raise _store_retry(self, TransientError(f"journal unavailable: {type(e).__name__}")) from e
+    items = [entry.kwargs for entry in loaded if entry.task == keys.TASK_ANNOTATE]
+    try:
+        results = annotate_accepted_many(items, settings)
+    except TransientError as e:
+        log.warning("annotate batch retry size=%d: %s", len(items), type(e).__name__)
+        raise _store_retry(self, e) from e
+    except SoftTimeLimitExceeded:
+        log.error("annotate batch over its time limit size=%d: queued one by one", len(items))
+        _queue_alone(items)
+        return
+    for item, outcome in zip(items, results, strict=True):
+        control_id, dedupe_key = item["control_id"], item["dedupe_key"]
+        try:
+            if isinstance(outcome, InboundMessageError):
+                log.warning("unprocessable after ACK control_id=%s code=%s",
+                            control_id, outcome.hl7_error_code)  # fmt: skip
+                _dead_letter_inbound(item["raw_b64"], control_id, dedupe_key, "unprocessable",
+                                     f"{outcome.hl7_error_code}: {outcome.text}")  # fmt: skip
+            elif isinstance(outcome, Exception):
+                log.error("annotate failed control_id=%s: %s", control_id, type(outcome).__name__)
+                _dead_letter_inbound(item["raw_b64"], control_id, dedupe_key, "failed",
+                                     type(outcome).__name__)  # fmt: skip
+            else:
+                _hand_on(settings, *outcome, dedupe_key, control_id, item["received_at"])
+        except TransientError as e:
+            # Stored, but Redis could not take the outcome: the journal entry stays and
+            # the reconciler queues the message again (its rerun is absorbed).
+            log.warning("outcome not kept control_id=%s: %s", control_id, type(e).__name__)
+
+
+def _queue_alone(items: list[dict[str, str]]) -> None:
+    """Queue each message as its own annotate task (a failure leaves it to the journal)."""
+    for item in items:
+        try:
+            publish(keys.TASK_ANNOTATE, item)
+        except Exception as e:
+            log.warning("not queued control_id=%s: %s", item["control_id"], type(e).__name__)
+
+
 def annotate_accepted(
     raw: bytes, *, control_id: str, dedupe_key: str, received_at: str, ack_code: str,
     settings: Settings,
@@ -218,73 +293,227 @@ def annotate_accepted(
     is recorded, the caller dead-letters it) and TransientError (store or Redis
     unavailable: the caller retries).
     """
+    prepared = _prepare(raw, control_id, dedupe_key, received_at, ack_code, settings)
+    failure = _store_prepared(settings, [prepared])[0]
+    if failure is not None:
+        raise failure
+    _finish(prepared, settings)
+    assert prepared.result is not None
+    return prepared.result_id, prepared.result
+
+
+Outcome = tuple[str, bytes] | Exception
+
+
+def annotate_accepted_many(items: list[dict[str, str]], settings: Settings) -> list[Outcome]:
+    """`annotate_accepted` for many messages, their store writes in as few transactions as it can.
+
+    `items` are annotate task arguments (`raw_b64`, `control_id`, `dedupe_key`,
+    `received_at`, `ack_code`), with distinct dedupe keys. Returns, in order, each
+    message's (result MSH-10, result) or the exception it ended with
+    (InboundMessageError: unprocessable, recorded; anything else: a bug). Raises
+    TransientError (store or Redis unavailable: the caller runs the whole batch
+    again; every write is an upsert on the dedupe key, so what was stored is
+    absorbed) and SoftTimeLimitExceeded.
+
+    The messages' rows commit together, in rounds in which no patient appears
+    twice: a report's follow-up course reads the patient's earlier findings from
+    the store, so a later report of the same patient waits for the earlier one's
+    commit. A failure in a shared transaction writes each message on its own.
+    """
+    outcomes_: list[Outcome | None] = [None] * len(items)
+    rounds: list[list[tuple[int, _Prepared]]] = []
+    patients: list[set[str]] = []
+    for position, item in enumerate(items):
+        try:
+            prepared = _prepare(
+                base64.b64decode(item["raw_b64"]), item["control_id"], item["dedupe_key"],
+                item["received_at"], item["ack_code"], settings, plan=False,
+            )  # fmt: skip
+        except (TransientError, SoftTimeLimitExceeded):
+            raise
+        except Exception as e:
+            outcomes_[position] = e
+            continue
+        patient = prepared.report.patient_id
+        number = next(
+            (n for n, seen in enumerate(patients) if not patient or patient not in seen),
+            len(rounds),
+        )
+        if number == len(rounds):
+            rounds.append([])
+            patients.append(set())
+        rounds[number].append((position, prepared))
+        if patient:
+            patients[number].add(patient)
+    for batch in rounds:  # each round reads what the earlier rounds committed
+        for _, prepared in batch:
+            prepared.plan(settings)
+        failures = _store_prepared(settings, [prepared for _, prepared in batch])
+        for (position, prepared), failure in zip(batch, failures, strict=True):
+            if failure is not None:
+                outcomes_[position] = failure
+                continue
+            _finish(prepared, settings)
+            assert prepared.result is not None
+            outcomes_[position] = (prepared.result_id, prepared.result)
+    return [o if o is not None else RuntimeError("not annotated") for o in outcomes_]
+
+
+class _Prepared:
+    """One message between its CPU work and its store unit."""
+
+    def __init__(
+        self, raw: bytes, control_id: str, dedupe_key: str, received_at: str, ack_code: str,
+        report: Report, annotation: Annotation,
+    ) -> None:  # fmt: skip
+        self.raw = raw
+        self.control_id = control_id
+        self.dedupe_key = dedupe_key
+        self.received_at = received_at
+        self.ack_code = ack_code
+        self.report = report
+        self.annotation = annotation
+        self.result_id = result_control_id(dedupe_key, received_at)
+        self.at = datetime.fromisoformat(received_at)
+        self.tracked = TrackedReport([], [])
+        self.result: bytes | None = None
+
+    def plan(self, settings: Settings) -> None:
+        """Plan the follow-ups (reads the store; TransientError when it is down)."""
+        self.tracked = plan_tracking(
+            settings, self.raw, self.report, self.annotation, self.dedupe_key, self.at
+        )
+
+    def write(self, store: Store, *, claimed: bool = False) -> None:
+        """Every row of the message, in the open unit of work; sets `result`.
+
+        `claimed`: the unit already looked whether the message is new (`claim_new_many`).
+        """
+        report, annotation = self.report, self.annotation
+        result = build_result(
+            report, annotation, control_id=self.result_id, timestamp=datetime.now(UTC),
+            extra_rows=self.tracked.rows,
+        )  # fmt: skip
+        if not claimed:
+            store.claim_new(self.dedupe_key)  # a first run inserts without looking up each row
+        _record_inbound(self.raw, self.dedupe_key, self.ack_code, None, self.received_at)
+        record_report_details(store, report, dedupe_key=self.dedupe_key, received_at=self.at,
+                              language=annotation.language)  # fmt: skip
+        store.record_annotation(
+            dedupe_key=self.dedupe_key,
+            accession=report.accession,
+            procedure=report.procedure,
+            annotation=annotation.to_json_dict(),
+            result_control_id=self.result_id,
+            result_message=result,
+            evidence={flag.code: list(flag.evidence) for flag in annotation.flags},
+            report_text=report.text,
+        )
+        record_tracked(current_settings(), self.tracked)
+        self.result = result
+
+
+def _prepare(
+    raw: bytes, control_id: str, dedupe_key: str, received_at: str, ack_code: str,
+    settings: Settings, *, plan: bool = True,
+) -> _Prepared:  # fmt: skip
+    """Parse, annotate and (`plan`) plan the follow-ups; an unprocessable message is recorded."""
     try:
         report = extract_report(raw)
         annotation = annotate_report(report)  # AnnotationFailed (207) is unprocessable too
     except InboundMessageError:
         _record_inbound(raw, dedupe_key, ack_code, None, received_at)
         raise
-    result_id = result_control_id(dedupe_key, received_at)
-    at = datetime.fromisoformat(received_at)
-    tracked = plan_tracking(settings, raw, report, annotation, dedupe_key, at)
+    prepared = _Prepared(raw, control_id, dedupe_key, received_at, ack_code, report, annotation)
+    if plan:
+        prepared.plan(settings)
+    return prepared
+
+
+def _store_prepared(settings: Settings, prepared: list[_Prepared]) -> list[Exception | None]:
+    """Write the messages in one unit of work; per message when that fails. TransientError up.
+
+    Returns each message's failure (None: stored). A message whose follow-up rows
+    fail to store is stored without them: they must not cost it its result.
+    """
     store = open_store(settings)
 
-    def write(tracked: TrackedReport) -> bytes:
-        result = build_result(
-            report, annotation, control_id=result_id, timestamp=datetime.now(UTC),
-            extra_rows=tracked.rows,
-        )  # fmt: skip
-        store.claim_new(dedupe_key)  # a first run inserts without looking up each row
-        _record_inbound(raw, dedupe_key, ack_code, None, received_at)
-        record_report_details(store, report, dedupe_key=dedupe_key, received_at=at,
-                              language=annotation.language)  # fmt: skip
-        store.record_annotation(
-            dedupe_key=dedupe_key,
-            accession=report.accession,
-            procedure=report.procedure,
-            annotation=annotation.to_json_dict(),
-            result_control_id=result_id,
-            result_message=result,
-            evidence={flag.code: list(flag.evidence) for flag in annotation.flags},
-            report_text=report.text,
-        )
-        record_tracked(settings, tracked)
-        return result
+    def write_all() -> None:
+        store.claim_new_many([one.dedupe_key for one in prepared])
+        patient_keys = {
+            key
+            for one in prepared
+            if one.tracked.exam is not None
+            for key in one.tracked.exam.event.patient_keys
+        }
+        if patient_keys:  # their open follow-ups, read once for the batch
+            open_followups(settings).remember_candidates(patient_keys)
+        for one in prepared:
+            one.write(store, claimed=True)
 
     try:
-        result = run_unit(store.engine, lambda: write(tracked))
-    except (TransientError, IntegrityError):
+        run_unit(store.engine, write_all)
+        return [None] * len(prepared)
+    except TransientError:
         raise
-    except Exception as e:  # follow-up rows must not cost the message its result
-        if tracked.exam is None:
+    except Exception as e:
+        if len(prepared) == 1:
+            return [_store_alone(store, prepared[0], e)]
+    failures: list[Exception | None] = []
+    for one in prepared:
+        try:
+            run_unit(store.engine, lambda one=one: one.write(store))  # type: ignore[misc]
+            failures.append(None)
+        except TransientError:
             raise
-        log.error("follow-ups not stored control_id=%s: %s", control_id, type(e).__name__)
-        tracked = TrackedReport([], [])
-        result = run_unit(store.engine, lambda: write(tracked))
+        except Exception as e:
+            failures.append(_store_alone(store, one, e))
+    return failures
+
+
+def _store_alone(store: Store, prepared: _Prepared, error: Exception) -> Exception | None:
+    """After `error` storing a message: without its follow-ups, when it had any."""
+    if isinstance(error, IntegrityError) or prepared.tracked.exam is None:
+        return error
+    log.error("follow-ups not stored control_id=%s: %s", prepared.control_id, type(error).__name__)
+    prepared.tracked = TrackedReport([], [])
+    try:
+        run_unit(store.engine, lambda: prepared.write(store))
+    except TransientError:
+        raise
+    except Exception as e:
+        return e
+    return None
+
+
+def _finish(prepared: _Prepared, settings: Settings) -> None:
+    """After the commit: counts, the log line, the FHIR hand-on."""
+    annotation = prepared.annotation
     _count("radflag_annotations_total")
     for flag in annotation.flags:
         _count("radflag_flags_total", code=flag.code)
     log.info(
         "annotated control_id=%s accession=%s bme=%s flags=%d result=%s",
-        control_id,
-        report.accession,
+        prepared.control_id,
+        prepared.report.accession,
         annotation.bme,
         len(annotation.flags),
-        result_id,
+        prepared.result_id,
     )
     from worker.fhir_delivery import hand_on  # imports this module: not at the top
 
     hand_on(
-        report, annotation, dedupe_key=dedupe_key, control_id=control_id, settings=settings,
-        recommendations=tracked.recommendations or None,  # None: the flags' suggestions
+        prepared.report, annotation, dedupe_key=prepared.dedupe_key,
+        control_id=prepared.control_id, settings=settings,
+        recommendations=prepared.tracked.recommendations or None,  # None: the flags' suggestions
     )  # fmt: skip
     if settings.destination is None:
         log.info(
             "result kept, no destination configured control_id=%s result=%s",
-            control_id,
-            result_id,
+            prepared.control_id,
+            prepared.result_id,
         )
-    return result_id, result
 
 
 def _dead_letter_or_store_retry(

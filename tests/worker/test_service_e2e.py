@@ -10,6 +10,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,20 @@ def _send_all(port: int, messages: list[bytes]) -> list[str]:
     return codes
 
 
-def _check_reports(service: Service, reports: list[dict[str, Any]], prefix: str) -> None:
+def _send_at_once(port: int, messages: list[bytes]) -> list[str]:
+    """Eight senders at once, each one message at a time, waiting for its ACK."""
+
+    def send(part: list[bytes]) -> list[str]:
+        return [parse_ack(mllp_exchange(port, [m], timeout=30)[0]).code for m in part]
+
+    with ThreadPoolExecutor(8) as pool:
+        parts = list(pool.map(send, [messages[i::8] for i in range(8)]))
+    return [code for part in parts for code in part]
+
+
+def _check_reports(
+    service: Service, reports: list[dict[str, Any]], prefix: str, send: Any = _send_all
+) -> None:
     messages, expected = [], {}
     for i, report in enumerate(reports):
         control_id = f"{prefix}{i:04d}"
@@ -147,7 +161,7 @@ def _check_reports(service: Service, reports: list[dict[str, Any]], prefix: str)
             messages.append(wrap_oru(report["text"], report.get("procedure"), style, control_id))
         expected[control_id] = _expected(report)
     already = len(service.destination.received)
-    assert _send_all(service.port, messages) == ["AA"] * len(messages)
+    assert send(service.port, messages) == ["AA"] * len(messages)
     service.destination.wait_for(already + len(messages), timeout=120)
     results = {}
     for message in service.destination.received[already:]:
@@ -172,6 +186,16 @@ def test_dev_corpus_comes_back_flagged(service: Service, shared_dir: Path) -> No
     reports = [json.loads(line) for line in lines if line.strip()]
     assert len(reports) >= 80
     _check_reports(service, reports, "DEV")
+
+
+def test_many_senders_at_once_each_result_once(service: Service) -> None:
+    """Eight senders at once: what arrives together is queued as one batch task; every
+    message is still ACKed AA, and comes back once, flagged as its annotation."""
+    _check_reports(service, OWN_REPORTS * 24, "MANY", send=_send_at_once)
+    time.sleep(1.0)  # room for a second result, were one on its way
+    controls = [_summary(m)[0] for m in service.destination.received]
+    many = [c for c in controls if c.startswith("MANY")]
+    assert len(many) == len(set(many)) == 72
 
 
 def test_duplicate_processed_once(service: Service) -> None:

@@ -79,6 +79,7 @@ HELP: dict[str, str] = {
     "redis_replica_timeout": "Seconds WAIT may take for them.",
     "task_events": "Workers send Celery task events from the start (Flower turns them on itself).",
     "delivery_inline": "The annotate task sends its result itself while the destination is fast.",
+    "intake_batch": "Messages arriving together the listener queues as one task (1: one each).",
 }
 # Secrets are settings too, but only from the environment: a command line is visible
 # to every user of the machine (ps, /proc) and lands in shell histories.
@@ -103,6 +104,7 @@ LISTENER = (
     "journal_interval",
     "redis_min_replicas",
     "redis_replica_timeout",
+    "intake_batch",
 )
 WORKER = (
     "concurrency",

@@ -1,0 +1,236 @@
+"""Group commit: messages arriving together are queued in one Redis write, as one batch task.
+
+The listener's Intake against a real redis-server; the batch task in this process
+against that Redis and a SQLite store. What must hold: every message is ACKed only
+once Redis has it (journal entry, dedupe mark, a task that names it), duplicates
+are still answered as duplicates, a broker failure reaches every waiter, and the
+batch task ends each message as the single-message task would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import redis
+from kombu.transport.virtual.base import Channel, Message
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hl7.header import parse_header
+from tests.followup.messages import report
+from tests.hl7.messages import wrap_oru
+from tests.servers import RedisServer
+from worker import celery_app, dlq, journal, keys, outcomes, reconciler, tasks
+from worker.celery_app import BrokerUnavailable
+from worker.followup_store import open_followups
+from worker.listener import Intake
+from worker.settings import Settings
+from worker.store import Store, open_store
+from worker.store_models import Flag, ReportAnnotation
+
+KNEE = (
+    "MRI LEFT KNEE\nFindings:\nBone marrow edema in the medial femoral condyle.\nImpression:\n"
+    "Medial femoral condyle bone marrow edema. Follow-up MRI in 6-8 weeks is recommended."
+)
+LATER = (
+    "MRI LEFT KNEE\nComparison: prior MRI.\nFindings:\nThe bone marrow edema in the medial "
+    "femoral condyle has progressed, with subchondral collapse.\nImpression:\nProgression."
+)
+AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+
+
+def _messages(count: int, prefix: str = "GRP") -> list[bytes]:
+    return [
+        wrap_oru(f"Findings:\nBone marrow edema of the talus, case {n}.", control_id=f"{prefix}{n}")
+        for n in range(count)
+    ]
+
+
+def _accept_together(
+    server: RedisServer, raws: list[bytes], *, max_batch: int = 32
+) -> list[bool | BaseException]:
+    """Accept `raws` on the same turn of one event loop, as frames of many connections."""
+
+    async def run() -> list[bool | BaseException]:
+        client = keys.async_redis_client(server.url, timeout=5)
+        intake = Intake(client, 60, max_batch=max_batch)
+        try:
+            return await asyncio.wait_for(
+                asyncio.gather(
+                    *(intake.accept(r, parse_header(r), "AA", AT) for r in raws),
+                    return_exceptions=True,
+                ),
+                timeout=20,
+            )
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def _queued(client: redis.Redis, queue: str = keys.QUEUE_ANNOTATE) -> list[bytes]:
+    return list(reversed(client.lrange(queue, 0, -1)))  # type: ignore[arg-type]
+
+
+def _task(raw: bytes) -> tuple[str, dict[str, object]]:
+    """(task name, kwargs) as a Celery worker reads them (kombu decodes the envelope)."""
+    message = Message(json.loads(raw), channel=Channel.__new__(Channel))
+    return message.headers["task"], message.decode()[1]
+
+
+def test_messages_arriving_together_are_one_task_naming_each(
+    redis_server: RedisServer, redis_client: redis.Redis, publishing: Settings
+) -> None:
+    raws = _messages(10)
+    assert _accept_together(redis_server, raws) == [True] * 10
+    queued = _queued(redis_client)
+    assert len(queued) == 1
+    name, kwargs = _task(queued[0])
+    assert name == keys.TASK_ANNOTATE_BATCH
+    dedupe = [parse_header(r).dedupe_key for r in raws]
+    assert kwargs["entries"] == [outcomes.annotate_entry(k) for k in dedupe]
+    assert kwargs["received_at"] == AT.isoformat()
+    # Each message is in the journal with its own arguments, and marked against resends.
+    loaded = journal.load(redis_client, kwargs["entries"])  # type: ignore[arg-type]
+    assert [base64.b64decode(e.kwargs["raw_b64"]) for e in loaded] == raws
+    assert all(redis_client.exists(keys.dedupe_redis_key(k)) for k in dedupe)
+    # What operators and the reconciler read of a queued task.
+    assert keys.task_dedupe_keys(queued[0]) == dedupe
+    assert reconciler.dedupe_keys_in_flight(redis_client) == set(dedupe)
+    age = keys.oldest_waiting_age(redis_client, keys.QUEUE_ANNOTATE, now=AT)
+    assert age == 0.0
+
+
+def test_a_lone_message_is_its_own_task(
+    redis_server: RedisServer, redis_client: redis.Redis, publishing: Settings
+) -> None:
+    raw = _messages(1, "ONE")[0]
+    assert _accept_together(redis_server, [raw]) == [True]
+    [queued] = _queued(redis_client)
+    name, kwargs = _task(queued)
+    assert name == keys.TASK_ANNOTATE and base64.b64decode(str(kwargs["raw_b64"])) == raw
+
+
+def test_duplicates_are_answered_as_duplicates_within_and_across_writes(
+    redis_server: RedisServer, redis_client: redis.Redis, publishing: Settings
+) -> None:
+    raws = _messages(4, "DUP")
+    assert _accept_together(redis_server, [*raws, raws[1]]) == [True, True, True, True, False]
+    assert _accept_together(redis_server, [raws[0], raws[2], *_messages(1, "NEW")]) == [
+        False,
+        False,
+        True,
+    ]
+    tasks_ = [_task(raw) for raw in _queued(redis_client)]
+    assert [len(kw.get("entries", [None])) for _, kw in tasks_] == [4, 1]  # type: ignore[arg-type]
+    assert journal.size(redis_client) == 5
+
+
+def test_at_most_max_batch_per_write(
+    redis_server: RedisServer, redis_client: redis.Redis, publishing: Settings
+) -> None:
+    assert _accept_together(redis_server, _messages(10, "MAX"), max_batch=4) == [True] * 10
+    sizes = [len(_task(raw)[1].get("entries", [None])) for raw in _queued(redis_client)]  # type: ignore[arg-type]
+    assert sizes == [4, 4, 2]
+
+
+def test_broker_down_reaches_every_waiter(redis_server: RedisServer, publishing: Settings) -> None:
+    raws = _messages(6, "DOWN")
+    redis_server.stop()
+    started = time.monotonic()
+    answers = _accept_together(redis_server, raws)
+    assert all(isinstance(a, BrokerUnavailable) for a in answers), answers
+    assert time.monotonic() - started < 15
+
+
+# --- the batch task ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def kept(tmp_path: Path, redis_server: RedisServer) -> Settings:
+    """No destination: a message's outcome is its stored annotation."""
+    clock = tmp_path / "clock"
+    clock.write_text("2026-01-06T00:00:00+00:00")
+    settings = Settings(data_dir=tmp_path / "data", followup_clock_file=clock)
+    celery_app.configure(settings, redis_url=redis_server.url)
+    return settings
+
+
+def _entries(client: redis.Redis, raws: list[bytes]) -> list[str]:
+    """Journal `raws` as the listener does; their entry ids."""
+    entries = []
+    pipe = client.pipeline(transaction=True)
+    for raw in raws:
+        header = parse_header(raw)
+        kwargs = {
+            "raw_b64": base64.b64encode(raw).decode(), "control_id": header.control_id,
+            "dedupe_key": header.dedupe_key, "received_at": AT.isoformat(), "ack_code": "AA",
+        }  # fmt: skip
+        entry = outcomes.annotate_entry(header.dedupe_key)
+        journal.add_to_pipeline(pipe, entry, keys.TASK_ANNOTATE, kwargs, now=time.time())
+        entries.append(entry)
+    pipe.execute()
+    return entries
+
+
+def _flags(store: Store, raw: bytes) -> list[str] | None:
+    """The stored flag codes of a message; None when it has no stored annotation."""
+    key = parse_header(raw).dedupe_key
+    with Session(store.engine) as session:
+        found = session.scalar(select(ReportAnnotation.id).filter_by(dedupe_key=key))
+        if found is None:
+            return None
+        return sorted(session.scalars(select(Flag.code).filter_by(annotation_id=found)))
+
+
+def test_batch_task_stores_each_message_and_settles_it(
+    kept: Settings, redis_client: redis.Redis
+) -> None:
+    raws = [report(f"B{n}", f"MRN80{n}", KNEE) for n in range(6)]
+    entries = _entries(redis_client, raws)
+    tasks.annotate_batch.run(entries=[*entries, "radflag.annotate|gone|settled|X"])
+    store = open_store(kept)
+    for raw in raws:
+        assert _flags(store, raw), "each knee report is stored, flagged"
+    assert journal.size(redis_client) == 0
+    # Each report's recommendation became a follow-up of its own patient.
+    assert len(open_followups(kept).listing(status="open")) == 6
+
+
+def test_batch_task_dead_letters_the_unprocessable_one_and_stores_the_rest(
+    kept: Settings, redis_client: redis.Redis
+) -> None:
+    good = [report(f"G{n}", f"MRN81{n}", KNEE) for n in range(3)]
+    no_text = report("BAD1", "MRN8199", KNEE).split(b"\rOBX|")[0] + b"\r"
+    entries = _entries(redis_client, [good[0], no_text, *good[1:]])
+    tasks.annotate_batch.run(entries=entries)
+    letters = dlq.entries(redis_client)
+    assert [(d.control_id, d.stage, d.reason) for d in letters] == [
+        ("BAD1", dlq.STAGE_ANNOTATE, "unprocessable")
+    ]
+    store = open_store(kept)
+    assert all(_flags(store, r) for r in good)
+    assert _flags(store, no_text) is None
+    assert journal.size(redis_client) == 0
+
+
+def test_a_patients_second_report_in_the_batch_reads_the_first(
+    kept: Settings, redis_client: redis.Redis
+) -> None:
+    """Same patient twice in one batch: the later report completes the earlier follow-up and
+    its course is read against the earlier findings (the two commit in separate rounds)."""
+    first = report("S1", "MRN8200", KNEE)
+    later = report("S2", "MRN8200", LATER, at="20260210090000")
+    other = report("S3", "MRN8201", KNEE)
+    tasks.annotate_batch.run(entries=_entries(redis_client, [first, other, later]))
+    followups = open_followups(kept)
+    done = followups.listing(status="completed")
+    assert len(done) == 1 and done[0].adherence == "adherent"
+    exams, _ = followups.timeline(done[0].public_id) or ([], [])
+    assert [e.course for e in exams] == [None, "progressed"] and exams[1].escalated
