@@ -37,8 +37,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import itertools
 import json
 import logging
+import os
 import signal
 import ssl
 import time
@@ -590,8 +592,13 @@ def message_type_label(header: MessageHeader) -> str:
     return kind if kind in COUNTED_TYPES else "other"
 
 
+_ACK_PREFIX = os.urandom(6).hex()  # this process's; MSH-10 of its ACKs, 20 characters
+_ACK_NUMBERS = itertools.count()
+
+
 def _ack_id() -> str:
-    return "A" + uuid.uuid4().hex[:19]
+    """A new ACK MSH-10: A, this process's random prefix, a counter (a uuid4 cost 5% of CPU)."""
+    return f"A{_ACK_PREFIX}{next(_ACK_NUMBERS) % 10_000_000:07d}"
 
 
 async def serve(settings: Settings, redis_url: str) -> None:

@@ -136,8 +136,14 @@ def test_at_most_max_batch_per_write(
     redis_server: RedisServer, redis_client: redis.Redis, publishing: Settings
 ) -> None:
     assert _accept_together(redis_server, _messages(10, "MAX"), max_batch=4) == [True] * 10
-    sizes = [len(_task(raw)[1].get("entries", [None])) for raw in _queued(redis_client)]  # type: ignore[arg-type]
+    queued = _queued(redis_client)
+    sizes = [len(_task(raw)[1].get("entries", [None])) for raw in queued]  # type: ignore[arg-type]
     assert sizes == [4, 4, 2]
+    # Built from one template, each is a task of its own: its own id and delivery tag.
+    envelopes = [json.loads(raw) for raw in queued]
+    assert len({e["headers"]["id"] for e in envelopes}) == 3
+    assert all(e["headers"]["id"] == e["properties"]["correlation_id"] for e in envelopes)
+    assert len({e["properties"]["delivery_tag"] for e in envelopes}) == 3
 
 
 def test_broker_down_reaches_every_waiter(redis_server: RedisServer, publishing: Settings) -> None:
