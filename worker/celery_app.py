@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import base64
 import functools
+import random
 import socket
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from celery import Celery, signals
 from kombu import Exchange, Queue
@@ -248,7 +250,7 @@ def batch_envelope(received_at: str) -> BatchEnvelope:
     listener 7% of its CPU when built per batch): new task id, delivery tag and time.
     """
     template = _batch_template()
-    values = {_TEMPLATE_ID: uuid(), _TEMPLATE_TAG: uuid(), _TEMPLATE_AT: received_at}
+    values = {_TEMPLATE_ID: _fast_uuid(), _TEMPLATE_TAG: _fast_uuid(), _TEMPLATE_AT: received_at}
 
     def fill(text: str) -> str:
         for placeholder, value in values.items():
@@ -262,6 +264,11 @@ def batch_envelope(received_at: str) -> BatchEnvelope:
         body_prefix=fill(template.body_prefix),
         body_suffix=template.body_suffix,
     )
+
+
+def _fast_uuid() -> str:
+    """A random UUID without a system call (uuid4 reads os.urandom): ids, not secrets."""
+    return str(UUID(int=random.getrandbits(128), version=4))
 
 
 _TEMPLATE_ID = "00000000-task-id0-0000-radflag00000"
