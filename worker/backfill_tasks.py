@@ -25,7 +25,6 @@ batch ids and counts only.
 
 from __future__ import annotations
 
-import base64
 import functools
 import logging
 import time
@@ -54,6 +53,7 @@ STORE_RETRIES = 7  # waits of 1, 2, 4 ... s capped at store_retry_max: 3 min at 
 REPORT_TTL = 7 * 86400  # seconds a run's reports stay in Redis if nobody collects them
 REASON_CHARS = 200
 PUSH_TRIES = 5
+STORE_CHUNK = 25  # reports per store transaction (worker.tasks.annotate_accepted_many)
 
 
 def reports_key(run_id: str) -> str:
@@ -108,51 +108,71 @@ def process_batch(
     TransientError when the store is unavailable: what was done is in `report`,
     `handled` and the store, and a second call goes on from there.
     SoftTimeLimitExceeded goes up likewise. A report twice in the batch (the
-    archive held it twice) runs once; the second counts as skipped.
+    archive held it twice) runs once; the second counts as skipped. The reports'
+    store writes go STORE_CHUNK at a time, in one transaction each.
     """
-    from worker.tasks import annotate_accepted  # imports this app's other tasks
-
     store = open_store(settings)
     new_keys: list[str] = []
     try:
         left = [item["key"] for position, item in enumerate(items) if position not in handled]
         done = done_keys(store, left)
+        chunk: list[tuple[int, dict[str, str]]] = []
         for position, item in enumerate(items):
-            key = item["key"]
             if position in handled:
                 continue
-            if key in done:
+            if item["key"] in done:
                 report.skipped += 1
                 handled.add(position)
                 continue
-            try:
-                annotate_accepted(
-                    base64.b64decode(item["raw_b64"]), control_id=item["control_id"],
-                    dedupe_key=key, received_at=received_at, ack_code="AA", settings=settings,
-                )  # fmt: skip
-            except InboundMessageError as e:
-                reason = f"HL7 error {e.hl7_error_code}: {e.text}"[:REASON_CHARS]
-                report.unprocessable[reason] += 1
-                if not isinstance(e, AnnotationFailed):  # radflag's fault (207): next run again
-                    _mark_unprocessable(store, key, reason)
-                    done.add(key)
-            except (TransientError, SoftTimeLimitExceeded):
-                raise
-            except Exception as e:  # a bug: counted, left undone, the batch goes on
-                log.error("backfill batch=%s report failed: %s", report.batch_id, type(e).__name__)
-                report.failed[f"error: {type(e).__name__}"] += 1
-            else:
-                report.annotated += 1
-                report.annotated_keys.append(key)
-                new_keys.append(key)
-                done.add(key)
-            handled.add(position)
+            done.add(item["key"])  # a second copy in the batch is skipped
+            chunk.append((position, item))
+            if len(chunk) == STORE_CHUNK:
+                _run_chunk(report, handled, chunk, store, new_keys, received_at, settings)
+                chunk = []
+        if chunk:
+            _run_chunk(report, handled, chunk, store, new_keys, received_at, settings)
     finally:
         if new_keys:
             try:
                 report.flags.update(flag_counts(store, new_keys))
             except TransientError:
                 log.warning("backfill batch=%s flags not counted", report.batch_id)
+
+
+def _run_chunk(
+    report: BatchReport, handled: set[int], chunk: list[tuple[int, dict[str, str]]],
+    store: Store, new_keys: list[str], received_at: str, settings: Settings,
+) -> None:  # fmt: skip
+    """Annotate `chunk` (positions and items), its store writes together; count each outcome.
+
+    TransientError and SoftTimeLimitExceeded go up with nothing of the chunk
+    counted: a second call runs it again, and what it stored is absorbed.
+    """
+    from worker.tasks import annotate_accepted_many
+
+    arguments = [
+        {"raw_b64": item["raw_b64"], "control_id": item["control_id"], "dedupe_key": item["key"],
+         "received_at": received_at, "ack_code": "AA"}
+        for _, item in chunk
+    ]  # fmt: skip
+    outcomes = annotate_accepted_many(arguments, settings)
+    for (position, item), outcome in zip(chunk, outcomes, strict=True):
+        key = item["key"]
+        if isinstance(outcome, InboundMessageError):
+            reason = f"HL7 error {outcome.hl7_error_code}: {outcome.text}"[:REASON_CHARS]
+            report.unprocessable[reason] += 1
+            if not isinstance(outcome, AnnotationFailed):  # radflag's fault (207): next run again
+                _mark_unprocessable(store, key, reason)
+        elif isinstance(outcome, Exception):  # a bug: counted, left undone, the batch goes on
+            log.error(
+                "backfill batch=%s report failed: %s", report.batch_id, type(outcome).__name__
+            )
+            report.failed[f"error: {type(outcome).__name__}"] += 1
+        else:
+            report.annotated += 1
+            report.annotated_keys.append(key)
+            new_keys.append(key)
+        handled.add(position)
 
 
 def _mark_unprocessable(store: Store, key: str, reason: str) -> None:

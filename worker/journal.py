@@ -120,6 +120,21 @@ def settle(client: redis.Redis, entry: str, also: Callable[[Any], None] | None =
     pipe.execute()
 
 
+def settle_many(
+    client: redis.Redis, entries: list[str], also: Callable[[Any], None] | None = None
+) -> None:
+    """`settle` for many entries, in one transaction (one round trip)."""
+    if not entries and also is None:
+        return
+    pipe = client.pipeline(transaction=True)
+    if entries:
+        pipe.hdel(keys.JOURNAL_KEY, *entries)
+        pipe.zrem(keys.JOURNAL_SINCE_KEY, *entries)
+    if also is not None:
+        also(pipe)
+    pipe.execute()
+
+
 def settle_with_dead_letter(client: redis.Redis, entry: str, letter: dlq.DeadLetter) -> None:
     """Dead-letter a message and remove its journal entry in one transaction."""
     pipe = client.pipeline(transaction=True)

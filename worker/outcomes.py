@@ -76,6 +76,14 @@ def settle(entry: str, also: Callable[[Any], None] | None = None) -> None:
         raise TransientError(f"journal unavailable: {type(e).__name__}") from e
 
 
+def settle_many(entries: list[str], also: Callable[[Any], None] | None = None) -> None:
+    """`settle` for many entries, in one round trip. Raises TransientError."""
+    try:
+        journal.settle_many(broker_client(), entries, also)
+    except redis.RedisError as e:
+        raise TransientError(f"journal unavailable: {type(e).__name__}") from e
+
+
 def dead_letter(letter: dlq.DeadLetter, entry: str) -> None:
     """Dead-letter and settle in one transaction. Raises TransientError."""
     try:

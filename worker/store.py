@@ -14,6 +14,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,18 @@ from worker.store_unit import in_unit, known_new, mark_new, write_session
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DeliveryRecord:
+    """One delivery attempt of a result, as `Store.record_deliveries` keeps it."""
+
+    dedupe_key: str
+    result_control_id: str
+    attempt: int
+    outcome: str  # delivered, failed or rejected
+    detail: str
+    at: datetime
 
 
 def _utc(moment: datetime) -> datetime:
@@ -189,25 +202,44 @@ class Store(StoreQueries):
         detail: str,
         at: datetime,
     ) -> None:
-        """Record one delivery attempt; the same attempt recorded twice is kept once.
+        """Record one delivery attempt; the same attempt recorded twice is kept once."""
+        self.record_deliveries(
+            [
+                DeliveryRecord(dedupe_key, result_control_id, attempt, outcome, detail, at),
+            ]
+        )
 
-        One INSERT ... ON CONFLICT DO UPDATE (SQLite and PostgreSQL alike): every
-        delivered result makes one, so it skips the ORM's look-up-then-insert.
+    def record_deliveries(self, records: list[DeliveryRecord]) -> None:
+        """Record delivery attempts in one transaction; an attempt recorded twice is kept once.
+
+        One INSERT ... ON CONFLICT DO UPDATE (SQLite and PostgreSQL alike) for all of
+        them: every delivered result makes one, so it skips the ORM's
+        look-up-then-insert, and a batch's results share a commit.
         """
-        values = {
-            "dedupe_key": dedupe_key, "result_control_id": result_control_id,
-            "attempt": attempt, "outcome": outcome, "detail": detail, "at": _utc(at),
-        }  # fmt: skip
+        if not records:
+            return
         insert = (sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert)(
             DeliveryAttempt
         )
-        statement = insert.values(**values).on_conflict_do_update(
+        statement = insert.on_conflict_do_update(
             index_elements=["dedupe_key", "result_control_id", "attempt"],
-            set_={"outcome": outcome, "detail": detail, "at": values["at"]},
+            set_={
+                "outcome": insert.excluded.outcome,
+                "detail": insert.excluded.detail,
+                "at": insert.excluded.at,
+            },
         )
+        rows = [
+            {
+                "dedupe_key": r.dedupe_key, "result_control_id": r.result_control_id,
+                "attempt": r.attempt, "outcome": r.outcome, "detail": r.detail,
+                "at": _utc(r.at),
+            }
+            for r in records
+        ]  # fmt: skip
 
         def upsert(session: Session) -> None:
-            session.execute(statement)
+            session.execute(statement, rows)
 
         self._write(upsert)
 

@@ -51,7 +51,7 @@ from worker.followup_tasks import TrackedReport, plan_tracking, record_tracked
 from worker.metrics import end_to_end_commands
 from worker.reports import annotate_report
 from worker.settings import Settings, _parse_hostport
-from worker.store import Store, open_store
+from worker.store import DeliveryRecord, Store, open_store
 from worker.store_feedback import record_report_details
 from worker.store_unit import run_unit
 from worker.tls import destination_context
@@ -195,15 +195,20 @@ def annotate_message(
 
 def _hand_on(
     settings: Settings, result_id: str, result: bytes, dedupe_key: str, control_id: str,
-    received_at: str,
+    received_at: str, later: _Later | None = None,
 ) -> None:  # fmt: skip
     """After the store: settle (no destination), or send the result inline or by the queue.
 
     The journal entry stays until the result is delivered or dead-lettered.
-    Raises TransientError when Redis cannot take the outcome.
+    Raises TransientError when Redis cannot take the outcome. `later`: the
+    delivery attempts and settles are collected there, for one transaction and
+    one round trip per batch (`_Later.keep`).
     """
     if settings.destination is None:  # the outcome is the stored annotation
-        _settle(outcomes.annotate_entry(dedupe_key))
+        if later is not None:
+            later.settles.append(outcomes.annotate_entry(dedupe_key))
+        else:
+            _settle(outcomes.annotate_entry(dedupe_key))
         return
     delivery = {
         "result_b64": base64.b64encode(result).decode("ascii"),
@@ -214,9 +219,35 @@ def _hand_on(
         "received_at": received_at,
     }
     if settings.delivery_inline and INLINE.allowed():
-        _deliver_inline(settings, result, delivery)
+        _deliver_inline(settings, result, delivery, later)
     else:
         publish(keys.TASK_DELIVER, delivery)
+
+
+class _Later:
+    """What a batch's messages leave to the end: delivery attempts to record, entries to settle."""
+
+    def __init__(self) -> None:
+        self.attempts: list[DeliveryRecord] = []
+        self.settles: list[str] = []
+
+    def keep(self) -> None:
+        """Record the attempts in one transaction, then settle in one round trip.
+
+        Failures are logged, not raised: the results are delivered or stored, and an
+        entry left in the journal only brings its message back (same result MSH-10).
+        """
+        if self.attempts:
+            try:
+                open_store(current_settings()).record_deliveries(self.attempts)
+            except TransientError as e:
+                log.warning("delivery attempts not recorded count=%d: %s", len(self.attempts), e)
+        if self.settles:
+            try:
+                outcomes.settle_many(self.settles, also=METRICS.queue)
+                METRICS.clear()
+            except TransientError as e:
+                log.warning("journal not settled count=%d: %s", len(self.settles), e)
 
 
 @app.task(name=keys.TASK_ANNOTATE_BATCH, bind=True, max_retries=None, Request=_REQUEST)
@@ -242,6 +273,7 @@ def annotate_batch(self: Task, *, entries: list[str], received_at: str = "") -> 
     except redis.RedisError as e:
         raise _store_retry(self, TransientError(f"journal unavailable: {type(e).__name__}")) from e
     items = [entry.kwargs for entry in loaded if entry.task == keys.TASK_ANNOTATE]
+    later = _Later()
     try:
         results = annotate_accepted_many(items, settings)
     except TransientError as e:
@@ -264,11 +296,12 @@ def annotate_batch(self: Task, *, entries: list[str], received_at: str = "") -> 
                 _dead_letter_inbound(item["raw_b64"], control_id, dedupe_key, "failed",
                                      type(outcome).__name__)  # fmt: skip
             else:
-                _hand_on(settings, *outcome, dedupe_key, control_id, item["received_at"])
+                _hand_on(settings, *outcome, dedupe_key, control_id, item["received_at"], later)
         except TransientError as e:
             # Stored, but Redis could not take the outcome: the journal entry stays and
             # the reconciler queues the message again (its rerun is absorbed).
             log.warning("outcome not kept control_id=%s: %s", control_id, type(e).__name__)
+    later.keep()
 
 
 def _queue_alone(items: list[dict[str, str]]) -> None:
@@ -567,7 +600,9 @@ INLINE = InlineDelivery()  # one per process
 _CONNECTIONS = MllpConnections()  # one kept connection per destination and process
 
 
-def _deliver_inline(settings: Settings, result: bytes, delivery: dict[str, Any]) -> None:
+def _deliver_inline(
+    settings: Settings, result: bytes, delivery: dict[str, Any], later: _Later | None = None
+) -> None:
     """The first delivery attempt, from the annotate task; a failure hands on to the queue.
 
     Raises TransientError when Redis cannot take the outcome (the task retries).
@@ -575,7 +610,7 @@ def _deliver_inline(settings: Settings, result: bytes, delivery: dict[str, Any])
     address = settings.destination_address
     assert address is not None
     result_id, dedupe_key = delivery["result_control_id"], delivery["dedupe_key"]
-    record = _DeliveryRecord(dedupe_key, result_id, 1)
+    record = _DeliveryRecord(dedupe_key, result_id, 1, later)
     started = time.monotonic()
     try:
         ack = deliver(address, result, result_id, timeout=settings.delivery_timeout,
@@ -600,12 +635,13 @@ def _deliver_inline(settings: Settings, result: bytes, delivery: dict[str, Any])
         publish(keys.TASK_DELIVER, {**delivery, "attempts_before": 1}, countdown=_delay(1))
         return
     INLINE.answered(time.monotonic() - started)
-    _delivered(record, ack.code, delivery["received_at"], delivery["control_id"])
+    _delivered(record, ack.code, delivery["received_at"], delivery["control_id"], later)
 
 
 def _delivered(
-    record: _DeliveryRecord, code: str, received_at: str | None, control_id: str
-) -> None:
+    record: _DeliveryRecord, code: str, received_at: str | None, control_id: str,
+    later: _Later | None = None,
+) -> None:  # fmt: skip
     """Keep a delivery: the attempt, the end-to-end time, the journal entry settled."""
     record.record("delivered", code)
     if received_at:  # not for a resend: its wait was the operator's, not the service's
@@ -613,6 +649,9 @@ def _delivered(
         METRICS.end_to_end(seconds)
     log.info("delivered result=%s control_id=%s attempt=%d",
              record.result_control_id, control_id, record.attempt)  # fmt: skip
+    if later is not None:
+        later.settles.append(outcomes.annotate_entry(record.dedupe_key))
+        return
     try:
         _settle(outcomes.annotate_entry(record.dedupe_key))
     except TransientError as e:
@@ -711,15 +750,33 @@ def _dead_letter_or_retry(task: Task, attempt: int, entry: dlq.DeadLetter) -> No
 
 
 class _DeliveryRecord:
-    """Writes delivery attempts to the store; a store outage must not undo a delivery."""
+    """Writes delivery attempts to the store; a store outage must not undo a delivery.
 
-    def __init__(self, dedupe_key: str, result_control_id: str, attempt: int) -> None:
+    With `later`, the attempt is collected there and written with its batch's.
+    """
+
+    def __init__(
+        self, dedupe_key: str, result_control_id: str, attempt: int, later: _Later | None = None
+    ) -> None:
         self.dedupe_key = dedupe_key
         self.result_control_id = result_control_id
         self.attempt = attempt
+        self.later = later
 
     def record(self, outcome: str, detail: str) -> None:
         _count("radflag_deliveries_total", outcome=outcome)
+        if self.later is not None:
+            self.later.attempts.append(
+                DeliveryRecord(
+                    self.dedupe_key,
+                    self.result_control_id,
+                    self.attempt,
+                    outcome,
+                    detail[:500],
+                    datetime.now(UTC),
+                )
+            )
+            return
         try:
             open_store(current_settings()).record_delivery(
                 dedupe_key=self.dedupe_key,

@@ -84,48 +84,59 @@ def test_a_batch_stores_its_reports_and_reports_counts(
     assert again.skipped == 5 and again.annotated == 0 and not again.unprocessable
 
 
+def _items_stored(settings: Settings, items: list[dict[str, str]]) -> int:
+    return len(done_keys(open_store(settings), [i["key"] for i in items]))
+
+
 def test_store_outage_waits_and_goes_on_where_it_was(
     tmp_path: Path, settings: Settings, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The store goes away twice while the batch's third report is read: the batch waits
+    (capped exponential) and then stores every report once."""
     from worker import tasks
 
-    real = tasks.annotate_accepted
+    real = tasks._prepare
     calls: list[str] = []
     waits: list[float] = []
 
-    def flaky(raw: bytes, **kwargs: Any) -> Any:
-        calls.append(kwargs["dedupe_key"])
-        if len(calls) in (3, 4):  # the store is away for two tries at the third report
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[2])  # the dedupe key
+        if len(calls) in (3, 6):  # the store is away for two tries at the third report
             raise TransientError("message store unavailable: test")
-        return real(raw, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(tasks, "annotate_accepted", flaky)
+    monkeypatch.setattr(tasks, "_prepare", flaky)
     monkeypatch.setattr(backfill_tasks.time, "sleep", waits.append)
     items = _batch(tmp_path, 6)
     report = _run(settings, redis_server, items)
     assert report.annotated == 6 and report.skipped == 0 and not report.failed
     assert len(waits) == 2 and 0.5 <= waits[0] <= 1.0 <= waits[1] <= 2.0  # capped exponential
-    assert calls.count(items[0]["key"]) == 1  # done ones were not run again
+    assert _items_stored(settings, items) == 6
 
 
 def test_store_gone_for_good_fails_the_rest_boundedly(
     tmp_path: Path, settings: Settings, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Reports stored before the outage stay; the rest are reported failed, after a bounded
+    number of tries."""
     from worker import tasks
 
-    real = tasks.annotate_accepted
+    monkeypatch.setattr(backfill_tasks, "STORE_CHUNK", 2)
+    real = tasks._prepare
     calls: list[int] = []
 
-    def dies(raw: bytes, **kwargs: Any) -> Any:
+    def dies(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         if len(calls) > 2:
             raise TransientError("message store unavailable: test")
-        return real(raw, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(tasks, "annotate_accepted", dies)
+    monkeypatch.setattr(tasks, "_prepare", dies)
     monkeypatch.setattr(backfill_tasks.time, "sleep", lambda _s: None)
-    report = _run(settings, redis_server, _batch(tmp_path, 5))
+    items = _batch(tmp_path, 5)
+    report = _run(settings, redis_server, items)
     assert report.annotated == 2 and report.failed == {"store unavailable": 3}
+    assert _items_stored(settings, items) == 2
     assert len(calls) == 2 + 1 + backfill_tasks.STORE_RETRIES  # bounded
 
 
@@ -134,16 +145,17 @@ def test_soft_time_limit_reports_the_rest_failed(
 ) -> None:
     from worker import tasks
 
-    real = tasks.annotate_accepted
+    monkeypatch.setattr(backfill_tasks, "STORE_CHUNK", 1)
+    real = tasks._prepare
     calls: list[int] = []
 
-    def slow(raw: bytes, **kwargs: Any) -> Any:
+    def slow(*args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         if len(calls) == 2:
             raise SoftTimeLimitExceeded()
-        return real(raw, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(tasks, "annotate_accepted", slow)
+    monkeypatch.setattr(tasks, "_prepare", slow)
     report = _run(settings, redis_server, _batch(tmp_path, 4))
     assert report.annotated == 1
     assert report.failed == {"time limit (240 s per batch)": 3}
@@ -154,14 +166,14 @@ def test_a_bug_in_one_report_does_not_stop_the_batch(
 ) -> None:
     from worker import tasks
 
-    real = tasks.annotate_accepted
+    real = tasks._prepare
 
-    def buggy(raw: bytes, **kwargs: Any) -> Any:
-        if b"Case 1." in raw:
+    def buggy(*args: Any, **kwargs: Any) -> Any:
+        if b"Case 1." in args[0]:
             raise KeyError("bug")
-        return real(raw, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(tasks, "annotate_accepted", buggy)
+    monkeypatch.setattr(tasks, "_prepare", buggy)
     items = _batch(tmp_path, 3)
     report = _run(settings, redis_server, items)
     assert report.annotated == 2 and report.failed == {"error: KeyError": 1}

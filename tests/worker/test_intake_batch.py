@@ -25,14 +25,14 @@ from sqlalchemy.orm import Session
 from hl7.header import parse_header
 from tests.followup.messages import report
 from tests.hl7.messages import wrap_oru
-from tests.servers import RedisServer
+from tests.servers import MllpDestination, RedisServer
 from worker import celery_app, dlq, journal, keys, outcomes, reconciler, tasks
 from worker.celery_app import BrokerUnavailable
 from worker.followup_store import open_followups
 from worker.listener import Intake
 from worker.settings import Settings
-from worker.store import Store, open_store
-from worker.store_models import Flag, ReportAnnotation
+from worker.store import DeliveryRecord, Store, open_store
+from worker.store_models import DeliveryAttempt, Flag, ReportAnnotation
 
 KNEE = (
     "MRI LEFT KNEE\nFindings:\nBone marrow edema in the medial femoral condyle.\nImpression:\n"
@@ -240,3 +240,49 @@ def test_a_patients_second_report_in_the_batch_reads_the_first(
     assert len(done) == 1 and done[0].adherence == "adherent"
     exams, _ = followups.timeline(done[0].public_id) or ([], [])
     assert [e.course for e in exams] == [None, "progressed"] and exams[1].escalated
+
+
+def _attempts(store: Store) -> list[tuple[str, int, str]]:
+    with Session(store.engine) as session:
+        rows = session.execute(
+            select(DeliveryAttempt.dedupe_key, DeliveryAttempt.attempt, DeliveryAttempt.outcome)
+        ).all()
+    return sorted((key, attempt, outcome) for key, attempt, outcome in rows)
+
+
+@pytest.mark.parametrize("code", ["AA", "AR"])
+def test_batch_task_delivers_and_records_each_result(
+    tmp_path: Path, redis_server: RedisServer, redis_client: redis.Redis, code: str
+) -> None:
+    """With a destination: each result sent on the kept connection, each attempt recorded
+    (one transaction for the batch), each entry settled; a rejected one dead-lettered."""
+    destination = MllpDestination(code=code, validate=False).start()
+    try:
+        settings = Settings(data_dir=tmp_path / "data", destination=destination.address)
+        celery_app.configure(settings, redis_url=redis_server.url)
+        raws = [report(f"D{n}", f"MRN83{n}", KNEE) for n in range(5)]
+        tasks.annotate_batch.run(entries=_entries(redis_client, raws))
+        assert sorted(destination.control_ids()) == sorted(tasks.result_control_id(
+            parse_header(r).dedupe_key, AT.isoformat()) for r in raws)  # fmt: skip
+    finally:
+        destination.stop()
+    outcome = "delivered" if code == "AA" else "rejected"
+    keys_ = sorted(parse_header(r).dedupe_key for r in raws)
+    assert _attempts(open_store(settings)) == [(k, 1, outcome) for k in keys_]
+    assert journal.size(redis_client) == 0
+    letters = dlq.entries(redis_client)
+    assert len(letters) == (0 if code == "AA" else 5)
+    assert all(d.reason == "rejected" and d.stage == dlq.STAGE_DELIVER for d in letters)
+
+
+def test_delivery_attempts_recorded_together_and_once(tmp_path: Path) -> None:
+    store = open_store(Settings(data_dir=tmp_path / "data"))
+    at = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
+    store.record_deliveries(
+        [
+            DeliveryRecord("K1", "R1", 1, "failed", "refused", at),
+            DeliveryRecord("K2", "R2", 1, "delivered", "AA", at),
+        ]
+    )
+    store.record_deliveries([DeliveryRecord("K1", "R1", 1, "delivered", "AA", at)])  # a rerun
+    assert _attempts(store) == [("K1", 1, "delivered"), ("K2", 1, "delivered")]
