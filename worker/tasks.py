@@ -10,6 +10,11 @@ rather than dropped. The result's MSH-10 is derived from the inbound message's
 dedupe key and receipt time: when an annotation runs twice (its worker was
 killed after handing on), both runs build the same result with the same MSH-10,
 so the destination can recognise a repeat.
+
+Messages the listener received together arrive as one `radflag.annotate_batch`
+(their arguments in the journal): their parse and NLP run one by one, their
+store writes share one transaction per round of distinct patients, their
+delivery attempts one more, and their journal entries settle in one round trip.
 """
 
 from __future__ import annotations
@@ -283,25 +288,34 @@ def annotate_batch(self: Task, *, entries: list[str], received_at: str = "") -> 
         log.error("annotate batch over its time limit size=%d: queued one by one", len(items))
         _queue_alone(items)
         return
-    for item, outcome in zip(items, results, strict=True):
-        control_id, dedupe_key = item["control_id"], item["dedupe_key"]
-        try:
-            if isinstance(outcome, InboundMessageError):
-                log.warning("unprocessable after ACK control_id=%s code=%s",
-                            control_id, outcome.hl7_error_code)  # fmt: skip
-                _dead_letter_inbound(item["raw_b64"], control_id, dedupe_key, "unprocessable",
-                                     f"{outcome.hl7_error_code}: {outcome.text}")  # fmt: skip
-            elif isinstance(outcome, Exception):
-                log.error("annotate failed control_id=%s: %s", control_id, type(outcome).__name__)
-                _dead_letter_inbound(item["raw_b64"], control_id, dedupe_key, "failed",
-                                     type(outcome).__name__)  # fmt: skip
-            else:
-                _hand_on(settings, *outcome, dedupe_key, control_id, item["received_at"], later)
-        except TransientError as e:
-            # Stored, but Redis could not take the outcome: the journal entry stays and
-            # the reconciler queues the message again (its rerun is absorbed).
-            log.warning("outcome not kept control_id=%s: %s", control_id, type(e).__name__)
-    later.keep()
+    try:
+        for item, outcome in zip(items, results, strict=True):
+            try:
+                _end_one(settings, item, outcome, later)
+            except TransientError as e:
+                # Stored, but Redis could not take the outcome: the journal entry stays and
+                # the reconciler queues the message again (its rerun is absorbed).
+                log.warning(
+                    "outcome not kept control_id=%s: %s", item["control_id"], type(e).__name__
+                )
+    finally:  # over the time limit too: what was delivered is recorded and settled
+        later.keep()
+
+
+def _end_one(settings: Settings, item: dict[str, str], outcome: Outcome, later: _Later) -> None:
+    """A batch's message after the store: delivered or kept, or dead-lettered with its reason."""
+    control_id, dedupe_key, raw_b64 = item["control_id"], item["dedupe_key"], item["raw_b64"]
+    if isinstance(outcome, InboundMessageError):
+        log.warning(
+            "unprocessable after ACK control_id=%s code=%s", control_id, outcome.hl7_error_code
+        )
+        detail = f"{outcome.hl7_error_code}: {outcome.text}"
+        _dead_letter_inbound(raw_b64, control_id, dedupe_key, "unprocessable", detail)
+    elif isinstance(outcome, Exception):
+        log.error("annotate failed control_id=%s: %s", control_id, type(outcome).__name__)
+        _dead_letter_inbound(raw_b64, control_id, dedupe_key, "failed", type(outcome).__name__)
+    else:
+        _hand_on(settings, *outcome, dedupe_key, control_id, item["received_at"], later)
 
 
 def _queue_alone(items: list[dict[str, str]]) -> None:
