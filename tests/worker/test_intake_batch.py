@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery.exceptions import SoftTimeLimitExceeded
 from kombu.transport.virtual.base import Channel, Message
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -286,3 +287,20 @@ def test_delivery_attempts_recorded_together_and_once(tmp_path: Path) -> None:
     )
     store.record_deliveries([DeliveryRecord("K1", "R1", 1, "delivered", "AA", at)])  # a rerun
     assert _attempts(store) == [("K1", 1, "delivered"), ("K2", 1, "delivered")]
+
+
+def test_batch_over_its_time_limit_queues_each_message_alone(
+    kept: Settings, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slow one is then dead-lettered by the single task's own limit; the others run."""
+
+    def too_slow(items: list[dict[str, str]], settings: Settings) -> list[tasks.Outcome]:
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(tasks, "annotate_accepted_many", too_slow)
+    raws = [report(f"T{n}", f"MRN84{n}", KNEE) for n in range(3)]
+    tasks.annotate_batch.run(entries=_entries(redis_client, raws))
+    queued = [_task(raw) for raw in _queued(redis_client)]
+    assert [name for name, _ in queued] == [keys.TASK_ANNOTATE] * 3
+    assert [kwargs["control_id"] for _, kwargs in queued] == ["T0", "T1", "T2"]
+    assert journal.size(redis_client) == 3  # kept until each one's outcome
