@@ -522,8 +522,11 @@ def scale_listeners(corpus: Path, base: Path, seconds: float) -> dict[int, float
 
 def _messages_queued(client: redis.Redis) -> int:
     """Messages in the annotate queue (a batch task holds several)."""
-    raws = client.lrange(keys.QUEUE_ANNOTATE, 0, -1)
-    return sum(len(keys.task_dedupe_keys(raw)) for raw in raws)  # type: ignore[union-attr]
+    raws: list[bytes] = client.lrange(keys.QUEUE_ANNOTATE, 0, -1)  # type: ignore[assignment]
+    total = 0
+    for raw in raws:
+        total += len(keys.task_dedupe_keys(client, raw))
+    return total
 
 
 def service(

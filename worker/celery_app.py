@@ -24,7 +24,6 @@ import base64
 import functools
 import random
 import socket
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -224,46 +223,23 @@ def task_envelope(task_name: str, kwargs: dict[str, Any]) -> tuple[str, str]:
     return queue, json_dumps(envelope)
 
 
-@dataclass(frozen=True)
-class BatchEnvelope:
-    """An annotate batch task in pieces, for the listener's Lua script to put together.
+def batch_task(batch_id: str, received_at: str) -> tuple[str, str]:
+    """A `radflag.annotate_batch` task as kombu's Redis transport stores it: (queue, JSON).
 
-    The script keeps the messages that are not duplicates and builds the task
-    around their journal entry ids: envelope = `envelope_prefix`, the body as a
-    JSON string (cjson.encode), `envelope_suffix`; body = `body_prefix`, the
-    entry ids as JSON strings joined by ",", `body_suffix`. The body is plain
-    JSON, not base64 as `task_envelope`'s (Lua has no base64): kombu reads a body
-    without `body_encoding` as it is.
+    Built from a template made once per process (Celery's message and its JSON cost
+    the listener 7% of its CPU when built per batch): the task id, delivery tag,
+    batch id and receipt time are put in. The body is plain JSON, not base64 as
+    `task_envelope`'s, so that they can be: kombu reads a body without
+    `body_encoding` as it is.
     """
-
-    queue: str
-    envelope_prefix: str
-    envelope_suffix: str
-    body_prefix: str
-    body_suffix: str
-
-
-def batch_envelope(received_at: str) -> BatchEnvelope:
-    """The pieces of one `radflag.annotate_batch` task (`received_at`: its first message's).
-
-    From a template built once per process (Celery's message and its JSON cost the
-    listener 7% of its CPU when built per batch): new task id, delivery tag and time.
-    """
-    template = _batch_template()
-    values = {_TEMPLATE_ID: _fast_uuid(), _TEMPLATE_TAG: _fast_uuid(), _TEMPLATE_AT: received_at}
-
-    def fill(text: str) -> str:
-        for placeholder, value in values.items():
-            text = text.replace(placeholder, value)
-        return text
-
-    return BatchEnvelope(
-        queue=template.queue,
-        envelope_prefix=template.envelope_prefix,
-        envelope_suffix=fill(template.envelope_suffix),
-        body_prefix=fill(template.body_prefix),
-        body_suffix=template.body_suffix,
-    )
+    queue, template = _batch_template()
+    values = {
+        _TEMPLATE_ID: _fast_uuid(), _TEMPLATE_TAG: _fast_uuid(), _TEMPLATE_BATCH: batch_id,
+        _TEMPLATE_AT: received_at,
+    }  # fmt: skip
+    for placeholder, value in values.items():
+        template = template.replace(placeholder, value)
+    return queue, template
 
 
 def _fast_uuid() -> str:
@@ -273,49 +249,34 @@ def _fast_uuid() -> str:
 
 _TEMPLATE_ID = "00000000-task-id0-0000-radflag00000"
 _TEMPLATE_TAG = "00000000-delivery-tag-radflag000000"
+_TEMPLATE_BATCH = "0000-batch-id-radflag-0000"
 _TEMPLATE_AT = "0000-received-at-radflag-0000"
 
 
 @functools.cache
-def _batch_template() -> BatchEnvelope:
-    return _build_batch_envelope(_TEMPLATE_AT, _TEMPLATE_ID, _TEMPLATE_TAG)
-
-
-def _build_batch_envelope(received_at: str, task_id: str, tag: str) -> BatchEnvelope:
+def _batch_template() -> tuple[str, str]:
     task_name = keys.TASK_ANNOTATE_BATCH
     queue = app.conf.task_routes[task_name]["queue"]
-    kwargs: dict[str, Any] = {"received_at": received_at, "entries": []}
+    kwargs: dict[str, Any] = {"batch": _TEMPLATE_BATCH, "received_at": _TEMPLATE_AT}
     message = app.amqp.as_task_v2(
-        task_id, task_name, kwargs=kwargs, argsrepr="()", kwargsrepr="{'entries': '...'}",
-        origin=_ORIGIN,
+        _TEMPLATE_ID, task_name, kwargs=kwargs, argsrepr="()",
+        kwargsrepr=repr({"batch": _TEMPLATE_BATCH}), origin=_ORIGIN,
     )  # fmt: skip
     properties = dict(
         message.properties,
         delivery_mode=2,
         delivery_info={"exchange": "", "routing_key": queue},
         priority=0,
-        delivery_tag=tag,
+        delivery_tag=_TEMPLATE_TAG,
     )
-    rest = json_dumps(
-        {
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": message.headers,
-            "properties": properties,
-        }
-    )
-    args, _, embed = message.body
-    head = json_dumps([args, {"received_at": received_at}, embed])
-    # '[[], {"received_at": "R"}, {...}]': cut at "}, " after the kwargs, where the
-    # entries go: '[[], {"received_at": "R", "entries": [' ids ']}, {...}]'.
-    cut = head.index("}, ", len(json_dumps(args)))
-    return BatchEnvelope(
-        queue=queue,
-        envelope_prefix='{"body": ',
-        envelope_suffix=", " + rest[1:],
-        body_prefix=head[:cut] + ', "entries": [',
-        body_suffix="]" + head[cut:],
-    )
+    envelope = {
+        "body": json_dumps(message.body),
+        "content-encoding": "utf-8",
+        "content-type": "application/json",
+        "headers": message.headers,
+        "properties": properties,
+    }
+    return queue, json_dumps(envelope)
 
 
 @signals.worker_process_init.connect

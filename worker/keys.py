@@ -50,6 +50,10 @@ UNACKED_INDEX_KEY = "unacked_index"  # kombu's default `unacked_index_key`
 JOURNAL_KEY = "radflag:journal"  # hash: entry id -> JSON (see worker/journal.py)
 JOURNAL_SINCE_KEY = "radflag:journal:since"  # sorted set: entry id -> last activity (epoch s)
 RECONCILE_LOCK_KEY = "radflag:journal:reconciling"  # one reconciler pass at a time
+# Annotate batches (worker/intake_batch.lua): the batch whose task still waits, and each
+# batch's journal entry ids.
+INTAKE_OPEN_KEY = "radflag:intake:open"  # hash: id, n
+BATCH_PREFIX = "radflag:batch:"  # + batch id: list of journal entry ids
 BACKFILL_PREFIX = "radflag:backfill:"  # + run id + ":reports": list of batch reports (JSON)
 
 
@@ -203,13 +207,25 @@ def task_kwargs(raw: bytes | str) -> dict[str, Any] | None:
         return None
 
 
-def task_dedupe_keys(raw: bytes | str) -> list[str]:
-    """The dedupe keys of the messages a queued task carries (a batch's: from its entry ids)."""
+def task_dedupe_keys(client: redis.Redis, raw: bytes | str) -> list[str]:
+    """The dedupe keys of the messages a queued task carries (a batch's: from its entry list)."""
     kwargs = task_kwargs(raw) or {}
-    if isinstance(kwargs.get("entries"), list):
-        return [str(e).split("|", 1)[1] for e in kwargs["entries"] if "|" in str(e)]
+    batch = kwargs.get("batch")
+    if isinstance(batch, str):
+        entries = client.lrange(BATCH_PREFIX + batch, 0, -1)
+        names = [e.decode() if isinstance(e, bytes) else str(e) for e in entries]  # type: ignore[union-attr]
+        return [name.split("|", 1)[1] for name in names if "|" in name]
     key = kwargs.get("dedupe_key")
     return [str(key)] if key else []
+
+
+def queued_messages(client: redis.Redis, queue: str) -> int:
+    """Messages waiting in `queue`: its tasks, each annotate batch counted by its entries."""
+    total = 0
+    for raw in client.lrange(queue, 0, -1):  # type: ignore[union-attr]
+        batch = (task_kwargs(raw) or {}).get("batch")
+        total += int(client.llen(BATCH_PREFIX + batch)) if isinstance(batch, str) else 1  # type: ignore[arg-type]
+    return total
 
 
 def _received_at(raw: bytes) -> datetime | None:

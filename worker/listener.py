@@ -38,7 +38,6 @@ import asyncio
 import base64
 import contextlib
 import itertools
-import json
 import logging
 import os
 import signal
@@ -60,7 +59,7 @@ from hl7.mllp import FrameDecoder, encode_frame
 from hl7.model import MessageHeader
 from hl7.orders import is_event_message, screen_event
 from worker import journal, keys, tls
-from worker.celery_app import BrokerUnavailable, batch_envelope, task_envelope
+from worker.celery_app import BrokerUnavailable, batch_task, task_envelope
 from worker.counters import FLUSH_INTERVAL, ListenerCounts
 from worker.replicas import ReplicaConfirmation
 from worker.settings import Settings
@@ -72,6 +71,16 @@ TLS_HANDSHAKE_TIMEOUT = 30.0
 NOISE_LIMIT = 4096  # printable bytes outside frames tolerated on one connection
 INTAKE_SCRIPT = resources.files("worker").joinpath("intake.lua").read_text()
 INTAKE_BATCH_SCRIPT = resources.files("worker").joinpath("intake_batch.lua").read_text()
+BATCH_LIST_TTL = 7 * 86400  # seconds a batch's entry list is kept if no worker ends it
+OPEN_BATCH_TTL = 30  # seconds a waiting batch takes more messages; then a new one starts
+_BATCH_PREFIX = os.urandom(6).hex()  # this process's batch ids: prefix and counter
+_BATCH_NUMBERS = itertools.count()
+
+
+def next_batch_id() -> str:
+    """A new annotate batch id: unique across listeners (random prefix, process id) and in one."""
+    return f"{_BATCH_PREFIX}{os.getpid()}-{next(_BATCH_NUMBERS)}"
+
 
 # Answering an unreadable MSH still needs delimiters and a version.
 _FALLBACK_HEADER = MessageHeader(
@@ -104,10 +113,15 @@ class Intake:
 
     Group commit: annotate messages that arrive while the previous write is in
     flight (other connections' frames) wait for the next one and go to Redis
-    together, as one annotate batch task (worker/intake_batch.lua, one round
-    trip; worker.tasks.annotate_batch), each still ACKed only once Redis has it.
-    A lone message goes as before, as its own task (worker/intake.lua). Up to
-    `max_batch` messages per write.
+    together, in one Lua call (worker/intake_batch.lua), each still ACKed only
+    once Redis has it. Their journal entry ids join the open batch: the
+    `radflag.annotate_batch` task still waiting in the queue (at most
+    `max_batch` entries, for OPEN_BATCH_TTL seconds). When there is none (a
+    worker took it: worker/batch_take.lua), a new batch starts with its task. So
+    while the workers keep up, a message goes at once in a task of its own or of
+    a few; while they are behind, what waits gathers into full batches, which
+    cost the workers less per message. Orders and appointments go one by one
+    (worker/intake.lua).
     """
 
     def __init__(
@@ -171,10 +185,7 @@ class Intake:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 try:
-                    if len(batch) == 1:
-                        answers = [await self._write_one(keys.TASK_ANNOTATE, batch[0].kwargs)]
-                    else:
-                        answers = await self._write_batch(batch)
+                    answers = await self._write_batch(batch)
                 except BrokerUnavailable as e:
                     for waiting in batch:
                         if not waiting.done.done():
@@ -194,12 +205,16 @@ class Intake:
 
     async def _write_batch(self, batch: list[_Pending]) -> list[bool]:
         """One Lua call for the batch; whether each was queued (False: a duplicate)."""
-        parts = batch_envelope(batch[0].kwargs["received_at"])
+        batch_id = next_batch_id()
+        queue, task = batch_task(batch_id, batch[0].kwargs["received_at"])
         now = repr(time.time())
-        script_keys = [parts.queue, keys.JOURNAL_KEY, keys.JOURNAL_SINCE_KEY]
+        script_keys = [
+            queue, keys.JOURNAL_KEY, keys.JOURNAL_SINCE_KEY, keys.INTAKE_OPEN_KEY,
+            keys.BATCH_PREFIX + batch_id,
+        ]  # fmt: skip
         script_args: list[str | int] = [
-            self.duplicate_window, now, parts.envelope_prefix, parts.envelope_suffix,
-            parts.body_prefix, parts.body_suffix,
+            self.duplicate_window, now, task, batch_id, self.max_batch, BATCH_LIST_TTL,
+            OPEN_BATCH_TTL, keys.BATCH_PREFIX,
         ]  # fmt: skip
         for waiting in batch:
             script_keys.append(waiting.dedupe)
@@ -207,7 +222,6 @@ class Intake:
                 waiting.kwargs["received_at"],
                 waiting.entry,
                 journal.encode(keys.TASK_ANNOTATE, waiting.kwargs),
-                json.dumps(waiting.entry),
             ]
         try:
             if not self.replicas.required:

@@ -120,13 +120,13 @@ def dedupe_keys_in_flight(client: redis.Redis) -> set[str]:
         while True:
             chunk = client.lrange(queue, start, start + SCAN_CHUNK - 1)
             for raw in chunk:  # type: ignore[union-attr]
-                found.update(keys.task_dedupe_keys(raw))
+                found.update(keys.task_dedupe_keys(client, raw))
             if len(chunk) < SCAN_CHUNK:  # type: ignore[arg-type]
                 break
             start += SCAN_CHUNK
     for _tag, raw in client.hscan_iter(keys.UNACKED_KEY, count=SCAN_CHUNK):
         with contextlib.suppress(ValueError, TypeError, IndexError):
-            found.update(keys.task_dedupe_keys(json.dumps(json.loads(raw)[0])))
+            found.update(keys.task_dedupe_keys(client, json.dumps(json.loads(raw)[0])))
     found.discard("")
     return found
 

@@ -53,6 +53,7 @@ from worker.delivery import (
 )
 from worker.followup_store import open_followups
 from worker.followup_tasks import TrackedReport, plan_tracking, record_tracked
+from worker.intake_batches import end_batch, take_batch
 from worker.metrics import end_to_end_commands
 from worker.reports import annotate_report
 from worker.settings import Settings, _parse_hostport
@@ -256,14 +257,15 @@ class _Later:
 
 
 @app.task(name=keys.TASK_ANNOTATE_BATCH, bind=True, max_retries=None, Request=_REQUEST)
-def annotate_batch(self: Task, *, entries: list[str], received_at: str = "") -> None:
-    """Annotate the messages of many journal entries, their store writes together.
+def annotate_batch(self: Task, *, batch: str, received_at: str = "") -> None:
+    """Annotate the messages of an intake batch, their store writes together.
 
-    The listener queues one of these for the messages that arrive while its
-    previous Redis write is in flight (worker/listener.py): the arguments of each
-    are in its journal entry, written by the same atomic call that queued this
-    task. An entry no longer in the journal was settled (a rerun of this batch,
-    or its message was queued again alone by the reconciler and is done): it is
+    The listener adds messages to a batch while its task waits in the queue
+    (worker/listener.py, worker/intake_batches.py): the arguments of each are
+    in its journal entry, written by the same atomic call that added it. The
+    task takes the batch (closing it to more messages) and reads the entries;
+    one no longer in the journal was settled (a rerun of this batch, or its
+    message was queued again alone by the reconciler and is done): it is
     skipped. `received_at` is the first message's receipt (for the queue's age).
 
     Each message then ends as `annotate_message` would end it: delivered, kept,
@@ -273,8 +275,9 @@ def annotate_batch(self: Task, *, entries: list[str], received_at: str = "") -> 
     queued on its own, where the time limit dead-letters the one that is slow.
     """
     settings = current_settings()
+    client = outcomes.broker_client()
     try:
-        loaded = journal.load(outcomes.broker_client(), entries, touch=True)
+        loaded = journal.load(client, take_batch(client, batch), touch=True)
     except redis.RedisError as e:
         raise _store_retry(self, TransientError(f"journal unavailable: {type(e).__name__}")) from e
     items = [entry.kwargs for entry in loaded if entry.task == keys.TASK_ANNOTATE]
@@ -287,6 +290,7 @@ def annotate_batch(self: Task, *, entries: list[str], received_at: str = "") -> 
     except SoftTimeLimitExceeded:
         log.error("annotate batch over its time limit size=%d: queued one by one", len(items))
         _queue_alone(items)
+        _end_batch(client, batch)
         return
     try:
         for item, outcome in zip(items, results, strict=True):
@@ -300,6 +304,14 @@ def annotate_batch(self: Task, *, entries: list[str], received_at: str = "") -> 
                 )
     finally:  # over the time limit too: what was delivered is recorded and settled
         later.keep()
+    _end_batch(client, batch)
+
+
+def _end_batch(client: redis.Redis, batch: str) -> None:
+    try:
+        end_batch(client, batch)
+    except redis.RedisError as e:  # the list expires on its own
+        log.warning("batch list not removed: %s", type(e).__name__)
 
 
 def _end_one(settings: Settings, item: dict[str, str], outcome: Outcome, later: _Later) -> None:

@@ -30,6 +30,7 @@ from tests.servers import MllpDestination, RedisServer
 from worker import celery_app, dlq, journal, keys, outcomes, reconciler, tasks
 from worker.celery_app import BrokerUnavailable
 from worker.followup_store import open_followups
+from worker.intake_batches import end_batch, take_batch
 from worker.listener import Intake
 from worker.settings import Settings
 from worker.store import DeliveryRecord, Store, open_store
@@ -85,6 +86,12 @@ def _task(raw: bytes) -> tuple[str, dict[str, object]]:
     return message.headers["task"], message.decode()[1]
 
 
+def _entries_of(client: redis.Redis, raw: bytes) -> list[str]:
+    """The journal entry ids a queued batch task holds (without taking the batch)."""
+    _, kwargs = _task(raw)
+    return [e.decode() for e in client.lrange(keys.BATCH_PREFIX + str(kwargs["batch"]), 0, -1)]  # type: ignore[union-attr]
+
+
 def test_messages_arriving_together_are_one_task_naming_each(
     redis_server: RedisServer, redis_client: redis.Redis, publishing: Settings
 ) -> None:
@@ -95,27 +102,38 @@ def test_messages_arriving_together_are_one_task_naming_each(
     name, kwargs = _task(queued[0])
     assert name == keys.TASK_ANNOTATE_BATCH
     dedupe = [parse_header(r).dedupe_key for r in raws]
-    assert kwargs["entries"] == [outcomes.annotate_entry(k) for k in dedupe]
+    entries = _entries_of(redis_client, queued[0])
+    assert entries == [outcomes.annotate_entry(k) for k in dedupe]
     assert kwargs["received_at"] == AT.isoformat()
     # Each message is in the journal with its own arguments, and marked against resends.
-    loaded = journal.load(redis_client, kwargs["entries"])  # type: ignore[arg-type]
+    loaded = journal.load(redis_client, entries)
     assert [base64.b64decode(e.kwargs["raw_b64"]) for e in loaded] == raws
     assert all(redis_client.exists(keys.dedupe_redis_key(k)) for k in dedupe)
     # What operators and the reconciler read of a queued task.
-    assert keys.task_dedupe_keys(queued[0]) == dedupe
+    assert keys.task_dedupe_keys(redis_client, queued[0]) == dedupe
     assert reconciler.dedupe_keys_in_flight(redis_client) == set(dedupe)
     age = keys.oldest_waiting_age(redis_client, keys.QUEUE_ANNOTATE, now=AT)
     assert age == 0.0
 
 
-def test_a_lone_message_is_its_own_task(
+def test_messages_join_the_batch_that_waits_until_a_worker_takes_it(
     redis_server: RedisServer, redis_client: redis.Redis, publishing: Settings
 ) -> None:
-    raw = _messages(1, "ONE")[0]
-    assert _accept_together(redis_server, [raw]) == [True]
-    [queued] = _queued(redis_client)
-    name, kwargs = _task(queued)
-    assert name == keys.TASK_ANNOTATE and base64.b64decode(str(kwargs["raw_b64"])) == raw
+    """While the workers are behind, what arrives gathers in the waiting batch (lone
+    messages too); once a worker took it, the next message starts a new one."""
+    first, second, third = _messages(3, "A"), _messages(1, "B"), _messages(2, "C")
+    assert _accept_together(redis_server, first) == [True] * 3
+    assert _accept_together(redis_server, second) == [True]  # the batch still waits
+    [waiting] = _queued(redis_client)
+    batch = str(_task(waiting)[1]["batch"])
+    taken = take_batch(redis_client, batch)  # a worker starts it
+    assert taken == [outcomes.annotate_entry(parse_header(r).dedupe_key) for r in first + second]
+    assert _accept_together(redis_server, third) == [True, True]
+    queued = _queued(redis_client)
+    assert len(queued) == 2 and [len(_entries_of(redis_client, q)) for q in queued] == [4, 2]
+    assert take_batch(redis_client, batch) == taken  # a rerun reads the same entries
+    end_batch(redis_client, batch)
+    assert take_batch(redis_client, batch) == []
 
 
 def test_duplicates_are_answered_as_duplicates_within_and_across_writes(
@@ -128,23 +146,24 @@ def test_duplicates_are_answered_as_duplicates_within_and_across_writes(
         False,
         True,
     ]
-    tasks_ = [_task(raw) for raw in _queued(redis_client)]
-    assert [len(kw.get("entries", [None])) for _, kw in tasks_] == [4, 1]  # type: ignore[arg-type]
+    [queued] = _queued(redis_client)  # the new one joined the waiting batch
+    assert len(_entries_of(redis_client, queued)) == 5
     assert journal.size(redis_client) == 5
 
 
-def test_at_most_max_batch_per_write(
+def test_at_most_max_batch_per_batch(
     redis_server: RedisServer, redis_client: redis.Redis, publishing: Settings
 ) -> None:
     assert _accept_together(redis_server, _messages(10, "MAX"), max_batch=4) == [True] * 10
+    assert _accept_together(redis_server, _messages(1, "MAY"), max_batch=4) == [True]
     queued = _queued(redis_client)
-    sizes = [len(_task(raw)[1].get("entries", [None])) for raw in queued]  # type: ignore[arg-type]
-    assert sizes == [4, 4, 2]
-    # Built from one template, each is a task of its own: its own id and delivery tag.
+    assert [len(_entries_of(redis_client, raw)) for raw in queued] == [4, 4, 3]
+    # Built from one template, each is a task of its own: its own id, tag and batch.
     envelopes = [json.loads(raw) for raw in queued]
     assert len({e["headers"]["id"] for e in envelopes}) == 3
     assert all(e["headers"]["id"] == e["properties"]["correlation_id"] for e in envelopes)
     assert len({e["properties"]["delivery_tag"] for e in envelopes}) == 3
+    assert len({str(_task(raw)[1]["batch"]) for raw in queued}) == 3
 
 
 def test_broker_down_reaches_every_waiter(redis_server: RedisServer, publishing: Settings) -> None:
@@ -169,8 +188,8 @@ def kept(tmp_path: Path, redis_server: RedisServer) -> Settings:
     return settings
 
 
-def _entries(client: redis.Redis, raws: list[bytes]) -> list[str]:
-    """Journal `raws` as the listener does; their entry ids."""
+def _batch(client: redis.Redis, raws: list[bytes], *extra_entries: str) -> str:
+    """Journal `raws` and gather them in a batch, as the listener does; the batch id."""
     entries = []
     pipe = client.pipeline(transaction=True)
     for raw in raws:
@@ -182,8 +201,10 @@ def _entries(client: redis.Redis, raws: list[bytes]) -> list[str]:
         entry = outcomes.annotate_entry(header.dedupe_key)
         journal.add_to_pipeline(pipe, entry, keys.TASK_ANNOTATE, kwargs, now=time.time())
         entries.append(entry)
+    batch = f"test-{time.monotonic_ns()}"
+    pipe.rpush(keys.BATCH_PREFIX + batch, *entries, *extra_entries)
     pipe.execute()
-    return entries
+    return batch
 
 
 def _flags(store: Store, raw: bytes) -> list[str] | None:
@@ -200,12 +221,13 @@ def test_batch_task_stores_each_message_and_settles_it(
     kept: Settings, redis_client: redis.Redis
 ) -> None:
     raws = [report(f"B{n}", f"MRN80{n}", KNEE) for n in range(6)]
-    entries = _entries(redis_client, raws)
-    tasks.annotate_batch.run(entries=[*entries, "radflag.annotate|gone|settled|X"])
+    batch = _batch(redis_client, raws, "radflag.annotate|gone|settled|X")
+    tasks.annotate_batch.run(batch=batch)
     store = open_store(kept)
     for raw in raws:
         assert _flags(store, raw), "each knee report is stored, flagged"
     assert journal.size(redis_client) == 0
+    assert not redis_client.exists(keys.BATCH_PREFIX + batch)  # the batch ended
     # Each report's recommendation became a follow-up of its own patient.
     assert len(open_followups(kept).listing(status="open")) == 6
 
@@ -215,8 +237,7 @@ def test_batch_task_dead_letters_the_unprocessable_one_and_stores_the_rest(
 ) -> None:
     good = [report(f"G{n}", f"MRN81{n}", KNEE) for n in range(3)]
     no_text = report("BAD1", "MRN8199", KNEE).split(b"\rOBX|")[0] + b"\r"
-    entries = _entries(redis_client, [good[0], no_text, *good[1:]])
-    tasks.annotate_batch.run(entries=entries)
+    tasks.annotate_batch.run(batch=_batch(redis_client, [good[0], no_text, *good[1:]]))
     letters = dlq.entries(redis_client)
     assert [(d.control_id, d.stage, d.reason) for d in letters] == [
         ("BAD1", dlq.STAGE_ANNOTATE, "unprocessable")
@@ -235,7 +256,7 @@ def test_a_patients_second_report_in_the_batch_reads_the_first(
     first = report("S1", "MRN8200", KNEE)
     later = report("S2", "MRN8200", LATER, at="20260210090000")
     other = report("S3", "MRN8201", KNEE)
-    tasks.annotate_batch.run(entries=_entries(redis_client, [first, other, later]))
+    tasks.annotate_batch.run(batch=_batch(redis_client, [first, other, later]))
     followups = open_followups(kept)
     done = followups.listing(status="completed")
     assert len(done) == 1 and done[0].adherence == "adherent"
@@ -262,7 +283,7 @@ def test_batch_task_delivers_and_records_each_result(
         settings = Settings(data_dir=tmp_path / "data", destination=destination.address)
         celery_app.configure(settings, redis_url=redis_server.url)
         raws = [report(f"D{n}", f"MRN83{n}", KNEE) for n in range(5)]
-        tasks.annotate_batch.run(entries=_entries(redis_client, raws))
+        tasks.annotate_batch.run(batch=_batch(redis_client, raws))
         assert sorted(destination.control_ids()) == sorted(tasks.result_control_id(
             parse_header(r).dedupe_key, AT.isoformat()) for r in raws)  # fmt: skip
     finally:
@@ -299,7 +320,7 @@ def test_batch_over_its_time_limit_queues_each_message_alone(
 
     monkeypatch.setattr(tasks, "annotate_accepted_many", too_slow)
     raws = [report(f"T{n}", f"MRN84{n}", KNEE) for n in range(3)]
-    tasks.annotate_batch.run(entries=_entries(redis_client, raws))
+    tasks.annotate_batch.run(batch=_batch(redis_client, raws))
     queued = [_task(raw) for raw in _queued(redis_client)]
     assert [name for name, _ in queued] == [keys.TASK_ANNOTATE] * 3
     assert [kwargs["control_id"] for _, kwargs in queued] == ["T0", "T1", "T2"]

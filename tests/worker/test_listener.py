@@ -65,7 +65,7 @@ def test_pipelined_frames_answered_in_order(
     blob = b"".join(encode_frame(m) for m in messages)
     answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, [blob], 10))
     assert _codes(answers) == [("AA", f"P{i}") for i in range(10)]
-    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 10
+    assert keys.queued_messages(redis_client, keys.QUEUE_ANNOTATE) == 10
 
 
 def test_frame_split_at_every_byte(
@@ -88,7 +88,7 @@ def test_duplicate_acknowledged_but_queued_once(
     blob = b"".join(encode_frame(m) for m in (first, first, other))
     answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, [blob], 3))
     assert _codes(answers) == [("AA", "DUP1"), ("AA", "DUP1"), ("AA", "DUP2")]
-    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 2
+    assert keys.queued_messages(redis_client, keys.QUEUE_ANNOTATE) == 2
     assert redis_client.ttl(keys.dedupe_redis_key("RIS|GENHOSP|DUP1")) > 0
 
 
@@ -298,7 +298,7 @@ def test_many_connections_at_once(
     queued = [
         key
         for raw in redis_client.lrange(keys.QUEUE_ANNOTATE, 0, -1)  # type: ignore[union-attr]
-        for key in keys.task_dedupe_keys(raw)
+        for key in keys.task_dedupe_keys(redis_client, raw)
     ]
     assert sorted(queued) == sorted(f"RIS|GENHOSP|M{c}-{i}" for c in range(50) for i in range(3))
     assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) < 150  # some went together

@@ -284,4 +284,4 @@ def test_cli_listen_and_send_over_tls(
     assert "(TLS)" in log and "TLS handshake failed" in log
     assert REPORT not in log
     assert delivered.code == "AA"
-    assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) == 2
+    assert keys.queued_messages(redis_client, keys.QUEUE_ANNOTATE) == 2
