@@ -11,10 +11,11 @@ dedupe key and receipt time: when an annotation runs twice (its worker was
 killed after handing on), both runs build the same result with the same MSH-10,
 so the destination can recognise a repeat.
 
-Messages the listener received together arrive as one `radflag.annotate_batch`
-(their arguments in the journal): their parse and NLP run one by one, their
-store writes share one transaction per round of distinct patients, their
-delivery attempts one more, and their journal entries settle in one round trip.
+The listener queues accepted reports in batches (`radflag.annotate_batch`, the
+arguments of each in the journal; worker/intake_batches.py): their parse and NLP
+run one by one, their store writes share one transaction per round of distinct
+patients, their delivery attempts one more, and their journal entries settle in
+one round trip.
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ def test_ack_waits_for_the_replica_and_refuses_without_it(
     queued, took = _accept(primary.url, second, min_replicas=1, timeout=2.0)
     assert not queued
     assert took < 2.0
-    assert redis.Redis(port=replica.port).llen(keys.QUEUE_ANNOTATE) == 2
+    assert keys.queued_messages(redis.Redis(port=replica.port), keys.QUEUE_ANNOTATE) == 2
 
 
 def test_without_min_replicas_no_wait_is_sent(

@@ -156,9 +156,13 @@ def test_status_and_metrics_agree_with_what_was_sent(service_run: ServiceRun) ->
     flags = {dict(k[1])["code"]: v for k, v in samples.items() if k[0] == "radflag_flags_total"}
     assert flags == status["store"]["flags"] and sum(flags.values()) > 0
     assert samples[("radflag_workers_alive", ())] >= 1
-    annotate = (("task", "radflag.annotate"),)
-    if ("radflag_task_duration_seconds_count", annotate) in samples:  # timing installed
-        assert samples[("radflag_task_duration_seconds_count", annotate)] >= n
+    assert samples[("radflag_annotations_total", ())] == n
+    timed = [
+        samples.get(("radflag_task_duration_seconds_count", (("task", name),)), 0.0)
+        for name in ("radflag.annotate", "radflag.annotate_batch")
+    ]
+    if any(timed):  # timing installed: each task timed, a batch task holding several messages
+        assert 1 <= sum(timed) <= n
 
     # /readyz pings the workers for half a second, as a probe would; on a loaded
     # machine one ping can miss it, so ask again as a probe does (bounded).
