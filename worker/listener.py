@@ -72,7 +72,7 @@ NOISE_LIMIT = 4096  # printable bytes outside frames tolerated on one connection
 INTAKE_SCRIPT = resources.files("worker").joinpath("intake.lua").read_text()
 INTAKE_BATCH_SCRIPT = resources.files("worker").joinpath("intake_batch.lua").read_text()
 BATCH_LIST_TTL = 7 * 86400  # seconds a batch's entry list is kept if no worker ends it
-OPEN_BATCH_TTL = 30  # seconds a waiting batch takes more messages; then a new one starts
+OPEN_BATCH_TTL = 5  # seconds a waiting batch takes more messages; then a new one starts
 _BATCH_PREFIX = os.urandom(6).hex()  # this process's batch ids: prefix and counter
 _BATCH_NUMBERS = itertools.count()
 
