@@ -199,22 +199,34 @@ def task_envelope(task_name: str, kwargs: dict[str, Any]) -> tuple[str, str]:
     LPUSH it inside its own Lua script (duplicate check, queueing and mark in
     one atomic round trip). A Celery worker cannot tell the two apart.
     """
-    queue = app.conf.task_routes[task_name]["queue"]
-    task_id = uuid()
-    message = app.amqp.as_task_v2(
-        task_id, task_name, kwargs=kwargs, argsrepr="()", kwargsrepr=safe_kwargsrepr(kwargs),
-        origin=_ORIGIN,
+    return _envelope(
+        task_name, kwargs, task_id=uuid(), tag=uuid(), kwargsrepr=safe_kwargsrepr(kwargs),
+        base64_body=True,
     )  # fmt: skip
+
+
+def _envelope(
+    task_name: str, kwargs: dict[str, Any], *, task_id: str, tag: str, kwargsrepr: str,
+    base64_body: bool,
+) -> tuple[str, str]:  # fmt: skip
+    """(queue, the task as kombu's Redis transport stores it); the body base64 or plain JSON."""
+    queue = app.conf.task_routes[task_name]["queue"]
+    message = app.amqp.as_task_v2(
+        task_id, task_name, kwargs=kwargs, argsrepr="()", kwargsrepr=kwargsrepr, origin=_ORIGIN
+    )
     properties = dict(
         message.properties,
         delivery_mode=2,
         delivery_info={"exchange": "", "routing_key": queue},
         priority=0,
-        body_encoding="base64",
-        delivery_tag=uuid(),
+        delivery_tag=tag,
     )
+    body = json_dumps(message.body)
+    if base64_body:
+        properties["body_encoding"] = "base64"
+        body = base64.b64encode(body.encode()).decode("ascii")
     envelope = {
-        "body": base64.b64encode(json_dumps(message.body).encode()).decode("ascii"),
+        "body": body,
         "content-encoding": "utf-8",
         "content-type": "application/json",
         "headers": message.headers,
@@ -255,28 +267,11 @@ _TEMPLATE_AT = "0000-received-at-radflag-0000"
 
 @functools.cache
 def _batch_template() -> tuple[str, str]:
-    task_name = keys.TASK_ANNOTATE_BATCH
-    queue = app.conf.task_routes[task_name]["queue"]
     kwargs: dict[str, Any] = {"batch": _TEMPLATE_BATCH, "received_at": _TEMPLATE_AT}
-    message = app.amqp.as_task_v2(
-        _TEMPLATE_ID, task_name, kwargs=kwargs, argsrepr="()",
-        kwargsrepr=repr({"batch": _TEMPLATE_BATCH}), origin=_ORIGIN,
+    return _envelope(
+        keys.TASK_ANNOTATE_BATCH, kwargs, task_id=_TEMPLATE_ID, tag=_TEMPLATE_TAG,
+        kwargsrepr=repr({"batch": _TEMPLATE_BATCH}), base64_body=False,
     )  # fmt: skip
-    properties = dict(
-        message.properties,
-        delivery_mode=2,
-        delivery_info={"exchange": "", "routing_key": queue},
-        priority=0,
-        delivery_tag=_TEMPLATE_TAG,
-    )
-    envelope = {
-        "body": json_dumps(message.body),
-        "content-encoding": "utf-8",
-        "content-type": "application/json",
-        "headers": message.headers,
-        "properties": properties,
-    }
-    return queue, json_dumps(envelope)
 
 
 @signals.worker_process_init.connect
