@@ -21,6 +21,7 @@ one round trip.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -420,24 +421,27 @@ def annotate_accepted_many(items: list[dict[str, str]], settings: Settings) -> l
     return [o if o is not None else RuntimeError("not annotated") for o in outcomes_]
 
 
+@dataclasses.dataclass
 class _Prepared:
     """One message between its CPU work and its store unit."""
 
-    def __init__(
-        self, raw: bytes, control_id: str, dedupe_key: str, received_at: str, ack_code: str,
-        report: Report, annotation: Annotation,
-    ) -> None:  # fmt: skip
-        self.raw = raw
-        self.control_id = control_id
-        self.dedupe_key = dedupe_key
-        self.received_at = received_at
-        self.ack_code = ack_code
-        self.report = report
-        self.annotation = annotation
-        self.result_id = result_control_id(dedupe_key, received_at)
-        self.at = datetime.fromisoformat(received_at)
-        self.tracked = TrackedReport([], [])
-        self.result: bytes | None = None
+    raw: bytes
+    control_id: str
+    dedupe_key: str
+    received_at: str
+    ack_code: str
+    report: Report
+    annotation: Annotation
+    tracked: TrackedReport = dataclasses.field(default_factory=lambda: TrackedReport([], []))
+    result: bytes | None = None
+
+    @property
+    def result_id(self) -> str:
+        return result_control_id(self.dedupe_key, self.received_at)
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromisoformat(self.received_at)
 
     def plan(self, settings: Settings) -> None:
         """Plan the follow-ups (reads the store; TransientError when it is down)."""
