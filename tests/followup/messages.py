@@ -4,6 +4,16 @@ from __future__ import annotations
 
 from hl7.text import escape
 
+# A left knee report with a recommendation, and the next one: progressed, with collapse.
+KNEE = (
+    "MRI LEFT KNEE\nFindings:\nBone marrow edema in the medial femoral condyle.\nImpression:\n"
+    "Medial femoral condyle bone marrow edema. Follow-up MRI in 6-8 weeks is recommended."
+)
+LATER = (
+    "MRI LEFT KNEE\nComparison: prior MRI.\nFindings:\nThe bone marrow edema in the medial "
+    "femoral condyle has progressed, with subchondral collapse.\nImpression:\nProgression."
+)
+
 
 def _msh(message_type: str, control_id: str, sent: str = "20260105093000") -> str:
     return f"MSH|^~\\&|RIS|GENHOSP|RADFLAG|GENHOSP|{sent}||{message_type}|{control_id}|P|2.5.1"

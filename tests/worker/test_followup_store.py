@@ -13,21 +13,13 @@ from followup.events import clinical_event
 from followup.status import StatusError
 from hl7.extract import extract_report
 from hl7.orders import read_event
-from tests.followup.messages import appointment, order, report
+from tests.followup.messages import KNEE, LATER, appointment, order, report
 from tests.pg import PostgresServer, running_postgres
 from worker.followup_store import ExamRecord, FollowupStore, open_followups
 from worker.followup_tasks import track_report
 from worker.reports import annotate_report
 from worker.settings import Settings
 
-KNEE = (
-    "MRI LEFT KNEE\nFindings:\nBone marrow edema in the medial femoral condyle.\nImpression:\n"
-    "Medial femoral condyle bone marrow edema. Follow-up MRI in 6-8 weeks is recommended."
-)
-LATER = (
-    "MRI LEFT KNEE\nComparison: prior MRI.\nFindings:\nThe bone marrow edema in the medial "
-    "femoral condyle has progressed, with subchondral collapse.\nImpression:\nProgression."
-)
 RECEIVED = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hl7.header import parse_header
-from tests.followup.messages import report
+from tests.followup.messages import KNEE, LATER, report
 from tests.hl7.messages import wrap_oru
 from tests.servers import MllpDestination, RedisServer
 from worker import celery_app, dlq, journal, keys, outcomes, reconciler, tasks
@@ -36,14 +36,6 @@ from worker.settings import Settings
 from worker.store import DeliveryRecord, Store, open_store
 from worker.store_models import DeliveryAttempt, Flag, ReportAnnotation
 
-KNEE = (
-    "MRI LEFT KNEE\nFindings:\nBone marrow edema in the medial femoral condyle.\nImpression:\n"
-    "Medial femoral condyle bone marrow edema. Follow-up MRI in 6-8 weeks is recommended."
-)
-LATER = (
-    "MRI LEFT KNEE\nComparison: prior MRI.\nFindings:\nThe bone marrow edema in the medial "
-    "femoral condyle has progressed, with subchondral collapse.\nImpression:\nProgression."
-)
 AT = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
 
