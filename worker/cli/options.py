@@ -79,7 +79,7 @@ HELP: dict[str, str] = {
     "redis_replica_timeout": "Seconds WAIT may take for them.",
     "task_events": "Workers send Celery task events from the start (Flower turns them on itself).",
     "delivery_inline": "The annotate task sends its result itself while the destination is fast.",
-    "intake_batch": "Messages arriving together the listener queues as one task (1: one each).",
+    "intake_batch": "Most reports per annotate batch task, which grows while workers lag (1: one).",
 }
 # Secrets are settings too, but only from the environment: a command line is visible
 # to every user of the machine (ps, /proc) and lands in shell histories.
