@@ -520,15 +520,6 @@ def scale_listeners(corpus: Path, base: Path, seconds: float) -> dict[int, float
         server.stop()
 
 
-def _messages_queued(client: redis.Redis) -> int:
-    """Messages in the annotate queue (a batch task holds several)."""
-    raws: list[bytes] = client.lrange(keys.QUEUE_ANNOTATE, 0, -1)  # type: ignore[assignment]
-    total = 0
-    for raw in raws:
-        total += len(keys.task_dedupe_keys(client, raw))
-    return total
-
-
 def service(
     args: argparse.Namespace, reports: list[dict[str, Any]], base: Path
 ) -> dict[int, float]:
@@ -543,9 +534,9 @@ def service(
         ack_rate(port, source, 8, 0.5)  # warm up the listener's pools
         rates = {}
         for connections in (1, 8):
-            before = _messages_queued(client)
+            before = keys.queued_messages(client, keys.QUEUE_ANNOTATE)
             rate, counts = ack_rate(port, source, connections, args.seconds)
-            queued = _messages_queued(client) - before
+            queued = keys.queued_messages(client, keys.QUEUE_ANNOTATE) - before
             assert queued == counts["AA"], (queued, counts)  # every AA is in Redis
             rates[connections] = rate
             row(f"radflag listener: durable ACKs/s over {connections} connection(s)",

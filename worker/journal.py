@@ -112,12 +112,7 @@ def settle(client: redis.Redis, entry: str, also: Callable[[Any], None] | None =
 
     `also(pipe)` may queue more commands (the task's metrics) on the same round trip.
     """
-    pipe = client.pipeline(transaction=True)
-    pipe.hdel(keys.JOURNAL_KEY, entry)
-    pipe.zrem(keys.JOURNAL_SINCE_KEY, entry)
-    if also is not None:
-        also(pipe)
-    pipe.execute()
+    settle_many(client, [entry], also)
 
 
 def settle_many(

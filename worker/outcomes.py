@@ -70,10 +70,7 @@ def settle(entry: str, also: Callable[[Any], None] | None = None) -> None:
 
     `also(pipe)` queues more commands on the same round trip (see journal.settle).
     """
-    try:
-        journal.settle(broker_client(), entry, also)
-    except redis.RedisError as e:
-        raise TransientError(f"journal unavailable: {type(e).__name__}") from e
+    settle_many([entry], also)
 
 
 def settle_many(entries: list[str], also: Callable[[Any], None] | None = None) -> None:
