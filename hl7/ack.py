@@ -23,6 +23,7 @@ after the message is durably queued.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from hl7.errors import DataTypeError, InboundMessageError, SegmentSequenceError
@@ -145,6 +146,7 @@ def parse_ack(message: bytes) -> AckInfo:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _version_tuple(version: str) -> tuple[int, ...]:
     try:
         return tuple(int(p) for p in version.split("."))

@@ -116,13 +116,18 @@ def _plain_text_report(message: bytes, separator: str) -> bool:
     fifth of its CPU.
     """
     text_obx, encapsulated_obx, filled_text_obx = _obx_type_patterns(separator)
+    sep = separator.encode("latin-1")
+    # No "|ED|" or "|RP|" anywhere: no OBX can be encapsulated, the first filled text OBX decides.
+    maybe_encapsulated = sep + b"ED" + sep in message or sep + b"RP" + sep in message
     text = filled = False
-    for start in _obx_starts(message, separator.encode("latin-1")):
-        if encapsulated_obx.match(message, start):
+    for start in _obx_starts(message, sep):
+        if maybe_encapsulated and encapsulated_obx.match(message, start):
             return False
         if not filled and text_obx.match(message, start):
             text = True
             filled = filled_text_obx.match(message, start) is not None
+            if filled and not maybe_encapsulated:
+                return True
     return text and filled
 
 

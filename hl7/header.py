@@ -10,6 +10,7 @@ ASCII in practice), then only that segment is decoded and split.
 
 from __future__ import annotations
 
+import functools
 import string
 
 from hl7.errors import (
@@ -54,8 +55,12 @@ def parse_header(message: bytes) -> MessageHeader:
     if not segment.startswith(b"MSH"):
         raise SegmentSequenceError("message does not start with an MSH segment")
     delimiters = _delimiters(segment)
-    character_set = _field(segment.decode("iso-8859-1"), delimiters, 18)
-    text = decode_message(segment, _first(character_set, delimiters))
+    latin = segment.decode("iso-8859-1")
+    character_set = _first(_field(latin.split(delimiters.field), 18), delimiters)
+    # An ASCII MSH (nearly all) reads the same in UTF-8 and the Latin-1 view.
+    text = (
+        latin if not character_set and segment.isascii() else decode_message(segment, character_set)
+    )
     return _header_from_msh(text, delimiters)
 
 
@@ -97,8 +102,13 @@ def _delimiters(segment: bytes) -> Delimiters:
     if len(segment) < 8:
         raise RequiredFieldMissing("MSH is too short to hold MSH-1 and MSH-2")
     field_separator = chr(segment[3])
-    head = segment.decode("iso-8859-1")
-    encoding_characters = head[4:].split(field_separator, 1)[0]
+    head = segment[4:20].decode("iso-8859-1")  # MSH-2 is at most 5 characters
+    return _checked_delimiters(field_separator, head.split(field_separator, 1)[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_delimiters(field_separator: str, encoding_characters: str) -> Delimiters:
+    """Delimiters for MSH-1 and MSH-2, or DataTypeError (cached: senders keep theirs)."""
     # Printable ASCII punctuation only: anything else (NUL, C1 controls, Latin-1
     # letters) would change bytes when the ACK is encoded, and the ACK could not
     # be read back (found by fuzzing: tests/fixtures/fuzz/header/).
@@ -118,9 +128,11 @@ def _delimiters(segment: bytes) -> Delimiters:
     return delimiters
 
 
-def _field(msh: str, d: Delimiters, number: int) -> str:
-    """MSH-n as received (MSH-1 is the separator itself, so MSH-n is split index n-1)."""
-    fields = msh.split(d.field)
+def _field(fields: list[str], number: int) -> str:
+    """MSH-n as received, from MSH split on its field separator.
+
+    MSH-1 is the separator itself, so MSH-n is split index n-1.
+    """
     value = fields[number - 1] if number - 1 < len(fields) else ""
     return "" if value == _HL7_NULL else value
 
@@ -131,25 +143,26 @@ def _first(value: str, d: Delimiters) -> str:
 
 
 def _header_from_msh(msh: str, d: Delimiters) -> MessageHeader:
-    message_type = _field(msh, d, 9).split(d.repetition, 1)[0].split(d.component)
+    fields = msh.split(d.field)
+    message_type = _field(fields, 9).split(d.repetition, 1)[0].split(d.component)
     header = MessageHeader(
         field_separator=d.field,
         encoding_characters=d.encoding_characters,
         # HD fields are kept whole (namespace^universal id^type, inbound delimiters)
         # so the ACK can swap them back exactly.
-        sending_application=_field(msh, d, 3),
-        sending_facility=_field(msh, d, 4),
-        receiving_application=_field(msh, d, 5),
-        receiving_facility=_field(msh, d, 6),
+        sending_application=_field(fields, 3),
+        sending_facility=_field(fields, 4),
+        receiving_application=_field(fields, 5),
+        receiving_facility=_field(fields, 6),
         message_type=unescape(message_type[0], d).strip().upper(),
         trigger_event=unescape(message_type[1], d).strip().upper() if len(message_type) > 1 else "",
-        control_id=_first(_field(msh, d, 10), d),
-        processing_id=_first(_field(msh, d, 11), d),
-        version=_first(_field(msh, d, 12), d),
-        accept_ack_type=_first(_field(msh, d, 15), d).upper(),
-        application_ack_type=_first(_field(msh, d, 16), d).upper(),
-        character_set=_first(_field(msh, d, 18), d),
-        language=_first(_field(msh, d, 19), d),
+        control_id=_first(_field(fields, 10), d),
+        processing_id=_first(_field(fields, 11), d),
+        version=_first(_field(fields, 12), d),
+        accept_ack_type=_first(_field(fields, 15), d).upper(),
+        application_ack_type=_first(_field(fields, 16), d).upper(),
+        character_set=_first(_field(fields, 18), d),
+        language=_first(_field(fields, 19), d),
     )
     missing = (
         "MSH-9 message type is empty"

@@ -47,6 +47,7 @@ _CHARSETS: dict[str, str] = {
 _UTF8_BOM = codecs.BOM_UTF8
 
 
+@functools.lru_cache(maxsize=64)
 def codec_for(character_set: str) -> str | None:
     """The Python codec for an MSH-18 value, or None when it is empty or unknown."""
     key = " ".join(character_set.strip().upper().replace("_", " ").split())
@@ -86,6 +87,7 @@ class Delimiters:
     truncation: str = ""  # v2.7+: "#"
 
     @classmethod
+    @functools.lru_cache(maxsize=64)  # frozen, so shared; senders keep their delimiters
     def from_msh(cls, field_separator: str, encoding_characters: str) -> Delimiters:
         """Delimiters from MSH-1 and MSH-2 (missing encoding characters take their defaults)."""
         chars = encoding_characters + DEFAULT_ENCODING_CHARACTERS[len(encoding_characters) :]

@@ -1,6 +1,7 @@
 """The MLLP listener: frames in, ACKs out, each accepted message durably queued first.
 
-Strategy: asyncio for the sockets (many idle connections cost nothing) and for
+Strategy: asyncio for the sockets (many idle connections cost nothing; each is
+an `asyncio.Protocol`, so a message costs no task, future or timer) and for
 Redis (redis.asyncio with a connection pool), so a connection waiting on Redis
 never holds up the others and no thread hop is paid per message. Per message
 the listener only frames, reads MSH (`hl7.header`), screens the content
@@ -24,12 +25,12 @@ A connection's frames are answered in order, one at a time (MLLP senders
 pair ACKs with messages by order); connections run concurrently.
 
 TLS (optional, `worker.tls`): the server accepts plain TCP and each connection
-task upgrades itself with `StreamWriter.start_tls`, rather than passing
-`ssl=` to `start_server`. There, a failed handshake (a plain MLLP sender on the
-TLS port, a missing or untrusted client certificate) never reaches our code:
+upgrades itself with `loop.start_tls`, rather than passing `ssl=` to
+`create_server`. There, a failed handshake (a plain MLLP sender on the TLS
+port, a missing or untrusted client certificate) never reaches our code:
 asyncio closes the socket and logs nothing unless in debug mode. Here it is
 caught, logged with the peer address and closed, and the handshake has its own
-deadline, so a silent client holds one connection task, nothing else.
+deadline, so a silent client holds one connection, nothing else.
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ import signal
 import ssl
 import time
 import uuid
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from typing import Any, cast
 
 import redis
 import redis.asyncio as aioredis
@@ -98,6 +102,11 @@ _FALLBACK_HEADER = MessageHeader(
 )
 
 
+# What a group write tells each waiting message: True queued, False a duplicate
+# (already queued, not again), or the exception that kept it from Redis.
+Outcome = bool | BaseException
+
+
 @dataclass
 class _Pending:
     """A message waiting for the intake's next Redis write."""
@@ -105,7 +114,24 @@ class _Pending:
     kwargs: dict[str, str]
     dedupe: str  # its dedupe mark's Redis key
     entry: str  # its journal entry id
-    done: asyncio.Future[bool]
+    done: Callable[[Outcome], None]  # called once, with the write's outcome for this message
+
+
+def _tell(waiting: _Pending, outcome: Outcome) -> None:
+    """Give one waiter its outcome; a failing callback is logged, never stops the others."""
+    try:
+        waiting.done(outcome)
+    except Exception as e:  # a bug in a caller's callback: no message content in the line
+        log.error("intake callback failed: %s", type(e).__name__)
+
+
+def _settle_future(future: asyncio.Future[bool], outcome: Outcome) -> None:
+    if future.done():  # its caller went away meanwhile
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
 
 
 class Intake:
@@ -143,6 +169,24 @@ class Intake:
         self._pending: list[_Pending] = []
         self._writing = False
 
+    @property
+    def batching(self) -> bool:
+        """Whether annotate messages go in group writes (`submit`), not one by one."""
+        return self.max_batch > 1
+
+    @staticmethod
+    def task_kwargs(
+        raw: bytes, header: MessageHeader, ack_code: str, received_at: datetime
+    ) -> dict[str, str]:
+        """The queued task's arguments for a message (also its journal entry's)."""
+        return {
+            "raw_b64": base64.b64encode(raw).decode("ascii"),
+            "control_id": header.control_id,
+            "dedupe_key": header.dedupe_key,
+            "received_at": received_at.isoformat(),
+            "ack_code": ack_code,
+        }
+
     async def accept(
         self,
         raw: bytes,
@@ -156,48 +200,59 @@ class Intake:
         `task_name`: annotate a report, or store an order or appointment (follow-ups).
         Raises BrokerUnavailable when Redis cannot be reached or refuses the write.
         """
-        kwargs = {
-            "raw_b64": base64.b64encode(raw).decode("ascii"),
-            "control_id": header.control_id,
-            "dedupe_key": header.dedupe_key,
-            "received_at": received_at.isoformat(),
-            "ack_code": ack_code,
-        }
-        if task_name != keys.TASK_ANNOTATE or self.max_batch == 1:
+        if task_name != keys.TASK_ANNOTATE or not self.batching:
+            kwargs = self.task_kwargs(raw, header, ack_code, received_at)
             return await self._write_one(task_name, kwargs)
-        pending = _Pending(
-            kwargs,
-            keys.dedupe_redis_key(header.dedupe_key),
-            journal.entry_id(task_name, header.dedupe_key),
-            asyncio.get_running_loop().create_future(),
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.submit(raw, header, ack_code, received_at, lambda o: _settle_future(future, o))
+        return await future
+
+    def submit(
+        self,
+        raw: bytes,
+        header: MessageHeader,
+        ack_code: str,
+        received_at: datetime,
+        done: Callable[[Outcome], None],
+    ) -> None:
+        """Queue an annotate message with the next group write; `done(outcome)` once Redis answered.
+
+        The outcome is True (queued), False (a duplicate) or a BrokerUnavailable.
+        Needs `batching`. The listener's connections use this directly: no future
+        and no task per message.
+        """
+        kwargs = self.task_kwargs(raw, header, ack_code, received_at)
+        self._pending.append(
+            _Pending(
+                kwargs,
+                keys.dedupe_redis_key(header.dedupe_key),
+                journal.entry_id(keys.TASK_ANNOTATE, header.dedupe_key),
+                done,
+            )
         )
-        self._pending.append(pending)
         if not self._writing:
             self._writing = True
             asyncio.get_running_loop().create_task(self._write_pending())
-        return await pending.done
 
     async def _write_pending(self) -> None:
         """Write what is pending, in batches, until nothing is; each waiter gets its answer."""
+        batch: list[_Pending] = []
         try:
             await asyncio.sleep(0)  # frames read in this turn of the loop join the first write
             while self._pending:
                 batch = self._pending[: self.max_batch]
                 del self._pending[: self.max_batch]
                 try:
-                    answers = await self._write_batch(batch)
+                    answers: list[Outcome] = list(await self._write_batch(batch))
                 except BrokerUnavailable as e:
-                    for waiting in batch:
-                        if not waiting.done.done():
-                            waiting.done.set_exception(e)
-                    continue
-                for waiting, queued in zip(batch, answers, strict=True):
-                    if not waiting.done.done():  # its connection may have gone meanwhile
-                        waiting.done.set_result(queued)
+                    answers = [e] * len(batch)
+                written, batch = batch, []
+                for waiting, outcome in zip(written, answers, strict=True):
+                    _tell(waiting, outcome)
         except BaseException as e:  # cancelled (shutdown) or a bug: nobody waits forever
-            for waiting in self._pending:
-                if not waiting.done.done():
-                    waiting.done.set_exception(BrokerUnavailable(f"not queued: {type(e).__name__}"))
+            failed = BrokerUnavailable(f"not queued: {type(e).__name__}")
+            for waiting in batch + self._pending:
+                _tell(waiting, failed)
             self._pending.clear()
             raise
         finally:
@@ -292,12 +347,283 @@ class ListenError(OSError):
     """The listener cannot bind its address (in use, or not an address of this host)."""
 
 
-@dataclass
-class _Connection:
-    peer: str
-    task: asyncio.Task[None]
-    busy: bool = False
-    buffered: int = 0  # bytes of an unfinished frame held for this connection
+# A connection stops reading while this many of its frames wait for their answer
+# (a sender that pipelines); a sender that waits for each ACK never gets there.
+MAX_WAITING_FRAMES = 16
+
+
+class _Close:
+    """In a connection's frame queue: write `ack` (if any) when reached, then close."""
+
+    __slots__ = ("ack",)
+
+    def __init__(self, ack: bytes | None = None) -> None:
+        self.ack = ack
+
+
+class _MllpConnection(asyncio.Protocol):
+    """One MLLP connection: frames in, each frame's ACK out in order.
+
+    An `asyncio.Protocol`, not streams: a frame is read, checked and handed to
+    the intake from `data_received`, and its ACK is written from the intake's
+    callback, with no task, future or read timeout per message (streams cost
+    about as much as all of radflag's own work per ACK; measured in
+    docs/throughput.md). A connection's frames are answered one at a time, in
+    order, as before: the next frame goes to the intake once the previous one
+    is answered. Reading pauses while MAX_WAITING_FRAMES wait, or while the
+    peer does not read its ACKs.
+    """
+
+    def __init__(self, listener: MllpListener) -> None:
+        self.listener = listener
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.decoder = FrameDecoder(listener.settings.max_frame_bytes)
+        self.waiting: deque[bytes | _Close] = deque()  # frames (and a close) not yet answered
+        self.answering = False  # the head frame is with the intake
+        self.buffered = 0  # bytes of an unfinished frame held for this connection
+        self.warned_junk = False
+        self.counted = False  # among the listener's connections
+        self.reading = True
+        self.write_paused = False
+        self.handshaking = False
+        self.last_read = self.loop.time()
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.closed: asyncio.Future[None] = self.loop.create_future()
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def busy(self) -> bool:
+        """Frames read and not yet answered."""
+        return self.answering or bool(self.waiting)
+
+    # -- asyncio.Protocol ------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        peername = transport.get_extra_info("peername")
+        self.peer = f"{peername[0]}:{peername[1]}" if peername else "?"
+        listener = self.listener
+        if listener.closing:
+            transport.abort()
+            return
+        if len(listener.connections) >= listener.settings.max_connections:
+            listener.refuse_connection(self)
+            listener.counts.count(
+                "radflag_mllp_connections_closed_total", reason="connection_limit"
+            )
+            return
+        listener.connection_opened(self)
+        self.counted = True
+        if listener.ssl_context is not None:
+            self.handshaking = True
+            transport.pause_reading()
+            self._spawn(self._start_tls(listener.ssl_context), None)
+        self._arm_idle(listener.settings.idle_timeout)
+
+    def data_received(self, data: bytes) -> None:
+        listener = self.listener
+        self.last_read = self.loop.time()
+        listener.counts.count("radflag_mllp_received_bytes_total", len(data))
+        decoder = self.decoder
+        noise_before = decoder.noise_bytes
+        try:
+            frames = decoder.feed(data)
+        except FrameTooLarge as e:
+            self.waiting.extend(e.frames)  # completed before the oversized one: answered
+            self.waiting.append(_Close(listener.oversized_answer(self.peer, e)))
+            listener.counts.count("radflag_mllp_frames_total", outcome="oversized")
+            listener.counts.count("radflag_mllp_connections_closed_total", reason="oversized")
+            self._set_reading()
+            self._answer_next()
+            return
+        if not listener.account(self, decoder.pending_bytes):
+            listener.counts.count("radflag_mllp_connections_closed_total", reason="buffer_budget")
+            self.close()
+            return
+        if decoder.discarded_bytes and not self.warned_junk:
+            self.warned_junk = True
+            log.warning("connection %s sent bytes outside MLLP frames", self.peer)
+        if decoder.discarded_bytes > listener.settings.max_frame_bytes:
+            log.warning("connection %s: too many bytes outside frames, closed", self.peer)
+            listener.counts.count("radflag_mllp_connections_closed_total", reason="not_mllp")
+            self.close()
+            return
+        self.waiting.extend(frames)
+        if _not_mllp(decoder, noise_before, frames):
+            log.warning(
+                "connection %s sent %d bytes that are not MLLP (e.g. HTTP), closed",
+                self.peer,
+                decoder.noise_bytes,
+            )
+            listener.counts.count("radflag_mllp_connections_closed_total", reason="not_mllp")
+            self.waiting.append(_Close())
+        if len(self.waiting) >= MAX_WAITING_FRAMES:
+            self._set_reading()
+        self._answer_next()
+
+    def eof_received(self) -> bool:
+        """The peer is done sending: answer what it sent (an unterminated last frame too), close."""
+        leftover = self.decoder.close()
+        if leftover is not None:  # unterminated but whole: answer it anyway
+            self.waiting.append(leftover)
+        self.waiting.append(_Close())
+        self._answer_next()
+        return True  # keep the transport open for the answers
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self.counted:
+            log.info("connection %s ended: %s", self.peer, type(exc).__name__)
+        self.waiting.clear()  # frames not yet queued stay unanswered: the sender resends them
+        self._forget()
+
+    def pause_writing(self) -> None:  # the peer does not read its ACKs: stop reading its frames
+        self.write_paused = True
+        self._set_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._set_reading()
+
+    # -- frames to answers -----------------------------------------------------------
+
+    def _answer_next(self) -> None:
+        """Hand the head frame to the listener unless one is with it; act on a close."""
+        while not self.answering and self.waiting:
+            head = self.waiting.popleft()
+            if isinstance(head, _Close):
+                self.waiting.clear()
+                if head.ack is not None:
+                    self._write(head.ack)
+                self.close()
+                return
+            self.answering = True
+            self.listener.answer(head, self)
+        if not self.busy:
+            self.last_read = self.loop.time()  # idle from now, as if a read started now
+            if self.listener.closing:
+                self.close()
+                return
+        self._set_reading()
+
+    def answered(self, ack: bytes) -> None:
+        """The ACK for the head frame: write it, go on with the next frame."""
+        self.answering = False
+        self._write(ack)
+        self._answer_next()
+
+    def failed(self, error: BaseException) -> None:
+        """Answering the head frame failed unexpectedly (a bug): log its type, close."""
+        log.error("connection %s: answering failed: %s, closed", self.peer, type(error).__name__)
+        self.answering = False
+        self.waiting.clear()
+        self.close()
+
+    def _write(self, ack: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(encode_frame(ack))
+
+    # -- reading, idleness, TLS, closing --------------------------------------------
+
+    def _set_reading(self) -> None:
+        """Read while few frames wait, the peer reads its ACKs and the connection is open."""
+        transport = self.transport
+        if transport is None or self.handshaking or transport.is_closing():
+            return
+        wanted = not self.write_paused and len(self.waiting) < MAX_WAITING_FRAMES
+        if wanted != self.reading:
+            self.reading = wanted
+            if wanted:
+                transport.resume_reading()
+            else:
+                transport.pause_reading()
+
+    def _arm_idle(self, delay: float) -> None:
+        self.idle_timer = self.loop.call_later(delay, self._check_idle)
+
+    def _check_idle(self) -> None:
+        """Close a connection that sent nothing for idle_timeout while owed no answer."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        timeout = self.listener.settings.idle_timeout
+        remaining = self.last_read + timeout - self.loop.time()
+        if self.busy or self.handshaking or remaining > 0.001:
+            self._arm_idle(timeout if self.busy or self.handshaking else remaining)
+            return
+        log.info("connection %s idle for %gs, closed", self.peer, timeout)
+        self.listener.counts.count("radflag_mllp_connections_closed_total", reason="idle")
+        self.close()
+
+    async def _start_tls(self, context: ssl.SSLContext) -> None:
+        """Upgrade to TLS with its own deadline; a failed handshake is logged and closed."""
+        assert self.transport is not None
+        timeout = min(TLS_HANDSHAKE_TIMEOUT, self.listener.settings.idle_timeout)
+        plain = self.transport
+        try:
+            upgraded = await self.loop.start_tls(
+                plain, self, context, server_side=True, ssl_handshake_timeout=timeout
+            )
+        except ssl.SSLError as e:
+            # The reason (WRONG_VERSION_NUMBER, PEER_DID_NOT_RETURN_A_CERTIFICATE, ...)
+            # comes from OpenSSL; no message bytes were decrypted, so it holds no health data.
+            self._tls_failed(plain, str(e.reason or e))
+            return
+        except (TimeoutError, ConnectionError, OSError) as e:
+            self._tls_failed(plain, type(e).__name__)
+            return
+        if upgraded is None:  # closed during the handshake
+            self._forget()
+            return
+        self.transport = upgraded
+        self.handshaking = False
+        self.last_read = self.loop.time()
+        self.reading = True  # start_tls resumed reading on the new transport
+        self._set_reading()
+
+    def _tls_failed(self, plain: asyncio.Transport, reason: str) -> None:
+        log.warning("connection %s: TLS handshake failed: %s", self.peer, reason)
+        self.listener.counts.count("radflag_mllp_connections_closed_total", reason="tls_failed")
+        plain.abort()
+        self._forget()
+
+    def _spawn(self, coroutine: Any, on_result: Callable[[Any], None] | None) -> None:
+        """Run `coroutine` for this connection: its result to `on_result`, a bug to `failed`."""
+        task = self.loop.create_task(coroutine)
+        self.tasks.add(task)
+
+        def done(task: asyncio.Task[Any]) -> None:
+            self.tasks.discard(task)
+            if task.cancelled():
+                return
+            error = task.exception()
+            if error is not None:
+                self.failed(error)
+            elif on_result is not None:
+                on_result(task.result())
+
+        task.add_done_callback(done)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        if not self.counted:
+            self._forget()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+        self._forget()
+
+    def _forget(self) -> None:
+        """Once closed: out of the listener's connections and its buffer total."""
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        if self.counted:
+            self.counted = False
+            self.listener.connection_closed(self)
+        if not self.closed.done():
+            self.closed.set_result(None)
 
 
 class MllpListener:
@@ -318,8 +644,8 @@ class MllpListener:
         self.port = port
         self.ssl_context = ssl_context  # None: plain MLLP
         self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.Task[None], _Connection] = {}
-        self._closing = False
+        self.connections: set[_MllpConnection] = set()
+        self.closing = False
         # Memory bounds (settings.max_connections, settings.buffer_budget_bytes): a
         # connection over the limit is closed at once; one whose unfinished frame would
         # take the total held for all connections over the budget is closed (unanswered:
@@ -330,9 +656,10 @@ class MllpListener:
 
     async def start(self) -> None:
         """Bind and start accepting; `self.port` is the bound port afterwards."""
+        loop = asyncio.get_running_loop()
         try:
-            self._server = await asyncio.start_server(
-                self._serve_connection, self.host, self.port, limit=READ_CHUNK
+            self._server = await loop.create_server(
+                lambda: _MllpConnection(self), self.host, self.port
             )
         except OSError as e:
             raise ListenError(
@@ -348,129 +675,40 @@ class MllpListener:
 
     async def stop(self, grace: float = 30.0) -> None:
         """Stop accepting, let in-flight messages finish (up to `grace` s), close connections."""
-        self._closing = True
+        self.closing = True
         if self._server is not None:
             self._server.close()
-        for conn in list(self._connections.values()):
-            if not conn.busy:
-                conn.task.cancel()
-        pending = list(self._connections)
+        for conn in list(self.connections):
+            if conn.handshaking:
+                conn.abort()
+            elif not conn.busy:
+                conn.close()
+            else:
+                conn.waiting.append(_Close())  # after the frames it already read
+        pending = [conn.closed for conn in self.connections]
         if pending:
             _, late = await asyncio.wait(pending, timeout=grace)
-            for task in late:
-                task.cancel()
+            for conn in list(self.connections):
+                conn.abort()
             if late:
                 await asyncio.wait(late, timeout=5)
         if self._server is not None:
             await self._server.wait_closed()
         log.info("MLLP listener stopped")
 
-    async def _serve_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        peername = writer.get_extra_info("peername")
-        conn = _Connection(peer=f"{peername[0]}:{peername[1]}" if peername else "?", task=task)
-        if len(self._connections) >= self.settings.max_connections:
-            self._refuse_connection(writer, conn)
-            self.counts.count("radflag_mllp_connections_closed_total", reason="connection_limit")
-            return
+    def connection_opened(self, conn: _MllpConnection) -> None:
         self._refusing = False
-        self._connections[task] = conn
+        self.connections.add(conn)
         self.counts.count("radflag_mllp_connections_total")
-        self.counts.open_connections = len(self._connections)
-        try:
-            if self.ssl_context is not None and not await self._start_tls(writer, conn):
-                return
-            await self._converse(reader, writer, conn)
-        except asyncio.CancelledError:
-            pass  # shutdown of an idle connection
-        except (ConnectionError, OSError) as e:
-            log.info("connection %s ended: %s", conn.peer, type(e).__name__)
-        finally:
-            del self._connections[task]
-            self.buffered -= conn.buffered
-            self.counts.open_connections = len(self._connections)
-            writer.close()
-            with contextlib.suppress(OSError, TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(writer.wait_closed(), 2)
+        self.counts.open_connections = len(self.connections)
 
-    async def _start_tls(self, writer: asyncio.StreamWriter, conn: _Connection) -> bool:
-        """Upgrade the connection to TLS; False (logged) when the handshake fails."""
-        assert self.ssl_context is not None
-        timeout = min(TLS_HANDSHAKE_TIMEOUT, self.settings.idle_timeout)
-        try:
-            await writer.start_tls(self.ssl_context, ssl_handshake_timeout=timeout)
-        except ssl.SSLError as e:
-            # The reason (WRONG_VERSION_NUMBER, PEER_DID_NOT_RETURN_A_CERTIFICATE, ...)
-            # comes from OpenSSL; no message bytes were decrypted, so it holds no health data.
-            log.warning("connection %s: TLS handshake failed: %s", conn.peer, e.reason or e)
-            self.counts.count("radflag_mllp_connections_closed_total", reason="tls_failed")
-            return False
-        except (TimeoutError, ConnectionError) as e:
-            log.warning("connection %s: TLS handshake failed: %s", conn.peer, type(e).__name__)
-            self.counts.count("radflag_mllp_connections_closed_total", reason="tls_failed")
-            return False
-        return True
+    def connection_closed(self, conn: _MllpConnection) -> None:
+        self.connections.discard(conn)
+        self.buffered -= conn.buffered
+        conn.buffered = 0
+        self.counts.open_connections = len(self.connections)
 
-    async def _converse(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: _Connection
-    ) -> None:
-        decoder = FrameDecoder(self.settings.max_frame_bytes)
-        warned_junk = False
-        while not self._closing:
-            try:
-                async with asyncio.timeout(self.settings.idle_timeout):
-                    data = await reader.read(READ_CHUNK)
-            except TimeoutError:
-                log.info(
-                    "connection %s idle for %gs, closed", conn.peer, self.settings.idle_timeout
-                )
-                self.counts.count("radflag_mllp_connections_closed_total", reason="idle")
-                return
-            conn.busy = True
-            self.counts.count("radflag_mllp_received_bytes_total", len(data))
-            if not data:
-                leftover = decoder.close()
-                if leftover is not None:  # unterminated but whole: answer it anyway
-                    writer.write(encode_frame(await self._answer(leftover, conn.peer)))
-                    await writer.drain()
-                return
-            noise_before = decoder.noise_bytes
-            try:
-                frames = decoder.feed(data)
-            except FrameTooLarge as e:
-                for frame in e.frames:  # completed before the oversized one: answer them
-                    writer.write(encode_frame(await self._answer(frame, conn.peer)))
-                await self._refuse_oversized(writer, conn, e)
-                self.counts.count("radflag_mllp_frames_total", outcome="oversized")
-                self.counts.count("radflag_mllp_connections_closed_total", reason="oversized")
-                return
-            if not self._account(conn, decoder.pending_bytes):
-                self.counts.count("radflag_mllp_connections_closed_total", reason="buffer_budget")
-                return
-            if decoder.discarded_bytes and not warned_junk:
-                warned_junk = True
-                log.warning("connection %s sent bytes outside MLLP frames", conn.peer)
-            if decoder.discarded_bytes > self.settings.max_frame_bytes:
-                log.warning("connection %s: too many bytes outside frames, closed", conn.peer)
-                self.counts.count("radflag_mllp_connections_closed_total", reason="not_mllp")
-                return
-            for frame in frames:
-                writer.write(encode_frame(await self._answer(frame, conn.peer)))
-            await writer.drain()
-            conn.busy = False
-            if _not_mllp(decoder, noise_before, frames):
-                log.warning(
-                    "connection %s sent %d bytes that are not MLLP (e.g. HTTP), closed",
-                    conn.peer,
-                    decoder.noise_bytes,
-                )
-                self.counts.count("radflag_mllp_connections_closed_total", reason="not_mllp")
-                return
-
-    def _account(self, conn: _Connection, pending: int) -> bool:
+    def account(self, conn: _MllpConnection, pending: int) -> bool:
         """Track the bytes held for `conn`; False (logged) when over the budget."""
         self.buffered += pending - conn.buffered
         conn.buffered = pending
@@ -483,7 +721,7 @@ class MllpListener:
         )
         return False
 
-    def _refuse_connection(self, writer: asyncio.StreamWriter, conn: _Connection) -> None:
+    def refuse_connection(self, conn: _MllpConnection) -> None:
         if not self._refusing:  # one line per episode, not one per connection
             self._refusing = True
             log.warning(
@@ -491,10 +729,15 @@ class MllpListener:
                 self.settings.max_connections,
                 conn.peer,
             )
-        writer.transport.abort()
+        conn.abort()
 
-    async def _answer(self, frame: bytes, peer: str = "?") -> bytes:
-        """The ACK for one frame, after queueing it (or deciding not to)."""
+    def answer(self, frame: bytes, conn: _MllpConnection) -> None:
+        """Queue the frame (or decide not to); `conn.answered(ack)` gets its ACK.
+
+        The common case, a report while batching, goes to the intake's next group
+        write with a callback. Rejections, orders, appointments and lone writes
+        run as a task.
+        """
         received_at = datetime.now(UTC)
         header = _FALLBACK_HEADER
         task_name = keys.TASK_ANNOTATE
@@ -508,14 +751,38 @@ class MllpListener:
         except InboundMessageError as e:
             # An MSH read far enough to answer in kind (e.g. only MSH-10 empty) is used.
             header = e.header if isinstance(e.header, MessageHeader) else header
-            code = response_code(header, "rejected" if e.reject else "error")
-            self._count(header, code, "rejected")
-            return await self._reject(frame, header, e, received_at, peer)
+            conn._spawn(self._reject(frame, header, e, received_at, conn.peer), conn.answered)
+            return
         code = response_code(header, "accepted")
+        if task_name == keys.TASK_ANNOTATE and self.intake.batching:
+
+            def done(outcome: Outcome) -> None:
+                try:
+                    ack = self._acked(header, code, received_at, outcome)
+                except Exception as e:  # a bug: the connection closes, the listener goes on
+                    conn.failed(e)
+                    return
+                conn.answered(ack)
+
+            self.intake.submit(frame, header, code, received_at, done)
+            return
+        conn._spawn(self._queue_alone(frame, header, code, received_at, task_name), conn.answered)
+
+    async def _queue_alone(
+        self, frame: bytes, header: MessageHeader, code: str, received_at: datetime, task_name: str
+    ) -> bytes:
         try:
-            queued = await self.intake.accept(frame, header, code, received_at, task_name)
+            outcome: Outcome = await self.intake.accept(frame, header, code, received_at, task_name)
         except BrokerUnavailable as e:
-            log.warning("not queued control_id=%s: %s", header.control_id, e)
+            outcome = e
+        return self._acked(header, code, received_at, outcome)
+
+    def _acked(
+        self, header: MessageHeader, code: str, received_at: datetime, outcome: Outcome
+    ) -> bytes:
+        """The ACK once the intake answered: AA/CA (queued or a duplicate) or AE/CE."""
+        if isinstance(outcome, BaseException):
+            log.warning("not queued control_id=%s: %s", header.control_id, outcome)
             error_code = response_code(header, "error")
             self._count(header, error_code, "error")
             return build_ack(
@@ -525,11 +792,11 @@ class MllpListener:
                 timestamp=received_at,
                 text="message could not be queued, please resend",
             )
-        if queued:
+        if outcome:
             log.debug("queued control_id=%s", header.control_id)
         else:
             log.info("duplicate control_id=%s acknowledged again", header.control_id)
-        self._count(header, code, "accepted" if queued else "duplicate")
+        self._count(header, code, "accepted" if outcome else "duplicate")
         return build_ack(header, code, control_id=_ack_id(), timestamp=received_at)
 
     def _count(self, header: MessageHeader, ack_code: str, outcome: str) -> None:
@@ -549,6 +816,7 @@ class MllpListener:
         peer: str,
     ) -> bytes:
         code = response_code(header, "rejected" if error.reject else "error")
+        self._count(header, code, "rejected")
         # The reason is radflag's own wording (which field, which type), never message text.
         log.warning(
             "rejected control_id=%s from %s code=%s hl7_error=%d: %s",
@@ -561,25 +829,23 @@ class MllpListener:
         await self.intake.record_rejected(frame, header, code, error.text, received_at)
         return build_ack(header, code, control_id=_ack_id(), timestamp=received_at, error=error)
 
-    async def _refuse_oversized(
-        self, writer: asyncio.StreamWriter, conn: _Connection, error: FrameTooLarge
-    ) -> None:
-        # The frame is dropped; if its MSH was seen, answer AR so that the sender
-        # does not resend it forever, then close (the rest may still be arriving).
-        log.warning("connection %s: %s; closed", conn.peer, error)
+    def oversized_answer(self, peer: str, error: FrameTooLarge) -> bytes | None:
+        """AR for a frame over the size limit when its MSH was seen (the connection then closes).
+
+        The frame is dropped; the AR keeps the sender from resending it forever.
+        None when not even its MSH is readable.
+        """
+        log.warning("connection %s: %s; closed", peer, error)
         try:
             header = parse_header(error.head)
         except InboundMessageError:
-            await writer.drain()
-            return
+            return None
         # 104 "value too long": the sender's message is too big for us, not our fault (207).
         reason = InboundMessageError(str(error), hl7_error_code=104)
         code = response_code(header, "rejected")
-        ack = build_ack(
+        return build_ack(
             header, code, control_id=_ack_id(), timestamp=datetime.now(UTC), error=reason
         )
-        writer.write(encode_frame(ack))
-        await writer.drain()
 
 
 def _not_mllp(decoder: FrameDecoder, noise_before: int, frames: list[bytes]) -> bool:

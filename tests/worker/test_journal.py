@@ -214,3 +214,24 @@ def test_a_store_outage_longer_than_the_old_retry_budget_loses_nothing(
         wait_until(lambda: journal.size(redis_client) == 0, timeout=30, what="journal empty")
     assert sorted(destination.control_ids()) == sorted(set(destination.control_ids()))
     assert redis_client.hlen(keys.DLQ_KEY) == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {
+            "raw_b64": base64.b64encode(wrap_oru(REPORT)).decode(),
+            "control_id": "C1",
+            "ack_code": "AA",
+        },
+        {"raw_b64": "TVNI", "control_id": 'quote " back \\ é', "dedupe_key": "RIS^H|\n"},
+        {"raw_b64": "TVNI"},
+        {"control_id": "no raw", "n": 3},
+        {},
+    ],
+)
+def test_entry_json_reads_back_as_written(kwargs: dict[str, Any]) -> None:
+    """The entry JSON (raw_b64 written as it is, the rest escaped) decodes to the same kwargs."""
+    entry = journal.encode(keys.TASK_ANNOTATE, kwargs)
+    read = journal.decode("id", entry, 1.0)
+    assert (read.task, read.kwargs) == (keys.TASK_ANNOTATE, kwargs)

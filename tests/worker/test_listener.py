@@ -17,7 +17,7 @@ from tests.conftest import FIXTURES
 from tests.hl7.messages import wrap_oru
 from tests.servers import RedisServer, run_listener
 from worker import keys
-from worker.listener import Intake, MllpListener
+from worker.listener import MAX_WAITING_FRAMES, Intake, MllpListener
 from worker.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -66,6 +66,25 @@ def test_pipelined_frames_answered_in_order(
     answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, [blob], 10))
     assert _codes(answers) == [("AA", f"P{i}") for i in range(10)]
     assert keys.queued_messages(redis_client, keys.QUEUE_ANNOTATE) == 10
+
+
+def test_a_long_pipeline_pauses_reading_and_is_answered_in_order(
+    publishing: Settings, redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """More frames at once than a connection keeps waiting (its reading pauses, then goes on),
+    with an order and a bad frame among them: every answer in order, each report queued once."""
+    count = 3 * MAX_WAITING_FRAMES + 5
+    frames = [encode_frame(wrap_oru(REPORT, control_id=f"L{i}")) for i in range(count)]
+    frames[7] = encode_frame(b"PID|1||X\r")  # no MSH: AR, and the pipeline goes on
+    blob = b"".join(frames)
+    answers = _run(publishing, redis_server, lambda lst: _exchange(lst.port, [blob], count))
+    codes = _codes(answers)
+    assert len(codes) == count
+    assert codes[7][0] == "AR"
+    assert [c for i, c in enumerate(codes) if i != 7] == [
+        ("AA", f"L{i}") for i in range(count) if i != 7
+    ]
+    assert keys.queued_messages(redis_client, keys.QUEUE_ANNOTATE) == count - 1
 
 
 def test_frame_split_at_every_byte(
@@ -238,9 +257,11 @@ def test_idle_connection_closed(redis_server: RedisServer, settings: Settings) -
 
 
 class _SlowIntake(Intake):
-    async def accept(self, *args: Any, **kwargs: Any) -> bool:
+    """Redis takes half a second to answer each write."""
+
+    async def _write_batch(self, *args: Any, **kwargs: Any) -> list[bool]:
         await asyncio.sleep(0.5)
-        return await super().accept(*args, **kwargs)
+        return await super()._write_batch(*args, **kwargs)
 
 
 def test_graceful_stop_finishes_messages_in_flight(
