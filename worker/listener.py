@@ -406,7 +406,7 @@ class _MllpConnection(asyncio.Protocol):
         self.peer = f"{peername[0]}:{peername[1]}" if peername else "?"
         listener = self.listener
         if listener.closing:
-            transport.abort()
+            self.transport.abort()
             return
         if len(listener.connections) >= listener.settings.max_connections:
             listener.refuse_connection(self)
@@ -418,7 +418,7 @@ class _MllpConnection(asyncio.Protocol):
         self.counted = True
         if listener.ssl_context is not None:
             self.handshaking = True
-            transport.pause_reading()
+            self.transport.pause_reading()
             self._spawn(self._start_tls(listener.ssl_context), None)
         self._arm_idle(listener.settings.idle_timeout)
 
