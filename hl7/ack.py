@@ -24,7 +24,7 @@ after the message is durably queued.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hl7.errors import DataTypeError, InboundMessageError, SegmentSequenceError
 from hl7.header import parse_header
@@ -220,4 +220,10 @@ def _err_details(err: Segment) -> tuple[str, list[str]]:
 
 def format_timestamp(timestamp: datetime) -> str:
     """HL7 DTM: YYYYMMDDHHMMSS, with +/-ZZZZ when the datetime knows its zone."""
+    # The offset is part of the key: the same instant in two zones compares equal.
+    return _format_second(timestamp.replace(microsecond=0), timestamp.utcoffset())
+
+
+@functools.lru_cache(maxsize=8)  # an ACK a message: most share their second with the last
+def _format_second(timestamp: datetime, _offset: timedelta | None) -> str:
     return timestamp.strftime("%Y%m%d%H%M%S%z")

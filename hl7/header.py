@@ -139,6 +139,8 @@ def _field(fields: list[str], number: int) -> str:
 
 def _first(value: str, d: Delimiters) -> str:
     """First component of the first repetition, unescaped."""
+    if not value:
+        return ""
     return unescape(value.split(d.repetition, 1)[0].split(d.component, 1)[0], d).strip()
 
 

@@ -100,6 +100,16 @@ class Delimiters:
             truncation=chars[4] if len(chars) > 4 else "",
         )
 
+    @functools.cached_property  # kept on the instance: hashing it per value cost more
+    def needs_escape(self) -> re.Pattern[str]:
+        """A character `escape` would change: a delimiter, CR or LF."""
+        special = {
+            self.escape, self.field, self.component, self.subcomponent, self.repetition,
+            self.truncation, "\r", "\n",
+        }  # fmt: skip
+        special.discard("")
+        return re.compile("[" + "".join(re.escape(c) for c in sorted(special)) + "]")
+
     @property
     def encoding_characters(self) -> str:
         return f"{self.component}{self.repetition}{self.escape}{self.subcomponent}{self.truncation}"
@@ -108,20 +118,9 @@ class Delimiters:
 STANDARD = Delimiters()
 
 
-@functools.lru_cache(maxsize=16)
-def _needs_escape(delimiters: Delimiters) -> re.Pattern[str]:
-    """A character `escape` would change: a delimiter, CR or LF."""
-    special = {
-        delimiters.escape, delimiters.field, delimiters.component, delimiters.subcomponent,
-        delimiters.repetition, delimiters.truncation, "\r", "\n",
-    }  # fmt: skip
-    special.discard("")
-    return re.compile("[" + "".join(re.escape(c) for c in sorted(special)) + "]")
-
-
 def escape(value: str, delimiters: Delimiters = STANDARD) -> str:
     """Escape delimiters in a value and turn line breaks into `\\.br\\` (for FT/TX text)."""
-    if not _needs_escape(delimiters).search(value):  # most values: as they are
+    if not delimiters.needs_escape.search(value):  # most values: as they are
         return value
     e = delimiters.escape
     replacements = {

@@ -168,6 +168,7 @@ class Intake:
         self.max_batch = max(1, max_batch)
         self._pending: list[_Pending] = []
         self._writing = False
+        self._connection: Any = None  # group writes' own (`_evalsha_batch`)
 
     @property
     def batching(self) -> bool:
@@ -280,7 +281,7 @@ class Intake:
             ]
         try:
             if not self.replicas.required:
-                queued = await self._enqueue_batch(keys=script_keys, args=script_args)
+                queued = await self._evalsha_batch(script_keys, script_args)
             else:
                 async with self.client.client() as conn:
                     queued = await self._enqueue_batch(
@@ -290,6 +291,45 @@ class Intake:
         except redis.RedisError as e:
             raise BrokerUnavailable(f"cannot queue: {type(e).__name__}") from e
         return [bool(one) for one in queued]
+
+    async def _evalsha_batch(self, script_keys: list[str], script_args: list[str | int]) -> Any:
+        """worker/intake_batch.lua on the intake's own connection: its reply, or RedisError.
+
+        Group writes run one at a time, so they keep one redis-py connection and
+        send the packed EVALSHA on it: the client's command path (pool, retry
+        wrapper, script object) cost more CPU than the round trip itself
+        (docs/throughput.md). What that path did is kept: a dropped connection
+        is tried once more (redis-py reconnects it, through Sentinel when
+        configured), and a Redis that lost its scripts (a restart) loads it again.
+        Every other failure (a timeout, a refused write) goes up.
+        """
+        script = self._enqueue_batch
+        connection_errors = 0
+        for _ in range(4):  # at most: reconnect once, load the script once
+            if self._connection is None:
+                self._connection = await self.client.connection_pool.get_connection("EVALSHA")
+            conn = self._connection
+            command = conn.pack_command(
+                "EVALSHA", script.sha, len(script_keys), *script_keys, *script_args
+            )
+            try:
+                await conn.send_packed_command(command, check_health=False)
+                return await conn.read_response()
+            except redis.exceptions.NoScriptError:
+                await conn.send_command("SCRIPT", "LOAD", script.script)
+                await conn.read_response()
+            except redis.ConnectionError:
+                # redis-py disconnected it; the next send connects again
+                connection_errors += 1
+                if connection_errors > 1:
+                    raise
+        raise redis.RedisError("intake script not run after reloading it")
+
+    async def close(self) -> None:
+        """Give the intake's own connection back to the client's pool."""
+        conn, self._connection = self._connection, None
+        if conn is not None:
+            await self.client.connection_pool.release(conn)
 
     async def _write_one(self, task_name: str, kwargs: dict[str, str]) -> bool:
         """One message as its own task (worker/intake.lua)."""
@@ -912,6 +952,7 @@ async def serve(settings: Settings, redis_url: str) -> None:
     await stop.wait()
     log.info("MLLP listener stopping: finishing messages in flight")
     await listener.stop()
+    await intake.close()
     await asyncio.wait([reconciling, heartbeat], timeout=10)
     await listener.counts.flush(client)  # what the last messages added
     await listener.counts.forget(client)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hl7apy.parser import parse_message
 
-from hl7.ack import ack_code, build_ack, parse_ack, response_code
+from hl7.ack import ack_code, build_ack, format_timestamp, parse_ack, response_code
 from hl7.errors import (
     DataTypeError,
     InboundMessageError,
@@ -164,3 +165,13 @@ def test_parse_ack_flags() -> None:
     ]:
         info = parse_ack(build_ack(KNEE, code, control_id="1", timestamp=CLOCK))
         assert (info.accepted, info.rejected) == (accepted, rejected)
+
+
+def test_timestamps_keep_their_zone_and_second() -> None:
+    """The same instant in two zones, and the next second, each read as written."""
+    utc = datetime(2026, 3, 1, 23, 59, 59, 900_000, tzinfo=UTC)
+    berlin = utc.astimezone(timezone(timedelta(hours=1)))
+    assert format_timestamp(utc) == "20260301235959+0000"
+    assert format_timestamp(berlin) == "20260302005959+0100"
+    assert format_timestamp(utc + timedelta(seconds=0.2)) == "20260302000000+0000"
+    assert format_timestamp(utc.replace(tzinfo=None)) == "20260301235959"

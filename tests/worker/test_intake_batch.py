@@ -167,6 +167,41 @@ def test_broker_down_reaches_every_waiter(redis_server: RedisServer, publishing:
     assert time.monotonic() - started < 15
 
 
+def test_one_intake_goes_on_after_redis_lost_its_scripts_and_dropped_its_connection(
+    redis_server: RedisServer, redis_client: redis.Redis, publishing: Settings
+) -> None:
+    """The intake keeps its own connection for group writes: after SCRIPT FLUSH (as after a
+    Redis restart) it loads the script again, after CLIENT KILL it connects again."""
+
+    async def run() -> list[list[bool]]:
+        client = keys.async_redis_client(redis_server.url, timeout=5)
+        intake = Intake(client, 60)
+        answers = []
+        try:
+            for n, disturb in enumerate(("nothing", "SCRIPT FLUSH", "CLIENT KILL", "both")):
+                if disturb in ("SCRIPT FLUSH", "both"):
+                    redis_client.script_flush()
+                if disturb in ("CLIENT KILL", "both"):
+                    redis_client.client_kill_filter(_type="normal", skipme=True)
+                raws = _messages(3, f"RE{n}-")
+                answers.append(
+                    await asyncio.wait_for(
+                        asyncio.gather(
+                            *(intake.accept(r, parse_header(r), "AA", AT) for r in raws)
+                        ),
+                        timeout=20,
+                    )
+                )
+        finally:
+            await intake.close()
+            await client.aclose()
+        return answers
+
+    assert asyncio.run(run()) == [[True] * 3] * 4
+    assert journal.size(redis_client) == 12
+    assert keys.queued_messages(redis_client, keys.QUEUE_ANNOTATE) == 12
+
+
 # --- the batch task ---------------------------------------------------------------------
 
 
