@@ -520,9 +520,39 @@ def scale_listeners(corpus: Path, base: Path, seconds: float) -> dict[int, float
         server.stop()
 
 
+PAIRED_ROUNDS = 3
+
+
+def paired_with_echo(port: int, source: Iterator[bytes], seconds: float) -> float:
+    """The listener goal's ratio: rounds of echo then radflag over 8 connections, the median.
+
+    This machine's speed drifts over minutes (the echo baseline alone has read
+    7,000 to 22,000/s on it), so each radflag round is set against an echo
+    round just before it, with the echo server up beside the listener.
+    """
+    echo_port = free_port()
+    process = multiprocessing.Process(target=_echo_server, args=(echo_port,), daemon=True)
+    process.start()
+    ratios = []
+    try:
+        wait_until(lambda: accepts(echo_port), timeout=20, what="asyncio echo port")
+        for _ in range(PAIRED_ROUNDS):
+            echo, _ = ack_rate(echo_port, source, 8, seconds)
+            ours, _ = ack_rate(port, source, 8, seconds)
+            ratios.append(ours / echo)
+            row("paired round: radflag / echo ACKs/s over 8", f"{ours:,.0f} / {echo:,.0f}",
+                f"{ours / echo:.2f}")  # fmt: skip
+    finally:
+        process.terminate()
+        process.join(5)
+    ratio = statistics.median(ratios)
+    row("radflag / echo over 8, median of the paired rounds", f"{ratio:.2f}", "target >= 0.6")
+    return ratio
+
+
 def service(
     args: argparse.Namespace, reports: list[dict[str, Any]], base: Path
-) -> dict[int, float]:
+) -> dict[Any, float]:
     server = start_redis(base / "redis")
     destination = MllpDestination(validate=False).start()
     env = service_env(base / "data", server.url, destination=destination.address)
@@ -541,6 +571,7 @@ def service(
             rates[connections] = rate
             row(f"radflag listener: durable ACKs/s over {connections} connection(s)",
                 f"{rate:,.0f}", "target >= 2,000 over 8" if connections == 8 else "")  # fmt: skip
+        rates["paired"] = paired_with_echo(port, source, args.seconds)
         client.config_set("appendfsync", "always")
         rate, _ = ack_rate(port, source, 8, args.seconds)
         row("radflag listener: ACKs/s over 8, appendfsync always", f"{rate:,.0f}")
@@ -595,6 +626,9 @@ def main() -> None:
         hl7apy = baseline("hl7apy", _hl7apy_server, source, args.seconds)
         noop_round_trip(base)
         ours = service(args, reports, base)
+        # Again after the soak, minutes later: the goal takes the mean of the two.
+        nlp_rate = statistics.mean([nlp_rate, nlp_only_rate(reports)])
+        row("NLP only, mean of before and after the soak", f"{nlp_rate:,.0f}/s")
         if args.scale_messages:
             scale_workers(reports, base, args.scale_messages)
             scale_listeners(args.corpus, base, args.seconds)
@@ -604,7 +638,7 @@ def main() -> None:
             f"  radflag/echo over {connections}: {ours[connections] / echo[connections]:.2f}   "
             f"radflag/hl7apy over {connections}: {ours[connections] / hl7apy[connections]:.2f}"
         )
-    print_goals(nlp_rate, ours[8], echo[8], args.rate)
+    print_goals(nlp_rate, ours[8], echo[8], args.rate, ours["paired"])
     if args.json:
         document = {
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -620,12 +654,16 @@ def main() -> None:
             print(f"\nJSON written to {args.json}")
 
 
-def print_goals(nlp_rate: float, acks: float, echo: float, rate: float) -> None:
-    """The issue's goals: each a ratio to a baseline of this run, into GOALS and printed."""
-    listener = acks / echo
+def print_goals(nlp_rate: float, acks: float, echo: float, rate: float, paired: float) -> None:
+    """The issue's goals: each a ratio to a baseline of this run, into GOALS and printed.
+
+    The listener's is the median of the paired rounds (`paired_with_echo`); the
+    ratio of the two separate runs, minutes apart, is kept beside it.
+    """
+    listener = paired
     GOALS["listener"] = {
         "acks_per_s": round(acks), "echo_per_s": round(echo), "ratio": round(listener, 3),
-        "target": 0.6, "met": listener >= 0.6,
+        "separate_runs_ratio": round(acks / echo, 3), "target": 0.6, "met": listener >= 0.6,
     }  # fmt: skip
     end = GOALS["end_to_end"]
     processes = end["annotating_processes"]
@@ -636,8 +674,10 @@ def print_goals(nlp_rate: float, acks: float, echo: float, rate: float) -> None:
     print("\ngoals (issue 13), each against a baseline measured in this run")
     print(f"  end to end: {end['results_per_s']:,.1f} results/s / (NLP only {nlp_rate:,.0f}/s"
           f" x {processes}) = {end['ratio']:.3f} (target >= 0.5)")  # fmt: skip
-    print(f"  listener: {acks:,.0f} / echo {echo:,.0f} ACKs/s over 8 = {listener:.2f}"
-          " (target >= 0.6)")  # fmt: skip
+    print(
+        f"  listener: radflag / echo ACKs/s over 8, median of paired rounds = {listener:.2f}"
+        f" (target >= 0.6); separate runs: {acks:,.0f} / {echo:,.0f} = {acks / echo:.2f}"
+    )
     print(f"  latency: p99 {GOALS['latency']['p99_ms']} ms at {rate:g} msg/s (target < 50 ms)")
     memory = GOALS["memory"]
     print(f"  memory over the soak: listener {memory['listener_growth_pct']:+.1f} %,"
