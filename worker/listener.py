@@ -307,7 +307,7 @@ class Intake:
         connection_errors = 0
         for _ in range(4):  # at most: reconnect once, load the script once
             if self._connection is None:
-                self._connection = await self.client.connection_pool.get_connection("EVALSHA")
+                self._connection = await _pool_connection(self.client)
             conn = self._connection
             command = conn.pack_command(
                 "EVALSHA", script.sha, len(script_keys), *script_keys, *script_args
@@ -381,6 +381,15 @@ class Intake:
                 await pipe.execute()
         except redis.RedisError:
             log.error("rejected message not recorded control_id=%s", header.control_id or "?")
+
+
+async def _pool_connection(client: aioredis.Redis) -> Any:
+    """A connection of the client's pool, as the redis-py installed asks for one."""
+    pool = client.connection_pool
+    try:
+        return await pool.get_connection()  # redis-py 5.3+ (naming the command is deprecated)
+    except TypeError:  # before 5.3 the command name is required
+        return await pool.get_connection("EVALSHA")  # type: ignore[call-arg,unused-ignore]
 
 
 class ListenError(OSError):
