@@ -17,7 +17,7 @@ from importlib import resources
 
 import redis
 
-from worker import keys
+from worker import journal, keys
 
 TAKE_SCRIPT = resources.files("worker").joinpath("batch_take.lua").read_text()
 
@@ -26,7 +26,39 @@ def take_batch(client: redis.Redis, batch_id: str) -> list[str]:
     """Close batch `batch_id` if it is the open one; its journal entry ids, in order."""
     script = client.register_script(TAKE_SCRIPT)
     found = script(keys=[keys.INTAKE_OPEN_KEY, keys.BATCH_PREFIX + batch_id], args=[batch_id])
-    return [e.decode() if isinstance(e, bytes) else str(e) for e in found]
+    return [_text(e) for e in found]
+
+
+def dedupe_keys_of_tasks(client: redis.Redis, tasks: list[bytes | str]) -> list[list[str]]:
+    """The dedupe keys of the messages each queued task carries, in order.
+
+    A lone task names its message; an annotate batch's are in its entry list.
+    All the batches' lists are read in one round trip.
+    """
+    arguments = [keys.task_kwargs(raw) or {} for raw in tasks]
+    pipe = client.pipeline(transaction=False)
+    for kwargs in arguments:
+        if isinstance(kwargs.get("batch"), str):
+            pipe.lrange(keys.BATCH_PREFIX + kwargs["batch"], 0, -1)
+    lists = iter(pipe.execute() if len(pipe) else [])
+    found: list[list[str]] = []
+    for kwargs in arguments:
+        if isinstance(kwargs.get("batch"), str):
+            entries = (journal.dedupe_key_of(_text(e)) for e in next(lists))
+            found.append([key for key in entries if key])
+        else:
+            key = kwargs.get("dedupe_key")
+            found.append([str(key)] if key else [])
+    return found
+
+
+def dedupe_keys_of_task(client: redis.Redis, task: bytes | str) -> list[str]:
+    """`dedupe_keys_of_tasks` for one task."""
+    return dedupe_keys_of_tasks(client, [task])[0]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def end_batch(client: redis.Redis, batch_id: str) -> None:

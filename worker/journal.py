@@ -51,6 +51,11 @@ def entry_id(task: str, dedupe_key: str) -> str:
     return f"{task}|{dedupe_key}"
 
 
+def dedupe_key_of(entry: str) -> str:
+    """The dedupe key in an entry id (`entry_id`'s inverse); "" when there is none."""
+    return entry.split("|", 1)[1] if "|" in entry else ""
+
+
 def encode(task: str, kwargs: dict[str, Any]) -> str:
     """The JSON stored for an entry.
 

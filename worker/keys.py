@@ -207,25 +207,16 @@ def task_kwargs(raw: bytes | str) -> dict[str, Any] | None:
         return None
 
 
-def task_dedupe_keys(client: redis.Redis, raw: bytes | str) -> list[str]:
-    """The dedupe keys of the messages a queued task carries (a batch's: from its entry list)."""
-    kwargs = task_kwargs(raw) or {}
-    batch = kwargs.get("batch")
-    if isinstance(batch, str):
-        entries = client.lrange(BATCH_PREFIX + batch, 0, -1)
-        names = [e.decode() if isinstance(e, bytes) else str(e) for e in entries]  # type: ignore[union-attr]
-        return [name.split("|", 1)[1] for name in names if "|" in name]
-    key = kwargs.get("dedupe_key")
-    return [str(key)] if key else []
-
-
 def queued_messages(client: redis.Redis, queue: str) -> int:
     """Messages waiting in `queue`: its tasks, each annotate batch counted by its entries."""
-    total = 0
-    for raw in client.lrange(queue, 0, -1):  # type: ignore[union-attr]
-        batch = (task_kwargs(raw) or {}).get("batch")
-        total += int(client.llen(BATCH_PREFIX + batch)) if isinstance(batch, str) else 1  # type: ignore[arg-type]
-    return total
+    tasks = client.lrange(queue, 0, -1)
+    batches = [(task_kwargs(raw) or {}).get("batch") for raw in tasks]  # type: ignore[union-attr]
+    pipe = client.pipeline(transaction=False)
+    for batch in batches:
+        if isinstance(batch, str):
+            pipe.llen(BATCH_PREFIX + batch)
+    sizes = pipe.execute() if len(pipe) else []  # all batches' sizes in one round trip
+    return len(batches) - len(sizes) + sum(int(n) for n in sizes)
 
 
 def _received_at(raw: bytes) -> datetime | None:

@@ -36,7 +36,7 @@ from importlib import resources
 
 import redis
 
-from worker import journal, keys
+from worker import intake_batches, journal, keys
 from worker.celery_app import task_envelope
 from worker.settings import Settings
 
@@ -119,14 +119,17 @@ def dedupe_keys_in_flight(client: redis.Redis) -> set[str]:
         start = 0
         while True:
             chunk = client.lrange(queue, start, start + SCAN_CHUNK - 1)
-            for raw in chunk:  # type: ignore[union-attr]
-                found.update(keys.task_dedupe_keys(client, raw))
+            for carried in intake_batches.dedupe_keys_of_tasks(client, chunk):  # type: ignore[arg-type]
+                found.update(carried)
             if len(chunk) < SCAN_CHUNK:  # type: ignore[arg-type]
                 break
             start += SCAN_CHUNK
+    held: list[bytes | str] = []
     for _tag, raw in client.hscan_iter(keys.UNACKED_KEY, count=SCAN_CHUNK):
         with contextlib.suppress(ValueError, TypeError, IndexError):
-            found.update(keys.task_dedupe_keys(client, json.dumps(json.loads(raw)[0])))
+            held.append(json.dumps(json.loads(raw)[0]))
+    for carried in intake_batches.dedupe_keys_of_tasks(client, held):
+        found.update(carried)
     found.discard("")
     return found
 

@@ -27,7 +27,7 @@ from hl7.header import parse_header
 from tests.followup.messages import KNEE, LATER, report
 from tests.hl7.messages import wrap_oru
 from tests.servers import MllpDestination, RedisServer
-from worker import celery_app, dlq, journal, keys, outcomes, reconciler, tasks
+from worker import celery_app, dlq, intake_batches, journal, keys, outcomes, reconciler, tasks
 from worker.celery_app import BrokerUnavailable
 from worker.followup_store import open_followups
 from worker.intake_batches import end_batch, take_batch
@@ -102,10 +102,23 @@ def test_messages_arriving_together_are_one_task_naming_each(
     assert [base64.b64decode(e.kwargs["raw_b64"]) for e in loaded] == raws
     assert all(redis_client.exists(keys.dedupe_redis_key(k)) for k in dedupe)
     # What operators and the reconciler read of a queued task.
-    assert keys.task_dedupe_keys(redis_client, queued[0]) == dedupe
+    assert intake_batches.dedupe_keys_of_task(redis_client, queued[0]) == dedupe
     assert reconciler.dedupe_keys_in_flight(redis_client) == set(dedupe)
     age = keys.oldest_waiting_age(redis_client, keys.QUEUE_ANNOTATE, now=AT)
     assert age == 0.0
+
+
+def test_carried_dedupe_keys_of_batches_and_lone_tasks_in_order(
+    redis_server: RedisServer, redis_client: redis.Redis, publishing: Settings
+) -> None:
+    """Lone tasks and batches mixed, read in one call: each task's own keys, in queue order."""
+    first = _messages(3, "MIXA")
+    assert _accept_together(redis_server, first, max_batch=2) == [True] * 3
+    _, lone = celery_app.task_envelope(keys.TASK_ANNOTATE, {"dedupe_key": "RIS|H|LONE1"})
+    tasks = [*_queued(redis_client), lone.encode(), b"not a task"]
+    found = intake_batches.dedupe_keys_of_tasks(redis_client, tasks)
+    dedupe = [parse_header(r).dedupe_key for r in first]
+    assert found == [dedupe[:2], dedupe[2:], ["RIS|H|LONE1"], []]
 
 
 def test_messages_join_the_batch_that_waits_until_a_worker_takes_it(

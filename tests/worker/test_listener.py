@@ -16,7 +16,7 @@ from hl7.mllp import FrameDecoder, encode_frame
 from tests.conftest import FIXTURES
 from tests.hl7.messages import wrap_oru
 from tests.servers import RedisServer, run_listener
-from worker import keys
+from worker import intake_batches, keys
 from worker.listener import MAX_WAITING_FRAMES, Intake, MllpListener
 from worker.settings import Settings
 
@@ -319,7 +319,7 @@ def test_many_connections_at_once(
     queued = [
         key
         for raw in redis_client.lrange(keys.QUEUE_ANNOTATE, 0, -1)  # type: ignore[union-attr]
-        for key in keys.task_dedupe_keys(redis_client, raw)
+        for key in intake_batches.dedupe_keys_of_task(redis_client, raw)
     ]
     assert sorted(queued) == sorted(f"RIS|GENHOSP|M{c}-{i}" for c in range(50) for i in range(3))
     assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) < 150  # some went together
