@@ -41,7 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from hl7.errors import InboundMessageError, TransientError
 from hl7.extract import extract_report
 from hl7.header import parse_header
-from hl7.model import Report
+from hl7.model import MessageHeader, Report
 from hl7.result import build_result
 from nlp import Annotation
 from worker import counters, dlq, journal, keys, outcomes
@@ -449,7 +449,7 @@ class _Prepared:
             settings, self.raw, self.report, self.annotation, self.dedupe_key, self.at
         )
 
-    def write(self, store: Store, *, claimed: bool = False) -> None:
+    def write(self, store: Store, settings: Settings, *, claimed: bool = False) -> None:
         """Every row of the message, in the open unit of work; sets `result`.
 
         `claimed`: the unit already looked whether the message is new (`claim_new_many`).
@@ -461,7 +461,9 @@ class _Prepared:
         )  # fmt: skip
         if not claimed:
             store.claim_new(self.dedupe_key)  # a first run inserts without looking up each row
-        _record_inbound(self.raw, self.dedupe_key, self.ack_code, None, self.received_at)
+        _record_inbound(
+            self.raw, self.dedupe_key, self.ack_code, None, self.received_at, report.header
+        )
         record_report_details(store, report, dedupe_key=self.dedupe_key, received_at=self.at,
                               language=annotation.language)  # fmt: skip
         store.record_annotation(
@@ -474,7 +476,7 @@ class _Prepared:
             evidence={flag.code: list(flag.evidence) for flag in annotation.flags},
             report_text=report.text,
         )
-        record_tracked(current_settings(), self.tracked)
+        record_tracked(settings, self.tracked)
         self.result = result
 
 
@@ -514,7 +516,7 @@ def _store_prepared(settings: Settings, prepared: list[_Prepared]) -> list[Excep
         if patient_keys:  # their open follow-ups, read once for the batch
             open_followups(settings).remember_candidates(patient_keys)
         for one in prepared:
-            one.write(store, claimed=True)
+            one.write(store, settings, claimed=True)
 
     try:
         run_unit(store.engine, write_all)
@@ -523,27 +525,29 @@ def _store_prepared(settings: Settings, prepared: list[_Prepared]) -> list[Excep
         raise
     except Exception as e:
         if len(prepared) == 1:
-            return [_store_alone(store, prepared[0], e)]
+            return [_store_alone(store, settings, prepared[0], e)]
     failures: list[Exception | None] = []
     for one in prepared:
         try:
-            run_unit(store.engine, lambda one=one: one.write(store))  # type: ignore[misc]
+            run_unit(store.engine, lambda one=one: one.write(store, settings))  # type: ignore[misc]
             failures.append(None)
         except TransientError:
             raise
         except Exception as e:
-            failures.append(_store_alone(store, one, e))
+            failures.append(_store_alone(store, settings, one, e))
     return failures
 
 
-def _store_alone(store: Store, prepared: _Prepared, error: Exception) -> Exception | None:
+def _store_alone(
+    store: Store, settings: Settings, prepared: _Prepared, error: Exception
+) -> Exception | None:
     """After `error` storing a message: without its follow-ups, when it had any."""
     if isinstance(error, IntegrityError) or prepared.tracked.exam is None:
         return error
     log.error("follow-ups not stored control_id=%s: %s", prepared.control_id, type(error).__name__)
     prepared.tracked = TrackedReport([], [])
     try:
-        run_unit(store.engine, lambda: prepared.write(store))
+        run_unit(store.engine, lambda: prepared.write(store, settings))
     except TransientError:
         raise
     except Exception as e:
@@ -822,10 +826,12 @@ class _DeliveryRecord:
 
 
 def _record_inbound(
-    raw: bytes, dedupe_key: str, ack_code: str, error: str | None, received_at: str
-) -> None:
+    raw: bytes, dedupe_key: str, ack_code: str, error: str | None, received_at: str,
+    header: MessageHeader | None = None,
+) -> None:  # fmt: skip
+    """The inbound row of a message; `header`: its MSH when the caller has read it already."""
     try:
-        header = parse_header(raw)
+        header = header or parse_header(raw)
         fields: dict[str, Any] = {
             "control_id": header.control_id,
             "sending_application": header.sending_application,
