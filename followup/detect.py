@@ -58,17 +58,13 @@ class FoundRecommendation:
     side: str | None
 
 
+@functools.lru_cache(maxsize=8)
 def sentences(text: str) -> tuple[Sentence, ...]:
     """Sentences with offsets: lines split at full stops that end a sentence.
 
     Remembered for the last few texts: a report's sentences are read for its
     recommendations and again for its course.
     """
-    return _sentences(text)
-
-
-@functools.lru_cache(maxsize=8)
-def _sentences(text: str) -> tuple[Sentence, ...]:
     return tuple(_split_sentences(text))
 
 

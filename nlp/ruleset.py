@@ -485,6 +485,13 @@ RULE_FILES = (
     "suggestions.json",
 )
 
+
+@functools.cache
+def joint_of_bones(language: str = "en") -> dict[str, str]:
+    """Each bone term of `language`'s rules -> its joint (region), once per language."""
+    return {bone.bone: bone.joint for bone in load_ruleset(language).bones}
+
+
 __all__ = [
     "EXAM_SECTION",
     "RULE_FILES",
@@ -499,6 +506,7 @@ __all__ = [
     "SeverityTerm",
     "TargetRuleSpec",
     "available_languages",
+    "joint_of_bones",
     "load_ruleset",
     "parse_bone",
     "parse_context",
@@ -507,9 +515,3 @@ __all__ = [
     "read_ruleset",
     "rules_root",
 ]
-
-
-@functools.cache
-def joint_of_bones(language: str = "en") -> dict[str, str]:
-    """Each bone term of `language`'s rules -> its joint (region), once per language."""
-    return {bone.bone: bone.joint for bone in load_ruleset(language).bones}

@@ -176,7 +176,7 @@ class Intake:
         return self.max_batch > 1
 
     @staticmethod
-    def task_kwargs(
+    def message_kwargs(
         raw: bytes, header: MessageHeader, ack_code: str, received_at: datetime
     ) -> dict[str, str]:
         """The queued task's arguments for a message (also its journal entry's)."""
@@ -202,7 +202,7 @@ class Intake:
         Raises BrokerUnavailable when Redis cannot be reached or refuses the write.
         """
         if task_name != keys.TASK_ANNOTATE or not self.batching:
-            kwargs = self.task_kwargs(raw, header, ack_code, received_at)
+            kwargs = self.message_kwargs(raw, header, ack_code, received_at)
             return await self._write_one(task_name, kwargs)
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self.submit(raw, header, ack_code, received_at, lambda o: _settle_future(future, o))
@@ -222,7 +222,7 @@ class Intake:
         Needs `batching`. The listener's connections use this directly: no future
         and no task per message.
         """
-        kwargs = self.task_kwargs(raw, header, ack_code, received_at)
+        kwargs = self.message_kwargs(raw, header, ack_code, received_at)
         self._pending.append(
             _Pending(
                 kwargs,

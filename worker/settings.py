@@ -141,8 +141,9 @@ class Settings:
     # The annotate task sends its result itself while the destination answers fast (one
     # Celery hop less); off: every result goes through the deliver queue.
     delivery_inline: bool = True
-    # Messages arriving together (on several connections) the listener queues in one
-    # Redis write and one annotate task, up to this many; 1: one task per message.
+    # Most messages in one annotate batch task: those arriving together (on several
+    # connections) go in one Redis write, and they join the batch whose task still waits,
+    # so batches grow while the workers lag; 1: one task per message.
     intake_batch: int = 32
 
     def __post_init__(self) -> None:
