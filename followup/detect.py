@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from followup.model import Interval
@@ -32,6 +31,7 @@ _ABBREVIATIONS = frozenset([
     "fig", "pt", "pts", "u", "a", "s", "v", "dd", "jr", "sr", "med", "lat", "ant", "post",
 ])  # fmt: skip
 _LAST_WORD = re.compile(r"([\wäöüÄÖÜß]+)$")
+_WORD_WINDOW = 1 + max(len(word) for word in _ABBREVIATIONS)
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s+|$)")
 _WITHIN = re.compile(r"\b(?:within|innerhalb|binnen)\b", re.IGNORECASE)
 
@@ -65,22 +65,22 @@ def sentences(text: str) -> tuple[Sentence, ...]:
     Remembered for the last few texts: a report's sentences are read for its
     recommendations and again for its course.
     """
-    return tuple(_split_sentences(text))
-
-
-def _split_sentences(text: str) -> Iterator[Sentence]:
+    found: list[Sentence] = []
     offset = 0
     for line in text.split("\n"):
         start = 0
         for match in _SENTENCE_END.finditer(line):
-            word = _LAST_WORD.search(line[start : match.start()])
-            token = word.group(1).lower() if word else ""
-            if token in _ABBREVIATIONS or _list_number(line[start : match.start()]):
+            stop = match.start()
+            # The word before the stop; a longer word than any abbreviation is cut but stays
+            # unlike all of them, so a short window is enough.
+            word = _LAST_WORD.search(line, max(start, stop - _WORD_WINDOW), stop)
+            if (word and word.group(1).lower() in _ABBREVIATIONS) or _list_number(line[start:stop]):
                 continue  # "e.g.", "z. B.", a list number "1."
-            yield from _sentence(line, offset, start, match.end())
+            _add_sentence(found, line, offset, start, match.end())
             start = match.end()
-        yield from _sentence(line, offset, start, len(line))
+        _add_sentence(found, line, offset, start, len(line))
         offset += len(line) + 1
+    return tuple(found)
 
 
 def _list_number(before: str) -> bool:
@@ -88,12 +88,13 @@ def _list_number(before: str) -> bool:
     return before.strip(" -*•\t").isdigit()
 
 
-def _sentence(line: str, offset: int, start: int, end: int) -> Iterator[Sentence]:
+def _add_sentence(found: list[Sentence], line: str, offset: int, start: int, end: int) -> None:
     piece = line[start:end]
     stripped = piece.strip()
     if stripped:
         lead = len(piece) - len(piece.lstrip())
-        yield Sentence(offset + start + lead, offset + start + lead + len(stripped), stripped)
+        begin = offset + start + lead
+        found.append(Sentence(begin, begin + len(stripped), stripped))
 
 
 def is_recommendation(sentence: str, rules: DetectionRules) -> bool:

@@ -74,6 +74,18 @@ def test_sentences_keep_abbreviations_and_list_numbers_together() -> None:
     assert all(a == b for a, b in found)
 
 
+def test_only_the_whole_last_word_is_an_abbreviation() -> None:
+    """A word that merely ends like an abbreviation ("...vs", "...approx") ends its sentence,
+    however long it is: only the word before the stop is read, and all of it."""
+    text = "Edema vs. contusion. Seen in the thisisalongwordendingwithvs. Next. Prior approx. 6."
+    assert [s.text for s in sentences(text)] == [
+        "Edema vs. contusion.",
+        "Seen in the thisisalongwordendingwithvs.",
+        "Next.",
+        "Prior approx. 6.",
+    ]
+
+
 @pytest.mark.parametrize(
     ("low", "high", "within", "expected"),
     [(42, None, False, Interval(35, 56)), (42, 56, False, Interval(42, 56)),
