@@ -48,7 +48,7 @@ from worker.followup_models import (
     FollowupPatientKey,
     FollowupRow,
 )
-from worker.store_unit import in_unit, known_new, unit_memo, write_session
+from worker.store_unit import Child, in_unit, insert_later, known_new, unit_memo, write_session
 
 log = logging.getLogger(__name__)
 
@@ -336,28 +336,36 @@ class FollowupStore:
         return True
 
     def _upsert_exam(self, session: Session, exam: ExamRecord) -> None:
-        event = exam.event
+        event, course = exam.event, exam.course
+        keys = list(event.patient_keys)
+        values = {
+            "kind": event.kind, "action": event.action,
+            "patient_key": keys[0] if keys else "", "patient_keys": keys,
+            "reference": event.reference[:400], "accession": event.accession[:200],
+            "procedure": (event.procedure or "")[:400] or None,
+            "modality": event.modality, "region": event.region, "side": event.side,
+            "at": _utc(event.at),
+            "findings": exam.findings.to_dict() if exam.findings else None,
+            "course": course.course if course else None,
+            "course_basis": course.basis if course else None,
+            "escalated": bool(course and course.escalate_osteonecrosis),
+            "course_reason": course.reason if course else None,
+        }  # fmt: skip
+        received_at = _utc(exam.received_at)
+        if known_new(exam.dedupe_key) and insert_later(
+            FollowupExam, {"dedupe_key": exam.dedupe_key, "received_at": received_at, **values}
+        ):
+            return
         row = (
             None
             if known_new(exam.dedupe_key)
             else session.scalar(select(FollowupExam).filter_by(dedupe_key=exam.dedupe_key))
         )
         if row is None:
-            row = FollowupExam(dedupe_key=exam.dedupe_key, received_at=_utc(exam.received_at))
+            row = FollowupExam(dedupe_key=exam.dedupe_key, received_at=received_at)
             session.add(row)
-        keys = list(event.patient_keys)
-        row.kind, row.action = event.kind, event.action
-        row.patient_key, row.patient_keys = (keys[0] if keys else ""), keys
-        row.reference, row.accession = event.reference[:400], event.accession[:200]
-        row.procedure = (event.procedure or "")[:400] or None
-        row.modality, row.region, row.side = event.modality, event.region, event.side
-        row.at = _utc(event.at)
-        row.findings = exam.findings.to_dict() if exam.findings else None
-        course = exam.course
-        row.course = course.course if course else None
-        row.course_basis = course.basis if course else None
-        row.escalated = bool(course and course.escalate_osteonecrosis)
-        row.course_reason = course.reason if course else None
+        for name, value in values.items():
+            setattr(row, name, value)
 
     def remember_candidates(self, keys: set[str]) -> None:
         """Inside a unit of work: read the active follow-ups of all `keys` once, for its messages.
@@ -449,24 +457,32 @@ class FollowupStore:
             return
         rec = new.recommendation
         due_from, due_to = due_window(_utc(new.report_at), rec.interval)
-        row = FollowupRow(
-            public_id=os.urandom(16).hex(), dedupe_key=new.dedupe_key, position=new.position,
-            control_id=new.control_id[:200], accession=new.accession[:200],
-            procedure=(new.procedure or "")[:400] or None, patient=new.patient[:400],
-            patient_keys=list(new.patient_keys), sending_application=new.sending_application[:200],
-            sending_facility=new.sending_facility[:200], order_segments=list(new.order_segments),
-            report_at=_utc(new.report_at), modality=rec.modality, region=rec.region,
-            side=rec.side, due_from=due_from, due_to=due_to, urgency=rec.urgency,
-            source=rec.source, recommendation=rec.to_dict(), status=OPEN, status_at=now,
-            adherence=None, bookings=[],
-        )  # fmt: skip
-        row.new_keys = [FollowupPatientKey(key=k) for k in new.patient_keys]
-        row.new_audit = [
-            FollowupAudit(
-                from_status=None, to_status=OPEN, actor=ACTOR_RULES,
-                note=f"recommended ({rec.source})", reference=new.dedupe_key[:600], at=now,
-            )
-        ]  # fmt: skip
+        values = {
+            "public_id": os.urandom(16).hex(), "dedupe_key": new.dedupe_key,
+            "position": new.position, "control_id": new.control_id[:200],
+            "accession": new.accession[:200], "procedure": (new.procedure or "")[:400] or None,
+            "patient": new.patient[:400], "patient_keys": list(new.patient_keys),
+            "sending_application": new.sending_application[:200],
+            "sending_facility": new.sending_facility[:200],
+            "order_segments": list(new.order_segments), "report_at": _utc(new.report_at),
+            "modality": rec.modality, "region": rec.region, "side": rec.side,
+            "due_from": due_from, "due_to": due_to, "urgency": rec.urgency, "source": rec.source,
+            "recommendation": rec.to_dict(), "status": OPEN, "status_at": now,
+            "adherence": None, "bookings": [],
+        }  # fmt: skip
+        keys = [{"key": k} for k in new.patient_keys]
+        audit = {
+            "from_status": None, "to_status": OPEN, "actor": ACTOR_RULES,
+            "note": f"recommended ({rec.source})", "reference": new.dedupe_key[:600], "at": now,
+        }  # fmt: skip
+        if known_new(new.dedupe_key):  # its keys and audit follow its id
+            children: list[Child] = [(FollowupPatientKey, "followup_id", key) for key in keys]
+            children.append((FollowupAudit, "followup_id", audit))
+            if insert_later(FollowupRow, {**values, "version": 1}, *children):
+                return
+        row = FollowupRow(**values)
+        row.new_keys = [FollowupPatientKey(**key) for key in keys]
+        row.new_audit = [FollowupAudit(**audit)]
         session.add(row)
 
     def purge(self, older_than: datetime, *, batch_size: int = 500) -> int:

@@ -32,7 +32,7 @@ from worker.settings import Settings
 from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation
 from worker.store_models_accounts import ReportDetails, Review
 from worker.store_queries import StoreQueries
-from worker.store_unit import in_unit, known_new, mark_new, write_session
+from worker.store_unit import in_unit, insert_later, known_new, mark_new, write_session
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,19 @@ class Store(StoreQueries):
         """
         received_at = _utc(received_at)
 
+        values = {
+            "control_id": control_id, "sending_application": sending_application,
+            "sending_facility": sending_facility, "message_type": message_type, "raw": raw,
+            "ack_code": ack_code, "error": error,
+        }  # fmt: skip
+
         def upsert(session: Session) -> None:
+            if known_new(dedupe_key) and insert_later(
+                InboundMessage,
+                {"dedupe_key": dedupe_key, "received_at": received_at,
+                 "last_received_at": received_at, **values},
+            ):  # fmt: skip
+                return
             row = (
                 None
                 if known_new(dedupe_key)
@@ -113,13 +125,8 @@ class Store(StoreQueries):
             if row is None:
                 row = InboundMessage(dedupe_key=dedupe_key, received_at=received_at)
                 session.add(row)
-            row.control_id = control_id
-            row.sending_application = sending_application
-            row.sending_facility = sending_facility
-            row.message_type = message_type
-            row.raw = raw
-            row.ack_code = ack_code
-            row.error = error
+            for name, value in values.items():
+                setattr(row, name, value)
             row.last_received_at = max(received_at, _utc(row.last_received_at or received_at))
 
         self._write(upsert)
@@ -167,7 +174,25 @@ class Store(StoreQueries):
         rank = max((PRIORITY_RANK.get(p, 0) for _, p in flags), default=0)
         moment = _utc(annotated_at or datetime.now(UTC))
 
+        values: dict[str, Any] = {
+            "accession": accession, "procedure": procedure,
+            "bme": annotation.get("bme", "absent"), "priority_rank": rank,
+            "annotation": annotation, "evidence": evidence,
+            "result_control_id": result_control_id, "result_message": result_message,
+            "annotated_at": moment,
+        }  # fmt: skip
+        if report_text is not None:
+            values["report_text"] = report_text
+
         def upsert(session: Session) -> None:
+            if known_new(dedupe_key) and insert_later(
+                ReportAnnotation,
+                {"dedupe_key": dedupe_key, "public_id": _new_public_id(), "report_text": None,
+                 "reviewed_by": None, "reviewed_at": None, **values},
+                *[(Flag, "annotation_id", {"code": code, "priority": priority})
+                  for code, priority in flags],
+            ):  # fmt: skip
+                return
             row = (
                 None
                 if known_new(dedupe_key)
@@ -176,17 +201,8 @@ class Store(StoreQueries):
             if row is None:
                 row = ReportAnnotation(dedupe_key=dedupe_key, public_id=_new_public_id())
                 session.add(row)
-            row.accession = accession
-            row.procedure = procedure
-            row.bme = annotation.get("bme", "absent")
-            row.priority_rank = rank
-            row.annotation = annotation
-            row.evidence = evidence
-            if report_text is not None:
-                row.report_text = report_text
-            row.result_control_id = result_control_id
-            row.result_message = result_message
-            row.annotated_at = moment
+            for name, value in values.items():
+                setattr(row, name, value)
             row.flags = [Flag(code=code, priority=priority) for code, priority in flags]
 
         self._write(upsert)

@@ -29,7 +29,7 @@ from hl7.order import OrderDetails, order_details
 from worker.store_models import ReportAnnotation
 from worker.store_models_accounts import AuditEvent, ReportDetails
 from worker.store_models_accounts import Review as ReviewRow
-from worker.store_unit import in_unit, known_new, write_session
+from worker.store_unit import in_unit, insert_later, known_new, write_session
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,20 @@ class FeedbackStore:
         language: str | None,
     ) -> None:
         """Record (or replace) the patient and exam details of one message."""
+        values = {
+            "report_key": key, "received_at": _utc(received_at),
+            "patient_id": patient_id or None, "patient_name": details.patient_name,
+            "birth_date": details.birth_date, "sex": details.sex,
+            "exam_time": details.exam_time, "report_time": details.report_time,
+            "result_status": details.result_status, "language": language,
+        }  # fmt: skip
         for attempt in (1, 2):
             try:
                 with write_session(self._sessions) as session:
+                    if known_new(dedupe_key) and insert_later(
+                        ReportDetails, {"dedupe_key": dedupe_key, **values}
+                    ):
+                        return
                     row = (
                         None
                         if known_new(dedupe_key)
@@ -102,16 +113,8 @@ class FeedbackStore:
                     if row is None:
                         row = ReportDetails(dedupe_key=dedupe_key)
                         session.add(row)
-                    row.report_key = key
-                    row.received_at = _utc(received_at)
-                    row.patient_id = patient_id or None
-                    row.patient_name = details.patient_name
-                    row.birth_date = details.birth_date
-                    row.sex = details.sex
-                    row.exam_time = details.exam_time
-                    row.report_time = details.report_time
-                    row.result_status = details.result_status
-                    row.language = language
+                    for name, value in values.items():
+                        setattr(row, name, value)
                 return
             except IntegrityError:  # a concurrent first insert: update theirs
                 if attempt == 2 or in_unit():

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +32,40 @@ T = TypeVar("T")
 _current: ContextVar[Session | None] = ContextVar("radflag_store_unit", default=None)
 _new_keys: ContextVar[set[str] | None] = ContextVar("radflag_store_unit_new_keys", default=None)
 _memo: ContextVar[dict[str, Any] | None] = ContextVar("radflag_store_unit_memo", default=None)
+_later: ContextVar[_LaterRows | None] = ContextVar("radflag_store_unit_later", default=None)
+
+
+# A child row of a row inserted later: (its model, the attribute naming the parent's id, values).
+Child = tuple[type[Any], str, dict[str, Any]]
+
+
+class _LaterRows:
+    """The new rows of a unit, by model in the order first given; children wait for their ids."""
+
+    def __init__(self) -> None:
+        self._rows: dict[type[Any], list[tuple[dict[str, Any], tuple[Child, ...]]]] = {}
+
+    def add(self, model: type[Any], values: dict[str, Any], children: tuple[Child, ...]) -> None:
+        self._rows.setdefault(model, []).append((values, children))
+
+    def insert(self, session: Session) -> None:
+        while self._rows:
+            model = next(iter(self._rows))
+            rows = self._rows.pop(model)
+            values = [row for row, _ in rows]
+            table = model.__table__
+            if not any(children for _, children in rows):
+                session.connection().execute(insert(table), values)
+                continue
+            ids = (
+                session.connection()
+                .execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), values)
+                .scalars()
+                .all()
+            )
+            for parent_id, (_, children) in zip(ids, rows, strict=True):
+                for child, key, child_values in children:
+                    self.add(child, {**child_values, key: parent_id}, ())
 
 
 def known_new(dedupe_key: str) -> bool:
@@ -47,6 +81,20 @@ def unit_memo() -> dict[str, Any] | None:
     follow-ups of its patients) and keep them here; they go with the unit.
     """
     return _memo.get()
+
+
+def insert_later(model: type[Any], values: dict[str, Any], *children: Child) -> bool:
+    """Inside a unit: insert a new row of `model` at its commit, with its `children`.
+
+    `values` are the row's attributes; each child names the attribute that takes
+    this row's `id`. Returns False outside a unit, where the caller writes the
+    row itself. Only for rows the unit knows are new (`known_new`).
+    """
+    later = _later.get()
+    if later is None or _current.get() is None:
+        return False
+    later.add(model, values, children)
+    return True
 
 
 def in_unit() -> bool:
@@ -80,12 +128,16 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
     token = _current.set(session)
     new_token = _new_keys.set(set())
     memo_token = _memo.set({})
+    later = _LaterRows()
+    later_token = _later.set(later)
     try:
         with session.begin():
             yield session
+            later.insert(session)
     except OperationalError as e:
         raise TransientError(f"message store unavailable: {e.orig!r}") from e
     finally:
+        _later.reset(later_token)
         _memo.reset(memo_token)
         _new_keys.reset(new_token)
         _current.reset(token)

@@ -309,3 +309,47 @@ def test_sqlite_synchronous_rejects_other_levels() -> None:
 
     with pytest.raises(SettingsError, match="NORMAL or FULL"):
         Settings(sqlite_synchronous="OFF")
+
+
+def test_new_messages_of_a_unit_are_inserted_in_bulk_with_their_flags(store: Store) -> None:
+    """Inside a unit, known-new messages' rows go in at the commit (with RETURNING ids for
+    the flags): each flag belongs to its own annotation, on SQLite and PostgreSQL alike."""
+    from sqlalchemy import text
+
+    from worker.store_unit import run_unit
+
+    def write() -> None:
+        assert store.claim_new_many(["k-001", "k-002", "k-003"]) == {"k-001", "k-002", "k-003"}
+        for key in ("k-001", "k-002", "k-003"):
+            inbound(store, key)
+        annotate(store, "k-001", ("BME_OSTEONECROSIS_RISK", "high"), ("BME_PRESENT", "routine"))
+        annotate(store, "k-002")
+        annotate(store, "k-003", ("BME_TRAUMA", "routine"))
+
+    run_unit(store.engine, write)
+    with store.engine.connect() as connection:
+        flags = connection.execute(
+            text(
+                "SELECT a.dedupe_key, f.code FROM flags f JOIN annotations a"
+                " ON a.id = f.annotation_id ORDER BY a.dedupe_key, f.code"
+            )
+        ).all()
+    assert [tuple(row) for row in flags] == [
+        ("k-001", "BME_OSTEONECROSIS_RISK"),
+        ("k-001", "BME_PRESENT"),
+        ("k-003", "BME_TRAUMA"),
+    ]
+    assert store.counts().annotations == 3
+    run_unit(store.engine, lambda: annotate(store, "k-002", ("BME_PRESENT", "low")))  # not new
+    with store.engine.connect() as connection:
+        codes = (
+            connection.execute(
+                text(
+                    "SELECT f.code FROM flags f JOIN annotations a ON a.id = f.annotation_id"
+                    " WHERE a.dedupe_key = 'k-002'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert codes == ["BME_PRESENT"]

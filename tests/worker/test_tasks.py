@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 from datetime import UTC, datetime
 
@@ -85,3 +86,66 @@ def test_record_rejected_writes_the_store(publishing: Settings) -> None:
     )
     counts = open_store(publishing).counts()
     assert counts.messages == {("ADT^A01", "AR"): 1}
+
+
+def test_a_batch_of_new_messages_keeps_each_child_row_with_its_own_parent(
+    publishing: Settings,
+) -> None:
+    """New messages of a batch are inserted in bulk at the commit: flags, follow-up keys and
+    audit entries must each point at their own message's row, and a rerun inserts nothing."""
+    from sqlalchemy import text as sql
+
+    from tests.followup.messages import KNEE, report
+
+    quiet = "MRI RIGHT HIP\nFindings:\nNo bone marrow edema.\nImpression:\nNormal hip."
+    batch = [
+        (report("BK1", "MRN8101", KNEE), "BK1"),
+        (report("BK2", "MRN8102", quiet, procedure="MRI HIP RIGHT"), "BK2"),
+        (report("BK3", "MRN8103", KNEE.replace("medial", "lateral")), "BK3"),
+    ]
+    items = [_kwargs(raw, control_id) for raw, control_id in batch]
+    outcomes = tasks.annotate_accepted_many(items, publishing)
+    assert all(isinstance(outcome, tuple) for outcome in outcomes), outcomes
+
+    def rows() -> dict[str, list[tuple[object, ...]]]:
+        with open_store(publishing).engine.connect() as connection:
+            return {
+                "flags": connection.execute(sql(
+                    "SELECT a.dedupe_key, f.code FROM flags f JOIN annotations a"
+                    " ON a.id = f.annotation_id ORDER BY a.dedupe_key, f.code"
+                )).all(),
+                "annotations": connection.execute(sql(
+                    "SELECT dedupe_key, annotation, bme FROM annotations ORDER BY dedupe_key"
+                )).all(),
+                "keys": connection.execute(sql(
+                    "SELECT u.dedupe_key, k.key, u.version FROM followup_patient_keys k"
+                    " JOIN followups u ON u.id = k.followup_id ORDER BY u.dedupe_key"
+                )).all(),
+                "audit": connection.execute(sql(
+                    "SELECT u.dedupe_key, a.reference, a.to_status FROM followup_audit a"
+                    " JOIN followups u ON u.id = a.followup_id ORDER BY u.dedupe_key"
+                )).all(),
+                "exams": connection.execute(sql(
+                    "SELECT dedupe_key, patient_key, findings IS NULL FROM followup_exams"
+                    " ORDER BY dedupe_key"
+                )).all(),
+            }  # fmt: skip
+
+    first = rows()
+    knee = [item["dedupe_key"] for item in (items[0], items[2])]
+    flagged = {key for key, _ in first["flags"]}
+    assert flagged == set(knee)  # the hip has no flag, and no knee flag went to the hip
+    for key, annotation, _ in first["annotations"]:
+        codes = sorted(f["code"] for f in json.loads(annotation)["flags"])
+        assert [code for k, code in first["flags"] if k == key] == codes
+    assert [(key, mrn.split("|")[-1], version) for key, mrn, version in first["keys"]] == [
+        (knee[0], "MRN8101", 1),
+        (knee[1], "MRN8103", 1),
+    ]
+    assert first["audit"] == [(key, key, "open") for key in knee]
+    assert [(key, patient.split("|")[-1]) for key, patient, _ in first["exams"]] == [
+        (item["dedupe_key"], mrn)
+        for item, mrn in zip(items, ("MRN8101", "MRN8102", "MRN8103"), strict=True)
+    ]
+    tasks.annotate_accepted_many(items, publishing)  # a rerun updates: the same rows, no more
+    assert rows() == first
