@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, func, select
+from sqlalchemy import Engine, Row, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -164,18 +164,54 @@ _CANDIDATES_MEMO = "followup_candidates"  # patient key -> active follow-ups, pe
 
 # The latest earlier reports of a patient at a region (`prior_findings`), built once.
 _PRIOR_FINDINGS = (
-    select(FollowupExam.side, FollowupExam.findings)
+    select(
+        FollowupExam.patient_key, FollowupExam.region, FollowupExam.at, FollowupExam.dedupe_key,
+        FollowupExam.side, FollowupExam.findings,
+    )
     .where(
         FollowupExam.patient_key.in_(bindparam("keys", expanding=True)),
         FollowupExam.kind == "report",
-        FollowupExam.region == bindparam("region"),
+        FollowupExam.region.in_(bindparam("regions", expanding=True)),
         FollowupExam.at < bindparam("before"),
-        FollowupExam.dedupe_key != bindparam("exclude"),
         FollowupExam.findings.is_not(None),
     )
     .order_by(FollowupExam.at.desc())
-    .limit(20)
-)
+)  # fmt: skip
+# How many of a patient's latest earlier reports at the site are looked at for a side.
+PRIOR_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class PriorRequest:
+    """Whose earlier findings to read: the patient's keys, the site, before when, not which."""
+
+    patient_keys: tuple[str, ...]
+    region: str | None
+    side: str | None
+    before: datetime
+    exclude_dedupe_key: str
+
+
+def _prior_of(request: PriorRequest, rows: Sequence[Row[Any]]) -> SiteFindings | None:
+    """The request's prior findings among `rows` (latest first), or None."""
+    if not request.patient_keys or request.region is None:
+        return None
+    keys, before = set(request.patient_keys), _utc(request.before)
+    candidates = 0
+    for patient_key, region, at, dedupe_key, row_side, findings in rows:
+        if (
+            patient_key not in keys
+            or region != request.region
+            or _utc(at) >= before
+            or dedupe_key == request.exclude_dedupe_key
+        ):
+            continue
+        if sides_compatible(request.side, row_side) or sides_compatible(row_side, request.side):
+            return SiteFindings.from_dict(findings or {})
+        candidates += 1
+        if candidates == PRIOR_CANDIDATES:
+            return None
+    return None
 
 
 def _utc(moment: datetime) -> datetime:
@@ -528,18 +564,28 @@ class FollowupStore:
         exclude_dedupe_key: str,
     ) -> SiteFindings | None:
         """What the latest earlier report of this patient and site found, or None."""
-        if not patient_keys or region is None:
-            return None
-        with self.engine.connect() as connection:  # two columns, no ORM objects: per report
+        request = PriorRequest(patient_keys, region, side, before, exclude_dedupe_key)
+        return self.prior_findings_many([request])[0]
+
+    def prior_findings_many(self, requests: list[PriorRequest]) -> list[SiteFindings | None]:
+        """`prior_findings` for each request, in one query for all of them.
+
+        The query reads the candidate reports of all the requests' patients and
+        regions (two columns and their keys, no ORM objects); each request then
+        takes, as the per-report query did, the latest PRIOR_CANDIDATES of its own
+        and the first of those on a compatible side.
+        """
+        asked = [r for r in requests if r.patient_keys and r.region is not None]
+        if not asked:
+            return [None] * len(requests)
+        with self.engine.connect() as connection:
             rows = connection.execute(
                 _PRIOR_FINDINGS,
-                {"keys": list(patient_keys), "region": region, "before": before,
-                 "exclude": exclude_dedupe_key},
+                {"keys": sorted({key for r in asked for key in r.patient_keys}),
+                 "regions": sorted({r.region for r in asked if r.region is not None}),
+                 "before": max(_utc(r.before) for r in asked)},
             ).all()  # fmt: skip
-        for row_side, findings in rows:
-            if sides_compatible(side, row_side) or sides_compatible(row_side, side):
-                return SiteFindings.from_dict(findings or {})
-        return None
+        return [_prior_of(request, rows) for request in requests]
 
     def listing(
         self, *, status: str | None = None, due_soon_at: datetime | None = None, limit: int = 200

@@ -22,20 +22,21 @@ import redis
 from celery import Task
 
 import nlp
-from followup.course import course_since, site_findings
+from followup.course import SiteFindings, course_since, site_findings
 from followup.events import clinical_event, patient_label
+from followup.model import ClinicalEvent
 from followup.recommend import finding_site, recommend
 from followup.regions import region_of, side_of
 from hl7.errors import InboundMessageError, TransientError
 from hl7.followup_obx import Row, course_rows, recommendation_rows
 from hl7.model import Report
 from hl7.notification import build_overdue_notification, standard_order_segments, standard_sender
-from hl7.orders import read_event, read_report_event
+from hl7.orders import ScheduleMessage, read_event, read_report_event
 from worker import dlq, journal, keys
 from worker.celery_app import app, current_settings, publish
 from worker.followup_clock import clock_for
 from worker.followup_models import FollowupRow
-from worker.followup_store import ExamRecord, NewFollowup, open_followups
+from worker.followup_store import ExamRecord, NewFollowup, PriorRequest, open_followups
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -103,36 +104,93 @@ def plan_tracking(
     the annotate task retries). Any other failure is logged by type and the
     outputs go without them.
     """
+    return plan_tracking_many(settings, [(raw, report, annotation, dedupe_key, received_at)])[0]
+
+
+# What planning a report starts from: (raw, report, annotation, dedupe_key, received_at).
+PlanInput = tuple[bytes, Report, nlp.Annotation, str, datetime]
+
+
+def plan_tracking_many(settings: Settings, inputs: list[PlanInput]) -> list[TrackedReport]:
+    """`plan_tracking` for reports of different patients, their earlier findings read at once.
+
+    A failure other than TransientError costs only its own report its follow-ups.
+    """
+    sites: list[_Site | None] = []
+    for raw, report, annotation, _, received_at in inputs:
+        try:
+            sites.append(_site_of(raw, report, annotation, received_at))
+        except Exception as e:
+            _failed(report, e)
+            sites.append(None)
+    requests = [
+        PriorRequest(site.event.patient_keys, site.region, site.side, site.event.at, key)
+        for site, (_, _, _, key, _) in zip(sites, inputs, strict=True)
+        if site is not None
+    ]
     try:
-        return _track_report(settings, raw, report, annotation, dedupe_key, received_at)
-    except TransientError:
-        raise
+        priors = iter(open_followups(settings).prior_findings_many(requests))
     except Exception as e:
-        log.error(
-            "follow-up tracking failed control_id=%s: %s", report.control_id, type(e).__name__
-        )
-        return TrackedReport([], [])
+        for (_, report, *_), site in zip(inputs, sites, strict=True):
+            if site is not None:
+                _failed(report, e)
+        return [TrackedReport([], []) for _ in inputs]
+    planned: list[TrackedReport] = []
+    for site, (_, report, annotation, dedupe_key, received_at) in zip(sites, inputs, strict=True):
+        if site is None:
+            planned.append(TrackedReport([], []))
+            continue
+        prior = next(priors)
+        try:
+            now = clock_for(settings)()
+            tracked = _track_report(site, prior, report, annotation, dedupe_key, received_at, now)
+        except Exception as e:
+            _failed(report, e)
+            tracked = TrackedReport([], [])
+        planned.append(tracked)
+    return planned
 
 
-def _track_report(
-    settings: Settings,
-    raw: bytes,
-    report: Report,
-    annotation: nlp.Annotation,
-    dedupe_key: str,
-    received_at: datetime,
-) -> TrackedReport:
-    now = clock_for(settings)()
+def _failed(report: Report, error: Exception) -> None:
+    if isinstance(error, TransientError):
+        raise error
+    log.error(
+        "follow-up tracking failed control_id=%s: %s", report.control_id, type(error).__name__
+    )
+
+
+@dataclass(frozen=True)
+class _Site:
+    """A report's exam, the site it is about, and what it says there (before the store is read)."""
+
+    message: ScheduleMessage
+    event: ClinicalEvent
+    region: str | None
+    side: str | None
+    findings: SiteFindings
+
+
+def _site_of(
+    raw: bytes, report: Report, annotation: nlp.Annotation, received_at: datetime
+) -> _Site:
     message = read_report_event(raw, received_at)
     found_region, found_side = finding_site(annotation, report.procedure)
     region = region_of(report.procedure) or found_region
     side = side_of(report.procedure) or found_side
     event = clinical_event(message, region=region, side=side)
-    findings = site_findings(annotation, report.text, region, side)
-    store = open_followups(settings)
-    prior = store.prior_findings(
-        event.patient_keys, region, side, before=event.at, exclude_dedupe_key=dedupe_key
-    )
+    return _Site(message, event, region, side, site_findings(annotation, report.text, region, side))
+
+
+def _track_report(
+    site: _Site,
+    prior: SiteFindings | None,
+    report: Report,
+    annotation: nlp.Annotation,
+    dedupe_key: str,
+    received_at: datetime,
+    now: datetime,
+) -> TrackedReport:
+    message, event, findings = site.message, site.event, site.findings
     course = course_since(prior, findings, annotation, report.text)
     recommendations = recommend(
         annotation,

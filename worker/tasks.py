@@ -54,7 +54,12 @@ from worker.delivery import (
     deliver,
 )
 from worker.followup_store import open_followups
-from worker.followup_tasks import TrackedReport, plan_tracking, record_tracked
+from worker.followup_tasks import (
+    TrackedReport,
+    plan_tracking,
+    plan_tracking_many,
+    record_tracked,
+)
 from worker.intake_batches import end_batch, take_batch
 from worker.metrics import end_to_end_commands
 from worker.reports import annotate_report
@@ -408,8 +413,7 @@ def annotate_accepted_many(items: list[dict[str, str]], settings: Settings) -> l
         if patient:
             patients[number].add(patient)
     for batch in rounds:  # each round reads what the earlier rounds committed
-        for _, prepared in batch:
-            prepared.plan(settings)
+        _plan_all(settings, [prepared for _, prepared in batch])
         failures = _store_prepared(settings, [prepared for _, prepared in batch])
         for (position, prepared), failure in zip(batch, failures, strict=True):
             if failure is not None:
@@ -478,6 +482,13 @@ class _Prepared:
         )
         record_tracked(settings, self.tracked)
         self.result = result
+
+
+def _plan_all(settings: Settings, prepared: list[_Prepared]) -> None:
+    """`_Prepared.plan` for messages of different patients, the store read once for them."""
+    inputs = [(one.raw, one.report, one.annotation, one.dedupe_key, one.at) for one in prepared]
+    for one, tracked in zip(prepared, plan_tracking_many(settings, inputs), strict=True):
+        one.tracked = tracked
 
 
 def _prepare(

@@ -184,3 +184,38 @@ def test_purge_keeps_what_someone_must_still_act_on(settings: Settings) -> None:
     assert left.patient.startswith("MRN7011") and left.status == "open"
     assert store.followup(closed.public_id) is None
     assert store.purge(datetime(2030, 1, 1, tzinfo=UTC)) == 0
+
+
+def test_earlier_findings_of_many_reports_are_read_in_one_query(settings: Settings) -> None:
+    """Each request gets its own patient's latest earlier report at its site and a compatible
+    side, before its own time and never itself; other patients and sites do not leak in."""
+    from worker.followup_store import PriorRequest
+
+    right = (
+        "MRI RIGHT KNEE\nFindings:\nBone marrow edema in the lateral femoral condyle.\n"
+        "Impression:\nLateral femoral condyle bone marrow edema."
+    )
+    _track(settings, report("P1", "MRN7101", KNEE, at="20260101090000"), "p1")
+    _track(settings, report("P2", "MRN7101", LATER, at="20260201090000"), "p2")
+    _track(settings, report("P3", "MRN7101", right, procedure="MRI KNEE RIGHT",
+                            at="20260301090000"), "p3")  # fmt: skip
+    _track(settings, report("P4", "MRN7102", KNEE, at="20260115090000"), "p4")
+    store = open_followups(settings)
+    one, two = ("GENHOSP|MRN7101",), ("GENHOSP|MRN7102",)
+    march, february = datetime(2026, 3, 5, tzinfo=UTC), datetime(2026, 2, 1, 9, tzinfo=UTC)
+    found = store.prior_findings_many([
+        PriorRequest(one, "knee", "left", march, "new"),  # the progressed one, not the right knee
+        PriorRequest(one, "knee", "left", february, "new"),  # only what came before
+        PriorRequest(one, "knee", "left", march, "p2"),  # never the report itself
+        PriorRequest(one, "knee", "right", march, "new"),
+        PriorRequest(one, "hip", "left", march, "new"),
+        PriorRequest(two, "knee", "left", march, "new"),
+        PriorRequest((), "knee", "left", march, "new"),
+        PriorRequest(two, "knee", "right", march, "new"),
+    ])  # fmt: skip
+    assert [f.collapse if f else None for f in found] == [
+        True, False, False, False, None, False, None, None,
+    ]  # fmt: skip
+    assert [sorted(f.bones) if f else None for f in found][3] == ["lateral_femoral_condyle"]
+    single = store.prior_findings(one, "knee", "left", before=march, exclude_dedupe_key="new")
+    assert single == found[0]
