@@ -235,7 +235,12 @@ def test_sigkill_of_a_worker_process_and_of_the_command_loses_nothing(
     assert summary["failed"] == 0 and summary["skipped_done"] + summary["annotated"] == len(keys)
     wait_until(lambda: _stored(service, keys) == (len(keys), len(keys)), timeout=60,
                what="every report stored")  # fmt: skip
-    assert "SIGKILL" in service.worker.log()  # Celery saw its pool process die
+    # Celery saw its pool process die and replaced it (a WorkerLostError line is only
+    # logged when the killed process held a task at that instant, which faster batches
+    # make a race).
+    wait_until(lambda: pool[0] not in service.worker.children()
+               and len(service.worker.children()) == len(pool),
+               timeout=30, what="the killed pool process replaced")  # fmt: skip
 
 
 def test_send_delivers_every_result_at_the_rate_limit(service: Service, tmp_path: Path) -> None:
