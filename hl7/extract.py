@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from hl7.errors import NoReportText, ReportTooLong, UnsupportedMessageType
 from hl7.header import check_supported, parse_header
 from hl7.model import MessageHeader, Report, ReportSection
-from hl7.segments import Segment, split_segments
-from hl7.text import Delimiters, decode_message, split_lines
+from hl7.segments import Segment, message_segments
+from hl7.text import split_lines
 
 TEXT_TYPES = ("TX", "FT", "ST", "TEXT", "")
 CODED_TYPES = ("CE", "CWE")
@@ -63,9 +63,7 @@ def extract_report(message: bytes) -> Report:
     """
     header = parse_header(message)
     check_supported(header)
-    delimiters = Delimiters.from_msh(header.field_separator, header.encoding_characters)
-    text = decode_message(message, header.character_set)
-    segments = split_segments(text, delimiters, header.character_set)
+    segments = message_segments(message, header)
     lines = _report_lines(segments)
     if not any(line.text.strip() for line in lines):
         raise _no_text_error(header, segments)

@@ -25,8 +25,7 @@ from hl7.errors import (
 )
 from hl7.header import SUPPORTED_VERSIONS, parse_header
 from hl7.model import MessageHeader
-from hl7.segments import Segment, split_segments
-from hl7.text import Delimiters, decode_message
+from hl7.segments import Segment, message_segments
 
 # Message types radflag stores for follow-up tracking, and what each trigger means.
 EVENT_TRIGGERS: dict[str, dict[str, str]] = {
@@ -161,9 +160,7 @@ def patient_identifiers(
 
 
 def _segments(message: bytes, header: MessageHeader) -> list[Segment]:
-    delimiters = Delimiters.from_msh(header.field_separator, header.encoding_characters)
-    text = decode_message(message, header.character_set)
-    return split_segments(text, delimiters, header.character_set)
+    return message_segments(message, header)
 
 
 def _first(segments: list[Segment], name: str) -> Segment | None:

@@ -11,10 +11,12 @@ also be copied into the result as received.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-from hl7.text import Delimiters, unescape
+from hl7.model import MessageHeader
+from hl7.text import Delimiters, decode_message, unescape
 
 HL7_NULL = '""'
 _SEGMENT_NAME = re.compile(r"^[A-Z][A-Z0-9]{2}$")
@@ -72,3 +74,25 @@ def split_segments(text: str, delimiters: Delimiters, character_set: str = "") -
             fields = ["MSH", delimiters.field, *fields[1:]]
         segments.append(Segment(name, tuple(fields), line, delimiters, character_set))
     return segments
+
+
+def message_segments(message: bytes, header: MessageHeader) -> list[Segment]:
+    """A whole message's segments, decoded per its MSH-18 (`header` is its parsed MSH).
+
+    Remembered for the last few messages: the worker reads a report's segments
+    for its result and again for its follow-up event.
+    """
+    return list(
+        _message_segments(
+            message, header.field_separator, header.encoding_characters, header.character_set
+        )
+    )
+
+
+@functools.lru_cache(maxsize=4)
+def _message_segments(
+    message: bytes, field_separator: str, encoding_characters: str, character_set: str
+) -> tuple[Segment, ...]:
+    delimiters = Delimiters.from_msh(field_separator, encoding_characters)
+    text = decode_message(message, character_set)
+    return tuple(split_segments(text, delimiters, character_set))

@@ -65,3 +65,29 @@ def test_sample_obx_fields_agree_with_hl7apy(name: str) -> None:
 def test_fixture_obx_fields_agree_with_hl7apy(name: str) -> None:
     """OBX-2, OBX-3 and OBX-5 of each ORU fixture, split by hand, equal hl7apy's."""
     check_against_hl7apy((FIXTURES / name).read_bytes())
+
+
+def test_a_message_read_twice_gives_the_same_segments_and_a_list_of_its_own() -> None:
+    """`message_segments` remembers the last messages; a caller changing its list (or a
+    message in another character set) must not change what the next caller reads."""
+    from hl7.segments import message_segments
+    from tests.hl7.messages import wrap_oru
+
+    latin = (
+        wrap_oru("Ödem im Femurkondylus.", "MRT KNIE")
+        .replace(b"|2.5.1", b"|2.5.1||||||8859/1", 1)  # MSH-18
+        .replace("Ödem".encode(), "Ödem".encode("latin-1"))
+    )
+    assert parse_header(latin).character_set == "8859/1"
+    for raw in (wrap_oru("Edema of the condyle."), latin):
+        header = parse_header(raw)
+        first = message_segments(raw, header)
+        expected = split_segments(
+            decode_message(raw, header.character_set),
+            Delimiters.from_msh(header.field_separator, header.encoding_characters),
+            header.character_set,
+        )
+        assert first == expected
+        first.clear()
+        assert message_segments(raw, header) == expected
+    assert any("Ödem" in s.raw for s in message_segments(latin, parse_header(latin)))
