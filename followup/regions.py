@@ -57,11 +57,18 @@ def _first_hit(text: str, table: tuple[tuple[str, tuple[re.Pattern[str], ...]], 
     return best[1] if best else None
 
 
+# A site's many readers ask about the same procedure names (a hospital has a few hundred)
+# and the same sentences several times per report: the answers are kept for the latest.
+_REMEMBERED = 1024
+
+
+@functools.lru_cache(maxsize=_REMEMBERED)
 def region_of(text: str | None) -> str | None:
     """The body region a procedure or sentence names first, or None."""
     return _first_hit(text, vocabulary().regions) if text else None
 
 
+@functools.lru_cache(maxsize=_REMEMBERED)
 def side_of(text: str | None) -> str | None:
     """left, right or bilateral as named in a procedure or sentence; both sides named: bilateral."""
     if not text:

@@ -10,6 +10,7 @@ Report text is stored, and rendered by the page, but never logged.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -234,17 +235,7 @@ class Store(StoreQueries):
         """
         if not records:
             return
-        insert = (sqlite_insert if self.engine.dialect.name == "sqlite" else postgresql_insert)(
-            DeliveryAttempt
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=["dedupe_key", "result_control_id", "attempt"],
-            set_={
-                "outcome": insert.excluded.outcome,
-                "detail": insert.excluded.detail,
-                "at": insert.excluded.at,
-            },
-        )
+        statement = _delivery_upsert(self.engine.dialect.name)
         rows = [
             {
                 "dedupe_key": r.dedupe_key, "result_control_id": r.result_control_id,
@@ -329,6 +320,20 @@ def normalise_database_url(database_url: str) -> str:
         if database_url.startswith(prefix):
             return "postgresql+psycopg://" + database_url[len(prefix) :]
     return database_url
+
+
+@functools.cache
+def _delivery_upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE of a delivery attempt, built once per dialect."""
+    insert = (sqlite_insert if dialect == "sqlite" else postgresql_insert)(DeliveryAttempt)
+    return insert.on_conflict_do_update(
+        index_elements=["dedupe_key", "result_control_id", "attempt"],
+        set_={
+            "outcome": insert.excluded.outcome,
+            "detail": insert.excluded.detail,
+            "at": insert.excluded.at,
+        },
+    )
 
 
 def create_store_engine(database_url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
