@@ -162,7 +162,8 @@ class FollowupCounts:
 
 _CANDIDATES_MEMO = "followup_candidates"  # patient key -> active follow-ups, per unit
 
-# The latest earlier reports of a patient at a region (`prior_findings`), built once.
+# The earlier reports of some patients at some regions, latest first (`prior_findings_many`
+# picks each request's own among them), built once.
 _PRIOR_FINDINGS = (
     select(
         FollowupExam.patient_key, FollowupExam.region, FollowupExam.at, FollowupExam.dedupe_key,

@@ -86,8 +86,9 @@ def unit_memo() -> dict[str, Any] | None:
 def insert_later(model: type[Any], values: dict[str, Any], *children: Child) -> bool:
     """Inside a unit: insert a new row of `model` at its commit, with its `children`.
 
-    `values` are the row's attributes; each child names the attribute that takes
-    this row's `id`. Returns False outside a unit, where the caller writes the
+    `values` are the row's columns (Core inserts them into `model.__table__`; the
+    models name their attributes after their columns); each child names the
+    column that takes this row's `id`. Returns False outside a unit, where the caller writes the
     row itself. Only for rows the unit knows are new (`known_new`).
     """
     later = _later.get()
