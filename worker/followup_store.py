@@ -48,7 +48,7 @@ from worker.followup_models import (
     FollowupPatientKey,
     FollowupRow,
 )
-from worker.store_unit import Child, in_unit, insert_later, known_new, unit_memo, write_session
+from worker.store_unit import Child, in_unit, insert_if_new, unit_memo, write_session
 
 log = logging.getLogger(__name__)
 
@@ -389,15 +389,12 @@ class FollowupStore:
             "course_reason": course.reason if course else None,
         }  # fmt: skip
         received_at = _utc(exam.received_at)
-        if known_new(exam.dedupe_key) and insert_later(
-            FollowupExam, {"dedupe_key": exam.dedupe_key, "received_at": received_at, **values}
-        ):
+        if insert_if_new(
+            exam.dedupe_key, FollowupExam,
+            {"dedupe_key": exam.dedupe_key, "received_at": received_at, **values},
+        ):  # fmt: skip
             return
-        row = (
-            None
-            if known_new(exam.dedupe_key)
-            else session.scalar(select(FollowupExam).filter_by(dedupe_key=exam.dedupe_key))
-        )
+        row = session.scalar(select(FollowupExam).filter_by(dedupe_key=exam.dedupe_key))
         if row is None:
             row = FollowupExam(dedupe_key=exam.dedupe_key, received_at=received_at)
             session.add(row)
@@ -483,15 +480,6 @@ class FollowupStore:
         return True
 
     def _add_followup(self, session: Session, new: NewFollowup, now: datetime) -> None:
-        exists = (
-            None
-            if known_new(new.dedupe_key)
-            else session.scalar(
-                select(FollowupRow.id).filter_by(dedupe_key=new.dedupe_key, position=new.position)
-            )
-        )
-        if exists is not None:
-            return
         rec = new.recommendation
         due_from, due_to = due_window(_utc(new.report_at), rec.interval)
         values = {
@@ -512,11 +500,15 @@ class FollowupStore:
             "from_status": None, "to_status": OPEN, "actor": ACTOR_RULES,
             "note": f"recommended ({rec.source})", "reference": new.dedupe_key[:600], "at": now,
         }  # fmt: skip
-        if known_new(new.dedupe_key):  # its keys and audit follow its id
-            children: list[Child] = [(FollowupPatientKey, "followup_id", key) for key in keys]
-            children.append((FollowupAudit, "followup_id", audit))
-            if insert_later(FollowupRow, {**values, "version": 1}, *children):
-                return
+        children: list[Child] = [(FollowupPatientKey, "followup_id", key) for key in keys]
+        children.append((FollowupAudit, "followup_id", audit))  # both take its id
+        if insert_if_new(new.dedupe_key, FollowupRow, {**values, "version": 1}, *children):
+            return
+        exists = session.scalar(
+            select(FollowupRow.id).filter_by(dedupe_key=new.dedupe_key, position=new.position)
+        )
+        if exists is not None:
+            return
         row = FollowupRow(**values)
         row.new_keys = [FollowupPatientKey(**key) for key in keys]
         row.new_audit = [FollowupAudit(**audit)]

@@ -33,7 +33,7 @@ from worker.settings import Settings
 from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation
 from worker.store_models_accounts import ReportDetails, Review
 from worker.store_queries import StoreQueries
-from worker.store_unit import in_unit, insert_later, known_new, mark_new, write_session
+from worker.store_unit import in_unit, insert_if_new, mark_new, write_session
 
 log = logging.getLogger(__name__)
 
@@ -112,17 +112,13 @@ class Store(StoreQueries):
         }  # fmt: skip
 
         def upsert(session: Session) -> None:
-            if known_new(dedupe_key) and insert_later(
-                InboundMessage,
+            if insert_if_new(
+                dedupe_key, InboundMessage,
                 {"dedupe_key": dedupe_key, "received_at": received_at,
                  "last_received_at": received_at, **values},
             ):  # fmt: skip
                 return
-            row = (
-                None
-                if known_new(dedupe_key)
-                else session.scalar(select(InboundMessage).filter_by(dedupe_key=dedupe_key))
-            )
+            row = session.scalar(select(InboundMessage).filter_by(dedupe_key=dedupe_key))
             if row is None:
                 row = InboundMessage(dedupe_key=dedupe_key, received_at=received_at)
                 session.add(row)
@@ -186,19 +182,15 @@ class Store(StoreQueries):
             values["report_text"] = report_text
 
         def upsert(session: Session) -> None:
-            if known_new(dedupe_key) and insert_later(
-                ReportAnnotation,
+            if insert_if_new(
+                dedupe_key, ReportAnnotation,
                 {"dedupe_key": dedupe_key, "public_id": _new_public_id(), "report_text": None,
                  "reviewed_by": None, "reviewed_at": None, **values},
                 *[(Flag, "annotation_id", {"code": code, "priority": priority})
                   for code, priority in flags],
             ):  # fmt: skip
                 return
-            row = (
-                None
-                if known_new(dedupe_key)
-                else session.scalar(select(ReportAnnotation).filter_by(dedupe_key=dedupe_key))
-            )
+            row = session.scalar(select(ReportAnnotation).filter_by(dedupe_key=dedupe_key))
             if row is None:
                 row = ReportAnnotation(dedupe_key=dedupe_key, public_id=_new_public_id())
                 session.add(row)

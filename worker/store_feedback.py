@@ -29,7 +29,7 @@ from hl7.order import OrderDetails, order_details
 from worker.store_models import ReportAnnotation
 from worker.store_models_accounts import AuditEvent, ReportDetails
 from worker.store_models_accounts import Review as ReviewRow
-from worker.store_unit import in_unit, insert_later, known_new, write_session
+from worker.store_unit import in_unit, insert_if_new, write_session
 
 log = logging.getLogger(__name__)
 
@@ -101,15 +101,10 @@ class FeedbackStore:
         for attempt in (1, 2):
             try:
                 with write_session(self._sessions) as session:
-                    if known_new(dedupe_key) and insert_later(
-                        ReportDetails, {"dedupe_key": dedupe_key, **values}
-                    ):
+                    row_values = {"dedupe_key": dedupe_key, **values}
+                    if insert_if_new(dedupe_key, ReportDetails, row_values):
                         return
-                    row = (
-                        None
-                        if known_new(dedupe_key)
-                        else session.scalar(select(ReportDetails).filter_by(dedupe_key=dedupe_key))
-                    )
+                    row = session.scalar(select(ReportDetails).filter_by(dedupe_key=dedupe_key))
                     if row is None:
                         row = ReportDetails(dedupe_key=dedupe_key)
                         session.add(row)

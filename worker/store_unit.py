@@ -83,16 +83,19 @@ def unit_memo() -> dict[str, Any] | None:
     return _memo.get()
 
 
-def insert_later(model: type[Any], values: dict[str, Any], *children: Child) -> bool:
-    """Inside a unit: insert a new row of `model` at its commit, with its `children`.
+def insert_if_new(
+    dedupe_key: str, model: type[Any], values: dict[str, Any], *children: Child
+) -> bool:
+    """When the open unit knows `dedupe_key`'s message is new: insert this row at its commit.
 
-    `values` are the row's columns (Core inserts them into `model.__table__`; the
-    models name their attributes after their columns); each child names the
-    column that takes this row's `id`. Returns False outside a unit, where the caller writes the
-    row itself. Only for rows the unit knows are new (`known_new`).
+    Returns True when the unit took the row (with its `children`), False when
+    the caller must look the row up and write it itself (outside a unit, or a
+    message already stored). `values` are the row's columns (Core inserts them
+    into `model.__table__`; the models name their attributes after their
+    columns); each child names the column that takes this row's `id`.
     """
     later = _later.get()
-    if later is None or _current.get() is None:
+    if later is None or not known_new(dedupe_key):
         return False
     later.add(model, values, children)
     return True
