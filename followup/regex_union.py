@@ -129,24 +129,27 @@ def _could_match(screen: tuple[re.Pattern[str], bool] | None, text: str) -> bool
 # on every search costs as much as the search. The entry keeps the tuple alive, so its
 # id stays its own; bounded, since callers might pass a new tuple each time. Other
 # sequences could change in place: they are looked up by value.
-_BY_LIST: dict[int, tuple[Sequence[re.Pattern[str]], Any, re.Pattern[str] | None]] = {}
-_BY_LIST_SIZE = 256
+_Prepared = tuple[tuple[re.Pattern[str], bool] | None, re.Pattern[str] | None]
+_BY_TUPLE: dict[int, tuple[tuple[re.Pattern[str], ...], _Prepared]] = {}
+_BY_TUPLE_SIZE = 256
+
+
+def _prepared(patterns: Sequence[re.Pattern[str]]) -> _Prepared:
+    """The screen and the union of `patterns`."""
+    if not isinstance(patterns, tuple):
+        key = tuple(patterns)
+        return _screen(key), union(key)
+    known = _BY_TUPLE.get(id(patterns))
+    if known is None or known[0] is not patterns:
+        if len(_BY_TUPLE) >= _BY_TUPLE_SIZE:
+            _BY_TUPLE.clear()
+        known = _BY_TUPLE[id(patterns)] = (patterns, (_screen(patterns), union(patterns)))
+    return known[1]
 
 
 def any_search(patterns: Sequence[re.Pattern[str]], text: str) -> bool:
     """`any(p.search(text) for p in patterns)`, in one search where it can."""
-    if not isinstance(patterns, tuple):
-        key = tuple(patterns)
-        if not _could_match(_screen(key), text):
-            return False
-        joined = union(key)
-        return joined.search(text) is not None if joined else any(p.search(text) for p in key)
-    known = _BY_LIST.get(id(patterns))
-    if known is None or known[0] is not patterns:
-        if len(_BY_LIST) >= _BY_LIST_SIZE:
-            _BY_LIST.clear()
-        known = _BY_LIST[id(patterns)] = (patterns, _screen(patterns), union(patterns))
-    _, screen, joined = known
+    screen, joined = _prepared(patterns)
     if not _could_match(screen, text):
         return False
     if joined is not None:

@@ -97,7 +97,7 @@ def read_event(message: bytes) -> ScheduleMessage:
     """
     header = parse_header(message)
     check_event_supported(header)
-    segments = _segments(message, header)
+    segments = message_segments(message, header)
     patient_ids = patient_identifiers(segments)
     if header.message_type == "SIU":
         return _appointment(header, segments, patient_ids)
@@ -110,7 +110,7 @@ def read_report_event(message: bytes, received_at: datetime) -> ScheduleMessage:
     The time is OBR-7 (observation), else TXA-4/OBR-22, else MSH-7, else `received_at`.
     """
     header = parse_header(message)
-    segments = _segments(message, header)
+    segments = message_segments(message, header)
     obr = _first(segments, "OBR")
     txa = _first(segments, "TXA")
     at = None
@@ -157,10 +157,6 @@ def patient_identifiers(
             "PID-3 patient identifier is empty: the message cannot be matched"
         )
     return tuple(found)
-
-
-def _segments(message: bytes, header: MessageHeader) -> list[Segment]:
-    return message_segments(message, header)
 
 
 def _first(segments: list[Segment], name: str) -> Segment | None:
