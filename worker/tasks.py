@@ -439,11 +439,11 @@ class _Prepared:
     tracked: TrackedReport = dataclasses.field(default_factory=lambda: TrackedReport([], []))
     result: bytes | None = None
 
-    @property
+    @functools.cached_property  # read for the result, the store and the hand-on
     def result_id(self) -> str:
         return result_control_id(self.dedupe_key, self.received_at)
 
-    @property
+    @functools.cached_property
     def at(self) -> datetime:
         return datetime.fromisoformat(self.received_at)
 
