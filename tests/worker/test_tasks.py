@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis
@@ -107,29 +108,21 @@ def test_a_batch_of_new_messages_keeps_each_child_row_with_its_own_parent(
     outcomes = tasks.annotate_accepted_many(items, publishing)
     assert all(isinstance(outcome, tuple) for outcome in outcomes), outcomes
 
-    def rows() -> dict[str, list[tuple[object, ...]]]:
+    queries = {
+        "flags": "SELECT a.dedupe_key, f.code FROM flags f JOIN annotations a"
+        " ON a.id = f.annotation_id ORDER BY a.dedupe_key, f.code",
+        "annotations": "SELECT dedupe_key, annotation, bme FROM annotations ORDER BY dedupe_key",
+        "keys": "SELECT u.dedupe_key, k.key, u.version FROM followup_patient_keys k"
+        " JOIN followups u ON u.id = k.followup_id ORDER BY u.dedupe_key",
+        "audit": "SELECT u.dedupe_key, a.reference, a.to_status FROM followup_audit a"
+        " JOIN followups u ON u.id = a.followup_id ORDER BY u.dedupe_key",
+        "exams": "SELECT dedupe_key, patient_key, findings IS NULL FROM followup_exams"
+        " ORDER BY dedupe_key",
+    }
+
+    def rows() -> dict[str, list[Any]]:
         with open_store(publishing).engine.connect() as connection:
-            return {
-                "flags": connection.execute(sql(
-                    "SELECT a.dedupe_key, f.code FROM flags f JOIN annotations a"
-                    " ON a.id = f.annotation_id ORDER BY a.dedupe_key, f.code"
-                )).all(),
-                "annotations": connection.execute(sql(
-                    "SELECT dedupe_key, annotation, bme FROM annotations ORDER BY dedupe_key"
-                )).all(),
-                "keys": connection.execute(sql(
-                    "SELECT u.dedupe_key, k.key, u.version FROM followup_patient_keys k"
-                    " JOIN followups u ON u.id = k.followup_id ORDER BY u.dedupe_key"
-                )).all(),
-                "audit": connection.execute(sql(
-                    "SELECT u.dedupe_key, a.reference, a.to_status FROM followup_audit a"
-                    " JOIN followups u ON u.id = a.followup_id ORDER BY u.dedupe_key"
-                )).all(),
-                "exams": connection.execute(sql(
-                    "SELECT dedupe_key, patient_key, findings IS NULL FROM followup_exams"
-                    " ORDER BY dedupe_key"
-                )).all(),
-            }  # fmt: skip
+            return {name: list(connection.execute(sql(q))) for name, q in queries.items()}
 
     first = rows()
     knee = [item["dedupe_key"] for item in (items[0], items[2])]
