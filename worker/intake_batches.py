@@ -52,11 +52,6 @@ def dedupe_keys_of_tasks(client: redis.Redis, tasks: list[bytes | str]) -> list[
     return found
 
 
-def dedupe_keys_of_task(client: redis.Redis, task: bytes | str) -> list[str]:
-    """`dedupe_keys_of_tasks` for one task."""
-    return dedupe_keys_of_tasks(client, [task])[0]
-
-
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 

@@ -102,7 +102,7 @@ def test_messages_arriving_together_are_one_task_naming_each(
     assert [base64.b64decode(e.kwargs["raw_b64"]) for e in loaded] == raws
     assert all(redis_client.exists(keys.dedupe_redis_key(k)) for k in dedupe)
     # What operators and the reconciler read of a queued task.
-    assert intake_batches.dedupe_keys_of_task(redis_client, queued[0]) == dedupe
+    assert intake_batches.dedupe_keys_of_tasks(redis_client, [queued[0]])[0] == dedupe
     assert reconciler.dedupe_keys_in_flight(redis_client) == set(dedupe)
     age = keys.oldest_waiting_age(redis_client, keys.QUEUE_ANNOTATE, now=AT)
     assert age == 0.0

@@ -93,7 +93,7 @@ def test_reconciler_requeues_only_idle_entries_with_no_task(redis_client: redis.
     report = reconciler.reconcile(redis_client, requeue_after=60, visibility_timeout=600, now=now)
     assert (report.requeued, report.idle, report.restored) == (1, 3, 0)
     waiting = [
-        intake_batches.dedupe_keys_of_task(redis_client, raw)[0]
+        intake_batches.dedupe_keys_of_tasks(redis_client, [raw])[0][0]
         for raw in redis_client.lrange(queue, 0, -1)
     ]
     assert sorted(waiting) == sorted([lost.kwargs["dedupe_key"], queued.kwargs["dedupe_key"]])
@@ -111,7 +111,7 @@ def test_reconciler_requeues_only_idle_entries_with_no_task(redis_client: redis.
     )
     assert later.requeued == 1  # only the recent one, idle by now; the others have tasks
     waiting = [
-        intake_batches.dedupe_keys_of_task(redis_client, raw)[0]
+        intake_batches.dedupe_keys_of_tasks(redis_client, [raw])[0][0]
         for raw in redis_client.lrange(queue, 0, -1)
     ]
     assert waiting.count(lost.kwargs["dedupe_key"]) == 1
@@ -135,7 +135,8 @@ def test_abandoned_unacked_tasks_are_restored_after_the_visibility_timeout(
     assert report.restored == 1
     assert redis_client.hkeys(keys.UNACKED_KEY) == [b"tag-2"]
     (restored,) = redis_client.lrange(keys.QUEUE_ANNOTATE, 0, -1)
-    assert intake_batches.dedupe_keys_of_task(redis_client, restored)[0] == "RIS|GENHOSP|JRN00001"
+    (carried,) = intake_batches.dedupe_keys_of_tasks(redis_client, [restored])
+    assert carried[0] == "RIS|GENHOSP|JRN00001"
     assert json.loads(restored)["headers"]["redelivered"] is True
     # A restarted worker's own queues only: the deliver worker holds none of these.
     assert reconciler.restore_unacked(redis_client, older_than=None, queues={"deliver"}) == 0

@@ -319,7 +319,7 @@ def test_many_connections_at_once(
     queued = [
         key
         for raw in redis_client.lrange(keys.QUEUE_ANNOTATE, 0, -1)  # type: ignore[union-attr]
-        for key in intake_batches.dedupe_keys_of_task(redis_client, raw)
+        for key in intake_batches.dedupe_keys_of_tasks(redis_client, [raw])[0]
     ]
     assert sorted(queued) == sorted(f"RIS|GENHOSP|M{c}-{i}" for c in range(50) for i in range(3))
     assert keys.queue_depth(redis_client, keys.QUEUE_ANNOTATE) < 150  # some went together
