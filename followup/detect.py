@@ -58,12 +58,16 @@ class FoundRecommendation:
     side: str | None
 
 
-@functools.lru_cache(maxsize=8)
+# An annotate batch's reports (32 by default, 64 as a backfill's knob).
+REMEMBERED_TEXTS = 64
+
+
+@functools.lru_cache(maxsize=REMEMBERED_TEXTS)
 def sentences(text: str) -> tuple[Sentence, ...]:
     """Sentences with offsets: lines split at full stops that end a sentence.
 
-    Remembered for the last few texts: a report's sentences are read for its
-    recommendations and again for its course.
+    Remembered for the last `REMEMBERED_TEXTS` texts: a batch's reports are read
+    for their course, then all of them again for their recommendations.
     """
     found: list[Sentence] = []
     offset = 0

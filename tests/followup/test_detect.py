@@ -95,3 +95,17 @@ def test_only_the_whole_last_word_is_an_abbreviation() -> None:
 def test_window(low: float, high: float | None, within: bool, expected: Interval) -> None:
     """ "in X" gets slack around X; "in X-Y" is X..Y; "within X" starts now."""
     assert window(low, high, within=within) == expected
+
+
+def test_a_batch_of_reports_read_twice_is_split_into_sentences_once_each() -> None:
+    """Course, then recommendations, for a whole batch: each text is split once."""
+    from followup.detect import REMEMBERED_TEXTS
+
+    texts = [f"Report {n}. Follow-up MRI of the knee in 6 weeks is recommended." for n in range(64)]
+    assert len(texts) <= REMEMBERED_TEXTS
+    sentences.cache_clear()
+    first = [sentences(text) for text in texts]
+    found = [find_recommendations(text) for text in texts]
+    assert sentences.cache_info().misses == len(texts)
+    assert all(len(split) == 2 for split in first)
+    assert all(len(recommendations) == 1 for recommendations in found)

@@ -91,3 +91,18 @@ def test_a_message_read_twice_gives_the_same_segments_and_a_list_of_its_own() ->
         first.clear()
         assert message_segments(raw, header) == expected
     assert any("Ödem" in s.raw for s in message_segments(latin, parse_header(latin)))
+
+
+def test_a_batch_of_messages_read_twice_is_split_once_each() -> None:
+    """The worker reads a whole batch for results, then again for follow-up events: the
+    second pass finds every message's segments remembered."""
+    from hl7.segments import REMEMBERED_MESSAGES, _message_segments, message_segments
+    from tests.hl7.messages import wrap_oru
+
+    batch = [wrap_oru(f"Edema of the medial condyle, report {n}.") for n in range(64)]
+    assert len(batch) <= REMEMBERED_MESSAGES
+    _message_segments.cache_clear()
+    for _ in range(2):
+        for raw in batch:
+            message_segments(raw, parse_header(raw))
+    assert _message_segments.cache_info().misses == len(batch)
