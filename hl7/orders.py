@@ -104,12 +104,15 @@ def read_event(message: bytes) -> ScheduleMessage:
     return _order(header, segments, patient_ids)
 
 
-def read_report_event(message: bytes, received_at: datetime) -> ScheduleMessage:
+def read_report_event(
+    message: bytes, received_at: datetime, header: MessageHeader | None = None
+) -> ScheduleMessage:
     """A report (ORU^R01, MDM) as an event: who, what and when it was done.
 
     The time is OBR-7 (observation), else TXA-4/OBR-22, else MSH-7, else `received_at`.
+    `header`: the message's MSH when the caller has read it already.
     """
-    header = parse_header(message)
+    header = header or parse_header(message)
     segments = message_segments(message, header)
     obr = _first(segments, "OBR")
     txa = _first(segments, "TXA")

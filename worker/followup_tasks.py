@@ -173,7 +173,7 @@ class _Site:
 def _site_of(
     raw: bytes, report: Report, annotation: nlp.Annotation, received_at: datetime
 ) -> _Site:
-    message = read_report_event(raw, received_at)
+    message = read_report_event(raw, received_at, report.header)
     found_region, found_side = finding_site(annotation, report.procedure)
     region = region_of(report.procedure) or found_region
     side = side_of(report.procedure) or found_side

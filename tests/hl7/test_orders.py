@@ -59,6 +59,24 @@ def test_report_event_time_and_accession() -> None:
     assert event.at == datetime(2026, 3, 1, 8, 30, tzinfo=UTC) and event.accession == "ACCR1"
 
 
+def test_report_event_reads_the_same_with_the_header_given() -> None:
+    """The worker passes the MSH it parsed for the report; the event is the one read
+    from the bytes alone, also for a message in another character set."""
+    from hl7.extract import extract_report
+
+    latin = (
+        report("R2", "MRN1", "Ödem.", at="20260301083000")
+        .replace(b"|2.5.1\r", b"|2.5.1||||||8859/1\r", 1)  # MSH-18
+        .replace("Ödem".encode(), "Ödem".encode("latin-1"))
+    )
+    assert extract_report(latin).header.character_set == "8859/1"
+    assert extract_report(latin).text.endswith("Ödem.")
+    for raw in (report("R1", "MRN1", "Text.", at="20260301083000"), latin):
+        header = extract_report(raw).header
+        received = datetime(2026, 3, 2, tzinfo=UTC)
+        assert read_report_event(raw, received, header) == read_report_event(raw, received)
+
+
 def test_time_offsets_are_honoured() -> None:
     """A timestamp with +0100 is converted to UTC."""
     raw = order("O4", "MRN1", placer="PL4", placed="20260110100000+0100")
