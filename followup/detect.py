@@ -58,8 +58,8 @@ class FoundRecommendation:
     side: str | None
 
 
-# An annotate batch's reports (32 by default, 64 as a backfill's knob).
-REMEMBERED_TEXTS = 64
+# An annotate batch's reports (64 by default), with room for a larger cap.
+REMEMBERED_TEXTS = 128
 
 
 @functools.lru_cache(maxsize=REMEMBERED_TEXTS)

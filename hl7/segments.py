@@ -76,9 +76,9 @@ def split_segments(text: str, delimiters: Delimiters, character_set: str = "") -
     return segments
 
 
-# An annotate batch's messages (32 by default, 64 as a backfill's knob): a smaller
+# An annotate batch's messages (64 by default), with room for a larger cap: a smaller
 # memory split each message twice per batch.
-REMEMBERED_MESSAGES = 64
+REMEMBERED_MESSAGES = 128
 
 
 def message_segments(message: bytes, header: MessageHeader) -> list[Segment]:

@@ -157,7 +157,7 @@ class Intake:
         *,
         min_replicas: int = 0,
         replica_timeout: float = 1.0,
-        max_batch: int = 32,
+        max_batch: int = 64,
     ) -> None:
         self.client = client
         self.duplicate_window = max(1, int(duplicate_window))

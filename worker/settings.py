@@ -144,7 +144,7 @@ class Settings:
     # Most messages in one annotate batch task: those arriving together (on several
     # connections) go in one Redis write, and they join the batch whose task still waits,
     # so batches grow while the workers lag; 1: one task per message.
-    intake_batch: int = 32
+    intake_batch: int = 64
 
     def __post_init__(self) -> None:
         _check_redis(self)
