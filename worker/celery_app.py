@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import gc
 import random
 import socket
 from typing import Any
@@ -285,3 +286,8 @@ def _build_pipeline_once(**_: Any) -> None:
 
     for language in available_languages():
         build_pipeline(language)
+    # What the process holds from here on (the pipelines, rules, mappers and modules,
+    # some 200,000 objects) stays for its life: the collector stops scanning it. A
+    # full collection went over all of it, and took 3 % of an annotating process.
+    gc.collect()
+    gc.freeze()

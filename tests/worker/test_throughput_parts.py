@@ -245,3 +245,30 @@ def test_metrics_go_with_the_settle(tmp_path: Path) -> None:
 def test_settings_default_to_the_fast_path() -> None:
     settings = Settings()
     assert settings.delivery_inline is True and settings.task_events is False
+
+
+def test_a_pool_process_freezes_what_it_built_before_its_first_task() -> None:
+    """After the pipelines are built, what the process holds leaves the collector's scans
+    (`gc.freeze`); a process that does not annotate builds and freezes nothing. Run in
+    fresh interpreters: freezing this one would change its own collections."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc\n"
+        "from worker import celery_app\n"
+        "if {enable}: celery_app.enable_pipeline_build()\n"
+        "celery_app._build_pipeline_once()\n"
+        "from nlp.pipeline import build_pipeline\n"
+        "print(gc.get_freeze_count(), build_pipeline.cache_info().currsize)\n"
+    )
+    counts = {}
+    for enable in (True, False):
+        done = subprocess.run(
+            [sys.executable, "-c", code.format(enable=enable)],
+            capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        frozen, pipelines = map(int, done.stdout.split())
+        counts[enable] = (frozen, pipelines)
+    assert counts[True][1] >= 2 and counts[True][0] > 50_000
+    assert counts[False] == (0, 0)
