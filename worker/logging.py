@@ -30,6 +30,7 @@ import logging.handlers
 import re
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,6 +49,8 @@ _ESCAPES: dict[int, str] = {
 
 def escape(text: str) -> str:
     """`text` with every character that could break or repaint a log line made visible."""
+    if text.isprintable() and "\\" not in text:
+        return text  # most lines: every character `_ESCAPES` names is not printable but "\\"
     return text.translate(_ESCAPES)
 
 
@@ -84,6 +87,18 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     """FORMAT, the message escaped, a traceback's lines indented under it."""
 
+    _second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """`logging.Formatter.formatTime`, the local time's text made once per second."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second, cached = int(record.created), self._second
+        if cached[0] != second:
+            cached = (second, time.strftime(self.default_time_format, self.converter(second)))
+            self._second = cached
+        return f"{cached[1]},{int(record.msecs):03d}"  # as default_msec_format
+
     def format(self, record: logging.LogRecord) -> str:
         original = record.msg, record.args
         record.msg, record.args = safe_message(record), None
@@ -109,6 +124,11 @@ def setup_logging(level: str, component: str, log_format: str = "text") -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # The lines name no thread, process name or calling function: the records need not
+    # look them up (the logging HOWTO's "Optimization"; a worker logs 3 lines a report).
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
     logging.captureWarnings(True)  # Python warnings (Celery's) in the same format
     # Libraries that set up their own handlers would print in their own format.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "celery", "fastapi"):

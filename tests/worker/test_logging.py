@@ -55,3 +55,29 @@ def test_log_file_rotates_and_keeps_backups(tmp_path: Path) -> None:
     assert names == ["radflag.log", "radflag.log.1", "radflag.log.2"]
     assert (tmp_path / "logs" / "radflag.log").read_text().splitlines()[-1].startswith("line 099")
     assert all(p.stat().st_size <= 300 for p in (tmp_path / "logs").iterdir())
+
+
+def test_escape_changes_only_what_the_table_names() -> None:
+    """`escape` skips the table for a printable line without a backslash: that is exact
+    only while every other character the table names is not printable."""
+    from worker.logging import _ESCAPES, escape
+
+    assert {chr(code) for code in _ESCAPES if chr(code).isprintable()} == {"\\"}
+    for code in range(0x3000):
+        text = f"control_id=A{chr(code)}B"
+        assert escape(text) == text.translate(_ESCAPES), hex(code)
+
+
+def test_text_time_is_the_standard_formatters() -> None:
+    """The time text made once per second reads as `logging.Formatter.formatTime`'s,
+    within a second, across seconds and back."""
+    import logging
+
+    from worker.logging import make_formatter
+
+    ours, standard = make_formatter("test"), logging.Formatter()
+    for created in (1_700_000_000.001, 1_700_000_000.999, 1_700_000_001.5, 1_600_000_000.25):
+        record = logging.LogRecord("t", logging.INFO, "", 0, "m", None, None)
+        record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+        assert ours.formatTime(record) == standard.formatTime(record)
+        assert ours.formatTime(record, "%H") == standard.formatTime(record, "%H")
