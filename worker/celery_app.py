@@ -287,7 +287,7 @@ def _build_pipeline_once(**_: Any) -> None:
     for language in available_languages():
         build_pipeline(language)
     # What the process holds from here on (the pipelines, rules, mappers and modules,
-    # some 200,000 objects) stays for its life: the collector stops scanning it. A
-    # full collection went over all of it, and took 3 % of an annotating process.
+    # some 200,000 objects) stays for its life: the collector stops scanning it. Its
+    # full collections went over all of it: 2.2 % of an annotating process, 1.1 % after.
     gc.collect()
     gc.freeze()
