@@ -1,7 +1,7 @@
 """Follow-up tasks: track reports, store orders and appointments, check due dates.
 
-Strategy: thin, like worker/tasks.py. The annotate task calls `plan_tracking`
-for every report (recommendations, completion of earlier ones, the course of
+Strategy: thin, like worker/tasks.py. The annotate task calls `plan_tracking_many`
+for its reports (recommendations, completion of earlier ones, the course of
 the edema) and puts what it returns into the result. Orders and appointments
 arrive through the listener as `radflag.followup_event` on the `store` queue.
 The beat (`radflag beat`) sends `radflag.followup_check_due`, which reads the

@@ -54,12 +54,7 @@ from worker.delivery import (
     deliver,
 )
 from worker.followup_store import open_followups
-from worker.followup_tasks import (
-    TrackedReport,
-    plan_tracking,
-    plan_tracking_many,
-    record_tracked,
-)
+from worker.followup_tasks import TrackedReport, plan_tracking_many, record_tracked
 from worker.intake_batches import end_batch, take_batch
 from worker.metrics import end_to_end_commands
 from worker.reports import annotate_report
@@ -447,12 +442,6 @@ class _Prepared:
     def at(self) -> datetime:
         return datetime.fromisoformat(self.received_at)
 
-    def plan(self, settings: Settings) -> None:
-        """Plan the follow-ups (reads the store; TransientError when it is down)."""
-        self.tracked = plan_tracking(
-            settings, self.raw, self.report, self.annotation, self.dedupe_key, self.at
-        )
-
     def write(self, store: Store, settings: Settings, *, claimed: bool = False) -> None:
         """Every row of the message, in the open unit of work; sets `result`.
 
@@ -485,7 +474,7 @@ class _Prepared:
 
 
 def _plan_all(settings: Settings, prepared: list[_Prepared]) -> None:
-    """`_Prepared.plan` for messages of different patients, the store read once for them."""
+    """Plan the messages' follow-ups, the store read once for them (TransientError if down)."""
     inputs = [(one.raw, one.report, one.annotation, one.dedupe_key, one.at) for one in prepared]
     for one, tracked in zip(prepared, plan_tracking_many(settings, inputs), strict=True):
         one.tracked = tracked
@@ -504,7 +493,7 @@ def _prepare(
         raise
     prepared = _Prepared(raw, control_id, dedupe_key, received_at, ack_code, report, annotation)
     if plan:
-        prepared.plan(settings)
+        _plan_all(settings, [prepared])
     return prepared
 
 
