@@ -547,21 +547,9 @@ class FollowupStore:
 
     # --- reads ------------------------------------------------------------------------
 
-    def prior_findings(
-        self,
-        patient_keys: tuple[str, ...],
-        region: str | None,
-        side: str | None,
-        *,
-        before: datetime,
-        exclude_dedupe_key: str,
-    ) -> SiteFindings | None:
-        """What the latest earlier report of this patient and site found, or None."""
-        request = PriorRequest(patient_keys, region, side, before, exclude_dedupe_key)
-        return self.prior_findings_many([request])[0]
-
     def prior_findings_many(self, requests: list[PriorRequest]) -> list[SiteFindings | None]:
-        """`prior_findings` for each request, in one query for all of them.
+        """What the latest earlier report of each request's patient and site found, or None;
+        one query for all of them.
 
         The query reads the candidate reports of all the requests' patients and
         regions (two columns and their keys, no ORM objects); each request then

@@ -217,5 +217,5 @@ def test_earlier_findings_of_many_reports_are_read_in_one_query(settings: Settin
         True, False, False, False, None, False, None, None,
     ]  # fmt: skip
     assert [sorted(f.bones) if f else None for f in found][3] == ["lateral_femoral_condyle"]
-    single = store.prior_findings(one, "knee", "left", before=march, exclude_dedupe_key="new")
-    assert single == found[0]
+    alone = store.prior_findings_many([PriorRequest(one, "knee", "left", march, "new")])
+    assert alone == found[:1]  # what the others ask changes nothing
