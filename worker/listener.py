@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -65,6 +66,7 @@ from hl7.orders import is_event_message, screen_event
 from worker import journal, keys, tls
 from worker.celery_app import BrokerUnavailable, batch_task, task_envelope
 from worker.counters import FLUSH_INTERVAL, ListenerCounts
+from worker.intake_connection import IntakeConnection, pack_command, pool_connection
 from worker.replicas import ReplicaConfirmation
 from worker.settings import Settings
 
@@ -76,6 +78,7 @@ NOISE_LIMIT = 4096  # printable bytes outside frames tolerated on one connection
 INTAKE_SCRIPT = resources.files("worker").joinpath("intake.lua").read_text()
 INTAKE_BATCH_SCRIPT = resources.files("worker").joinpath("intake_batch.lua").read_text()
 BATCH_LIST_TTL = 7 * 86400  # seconds a batch's entry list is kept if no worker ends it
+MAX_WRITES_IN_FLIGHT = 1  # group writes pipelined on the intake's own connection
 OPEN_BATCH_TTL = 5  # seconds a waiting batch takes more messages; then a new one starts
 _BATCH_PREFIX = os.urandom(6).hex()  # this process's batch ids: prefix and counter
 _BATCH_NUMBERS = itertools.count()
@@ -150,6 +153,10 @@ class Intake:
     (worker/intake.lua).
     """
 
+    # Group writes go on a connection driven directly (worker/intake_connection.py)
+    # once redis-py's path has written one; False keeps them all on redis-py's path.
+    own_connection = True
+
     def __init__(
         self,
         client: aioredis.Redis,
@@ -166,9 +173,17 @@ class Intake:
         self._enqueue_batch = client.register_script(INTAKE_BATCH_SCRIPT)
         self.replicas = ReplicaConfirmation(min_replicas, replica_timeout)
         self.max_batch = max(1, max_batch)
-        self._pending: list[_Pending] = []
-        self._writing = False
-        self._connection: Any = None  # group writes' own (`_evalsha_batch`)
+        self._pending: list[_Pending] = []  # not yet in a write
+        self._retry: deque[list[_Pending]] = deque()  # batches to write on redis-py's path
+        self._in_flight = 0  # group writes sent and not yet answered
+        self._scheduled = False  # `_write_next` is to run
+        self._closing = False
+        self._connection: Any = None  # redis-py's path's own (`_evalsha_batch`)
+        self._fast: IntakeConnection | None = None  # the fast path's (`_write_next`)
+        self._slow: set[asyncio.Task[None]] = set()  # group writes on redis-py's path
+        self._batch_sha = self._enqueue_batch.sha.encode()
+        timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+        self.timeout = float(timeout) if timeout else 5.0  # as redis-py's own calls
 
     @property
     def batching(self) -> bool:
@@ -231,36 +246,132 @@ class Intake:
                 done,
             )
         )
-        if not self._writing:
-            self._writing = True
-            asyncio.get_running_loop().create_task(self._write_pending())
+        if not self._scheduled and self._in_flight < MAX_WRITES_IN_FLIGHT:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._write_next)  # frames of this turn join
 
-    async def _write_pending(self) -> None:
-        """Write what is pending, in batches, until nothing is; each waiter gets its answer."""
+    def _write_next(self) -> None:
+        """Start group writes for what is pending, as far as the writes in flight allow.
+
+        The common case goes on the intake's own connection (`IntakeConnection`)
+        with a callback: no task or future per write, and up to
+        MAX_WRITES_IN_FLIGHT writes pipelined on it. Without one (not yet open,
+        broken, replicas to confirm), and for a write it could not finish, the
+        write runs as a task on redis-py's path (`_write_slow`), alone: that
+        path's connection takes one command at a time.
+        """
+        self._scheduled = False
         batch: list[_Pending] = []
         try:
-            await asyncio.sleep(0)  # frames read in this turn of the loop join the first write
-            while self._pending:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                try:
-                    answers: list[Outcome] = list(await self._write_batch(batch))
-                except BrokerUnavailable as e:
-                    answers = [e] * len(batch)
-                written, batch = batch, []
-                for waiting, outcome in zip(written, answers, strict=True):
-                    _tell(waiting, outcome)
+            while True:
+                fast = self._fast
+                if self._retry or fast is None or not fast.usable or self.replicas.required:
+                    if self._in_flight:
+                        return  # redis-py's path goes alone: after the writes in flight
+                    batch = self._retry.popleft() if self._retry else self._take()
+                    if batch:
+                        self._in_flight += 1
+                        self._slow.add(
+                            asyncio.get_running_loop().create_task(self._write_slow(batch))
+                        )
+                    return
+                if not self._pending or self._in_flight >= MAX_WRITES_IN_FLIGHT:
+                    return
+                batch = self._take()
+                self._in_flight += 1
+                fast.call(self._batch_command(batch), functools.partial(self._fast_reply, batch))
+                batch = []
+        except BaseException as e:  # a bug: nobody waits forever, later messages still go
+            self._fail_all(batch, e)
+            raise
+
+    def _take(self) -> list[_Pending]:
+        batch = self._pending[: self.max_batch]
+        del self._pending[: self.max_batch]
+        return batch
+
+    def _fast_reply(self, batch: list[_Pending], reply: Any) -> None:
+        """A group write's reply on the own connection: each waiter's answer, then more writes."""
+        self._in_flight -= 1
+        try:
+            if isinstance(reply, list):
+                self._answer(batch, [bool(one) for one in reply])
+            elif isinstance(reply, TimeoutError):  # as redis-py's timeout: AE, no second try
+                self._answer(batch, [BrokerUnavailable("cannot queue: TimeoutError")] * len(batch))
+            else:  # an error reply or a lost connection: redis-py's path decides
+                # and a new own connection follows (a READONLY reply: Sentinel moved the
+                # master; redis-py's path finds the new one, and so does the next open)
+                self._retry.append(batch)
+                if self._fast is not None:
+                    self._fast.retire()
+        except BaseException as e:
+            self._fail_all(batch, e)
+            raise
+        self._write_next()
+
+    async def _write_slow(self, batch: list[_Pending]) -> None:
+        """One group write on redis-py's path, then the own connection (again) and the next."""
+        try:
+            try:
+                answers: list[Outcome] = list(await self._write_batch(batch))
+            except BrokerUnavailable as e:
+                answers = [e] * len(batch)
+            written, batch = batch, []
+            self._answer(written, answers)
+            fast = self._fast
+            if (
+                self.own_connection
+                and not self.replicas.required
+                and (fast is None or not fast.usable)
+                and not isinstance(answers[0], BaseException)
+            ):
+                await self._open_fast()
         except BaseException as e:  # cancelled (shutdown) or a bug: nobody waits forever
-            failed = BrokerUnavailable(f"not queued: {type(e).__name__}")
-            for waiting in batch + self._pending:
-                _tell(waiting, failed)
-            self._pending.clear()
+            self._fail_all(batch, e)
             raise
         finally:
-            self._writing = False
+            self._in_flight -= 1
+            task = asyncio.current_task()
+            if task is not None:
+                self._slow.discard(task)
+        self._write_next()
 
-    async def _write_batch(self, batch: list[_Pending]) -> list[bool]:
-        """One Lua call for the batch; whether each was queued (False: a duplicate)."""
+    async def _open_fast(self) -> None:
+        """Take a connection for the fast path; stay on redis-py's path when that fails."""
+        old, self._fast = self._fast, None
+        if old is not None:
+            await old.close()
+        if self._closing:
+            return
+        try:
+            self._fast = await IntakeConnection.open(self.client, self.timeout)
+        except (redis.RedisError, OSError) as e:
+            log.info("intake: own Redis connection not opened: %s", type(e).__name__)
+
+    @staticmethod
+    def _answer(batch: list[_Pending], answers: list[Outcome]) -> None:
+        for waiting, outcome in zip(batch, answers, strict=True):
+            _tell(waiting, outcome)
+
+    def _fail_all(self, batch: list[_Pending], error: BaseException) -> None:
+        """Answer the batch in hand and everything waiting "not queued"."""
+        failed = BrokerUnavailable(f"not queued: {type(error).__name__}")
+        waiting = batch + [one for retry in self._retry for one in retry] + self._pending
+        self._pending = []
+        self._retry.clear()
+        for one in waiting:
+            _tell(one, failed)
+
+    def _batch_command(self, batch: list[_Pending]) -> bytes:
+        """The packed EVALSHA of worker/intake_batch.lua for the batch (`_batch_script`'s)."""
+        script_keys, script_args = self._batch_script(batch)
+        parts = [b"EVALSHA", self._batch_sha, b"%d" % len(script_keys)]
+        parts += [key.encode() for key in script_keys]
+        parts += [arg.encode() if isinstance(arg, str) else b"%d" % arg for arg in script_args]
+        return pack_command(parts)
+
+    def _batch_script(self, batch: list[_Pending]) -> tuple[list[str], list[str | int]]:
+        """worker/intake_batch.lua's keys and arguments for a group write of `batch`."""
         batch_id = next_batch_id()
         queue, task = batch_task(batch_id, batch[0].kwargs["received_at"])
         now = repr(time.time())
@@ -279,6 +390,11 @@ class Intake:
                 waiting.entry,
                 journal.encode(keys.TASK_ANNOTATE, waiting.kwargs),
             ]
+        return script_keys, script_args
+
+    async def _write_batch(self, batch: list[_Pending]) -> list[bool]:
+        """One Lua call for the batch on redis-py's path; each: queued, or False (a duplicate)."""
+        script_keys, script_args = self._batch_script(batch)
         try:
             if not self.replicas.required:
                 queued = await self._evalsha_batch(script_keys, script_args)
@@ -307,7 +423,7 @@ class Intake:
         connection_errors = 0
         for _ in range(4):  # at most: reconnect once, load the script once
             if self._connection is None:
-                self._connection = await _pool_connection(self.client)
+                self._connection = await pool_connection(self.client)
             conn = self._connection
             command = conn.pack_command(
                 "EVALSHA", script.sha, len(script_keys), *script_keys, *script_args
@@ -326,7 +442,13 @@ class Intake:
         raise redis.RedisError("intake script not run after reloading it")
 
     async def close(self) -> None:
-        """Give the intake's own connection back to the client's pool."""
+        """Let writes on redis-py's path end, then give the intake's connections back."""
+        self._closing = True
+        if self._slow:  # one may be opening the own connection after answering its batch
+            await asyncio.wait(list(self._slow), timeout=self.timeout + 1)
+        fast, self._fast = self._fast, None
+        if fast is not None:
+            await fast.close()
         conn, self._connection = self._connection, None
         if conn is not None:
             await self.client.connection_pool.release(conn)
@@ -381,15 +503,6 @@ class Intake:
                 await pipe.execute()
         except redis.RedisError:
             log.error("rejected message not recorded control_id=%s", header.control_id or "?")
-
-
-async def _pool_connection(client: aioredis.Redis) -> Any:
-    """A connection of the client's pool, as the redis-py installed asks for one."""
-    pool = client.connection_pool
-    try:
-        return await pool.get_connection()  # redis-py 5.3+ (naming the command is deprecated)
-    except TypeError:  # before 5.3 the command name is required
-        return await pool.get_connection("EVALSHA")  # type: ignore[call-arg,unused-ignore]
 
 
 class ListenError(OSError):

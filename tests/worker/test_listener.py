@@ -257,7 +257,9 @@ def test_idle_connection_closed(redis_server: RedisServer, settings: Settings) -
 
 
 class _SlowIntake(Intake):
-    """Redis takes half a second to answer each write."""
+    """Redis takes half a second to answer each write (all on redis-py's path)."""
+
+    own_connection = False
 
     async def _write_batch(self, *args: Any, **kwargs: Any) -> list[bool]:
         await asyncio.sleep(0.5)
