@@ -100,6 +100,10 @@ def build_ack(
     """
     if code not in ACK_CODES:
         raise ValueError(f"ACK code must be one of {ACK_CODES}, got {code!r}")
+    if error is None and text is None and code in ("AA", "CA"):  # the listener's usual answer
+        positive = _positive_ack(header, code, control_id, timestamp)
+        if positive is not None:
+            return positive
     d = Delimiters.from_msh(header.field_separator, header.encoding_characters)
     version = _version_tuple(header.version)
     failed = code not in ("AA", "CA")
@@ -109,12 +113,68 @@ def build_ack(
     if failed and not readable:
         readable = ERROR_CODE_TEXT.get(error_code, "Application error")
     segments = [
-        _msh(header, d, control_id, timestamp, version),
+        _msh(header, d, control_id, format_timestamp(timestamp), version),
         _msa(header, d, code, readable, version),
     ]
     if failed:
         segments.append(_err(d, error_code, readable, version))
     return encode_message("\r".join(segments) + "\r", header.character_set)
+
+
+def _positive_ack(
+    header: MessageHeader, code: str, control_id: str, timestamp: datetime
+) -> bytes | None:
+    """`build_ack` for AA or CA with no text: the sender's frame (cached), then three values.
+
+    Only MSH-7 (the time), MSH-10 (this ACK's id) and MSA-2 (the message's
+    control id) differ between the ACKs a sender gets; the rest is built once
+    per sender and code, by `build_ack`'s own segment functions. None when the
+    frame cannot be cut (a field holding a placeholder): `build_ack` then does it all.
+    """
+    frame = _positive_frame(
+        header.field_separator, header.encoding_characters, header.receiving_application,
+        header.receiving_facility, header.sending_application, header.sending_facility,
+        header.trigger_event, header.processing_id, header.version, header.character_set, code,
+    )  # fmt: skip
+    if frame is None:
+        return None
+    head, middle, tail, d = frame
+    text = (
+        head + format_timestamp(timestamp) + middle + escape(control_id, d) + tail
+        + escape(header.control_id, d) + "\r"
+    )  # fmt: skip
+    return encode_message(text, header.character_set)
+
+
+# Placeholders for the values that differ: NUL never is a delimiter nor escaped.
+_TIME, _ACK_ID, _CONTROL_ID = "\x00time\x00", "\x00ack-id\x00", "\x00control-id\x00"
+
+
+@functools.lru_cache(maxsize=256)
+def _positive_frame(
+    field_separator: str, encoding_characters: str, receiving_application: str,
+    receiving_facility: str, sending_application: str, sending_facility: str,
+    trigger_event: str, processing_id: str, version: str, character_set: str, code: str,
+) -> tuple[str, str, str, Delimiters] | None:  # fmt: skip
+    """A positive ACK's text before its time, between time and own id, and before MSA-2."""
+    header = MessageHeader(
+        field_separator=field_separator, encoding_characters=encoding_characters,
+        sending_application=sending_application, sending_facility=sending_facility,
+        receiving_application=receiving_application, receiving_facility=receiving_facility,
+        message_type="", trigger_event=trigger_event, control_id=_CONTROL_ID,
+        processing_id=processing_id, version=version, character_set=character_set,
+    )  # fmt: skip
+    d = Delimiters.from_msh(field_separator, encoding_characters)
+    numbers = _version_tuple(version)
+    text = _msh(header, d, _ACK_ID, _TIME, numbers) + "\r" + _msa(header, d, code, "", numbers)
+    if any(text.count(mark) != 1 for mark in (_TIME, _ACK_ID, _CONTROL_ID)):
+        return None
+    head, rest = text.split(_TIME)
+    middle, rest = rest.split(_ACK_ID)
+    tail, end = rest.split(_CONTROL_ID)
+    if end:  # MSA-2 is the last field of a positive ACK
+        return None
+    return head, middle, tail, d
 
 
 def parse_ack(message: bytes) -> AckInfo:
@@ -158,7 +218,7 @@ def _msh(
     header: MessageHeader,
     d: Delimiters,
     control_id: str,
-    timestamp: datetime,
+    stamp: str,
     version: tuple[int, ...],
 ) -> str:
     trigger = escape(header.trigger_event, d)
@@ -175,7 +235,7 @@ def _msh(
         header.receiving_facility,
         header.sending_application,
         header.sending_facility,
-        format_timestamp(timestamp),
+        stamp,
         "",
         message_type,
         escape(control_id, d),

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
+from unittest.mock import patch
 
 import pytest
 from hl7apy.parser import parse_message
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from hl7 import ack
 from hl7.ack import ack_code, build_ack, format_timestamp, parse_ack, response_code
 from hl7.errors import (
     DataTypeError,
@@ -16,6 +20,7 @@ from hl7.errors import (
     UnsupportedMessageType,
 )
 from hl7.header import parse_header
+from hl7.model import MessageHeader
 from tests.hl7.golden import CASES, CLOCK, GOLDEN, fixture
 
 ACK_CASES = sorted(name for name in CASES if name.startswith("ack_"))
@@ -175,3 +180,63 @@ def test_timestamps_keep_their_zone_and_second() -> None:
     assert format_timestamp(berlin) == "20260302005959+0100"
     assert format_timestamp(utc + timedelta(seconds=0.2)) == "20260302000000+0000"
     assert format_timestamp(utc.replace(tzinfo=None)) == "20260301235959"
+
+
+# --- the positive ACK's cached frame --------------------------------------------------
+
+_FIELD_TEXT = st.text(alphabet=st.sampled_from(list("AZaz09 .-_|^~\\&#ÄöüßéØ\x00")), max_size=8)
+_ZONES = st.sampled_from(
+    [UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=5, minutes=30))]
+)
+_STAMPS = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31), timezones=_ZONES
+) | st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
+
+
+@st.composite
+def _headers(draw: st.DrawFn) -> MessageHeader:
+    """KNEE's MSH with any sender fields, delimiters, version, trigger and character set."""
+    separators = draw(st.sampled_from(["|^~\\&", "|^~\\&#", "#^~\\&", "!@$%&", "|^~\\"]))
+    return dataclasses.replace(
+        KNEE,
+        field_separator=separators[0],
+        encoding_characters=separators[1:],
+        sending_application=draw(_FIELD_TEXT),
+        sending_facility=draw(_FIELD_TEXT),
+        receiving_application=draw(_FIELD_TEXT),
+        receiving_facility=draw(_FIELD_TEXT),
+        trigger_event=draw(st.sampled_from(["R01", "T02", "", "R^1"])),
+        control_id=draw(_FIELD_TEXT.filter(bool)),
+        processing_id=draw(st.sampled_from(["P", "T", "D^T"])),
+        version=draw(st.sampled_from(["2.3", "2.3.1", "2.5.1", "2.7", "2.8.2", "x"])),
+        character_set=draw(st.sampled_from(["", "UNICODE UTF-8", "8859/1", "ASCII"])),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    header=_headers(),
+    code=st.sampled_from(["AA", "CA"]),
+    ack_id=_FIELD_TEXT.filter(bool),
+    stamp=_STAMPS,
+)
+def test_positive_ack_is_the_full_build_byte_for_byte(
+    header: MessageHeader, code: str, ack_id: str, stamp: datetime
+) -> None:
+    """The cached frame (AA/CA without text) gives what building every segment gives, for
+    any sender fields, delimiters, version, character set and time zone."""
+    built = build_ack(header, code, control_id=ack_id, timestamp=stamp)
+    with patch.object(ack, "_positive_ack", lambda *args: None):
+        full = build_ack(header, code, control_id=ack_id, timestamp=stamp)
+    assert built == full
+
+
+def test_positive_ack_frame_is_built_once_per_sender() -> None:
+    ack._positive_frame.cache_clear()
+    for n in range(20):
+        header = dataclasses.replace(KNEE, control_id=f"CTRL{n}")
+        build_ack(header, "AA", control_id=f"A{n}", timestamp=CLOCK + timedelta(seconds=n))
+    info = ack._positive_frame.cache_info()
+    assert (info.misses, info.hits) == (1, 19)
+    parsed = parse_ack(build_ack(KNEE, "AA", control_id="A1", timestamp=CLOCK))
+    assert (parsed.code, parsed.acked_control_id) == ("AA", KNEE.control_id)
