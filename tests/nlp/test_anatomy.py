@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nlp import annotate
+from nlp.anatomy import literal_first
+from nlp.ruleset import load_ruleset
 
 
 def sites(text: str, procedure: str | None = None) -> set[tuple[str, str | None]]:
@@ -209,3 +215,76 @@ def test_required_any(pattern: str, expected: tuple[str, ...] | None) -> None:
     from nlp.anatomy import required_any
 
     assert required_any(pattern) == expected
+
+
+# --- literal-first patterns: the same matches, found faster ------------------------------
+
+
+def _shipped_patterns() -> list[re.Pattern[str]]:
+    """Every bone and laterality pattern of both rule sets."""
+    out: list[re.Pattern[str]] = []
+    for language in ("en", "de"):
+        rules = load_ruleset(language)
+        out += [rx for spec in rules.bones for rx in spec.patterns]
+        out += [term.pattern for term in rules.laterality]
+    return out
+
+
+def _spans(rx: re.Pattern[str], text: str) -> list[tuple[tuple[int, int], tuple[str | None, ...]]]:
+    return [(m.span(), m.groups()) for m in rx.finditer(text)]
+
+
+SHIPPED = _shipped_patterns()
+# Words of the patterns, glued and cut in many ways: boundaries inside and between words.
+_PIECES = sorted(
+    {w for rx in SHIPPED for w in re.findall(r"[a-zäöüß0-9]+", rx.pattern.lower())}
+    | {" ", "-", ".", "/", "_", "x", "é", "1", "s1", "l4", "lt ", "rt.", "r ", "l "}
+)
+_TEXTS = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
+
+
+def test_literal_first_rewrites_the_slow_shipped_patterns() -> None:
+    rewritten = [rx for rx in SHIPPED if literal_first(rx) is not rx]
+    assert len(rewritten) >= 150  # bones and sides that start with \b and a word
+    assert all(not literal_first(rx).pattern.startswith("\\b") for rx in rewritten)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_TEXTS)
+def test_literal_first_matches_where_the_pattern_does(text: str) -> None:
+    """Same spans and groups for every shipped bone and laterality pattern."""
+    for rx in SHIPPED:
+        fast = literal_first(rx)
+        if fast is not rx:
+            assert _spans(fast, text) == _spans(rx, text), rx.pattern
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"\bl\b(?=\.?\s*knee)", "l knee, all knee, xl knee, l. knee, (l knee"),
+        (r"\bknees?\b", "knee knees kneess oknee knee-joint"),
+        (r"\bs[1-5]\b", "s1 xs1 s12 s5."),
+        (r"\bab{2}c", "abbc xabbc abc abbbc"),
+        (r"\bleft|right\b", "left cleft right brightly"),
+        (r"\bLeft\b", "LEFT left Left cleft"),
+    ],
+)
+def test_literal_first_edge_cases(pattern: str, text: str) -> None:
+    """A quantifier on the word's last letter, a top-level alternation, IGNORECASE."""
+    rx = re.compile(pattern, re.IGNORECASE if "Left" in pattern else 0)
+    fast = literal_first(rx)
+    assert fast is not rx
+    assert _spans(fast, text) == _spans(rx, text)
+    assert _spans(rx, text)  # the cases do match somewhere
+
+
+def test_literal_first_leaves_other_patterns_alone() -> None:
+    for pattern, flags in [
+        (r"(?:postero)?lateral", 0),
+        (r"\b(?:left|right)\b", 0),
+        (r"\b\d+", 0),
+        (r"\bknee  # verbose", re.VERBOSE),
+    ]:
+        rx = re.compile(pattern, flags)
+        assert literal_first(rx) is rx
