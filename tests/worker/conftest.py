@@ -9,8 +9,18 @@ import pytest
 import redis
 
 from tests.servers import MllpDestination, RedisServer, start_redis
-from worker import celery_app
+from worker import celery_app, tasks
 from worker.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _inline_delivery_unpaused() -> None:
+    """Each test starts with inline delivery allowed. The pause is one per process
+    (`tasks.INLINE`): a test whose destination refused would otherwise send a later
+    test's results to the deliver queue for 30 s (seen with test_tasks.py's refused
+    destination before test_intake_batch.py's delivery test)."""
+    tasks.INLINE.paused_until = float("-inf")
+    tasks.INLINE.average = 0.0
 
 
 @pytest.fixture
