@@ -24,6 +24,7 @@ class BatchReport:
     failed: Counter[str] = field(default_factory=Counter)  # reason -> count
     flags: Counter[str] = field(default_factory=Counter)  # flag code -> reports
     annotated_keys: list[str] = field(default_factory=list)  # for --send
+    followups_untracked: int = 0  # recommendations whose window had ended: not tracked
 
     @property
     def items(self) -> int:
@@ -42,6 +43,7 @@ class BatchReport:
                 "failed": dict(self.failed),
                 "flags": dict(self.flags),
                 "annotated_keys": self.annotated_keys,
+                "followups_untracked": self.followups_untracked,
             }
         )
 
@@ -56,6 +58,7 @@ class BatchReport:
             failed=Counter(data.get("failed", {})),
             flags=Counter(data.get("flags", {})),
             annotated_keys=list(data.get("annotated_keys", [])),
+            followups_untracked=int(data.get("followups_untracked", 0)),
         )
 
 
@@ -69,6 +72,7 @@ class Summary:
     unprocessable: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     flags: Counter[str] = field(default_factory=Counter)
+    followups_untracked: int = 0
     sent: int = 0
     not_sent: int = 0  # --send gave up waiting for the deliver queue
     elapsed: float = 0.0
@@ -80,6 +84,7 @@ class Summary:
         self.unprocessable.update(report.unprocessable)
         self.failed.update(report.failed)
         self.flags.update(report.flags)
+        self.followups_untracked += report.followups_untracked
 
     @property
     def finished(self) -> int:
@@ -104,6 +109,7 @@ class Summary:
             "failed_reasons": dict(self.failed),
             "not_finished": max(0, self.items - self.finished),
             "flags": dict(self.flags),
+            "followups_untracked": self.followups_untracked,
             "sent": self.sent,
             "not_sent": self.not_sent,
             "elapsed_s": round(self.elapsed, 3),
@@ -134,4 +140,9 @@ class Summary:
         out.append(f"elapsed        {self.elapsed:.1f} s, {self.rate:.1f} reports/s annotated")
         flags = ", ".join(f"{code} {n:,}" for code, n in sorted(self.flags.items()))
         out.append(f"flags          {flags or 'none'}")
+        if self.followups_untracked:
+            out.append(
+                f"follow-ups     {self.followups_untracked:,} not tracked: their window had "
+                "ended (in the results, not in the worklist)"
+            )
         return out

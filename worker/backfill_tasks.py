@@ -155,8 +155,9 @@ def _run_chunk(
          "received_at": received_at, "ack_code": "AA"}
         for _, item in chunk
     ]  # fmt: skip
-    outcomes = annotate_accepted_many(arguments, settings)
-    for (position, item), outcome in zip(chunk, outcomes, strict=True):
+    untracked: list[int] = []
+    outcomes = annotate_accepted_many(arguments, settings, archive=untracked)
+    for (position, item), outcome, past in zip(chunk, outcomes, untracked, strict=True):
         key = item["key"]
         if isinstance(outcome, InboundMessageError):
             reason = f"HL7 error {outcome.hl7_error_code}: {outcome.text}"[:REASON_CHARS]
@@ -170,6 +171,7 @@ def _run_chunk(
             report.failed[f"error: {type(outcome).__name__}"] += 1
         else:
             report.annotated += 1
+            report.followups_untracked += past
             report.annotated_keys.append(key)
             new_keys.append(key)
         handled.add(position)

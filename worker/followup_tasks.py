@@ -27,6 +27,7 @@ from followup.events import clinical_event, patient_label
 from followup.model import ClinicalEvent
 from followup.recommend import finding_site, recommend
 from followup.regions import region_of, side_of
+from followup.status import due_window
 from hl7.errors import InboundMessageError, TransientError
 from hl7.followup_obx import Row, course_rows, recommendation_rows
 from hl7.model import Report
@@ -53,6 +54,9 @@ class TrackedReport:
     new: tuple[NewFollowup, ...] = ()
     now: datetime | None = None
     control_id: str = ""
+    # An archived report's recommendations whose window had ended by the service's
+    # clock: in `rows` and `recommendations`, not in `new` (see `plan_tracking_many`).
+    untracked: int = 0
 
 
 def record_tracked(settings: Settings, tracked: TrackedReport) -> None:
@@ -111,8 +115,18 @@ def plan_tracking(
 PlanInput = tuple[bytes, Report, nlp.Annotation, str, datetime]
 
 
-def plan_tracking_many(settings: Settings, inputs: list[PlanInput]) -> list[TrackedReport]:
+def plan_tracking_many(
+    settings: Settings, inputs: list[PlanInput], *, archived: bool = False
+) -> list[TrackedReport]:
     """`plan_tracking` for reports of different patients, their earlier findings read at once.
+
+    `archived`: the reports come from an archive (`radflag backfill`), not as
+    they are written. A recommendation whose window has ended by the service's
+    clock is then not tracked: it would be overdue at once, and the beat would
+    notify each one of an archive's thousands. It stays in the result and the
+    stored recommendations, and the report still completes earlier follow-ups
+    and has its course. A recommendation still in its window is tracked as a
+    live report's is.
 
     A failure other than TransientError costs only its own report its follow-ups.
     """
@@ -143,7 +157,9 @@ def plan_tracking_many(settings: Settings, inputs: list[PlanInput]) -> list[Trac
         prior = next(priors)
         try:
             now = clock_for(settings)()
-            tracked = _track_report(site, prior, report, annotation, dedupe_key, received_at, now)
+            tracked = _track_report(
+                site, prior, report, annotation, dedupe_key, received_at, now, archived
+            )
         except Exception as e:
             _failed(report, e)
             tracked = TrackedReport([], [])
@@ -189,6 +205,7 @@ def _track_report(
     dedupe_key: str,
     received_at: datetime,
     now: datetime,
+    archived: bool,
 ) -> TrackedReport:
     message, event, findings = site.message, site.event, site.findings
     course = course_since(prior, findings, annotation, report.text)
@@ -211,6 +228,10 @@ def _track_report(
         for position, rec in enumerate(recommendations)
         if event.patient_keys  # without PID-3 nothing could ever match it
     ]  # fmt: skip
+    untracked = 0
+    if archived:  # only what is still in its window, as the beat's clock sees it
+        current = [n for n in new if _window_end(n) >= _aware(now)]
+        untracked, new = len(new) - len(current), current
     exam = ExamRecord(dedupe_key, event, received_at, findings, course)
     dicts = [r.to_dict() for r in recommendations]
     rows = recommendation_rows(dicts, report.text, message.at)
@@ -222,7 +243,17 @@ def _track_report(
                 "reason": course.reason,
             }
         )
-    return TrackedReport(rows, dicts, exam, tuple(new), now, report.control_id)
+    return TrackedReport(rows, dicts, exam, tuple(new), now, report.control_id, untracked)
+
+
+def _window_end(new: NewFollowup) -> datetime:
+    """When a new follow-up's window ends, as the store will write it."""
+    return due_window(_aware(new.report_at), new.recommendation.interval)[1]
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time without zone is UTC, as the store takes it."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @app.task(

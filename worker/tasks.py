@@ -366,8 +366,14 @@ def annotate_accepted(
 Outcome = tuple[str, bytes] | Exception
 
 
-def annotate_accepted_many(items: list[dict[str, str]], settings: Settings) -> list[Outcome]:
+def annotate_accepted_many(
+    items: list[dict[str, str]], settings: Settings, *, archive: list[int] | None = None
+) -> list[Outcome]:
     """`annotate_accepted` for many messages, their store writes in as few transactions as it can.
+
+    `archive`: the messages are an archive's (`radflag backfill`), so a follow-up
+    whose window has ended is not tracked (`plan_tracking_many`); the list is
+    extended with how many each message had, in order (0 where it failed).
 
     `items` are annotate task arguments (`raw_b64`, `control_id`, `dedupe_key`,
     `received_at`, `ack_code`), with distinct dedupe keys. Returns, in order, each
@@ -383,6 +389,7 @@ def annotate_accepted_many(items: list[dict[str, str]], settings: Settings) -> l
     commit. A failure in a shared transaction writes each message on its own.
     """
     outcomes_: list[Outcome | None] = [None] * len(items)
+    untracked = [0] * len(items)
     rounds: list[list[tuple[int, _Prepared]]] = []
     patients: list[set[str]] = []
     for position, item in enumerate(items):
@@ -408,7 +415,7 @@ def annotate_accepted_many(items: list[dict[str, str]], settings: Settings) -> l
         if patient:
             patients[number].add(patient)
     for batch in rounds:  # each round reads what the earlier rounds committed
-        _plan_all(settings, [prepared for _, prepared in batch])
+        _plan_all(settings, [prepared for _, prepared in batch], archived=archive is not None)
         failures = _store_prepared(settings, [prepared for _, prepared in batch])
         for (position, prepared), failure in zip(batch, failures, strict=True):
             if failure is not None:
@@ -417,6 +424,9 @@ def annotate_accepted_many(items: list[dict[str, str]], settings: Settings) -> l
             _finish(prepared, settings)
             assert prepared.result is not None
             outcomes_[position] = (prepared.result_id, prepared.result)
+            untracked[position] = prepared.tracked.untracked
+    if archive is not None:
+        archive.extend(untracked)
     return [o if o is not None else RuntimeError("not annotated") for o in outcomes_]
 
 
@@ -473,10 +483,14 @@ class _Prepared:
         self.result = result
 
 
-def _plan_all(settings: Settings, prepared: list[_Prepared]) -> None:
-    """Plan the messages' follow-ups, the store read once for them (TransientError if down)."""
+def _plan_all(settings: Settings, prepared: list[_Prepared], *, archived: bool = False) -> None:
+    """Plan the messages' follow-ups, the store read once for them (TransientError if down).
+
+    `archived`: reports of a backfill (see `plan_tracking_many`).
+    """
     inputs = [(one.raw, one.report, one.annotation, one.dedupe_key, one.at) for one in prepared]
-    for one, tracked in zip(prepared, plan_tracking_many(settings, inputs), strict=True):
+    planned = plan_tracking_many(settings, inputs, archived=archived)
+    for one, tracked in zip(prepared, planned, strict=True):
         one.tracked = tracked
 
 

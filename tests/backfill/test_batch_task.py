@@ -11,16 +11,21 @@ from typing import Any
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from backfill.inputs import read_items
 from backfill.summary import BatchReport
 from hl7.errors import TransientError
 from tests.conftest import FIXTURES
+from tests.followup.messages import KNEE, report
 from tests.servers import RedisServer, start_redis
-from worker import backfill_tasks, celery_app, keys
+from worker import backfill_tasks, celery_app, keys, tasks
 from worker.backfill_store import done_keys
+from worker.followup_store import open_followups
 from worker.settings import Settings
 from worker.store import open_store
+from worker.store_models import ReportAnnotation
 
 NOW = datetime(2026, 4, 1, 9, 30, tzinfo=UTC)
 
@@ -215,3 +220,34 @@ def test_annotator_failure_is_counted_recorded_and_tried_again(
     assert received == set(keys_) and not done_keys(store, keys_)
     again = _run(settings, redis_server, items)
     assert again.annotated == 2 and done_keys(store, keys_) == set(keys_)
+
+
+def test_an_archive_tracks_only_follow_ups_still_in_their_window(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """Backfilled reports recommending an MRI in 6-8 weeks: the one from last year is not
+    tracked (it would be overdue at once, and notified), the one from last week is; both
+    results carry the recommendation. The same old report through the live path is tracked
+    and goes overdue at the next beat."""
+    clock = tmp_path / "clock"
+    clock.write_text(NOW.isoformat())
+    settings = Settings(data_dir=tmp_path / "data", followup_clock_file=clock)
+    celery_app.configure(settings, redis_url=redis_server.url)
+    old = report("OLD1", "MRN-OLD", KNEE, at="20250601090000")
+    recent = report("NEW1", "MRN-NEW", KNEE, at="20260325090000")
+    done = _run(settings, redis_server, _batch(tmp_path, 0, old + b"\r\n", recent + b"\r\n"))
+    assert done.annotated == 2 and done.followups_untracked == 1
+    followups = open_followups(settings)
+    assert followups.counts().by_status == {"open": 1}
+    assert followups.check_due(NOW, None) == 0  # nothing overdue: the old one is history
+    with Session(open_store(settings).engine) as session:
+        results = session.scalars(select(ReportAnnotation.result_message)).all()
+    assert len(results) == 2 and all(b"FOLLOW_UP" in (r or b"") for r in results)
+    # The live path keeps tracking an old report: it is current news to that sender.
+    live = report("OLD2", "MRN-LIVE", KNEE, at="20250601090000")
+    item = {
+        "raw_b64": base64.b64encode(live).decode(), "control_id": "OLD2",
+        "dedupe_key": "RIS|GENHOSP|OLD2", "received_at": NOW.isoformat(), "ack_code": "AA",
+    }  # fmt: skip
+    tasks.annotate_accepted_many([item], settings)
+    assert followups.check_due(NOW, None) == 1

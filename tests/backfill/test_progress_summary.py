@@ -47,7 +47,9 @@ def test_clock_text() -> None:
 
 
 def test_batch_report_round_trips_and_adds_up() -> None:
-    report = BatchReport("b1", annotated=3, skipped=1, annotated_keys=["k1", "k2", "k3"])
+    report = BatchReport(
+        "b1", annotated=3, skipped=1, annotated_keys=["k1", "k2", "k3"], followups_untracked=2
+    )
     report.unprocessable["HL7 error 200: not a report"] += 2
     report.failed["error: ValueError"] += 1
     report.flags.update({"BME": 2})
@@ -61,5 +63,8 @@ def test_batch_report_round_trips_and_adds_up() -> None:
     data = summary.to_json()
     assert data["annotated"] == 5 and data["not_finished"] == 1 and data["unprocessable"] == 2
     assert data["flags"] == {"BME": 3, "TRAUMA_OVERLOAD": 1} and data["reports_per_s"] == 2.5
+    assert data["followups_untracked"] == 2
     text = "\n".join(summary.lines())
     assert "not finished   1" in text and "2  HL7 error 200: not a report" in text
+    assert "follow-ups     2 not tracked: their window had ended" in text
+    assert "follow-ups" not in "\n".join(Summary(items=1).lines())  # said only when it happened
