@@ -78,7 +78,10 @@ NOISE_LIMIT = 4096  # printable bytes outside frames tolerated on one connection
 INTAKE_SCRIPT = resources.files("worker").joinpath("intake.lua").read_text()
 INTAKE_BATCH_SCRIPT = resources.files("worker").joinpath("intake_batch.lua").read_text()
 BATCH_LIST_TTL = 7 * 86400  # seconds a batch's entry list is kept if no worker ends it
-MAX_WRITES_IN_FLIGHT = 1  # group writes pipelined on the intake's own connection
+# Group writes in flight on the intake's own connection. 2 measured slower at 8
+# connections: groups shrank from 3.7 to 2.4 messages, and each write costs the
+# listener and Redis more than a message does (docs/throughput.md, sixth pass).
+MAX_WRITES_IN_FLIGHT = 1
 OPEN_BATCH_TTL = 5  # seconds a waiting batch takes more messages; then a new one starts
 _BATCH_PREFIX = os.urandom(6).hex()  # this process's batch ids: prefix and counter
 _BATCH_NUMBERS = itertools.count()
