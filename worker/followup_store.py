@@ -411,14 +411,19 @@ class FollowupStore:
         if memo is None or not keys:
             return
         by_key: dict[str, list[FollowupRow]] = {key: [] for key in keys}
+        # Found by the patients' keys alone, the active ones kept here: with `status IN`
+        # in the query, SQLite (no statistics) drove it from the status index, through
+        # every active follow-up of the store: 9 ms a batch at 15,500 open ones, growing
+        # with the store (docs/throughput.md, sixth pass). A patient has few follow-ups.
         with self._transaction() as session:
             found = session.execute(
                 select(FollowupPatientKey.key, FollowupRow)
                 .join(FollowupRow, FollowupRow.id == FollowupPatientKey.followup_id)
-                .where(FollowupPatientKey.key.in_(keys), FollowupRow.status.in_(ACTIVE_STATUSES))
+                .where(FollowupPatientKey.key.in_(keys))
             ).all()
         for key, row in found:
-            by_key[key].append(row)
+            if row.status in ACTIVE_STATUSES:
+                by_key[key].append(row)
         memo[_CANDIDATES_MEMO] = by_key
 
     def _candidates(self, session: Session, keys: tuple[str, ...]) -> list[FollowupRow]:
@@ -431,13 +436,10 @@ class FollowupStore:
             # A row an earlier report of the batch closed is no longer a candidate.
             return [rows[i] for i in sorted(rows) if rows[i].status in ACTIVE_STATUSES]
         ids = select(FollowupPatientKey.followup_id).where(FollowupPatientKey.key.in_(keys))
-        return list(
-            session.scalars(
-                select(FollowupRow)
-                .where(FollowupRow.id.in_(ids), FollowupRow.status.in_(ACTIVE_STATUSES))
-                .order_by(FollowupRow.id)
-            ).all()
-        )
+        found = session.scalars(
+            select(FollowupRow).where(FollowupRow.id.in_(ids)).order_by(FollowupRow.id)
+        ).all()
+        return [row for row in found if row.status in ACTIVE_STATUSES]  # as remember_candidates
 
     def _match(self, session: Session, exam: ExamRecord, now: datetime) -> list[str]:
         event = exam.event

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 import nlp
 from followup.events import clinical_event
@@ -19,6 +21,8 @@ from worker.followup_store import ExamRecord, FollowupStore, open_followups
 from worker.followup_tasks import track_report
 from worker.reports import annotate_report
 from worker.settings import Settings
+from worker.store import open_store
+from worker.store_unit import unit_of_work
 
 RECEIVED = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
 
@@ -219,3 +223,37 @@ def test_earlier_findings_of_many_reports_are_read_in_one_query(settings: Settin
     assert [sorted(f.bones) if f else None for f in found][3] == ["lateral_femoral_condyle"]
     alone = store.prior_findings_many([PriorRequest(one, "knee", "left", march, "new")])
     assert alone == found[:1]  # what the others ask changes nothing
+
+
+def test_a_batch_finds_its_patients_follow_ups_by_their_keys_not_by_status(
+    tmp_path: Path,
+) -> None:
+    """SQLite's plan for the batch's candidate query (remember_candidates) and the one-report
+    query (_candidates) starts from the patients' keys. A plan from the status index read
+    every active follow-up of the store for each batch: 9 ms at 15,500, growing with it."""
+    settings = Settings(data_dir=tmp_path / "data")
+    store = open_followups(settings)
+    engine = open_store(settings).engine
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "followup_patient_keys" in statement and statement.lstrip().upper().startswith("SELECT"):
+            statements.append((statement, parameters))
+
+    keys = {f"GENHOSP|MRN{n:05d}" for n in range(40)}  # a batch's patients
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with unit_of_work(engine) as session:
+            store.remember_candidates(keys)
+            assert store._candidates(session, ("GENHOSP|OTHER", *sorted(keys)[:30])) == []
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    assert len(statements) == 2
+    with engine.connect() as conn:
+        for statement, parameters in statements:
+            plan = " / ".join(
+                str(row[3])
+                for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            )
+            assert "ix_followups_status_due" not in plan, plan
+            assert "ix_followup_patient_keys_key" in plan, plan
