@@ -2,8 +2,9 @@
 
 Strategy: asyncio for the sockets (many idle connections cost nothing; each is
 an `asyncio.Protocol`, so a message costs no task, future or timer) and for
-Redis (redis.asyncio with a connection pool), so a connection waiting on Redis
-never holds up the others and no thread hop is paid per message. Per message
+Redis (redis.asyncio; the group writes on a connection of its pool driven
+directly, worker/intake_connection.py), so a connection waiting on Redis never
+holds up the others and no thread hop is paid per message. Per message
 the listener only frames, reads MSH (`hl7.header`), screens the content
 (`hl7.extract.screen`: a byte scan for a text OBX; only an odd message, such as
 an ED/PDF-only report or a lab panel, gets the full read, so it is answered
