@@ -93,10 +93,10 @@ class IntakeConnection(asyncio.Protocol):
         """
         assert self.usable and self.transport is not None
         now = self.loop.time()
+        self.transport.write(command)  # raises: nothing is registered, `done` is never called
         self.waiting.append((now, done))
         if self.watchdog is None:
             self.watchdog = self.loop.call_at(now + self.timeout, self._check_overdue)
-        self.transport.write(command)
 
     @property
     def in_flight(self) -> int:

@@ -282,8 +282,13 @@ class Intake:
                 if not self._pending or self._in_flight >= MAX_WRITES_IN_FLIGHT:
                     return
                 batch = self._take()
+                command = self._batch_command(batch)
+                try:
+                    fast.call(command, functools.partial(self._fast_reply, batch))
+                except Exception:  # the socket refused the write: no reply will come
+                    fast.retire()
+                    raise
                 self._in_flight += 1
-                fast.call(self._batch_command(batch), functools.partial(self._fast_reply, batch))
                 batch = []
         except BaseException as e:  # a bug: nobody waits forever, later messages still go
             self._fail_all(batch, e)

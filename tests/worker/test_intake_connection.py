@@ -387,3 +387,40 @@ def test_close_right_after_an_answer_leaves_no_connection_behind(
     assert _run(redis_server, scenario) == ([True] * 2, 0, True)
     clients: list[dict[str, Any]] = redis_client.client_list()  # type: ignore[assignment]
     assert len(clients) == 1  # this test's own
+
+
+def test_a_write_the_socket_refuses_is_answered_and_writing_goes_on(
+    redis_server: RedisServer, redis_client: redis.Redis
+) -> None:
+    """transport.write raising (a bug or a broken socket): that group is told "not queued",
+    nothing stays counted in flight, the own connection is retired, and the next messages
+    go through redis-py's path and are queued."""
+
+    async def scenario(client: Any) -> tuple[list[Any], int, bool, list[Any]]:
+        intake = Intake(client, 60)
+        try:
+            fast = await _opened(intake, "REFUSE-A")
+            assert fast.transport is not None
+
+            def refuse(_data: bytes) -> None:
+                raise RuntimeError("socket refused the write")
+
+            fast.transport.write = refuse  # type: ignore[method-assign]
+            refused = await _together(intake, _raws("REFUSE-B", 2))
+            in_flight, usable = intake._in_flight, fast.usable
+            after = await _together(intake, _raws("REFUSE-C", 2))
+            return refused, in_flight, usable, after
+        finally:
+            await intake.close()
+
+    loop_errors: list[dict[str, Any]] = []
+
+    async def with_handler(client: Any) -> Any:
+        asyncio.get_running_loop().set_exception_handler(lambda _l, ctx: loop_errors.append(ctx))
+        return await scenario(client)
+
+    refused, in_flight, usable, after = _run(redis_server, with_handler)
+    assert all(isinstance(a, BrokerUnavailable) for a in refused), refused
+    assert (in_flight, usable, after) == (0, False, [True] * 2)
+    assert [type(c.get("exception")).__name__ for c in loop_errors] == ["RuntimeError"]
+    assert keys.queued_messages(redis_client, keys.QUEUE_ANNOTATE) == 4
