@@ -87,6 +87,11 @@ class NewFollowup:
     order_segments: tuple[str, ...]
     report_at: datetime
 
+    @property
+    def window(self) -> tuple[datetime, datetime]:
+        """When it is due, from and to, as stored (counted from the report's time, in UTC)."""
+        return due_window(_utc(self.report_at), self.recommendation.interval)
+
 
 @dataclass(frozen=True)
 class PendingNotification:
@@ -483,7 +488,7 @@ class FollowupStore:
 
     def _add_followup(self, session: Session, new: NewFollowup, now: datetime) -> None:
         rec = new.recommendation
-        due_from, due_to = due_window(_utc(new.report_at), rec.interval)
+        due_from, due_to = new.window
         values = {
             "public_id": os.urandom(16).hex(), "dedupe_key": new.dedupe_key,
             "position": new.position, "control_id": new.control_id[:200],

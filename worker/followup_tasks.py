@@ -27,7 +27,6 @@ from followup.events import clinical_event, patient_label
 from followup.model import ClinicalEvent
 from followup.recommend import finding_site, recommend
 from followup.regions import region_of, side_of
-from followup.status import due_window
 from hl7.errors import InboundMessageError, TransientError
 from hl7.followup_obx import Row, course_rows, recommendation_rows
 from hl7.model import Report
@@ -230,7 +229,7 @@ def _track_report(
     ]  # fmt: skip
     untracked = 0
     if archived:  # only what is still in its window, as the beat's clock sees it
-        current = [n for n in new if _window_end(n) >= _aware(now)]
+        current = [n for n in new if n.window[1] >= now]  # the clock's time is in UTC
         untracked, new = len(new) - len(current), current
     exam = ExamRecord(dedupe_key, event, received_at, findings, course)
     dicts = [r.to_dict() for r in recommendations]
@@ -244,16 +243,6 @@ def _track_report(
             }
         )
     return TrackedReport(rows, dicts, exam, tuple(new), now, report.control_id, untracked)
-
-
-def _window_end(new: NewFollowup) -> datetime:
-    """When a new follow-up's window ends, as the store will write it."""
-    return due_window(_aware(new.report_at), new.recommendation.interval)[1]
-
-
-def _aware(moment: datetime) -> datetime:
-    """A time without zone is UTC, as the store takes it."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @app.task(
