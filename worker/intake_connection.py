@@ -98,11 +98,6 @@ class IntakeConnection(asyncio.Protocol):
         if self.watchdog is None:
             self.watchdog = self.loop.call_at(now + self.timeout, self._check_overdue)
 
-    @property
-    def in_flight(self) -> int:
-        """Commands sent and not yet answered."""
-        return len(self.waiting)
-
     # -- asyncio.Protocol ------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:

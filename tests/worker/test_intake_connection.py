@@ -77,9 +77,9 @@ def test_pipelined_replies_reach_their_callbacks_in_order(redis_server: RedisSer
                 future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
                 conn.call(pack_command([b"INCRBY", b"counter", b"%d" % n]), future.set_result)
                 futures.append(future)
-            assert conn.in_flight == 50
+            assert len(conn.waiting) == 50
             replies = list(await asyncio.gather(*futures))
-            assert conn.in_flight == 0
+            assert not conn.waiting
         finally:
             await conn.close()
         return replies
