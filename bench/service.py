@@ -18,6 +18,9 @@ Rows:
   at a steady rate (default 50 msg/s).
 - peak RSS of the listener and of a worker pool process with the pipeline
   loaded, and their growth over `--messages` messages.
+- Redis's CPU and commands per message over that soak (`--json`: "capacity"):
+  how many messages one Redis core carries end to end (docs/throughput.md,
+  "Going to N machines").
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import gc
 import itertools
 import json
 import multiprocessing
+import os
 import shutil
 import statistics
 import tempfile
@@ -59,6 +63,7 @@ from worker.redis_server import RedisServer, bundled_binary
 
 ROWS: list[tuple[str, str, str]] = []
 GOALS: dict[str, Any] = {}  # the issue's goals, as ratios to baselines of the same run
+CAPACITY: dict[str, Any] = {}  # what one Redis spends per message: how far one goes (N machines)
 ANNOTATING = 2  # annotating worker processes in the end-to-end runs
 
 
@@ -376,6 +381,35 @@ def soak(port: int, reports: list[dict[str, Any]], destination: MllpDestination,
     return delivered
 
 
+def redis_usage(server: RedisServer, client: redis.Redis) -> tuple[float, int]:
+    """redis-server's CPU seconds so far, and the commands it has run (a script's own included)."""
+    assert server.process is not None
+    stat = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    calls = sum(int(one["calls"]) for one in client.info("commandstats").values())
+    return cpu, calls
+
+
+def redis_capacity(before: tuple[float, int], after: tuple[float, int], messages: int) -> None:
+    """Redis's CPU and commands per message over the soak: the whole path, every process's.
+
+    The soak's messages are the only traffic then (a few heartbeats and this
+    bench's INFO calls beside them), and they come faster than the workers
+    annotate, so batches are full: the state a Redis shared by many machines is
+    in when it is the limit.
+    """
+    cpu_ms = 1000 * (after[0] - before[0]) / messages
+    commands = (after[1] - before[1]) / messages
+    per_core = 1000 / cpu_ms if cpu_ms > 0 else float("inf")
+    CAPACITY["redis"] = {"cpu_ms_per_message": round(cpu_ms, 3),
+                         "commands_per_message": round(commands, 1),
+                         "messages_per_s_per_core": round(per_core)}  # fmt: skip
+    row("soak: Redis CPU per message (the whole path)", f"{cpu_ms:.3f} ms",
+        f"one Redis core: about {per_core:,.0f} messages/s")  # fmt: skip
+    row("soak: Redis commands per message (scripts' own counted)", f"{commands:.1f}",
+        f"{commands * per_core:,.0f} commands/s at that rate")  # fmt: skip
+
+
 def nlp_only_rate(reports: list[dict[str, Any]], repeat: int = 3) -> float:
     """Reports per second of `nlp.annotate` alone on one core (this process), best of `repeat`."""
     import nlp
@@ -590,7 +624,9 @@ def service(
         # Warm up: every pool process has built its pipeline and run a few reports.
         latency_at_rate(port, reports, destination, 20, 2, report=False)
         p99 = latency_at_rate(port, reports, destination, args.rate, args.latency_seconds)
+        redis_before = redis_usage(server, client)
         delivered = soak(port, reports, destination, listener, procs[1], args.messages)
+        redis_capacity(redis_before, redis_usage(server, client), args.messages)
         GOALS["latency"] = {"p99_ms": round(p99, 1), "target_ms": 50, "met": p99 < 50}
         GOALS["end_to_end"] = {"results_per_s": round(delivered, 1),
                                "annotating_processes": ANNOTATING}  # fmt: skip
@@ -655,6 +691,7 @@ def main() -> None:
             "cores": multiprocessing.cpu_count(),
             "rows": [{"measure": m, "value": v, "note": n} for m, v, n in ROWS],
             "goals": GOALS,
+            "capacity": CAPACITY,
         }
         text = json.dumps(document, indent=2, default=str)
         if str(args.json) == "-":
