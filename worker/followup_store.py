@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, bindparam, delete, func, select
@@ -48,6 +48,7 @@ from worker.followup_models import (
     FollowupPatientKey,
     FollowupRow,
 )
+from worker.store_models import as_utc
 from worker.store_unit import Child, in_unit, insert_if_new, unit_memo, write_session
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,7 @@ class NewFollowup:
     @property
     def window(self) -> tuple[datetime, datetime]:
         """When it is due, from and to, as stored (counted from the report's time, in UTC)."""
-        return due_window(_utc(self.report_at), self.recommendation.interval)
+        return due_window(as_utc(self.report_at), self.recommendation.interval)
 
 
 @dataclass(frozen=True)
@@ -202,13 +203,13 @@ def _prior_of(request: PriorRequest, rows: Sequence[Row[Any]]) -> SiteFindings |
     """The request's prior findings among `rows` (latest first), or None."""
     if not request.patient_keys or request.region is None:
         return None
-    keys, before = set(request.patient_keys), _utc(request.before)
+    keys, before = set(request.patient_keys), as_utc(request.before)
     candidates = 0
     for patient_key, region, at, dedupe_key, row_side, findings in rows:
         if (
             patient_key not in keys
             or region != request.region
-            or _utc(at) >= before
+            or as_utc(at) >= before
             or dedupe_key == request.exclude_dedupe_key
         ):
             continue
@@ -218,10 +219,6 @@ def _prior_of(request: PriorRequest, rows: Sequence[Row[Any]]) -> SiteFindings |
         if candidates == PRIOR_CANDIDATES:
             return None
     return None
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def notification_control_id(public_id: str, version: int) -> str:
@@ -235,9 +232,9 @@ def _tracked(row: FollowupRow) -> Tracked:
     )
     return Tracked(
         status=row.status,
-        report_at=_utc(row.report_at),
-        due_from=_utc(row.due_from),
-        due_to=_utc(row.due_to),
+        report_at=as_utc(row.report_at),
+        due_from=as_utc(row.due_from),
+        due_to=as_utc(row.due_to),
         bookings=bookings,
     )
 
@@ -248,8 +245,8 @@ def _candidate(row: FollowupRow) -> Candidate:
         region=row.region,
         side=row.side,
         modality=row.modality,
-        report_at=_utc(row.report_at),
-        due_to=_utc(row.due_to),
+        report_at=as_utc(row.report_at),
+        due_to=as_utc(row.due_to),
         accession=row.accession,
     )
 
@@ -386,14 +383,14 @@ class FollowupStore:
             "reference": event.reference[:400], "accession": event.accession[:200],
             "procedure": (event.procedure or "")[:400] or None,
             "modality": event.modality, "region": event.region, "side": event.side,
-            "at": _utc(event.at),
+            "at": as_utc(event.at),
             "findings": exam.findings.to_dict() if exam.findings else None,
             "course": course.course if course else None,
             "course_basis": course.basis if course else None,
             "escalated": bool(course and course.escalate_osteonecrosis),
             "course_reason": course.reason if course else None,
         }  # fmt: skip
-        received_at = _utc(exam.received_at)
+        received_at = as_utc(exam.received_at)
         if insert_if_new(
             exam.dedupe_key, FollowupExam,
             {"dedupe_key": exam.dedupe_key, "received_at": received_at, **values},
@@ -496,7 +493,7 @@ class FollowupStore:
             "patient": new.patient[:400], "patient_keys": list(new.patient_keys),
             "sending_application": new.sending_application[:200],
             "sending_facility": new.sending_facility[:200],
-            "order_segments": list(new.order_segments), "report_at": _utc(new.report_at),
+            "order_segments": list(new.order_segments), "report_at": as_utc(new.report_at),
             "modality": rec.modality, "region": rec.region, "side": rec.side,
             "due_from": due_from, "due_to": due_to, "urgency": rec.urgency, "source": rec.source,
             "recommendation": rec.to_dict(), "status": OPEN, "status_at": now,
@@ -528,7 +525,7 @@ class FollowupStore:
         has to act on them. Their keys, audit and notifications go with them. Works in
         batches, each its own transaction; returns the number of rows deleted.
         """
-        cutoff = _utc(older_than)
+        cutoff = as_utc(older_than)
         deleted = 0
         targets: list[tuple[Any, Any]] = [
             (FollowupExam.id, FollowupExam.received_at < cutoff),
@@ -571,7 +568,7 @@ class FollowupStore:
                 _PRIOR_FINDINGS,
                 {"keys": sorted({key for r in asked for key in r.patient_keys}),
                  "regions": sorted({r.region for r in asked if r.region is not None}),
-                 "before": max(_utc(r.before) for r in asked)},
+                 "before": max(as_utc(r.before) for r in asked)},
             ).all()  # fmt: skip
         return [_prior_of(request, rows) for request in requests]
 
@@ -653,18 +650,18 @@ def _view(row: FollowupRow, audit: Any = ()) -> FollowupView:
         public_id=row.public_id, patient=row.patient, region=row.region, side=row.side,
         modality=row.modality, urgency=row.urgency, source=row.source,
         text=rec.get("text", ""), condition=rec.get("condition"), status=row.status,
-        adherence=row.adherence, report_at=_utc(row.report_at), due_from=_utc(row.due_from),
-        due_to=_utc(row.due_to), status_at=_utc(row.status_at), accession=row.accession,
+        adherence=row.adherence, report_at=as_utc(row.report_at), due_from=as_utc(row.due_from),
+        due_to=as_utc(row.due_to), status_at=as_utc(row.status_at), accession=row.accession,
         bookings=tuple((ref, at) for ref, at in row.bookings or []),
         audit=tuple(
-            (_utc(a.at), a.from_status, a.to_status, a.actor, a.note) for a in audit
+            (as_utc(a.at), a.from_status, a.to_status, a.actor, a.note) for a in audit
         ),
     )  # fmt: skip
 
 
 def _exam(row: FollowupExam) -> TimelineExam:
     return TimelineExam(
-        at=_utc(row.at), kind=row.kind, action=row.action, procedure=row.procedure,
+        at=as_utc(row.at), kind=row.kind, action=row.action, procedure=row.procedure,
         region=row.region, side=row.side, accession=row.accession, course=row.course,
         course_basis=row.course_basis, escalated=row.escalated, course_reason=row.course_reason,
     )  # fmt: skip

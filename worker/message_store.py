@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from browse import Attempt, MessageQuery, delivery_state
 from worker.store import Store
-from worker.store_models import DeliveryAttempt, InboundMessage, ReportAnnotation
+from worker.store_models import DeliveryAttempt, InboundMessage, ReportAnnotation, as_utc
 
 SCAN_LIMIT = 5000  # candidates read for one search that filters by delivery state
 
@@ -136,7 +136,7 @@ def _attempts(session: Any, dedupe_keys: list[str]) -> dict[str, list[Attempt]]:
                     attempt=attempt.attempt,
                     outcome=attempt.outcome,
                     detail=attempt.detail,
-                    at=_aware(attempt.at),
+                    at=as_utc(attempt.at),
                     result_control_id=attempt.result_control_id,
                 )
             )
@@ -157,13 +157,9 @@ def _row(
         sending_facility=message.sending_facility,
         message_type=message.message_type,
         ack_code=message.ack_code,
-        received_at=_aware(message.received_at),
+        received_at=as_utc(message.received_at),
         accession=accession,
         result_control_id=result_control_id,
         delivery=delivery_state(has_result, attempts),
         dedupe_key=message.dedupe_key,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -30,7 +30,7 @@ from nlp.model import PRIORITY_RANK
 from worker.fhir_store_models import FhirDelivery
 from worker.migrations import upgrade_to_head
 from worker.settings import Settings
-from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation
+from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation, as_utc
 from worker.store_models_accounts import ReportDetails, Review
 from worker.store_queries import StoreQueries
 from worker.store_unit import in_unit, insert_if_new, mark_new, write_session
@@ -50,10 +50,6 @@ class DeliveryRecord:
     outcome: str  # delivered, failed or rejected
     detail: str
     at: datetime
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _new_public_id() -> str:
@@ -103,7 +99,7 @@ class Store(StoreQueries):
 
         Raises TransientError when the database cannot be reached.
         """
-        received_at = _utc(received_at)
+        received_at = as_utc(received_at)
 
         values = {
             "control_id": control_id, "sending_application": sending_application,
@@ -124,7 +120,7 @@ class Store(StoreQueries):
                 session.add(row)
             for name, value in values.items():
                 setattr(row, name, value)
-            row.last_received_at = max(received_at, _utc(row.last_received_at or received_at))
+            row.last_received_at = max(received_at, as_utc(row.last_received_at or received_at))
 
         self._write(upsert)
         log.debug("stored inbound control_id=%s ack=%s", control_id, ack_code)
@@ -169,7 +165,7 @@ class Store(StoreQueries):
         """
         flags = [(f["code"], f["priority"]) for f in annotation.get("flags", [])]
         rank = max((PRIORITY_RANK.get(p, 0) for _, p in flags), default=0)
-        moment = _utc(annotated_at or datetime.now(UTC))
+        moment = as_utc(annotated_at or datetime.now(UTC))
 
         values: dict[str, Any] = {
             "accession": accession, "procedure": procedure,
@@ -232,7 +228,7 @@ class Store(StoreQueries):
             {
                 "dedupe_key": r.dedupe_key, "result_control_id": r.result_control_id,
                 "attempt": r.attempt, "outcome": r.outcome, "detail": r.detail,
-                "at": _utc(r.at),
+                "at": as_utc(r.at),
             }
             for r in records
         ]  # fmt: skip
@@ -249,7 +245,7 @@ class Store(StoreQueries):
             if row is None:
                 return False
             row.reviewed_by = reviewer
-            row.reviewed_at = _utc(at)
+            row.reviewed_at = as_utc(at)
         log.info("report reviewed accession=%s", row.accession)
         return True
 
@@ -267,7 +263,7 @@ class Store(StoreQueries):
         Works in batches (each its own transaction) and reports (done, total) rows
         to `progress` after each. Returns the number of rows deleted.
         """
-        cutoff = _utc(older_than)
+        cutoff = as_utc(older_than)
         targets: list[tuple[Any, Any, Any]] = [
             (InboundMessage, InboundMessage.id, InboundMessage.received_at),
             (ReportAnnotation, ReportAnnotation.id, ReportAnnotation.annotated_at),

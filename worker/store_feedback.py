@@ -26,7 +26,7 @@ from feedback.quality import FlagVerdict, QualityReport, summarise
 from hl7.errors import TransientError
 from hl7.model import Report
 from hl7.order import OrderDetails, order_details
-from worker.store_models import ReportAnnotation
+from worker.store_models import ReportAnnotation, as_utc
 from worker.store_models_accounts import AuditEvent, ReportDetails
 from worker.store_models_accounts import Review as ReviewRow
 from worker.store_unit import in_unit, insert_if_new, write_session
@@ -69,10 +69,6 @@ def _review_of(row: ReviewRow) -> Review:
     return Review(verdicts, row.bme, sites, etiology, bool(row.missed))
 
 
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 class FeedbackStore:
     """Report details, versions and reviews over the store's engine."""
 
@@ -92,7 +88,7 @@ class FeedbackStore:
     ) -> None:
         """Record (or replace) the patient and exam details of one message."""
         values = {
-            "report_key": key, "received_at": _utc(received_at),
+            "report_key": key, "received_at": as_utc(received_at),
             "patient_id": patient_id or None, "patient_name": details.patient_name,
             "birth_date": details.birth_date, "sex": details.sex,
             "exam_time": details.exam_time, "report_time": details.report_time,
@@ -127,7 +123,7 @@ class FeedbackStore:
         note: str | None = None,
     ) -> bool:
         """Store a review of one version and audit it; False when there is no such report."""
-        at = _utc(at)
+        at = as_utc(at)
         with self._sessions.begin() as session:
             annotation = session.scalar(select(ReportAnnotation).filter_by(public_id=public_id))
             if annotation is None:
@@ -170,7 +166,7 @@ class FeedbackStore:
             .where(ReviewRow.annotation_id == annotation_id)
             .order_by(ReviewRow.at, ReviewRow.id)
         )
-        return tuple(StoredReview(_utc(r.at), r.reviewer, _review_of(r), r.note) for r in rows)
+        return tuple(StoredReview(as_utc(r.at), r.reviewer, _review_of(r), r.note) for r in rows)
 
     def versions(self, public_id: str) -> list[Version]:
         """Every version of the report that `public_id` is a version of, oldest first."""
@@ -192,8 +188,8 @@ class FeedbackStore:
                 Version(
                     public_id=a.public_id,
                     result_status=d.result_status if d else None,
-                    received_at=_utc(d.received_at if d else a.annotated_at),
-                    annotated_at=_utc(a.annotated_at),
+                    received_at=as_utc(d.received_at if d else a.annotated_at),
+                    annotated_at=as_utc(a.annotated_at),
                     bme=a.bme,
                     flags=tuple(sorted(f.code for f in a.flags)),
                     reviews=self._reviews(session, a.id),
@@ -224,7 +220,7 @@ class FeedbackStore:
         for review, annotation, details in session.execute(query):
             newest[annotation.id] = (annotation, review, details)
         for annotation, review, details in newest.values():
-            if since is None or _utc(review.at) >= since:
+            if since is None or as_utc(review.at) >= since:
                 yield annotation, review, details
 
     def gold_labels(self, since: datetime | None = None) -> list[dict[str, Any]]:
@@ -243,7 +239,7 @@ class FeedbackStore:
                     line["procedure"] = annotation.procedure
                 line["gold"] = gold_label(annotation.annotation, _review_of(review))
                 key = details.report_key if details else annotation.dedupe_key
-                received = _utc(details.received_at if details else annotation.annotated_at)
+                received = as_utc(details.received_at if details else annotation.annotated_at)
                 if key not in per_report or per_report[key][0] <= received:
                     per_report[key] = (received, line)
         return [line for _, line in sorted(per_report.values(), key=lambda item: item[0])]
@@ -254,7 +250,7 @@ class FeedbackStore:
         missed: list[tuple[str, str]] = []
         with self._sessions() as session:
             for annotation, review, details in self._latest_reviews(session, None):
-                month = _utc(review.at).strftime("%Y-%m")
+                month = as_utc(review.at).strftime("%Y-%m")
                 language = str(
                     (details.language if details else None)
                     or annotation.annotation.get("language")
@@ -274,7 +270,7 @@ def parse_since(value: str) -> datetime:
     try:
         day = date.fromisoformat(value)
     except ValueError:
-        return _utc(datetime.fromisoformat(value))
+        return as_utc(datetime.fromisoformat(value))
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 

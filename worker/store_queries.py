@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from nlp.model import PRIORITY_RANK
-from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation
+from worker.store_models import DeliveryAttempt, Flag, InboundMessage, ReportAnnotation, as_utc
 from worker.store_models_accounts import ReportDetails
 
 # Outcomes of a delivery attempt that are not an error worth listing in status.
@@ -103,10 +103,6 @@ class StoredError:
 
 def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 class StoreQueries:
@@ -244,7 +240,7 @@ class StoreQueries:
                 control_id=message.control_id if message else None,
                 ack_code=message.ack_code if message else None,
                 result_control_id=annotation.result_control_id,
-                deliveries=tuple((a, o, d, _aware(t)) for a, o, d, t in deliveries),
+                deliveries=tuple((a, o, d, as_utc(t)) for a, o, d, t in deliveries),
                 raw=message.raw if message and annotation.report_text is None else None,
             )
 
@@ -302,9 +298,9 @@ class StoreQueries:
                 .order_by(DeliveryAttempt.at.desc())
                 .limit(limit)
             ).all()
-        errors = [StoredError(_aware(at), "inbound", cid, text or "") for at, cid, text in inbound]
+        errors = [StoredError(as_utc(at), "inbound", cid, text or "") for at, cid, text in inbound]
         errors += [
-            StoredError(_aware(at), "delivery", cid, f"{outcome}: {detail}")
+            StoredError(as_utc(at), "delivery", cid, f"{outcome}: {detail}")
             for at, cid, outcome, detail in failed
         ]
         return sorted(errors, key=lambda e: e.at, reverse=True)[:limit]
@@ -373,16 +369,16 @@ def _row(
         top_priority=top,
         flags=tuple(flags),
         sites=sites,
-        received_at=_aware(received_at or annotation.annotated_at),
+        received_at=as_utc(received_at or annotation.annotated_at),
         sending_facility=facility,
         reviewed_by=annotation.reviewed_by,
-        reviewed_at=_aware(annotation.reviewed_at) if annotation.reviewed_at else None,
+        reviewed_at=as_utc(annotation.reviewed_at) if annotation.reviewed_at else None,
         patient_name=details.patient_name if details else None,
         patient_id=details.patient_id if details else None,
         birth_date=details.birth_date if details else None,
         sex=details.sex if details else None,
-        exam_time=_aware(details.exam_time) if details and details.exam_time else None,
-        report_time=_aware(details.report_time) if details and details.report_time else None,
+        exam_time=as_utc(details.exam_time) if details and details.exam_time else None,
+        report_time=as_utc(details.report_time) if details and details.report_time else None,
         result_status=details.result_status if details else None,
         versions=versions or 1,
     )
