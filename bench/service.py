@@ -386,7 +386,8 @@ def redis_usage(server: RedisServer, client: redis.Redis) -> tuple[float, int]:
     assert server.process is not None
     stat = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
     cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-    calls = sum(int(one["calls"]) for one in client.info("commandstats").values())
+    stats: dict[str, dict[str, Any]] = client.info("commandstats")  # type: ignore[assignment]
+    calls = sum(int(one["calls"]) for one in stats.values())
     return cpu, calls
 
 
