@@ -388,9 +388,16 @@ def _scope(
     """A modifier's scope in the sentence, as medspaCy's ConTextModifier sets it.
 
     Computed here from our sentence bounds because `token.sent` (what
-    ConTextModifier uses) costs a scan of the Doc on every call.
+    ConTextModifier uses) costs a scan of the Doc on every call. A terminating
+    modifier ("but", "jedoch") modifies nothing; its scope is only what other
+    modifiers' scopes are checked against, and medspaCy's `tuple_overlaps`
+    misses a scope that lies wholly inside another, so the sentence as its scope
+    never cut a shorter one ("kein" reaches 4 tokens: "Keine Fraktur, jedoch
+    KMÖ" read the edema as negated). Its own words are its scope.
     """
     direction = direction.upper()
+    if direction == "TERMINATE":
+        return start, end
     lo, hi = sent_start, sent_end
     if direction == "FORWARD":
         lo = end
