@@ -514,6 +514,12 @@ class AnatomyReader:
         following = [(pos, side) for pos, side in sides if pos >= hit.end]
         if following and preceding:
             before_pos, after_pos = preceding[-1][0], following[0][0]
+            if after_pos - hit.end <= _ADJACENT and any(
+                0 <= before_pos - h.end <= _ADJACENT for h in hits
+            ):
+                # Sides written after their bones: "pubis left, acetabulum left and
+                # sacral ala right" (the "left" before the ala is the acetabulum's).
+                return following[0][1]
             bones_before = any(before_pos < h.start and h.end <= hit.start for h in hits)
             bones_after = any(hit.end <= h.start and h.end <= after_pos for h in hits)
             if bones_before and not bones_after and after_pos - hit.end < hit.start - before_pos:
@@ -535,6 +541,9 @@ class AnatomyReader:
                     best = (m.start(), term.severity)
         return best[1] if best else None
 
+
+# At most this many characters between a bone and a side word written right after it.
+_ADJACENT = 2
 
 # Where the places of a signal description end: the next clause ("..., and a rim of fluid").
 _PLACE_STOP = re.compile(r",\s*(?:and|but|while|whereas|with|which)\b|;|\.\s")

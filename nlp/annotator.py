@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from nlp.anatomy import AnatomyReader
 from nlp.language import resolve_language
-from nlp.layout import Layout
+from nlp.layout import Layout, Sentence
 from nlp.model import Annotation, Mention, Modifier
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
 from nlp.report import AFFIRMED, MentionRecord, SiteCue, build_annotation
@@ -139,7 +139,9 @@ def _without_described_signals(
             named = any(
                 not rules.targets[t.rule].signal
                 and not rules.targets[t.rule].requires_bone
-                and t.status not in ("historical", "negated")
+                and (
+                    t.status not in ("historical", "negated") or _denies_identity(text, m, t, rules)
+                )
                 and m.char_end <= t.char_start
                 and ";" not in text[m.char_end : t.char_start]
                 for t in _in_sentence(targets, layout, index)
@@ -148,6 +150,21 @@ def _without_described_signals(
                 continue
         out.append(m)
     return out
+
+
+def _denies_identity(text: str, signal: Match, named: Match, rules: RuleSet) -> bool:
+    """True when `named` is negated by words between the two that say what the signal is not.
+
+    "the signal at the humeral head is not to be rated as bone marrow edema"
+    speaks of the signal; "STIR signal in the MFC, no edema in the LFC" does not.
+    """
+    deny = rules.signal.not_identity if rules.signal is not None else None
+    return deny is not None and any(
+        category == "NEGATED_EXISTENCE"
+        and signal.char_end <= a < named.char_start
+        and deny.match(text[a : named.char_start].lower()) is not None
+        for a, _, category in named.modifiers
+    )
 
 
 def _earlier_sentences(layout: Layout, index: int, count: int) -> list[int]:
@@ -204,10 +221,16 @@ def _signal_in_bone(
     preceding = " ".join(lowered[sentence.start : match.char_start].split()[-2:])
     if signal.not_fluid.search(preceding) and not signal.fluid.search(preceding + phrase):
         return False  # "band-like T1 hyperintensity"
-    if signal.fat_after is not None and signal.fat_after.search(after):
+    # What the rest of its clause says of it; a clause after ";" speaks of something
+    # else ("; stress reaction versus artifact from the adjacent fat") unless it opens
+    # with what the signal is ("; consistent with a cyst").
+    own, semicolon, rest = after.partition(";")
+    if semicolon and signal.identity.match(rest.lstrip()):
+        own = after
+    if signal.fat_after is not None and signal.fat_after.search(own):
         return False  # "... that drops out on STIR": fat
-    for found in signal.identity.finditer(after):
-        window = " ".join(after[found.end() :].split()[:6])
+    for found in signal.identity.finditer(own):
+        window = " ".join(own[found.end() :].split()[:6])
         if reader.names_structure(window):
             return False
     clause = _clause_of(text, match, targets, layout, reader)
@@ -288,6 +311,14 @@ def _record(
     line = layout.lines[sentence.line]
     current = line.section in rules.current_sections
     status = match.status
+    if (
+        status == "present"
+        and rules.targets[match.rule].signal
+        and _cause_only_hedged(cues, sentence)
+    ):
+        # "faint STIR signal in the 2nd MT shaft, questionable early stress reaction":
+        # a signal is edema by what the report makes of it, and it only hedges that.
+        status = "possible"
     if line.section in _PRIOR_SECTIONS and status in AFFIRMED:
         status = "historical"
     clause = _clause_of(unwrapped, match, targets, layout, reader)
@@ -368,6 +399,30 @@ def _record(
     )
 
 
+def _named_bones(sentence: str, rules: RuleSet, reader: AnatomyReader) -> frozenset[str]:
+    """The bones a sentence names; naming none, those of the joint parts it names.
+
+    "Mild patellofemoral osteoarthritis." speaks of the patella and trochlea, not
+    of edema in the lateral condyle (etiology.json "compartments").
+    """
+    lowered = sentence.lower()
+    bones = frozenset(h.bone for h in reader.find_bones(lowered))
+    if bones:
+        return bones
+    return frozenset(
+        bone
+        for pattern, held in rules.etiology_compartments
+        if pattern.search(lowered)
+        for bone in held
+    )
+
+
+def _cause_only_hedged(cues: list[Match], sentence: Sentence) -> bool:
+    """True when the sentence's causes are all uncertain ("cannot be excluded"), at least one."""
+    statuses = {c.status for c in cues if sentence.start <= c.char_start < sentence.end}
+    return "possible" in statuses and "present" not in statuses
+
+
 def _site_cues(
     text: str,
     records: list[MentionRecord],
@@ -399,7 +454,7 @@ def _site_cues(
         ):
             continue
         sentence_text = text[sentence.start : sentence.end]
-        bones = frozenset(h.bone for h in reader.find_bones(sentence_text.lower()))
+        bones = _named_bones(sentence_text, rules, reader)
         if bones:
             out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak))
         elif layout.lines[sentence.line].section in summaries and not spec.weak:
@@ -490,10 +545,7 @@ def _etiology(
         if not near and not _sums_up(text, layout, rules, reader, cue_index, index, line):
             continue
         if cue_index != index and bones:
-            named = {
-                h.bone
-                for h in reader.find_bones(text[cue_sentence.start : cue_sentence.end].lower())
-            }
+            named = _named_bones(text[cue_sentence.start : cue_sentence.end], rules, reader)
             if named and not named & bones:
                 continue
         (weak_cues if spec.weak else strong_cues).setdefault(spec.etiology, []).append(

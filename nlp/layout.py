@@ -75,6 +75,7 @@ class LayoutReader:
         self._wrap_pattern = rules.wrap_pattern
         self._ordinal_after = rules.ordinal_after
         self._starters = rules.sentence_starters
+        self._mid_sentence = rules.mid_sentence_abbreviations
         self._current = rules.current_sections
 
     def unwrap(self, text: str) -> str:
@@ -233,9 +234,12 @@ class LayoutReader:
                 continue
             piece = line[max(begin, cut - _WINDOW) : cut]
             word = _WORD_BEFORE.search(piece)
-            if word and word.group(1).lower().rstrip(".") in self._abbreviations:
+            abbreviation = word.group(1).lower().rstrip(".") if word else ""
+            if abbreviation in self._abbreviations:
                 following = line[cut : cut + _WINDOW].split(None, 1)
-                if not (following and following[0].lower() in self._starters):
+                if abbreviation in self._mid_sentence or not (
+                    following and following[0].lower() in self._starters
+                ):
                     continue
             number = _NUMBER_BEFORE.search(piece) if self._ordinal_after else None
             if number and number.group(1).lower() in self._ordinal_after:

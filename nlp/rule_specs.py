@@ -184,6 +184,10 @@ class SignalRules:
     refer_back: re.Pattern[str]
     lookback_sentences: int
     structure_window_words: int
+    # A negation that says what the signal is not, matched from the negation's word
+    # to the mention it negates ("nicht als KMÖ zu werten", "does not represent
+    # marrow edema"): that negated mention is the signal's.
+    not_identity: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -218,9 +222,15 @@ class RuleSet:
     ordinal_after: frozenset[str] = frozenset()
     # Words that open a sentence even after an abbreviation ("Hüfte li. Keine Fraktur").
     sentence_starters: frozenset[str] = frozenset()
+    # Abbreviations that never end a sentence, not even before a starter: adverbs
+    # such as "evtl." or "fragl." ("dann evtl. Nachweis eines KMÖ" is one sentence).
+    mid_sentence_abbreviations: frozenset[str] = frozenset()
     # A sentence that sums up the findings before it ("Findings most consistent
     # with ulnar impaction."): its cause relates to the section's earlier mentions.
     etiology_summary: re.Pattern[str] | None = None
+    # Parts of a joint a cause may be named at instead of a bone ("patellofemoral
+    # osteoarthritis"), with the bones each holds: etiology.json "compartments".
+    etiology_compartments: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = ()
     # clauses.json "owners": words that tie a bare "edema" to bone or to soft tissue.
     owners: ClauseOwners | None = None
     # clauses.json "signal": when a signal description counts as edema.

@@ -321,7 +321,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
         obj,
         w,
         {"fluid", "not_fluid", "low", "structures", "refer_back", "inside", "beside", "identity"},
-        {"lookback_sentences", "structure_window_words", "fat_after"},
+        {"lookback_sentences", "structure_window_words", "fat_after", "not_identity"},
     )
     if not isinstance(obj["structures"], list) or not obj["structures"]:
         raise RuleFileError(f"{w}: structures must be a non-empty list of regexes")
@@ -335,6 +335,9 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
         beside=_regex(obj["beside"], w, "beside"),
         identity=_regex(obj["identity"], w, "identity"),
         fat_after=_regex(obj["fat_after"], w, "fat_after") if "fat_after" in obj else None,
+        not_identity=(
+            _regex(obj["not_identity"], w, "not_identity") if "not_identity" in obj else None
+        ),
         lookback_sentences=_int({"n": obj.get("lookback_sentences", 2)}, "n", w),
         structure_window_words=_int({"n": obj.get("structure_window_words", 2)}, "n", w),
     )
@@ -373,6 +376,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             "wrap_continuation_pattern",
             "ordinal_after",
             "sentence_starters",
+            "mid_sentence_abbreviations",
             "figure_line",
         },
     )
@@ -381,9 +385,19 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     wrap_pattern = sent.get("wrap_continuation_pattern")
 
     where, etio = read_json(root, language, "etiology.json")
-    etio = _check_keys(etio, where, {"categories", "drop_statuses"}, {"summary_pattern"})
+    etio = _check_keys(
+        etio, where, {"categories", "drop_statuses"}, {"summary_pattern", "compartments"}
+    )
     summary = etio.get("summary_pattern")
     summary_rx = None if summary is None else _regex(summary, where, "summary_pattern")
+    compartments = []
+    for i, part in enumerate(etio.get("compartments", [])):
+        w = f"{where}: compartments[{i}]"
+        part = _check_keys(part, w, {"pattern", "bones"}, set())
+        if not isinstance(part["bones"], list) or not part["bones"]:
+            raise RuleFileError(f"{w}: bones must be a non-empty list")
+        bones = frozenset(_choice(b, BONES, w, "bones[]") for b in part["bones"])
+        compartments.append((_regex(part["pattern"], w, "pattern"), bones))
     scopes = {}
     for cat, scope in etio["categories"].items():
         w = f"{where}: categories.{cat}"
@@ -457,7 +471,11 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         else _regex(wrap_pattern, "sentences.json", "wrap_continuation_pattern"),
         ordinal_after=frozenset(w.lower() for w in sent.get("ordinal_after", [])),
         sentence_starters=frozenset(w.lower() for w in sent.get("sentence_starters", [])),
+        mid_sentence_abbreviations=frozenset(
+            w.lower() for w in sent.get("mid_sentence_abbreviations", [])
+        ),
         etiology_summary=summary_rx,
+        etiology_compartments=tuple(compartments),
         figure_line=None if figure_line is None else _regex(figure_line, where, "figure_line"),
         owners=owners,
         signal=signal,
