@@ -53,6 +53,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "voices_de.jsonl",
         "heldout_en.jsonl",
         "heldout_de.jsonl",
+        "heldout3_en.jsonl",
+        "heldout3_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -85,6 +85,14 @@ BONES = [
     ("Bone marrow edema in the coccyx.", {"coccyx"}),
     ("Bone marrow edema in the left seventh rib.", {"rib"}),
     ("Bone marrow edema in the manubrium.", {"sternum"}),
+    # word order of a writer whose first language is not English
+    ("Oedema of bone marrow in head of femur.", {"femoral_head"}),
+    ("There is marrow edema at the neck of radius.", {"radial_head"}),
+    ("In condyle medial of femur there is bone marrow edema.", {"medial_femoral_condyle"}),
+    (
+        "Osteonecrosis of the hip with bone marrow edema in head and neck.",
+        {"femoral_head", "femoral_neck"},
+    ),
 ]
 
 
@@ -150,6 +158,11 @@ LATERALITY = [
         "Bone marrow edema in the left talus. Bone marrow edema in the right talus.",
         None,
         {("talus", "bilateral")},
+    ),
+    (
+        "Metastases of pubis left, acetabulum left and sacral ala right, with perilesional marrow edema.",  # noqa: E501
+        None,
+        {("pubis", "left"), ("acetabulum", "left"), ("sacrum", "right")},
     ),
 ]
 

@@ -22,6 +22,7 @@ NEGATION = [
     "Bone marrow edema is not seen.",
     "Absence of marrow oedema in the talus.",
     "No scaphoid fracture or bone marrow edema.",
+    "The fracture is not seen and edema of bone marrow also not.",
 ]
 
 UNCERTAIN = [
@@ -37,6 +38,8 @@ UNCERTAIN = [
     "There is possible subtle marrow oedema in the navicular.",
     "There is questionable marrow edema in the talus.",
     "Bone marrow edema is possible in the navicular.",
+    "Subchondral bone marrow edema or just normal red marrow in the medial femoral condyle.",
+    "Faint hyperintensity in PD fat sat of the patella, can be beginning of edema.",
 ]
 
 HISTORICAL = [
@@ -53,6 +56,8 @@ HYPOTHETICAL = [
     "If pain persists, bone marrow edema should be looked for on repeat imaging.",
     "Rule out bone marrow edema.",
     "Evaluate for bone marrow edema.",
+    "If the pain continues despite rest, a repeat MRI in six weeks could demonstrate marrow edema.",
+    "Follow-up imaging might later reveal bone marrow edema in the talus.",
 ]
 
 PSEUDO_NEGATION = [
@@ -69,6 +74,8 @@ PRESENT = [
     "No fracture. Bone marrow edema in the calcaneus.",
     "Bone marrow edema of the lateral femoral condyle, but no fracture.",
     "No new fracture, however there is marrow edema in the tibial plateau.",
+    # a terminator ends a modifier whose scope is shorter than the sentence ("if": 12 words)
+    "If needed, CT in six weeks, however marrow edema is already seen in the talus.",
 ]
 
 

@@ -89,6 +89,12 @@ UNRELATED = [
         "IMPRESSION: Bone bruise.\nEnchondroma of the distal femur.",
         "tumor",
     ),
+    (
+        "FINDINGS: Increased signal on PD fat-sat images in the lateral femoral condyle.\n"
+        "IMPRESSION:\n1. ACL tear with pivot-shift contusions.\n"
+        "2. Mild patellofemoral osteoarthritis.",
+        "degenerative",
+    ),
 ]
 
 

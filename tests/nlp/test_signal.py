@@ -46,6 +46,9 @@ ABSENT = [
     "Findings: No increased STIR signal in the femoral head.",
     "Findings: Should the pain persist, a follow-up MRI might show high STIR signal in the talus.",
     "Befund: T2-hyperintense Läsion im distalen Femur, vereinbar mit einem Enchondrom.",
+    "Findings: The L4 endplates are T2 hyperintense and STIR hypointense, Modic type 2.",
+    "Findings: STIR hyperintensity in the humeral head does not represent bone marrow edema.",
+    "Beurteilung: Die STIR-Hyperintensität im Talus ist nicht als Knochenmarködem zu werten.",
 ]
 
 
@@ -75,6 +78,28 @@ def test_a_named_mention_characterises_the_signal_in_its_sentence() -> None:
     text = "Findings: Subtle STIR signal in the femoral head that may represent early marrow edema."
     annotation = annotate(text)
     assert annotation.bme == "possible"
+
+
+def test_a_signal_whose_only_cause_is_hedged_is_possible() -> None:
+    """A signal is edema by what the report makes of it; hedging that hedges the edema."""
+    hedged = "Findings: Faint STIR hyperintensity in the navicular, questionable stress reaction."
+    assert annotate(hedged).bme == "possible"
+    named = (
+        "Findings: Faint STIR hyperintensity in the navicular, consistent with a stress reaction."
+    )
+    assert annotate(named).bme == "present"
+
+
+def test_a_clause_after_a_semicolon_does_not_say_what_the_signal_is() -> None:
+    text = (
+        "Findings: Subtle PD fat-saturated hyperintensity in the hamate; stress reaction versus "
+        "artifact from the adjacent fat."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "possible"
+    assert [s.bone for s in annotation.sites] == ["hamate"]
+    cyst = "Findings: High T2 signal in the proximal tibia; consistent with a bone cyst."
+    assert annotate(cyst).bme == "absent"
 
 
 def test_the_side_from_the_history_beats_the_procedure() -> None:
