@@ -7,7 +7,7 @@ import functools
 from bisect import bisect_right
 from collections.abc import Callable
 
-from nlp.anatomy import AnatomyReader
+from nlp.anatomy import Anatomy, AnatomyReader
 from nlp.language import resolve_language
 from nlp.layout import Layout, Sentence
 from nlp.model import Annotation, Mention, Modifier
@@ -65,11 +65,24 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         if not rules.targets[m.rule].signal
         or _signal_in_bone(unwrapped, m, targets, layout, rules, reader)
     ]
-    targets = _without_described_signals(unwrapped, targets, layout, rules)
+    described: dict[int, Match] = {}  # a named mention's start -> the signal it characterises
+    targets = _without_described_signals(unwrapped, targets, layout, rules, described)
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     blocks = _block_sides(unwrapped, layout, reader)
     records = [
-        _record(text, unwrapped, m, targets, cues, layout, rules, reader, fallback, blocks)
+        _record(
+            text,
+            unwrapped,
+            m,
+            targets,
+            cues,
+            layout,
+            rules,
+            reader,
+            fallback,
+            blocks,
+            described.get(m.char_start),
+        )
         for m in targets
     ]
     # A bare "contusion" is bone marrow edema only when a bone is named with it.
@@ -125,28 +138,40 @@ _SENTENCE_GROUPS: dict[int, tuple[list[Match], dict[int, list[Match]]]] = {}
 
 
 def _without_described_signals(
-    text: str, targets: list[Match], layout: Layout, rules: RuleSet
+    text: str,
+    targets: list[Match],
+    layout: Layout,
+    rules: RuleSet,
+    described: dict[int, Match],
 ) -> list[Match]:
     """Signal descriptions that a named mention later in their sentence characterises.
 
     "Subtle STIR signal in the femoral head that may represent early bone
-    marrow edema": one finding, whose status is the named mention's.
+    marrow edema": one finding, whose status is the named mention's. Each such
+    named mention's start is mapped to the signal in `described` (it takes the
+    signal's bones when its own clause names none: "..., vereinbar mit KMÖ").
     """
     out = []
     for m in targets:
         if rules.targets[m.rule].signal:
             index = layout.sentence_index(m.char_start)
-            named = any(
-                not rules.targets[t.rule].signal
-                and not rules.targets[t.rule].requires_bone
-                and (
-                    t.status not in ("historical", "negated") or _denies_identity(text, m, t, rules)
-                )
-                and m.char_end <= t.char_start
-                and ";" not in text[m.char_end : t.char_start]
-                for t in _in_sentence(targets, layout, index)
+            named = next(
+                (
+                    t
+                    for t in _in_sentence(targets, layout, index)
+                    if not rules.targets[t.rule].signal
+                    and not rules.targets[t.rule].requires_bone
+                    and (
+                        t.status not in ("historical", "negated")
+                        or _denies_identity(text, m, t, rules)
+                    )
+                    and m.char_end <= t.char_start
+                    and ";" not in text[m.char_end : t.char_start]
+                ),
+                None,
             )
-            if named:
+            if named is not None:
+                described.setdefault(named.char_start, m)
                 continue
         out.append(m)
     return out
@@ -229,7 +254,9 @@ def _signal_in_bone(
         own = after
     if signal.fat_after is not None and signal.fat_after.search(own):
         return False  # "... that drops out on STIR": fat
-    for found in signal.identity.finditer(own):
+    alternative = signal.alternative.search(own) if signal.alternative is not None else None
+    said = own[: alternative.start()] if alternative is not None else own
+    for found in signal.identity.finditer(said):
         window = " ".join(own[found.end() :].split()[:6])
         if reader.names_structure(window):
             return False
@@ -305,7 +332,9 @@ def _record(
     reader: AnatomyReader,
     fallback: Callable[[], str | None],
     blocks: list[str | None],
+    signal: Match | None = None,
 ) -> MentionRecord:
+    """One mention's record; `signal`: the signal description it characterises, if any."""
     index = layout.sentence_index(match.char_start)
     sentence = layout.sentences[index]
     line = layout.lines[sentence.line]
@@ -332,6 +361,22 @@ def _record(
     anatomy = reader.read(
         unwrapped, clause, match.char_start, match.char_end, line.heading, fallback
     )
+    if not anatomy.bones and signal is not None:
+        # "Subchondral signal in the medial plateau on PD fs, consistent with BME":
+        # the bones are the signal's, in the clause before the break.
+        at_signal = reader.read(
+            unwrapped,
+            _clause_of(unwrapped, signal, targets, layout, reader),
+            signal.char_start,
+            signal.char_end,
+            line.heading,
+            fallback,
+        )
+        anatomy = dataclasses.replace(at_signal, severity=anatomy.severity or at_signal.severity)
+    if not anatomy.bones and rules.around is not None:
+        anatomy = _around_what_came_before(
+            unwrapped, match, clause, index, layout, rules, reader, anatomy, fallback
+        )
     if not anatomy.bones and rules.targets[match.rule].signal:
         # "MR images show high T2 signal in a subchondral pattern." after a
         # sentence naming the femoral heads: the signal is theirs; or before
@@ -397,6 +442,42 @@ def _record(
         etiology_evidence=evidence,
         weak_etiology=weak,
     )
+
+
+def _around_what_came_before(
+    text: str,
+    match: Match,
+    clause: tuple[int, int],
+    index: int,
+    layout: Layout,
+    rules: RuleSet,
+    reader: AnatomyReader,
+    anatomy: Anatomy,
+    fallback: Callable[[], str | None],
+) -> Anatomy:
+    """The bones of "perifocal edema" whose clause names none: those named before it.
+
+    "Metastasis in the right ilium. The perifocal edema has decreased." First
+    what its sentence names before its clause, then the sentence before (in the
+    same section). Anything else keeps `anatomy`.
+    """
+    assert rules.around is not None
+    sentence = layout.sentences[index]
+    words = text[sentence.start : match.char_start].lower().split()[-2:]
+    if not rules.around.search(" ".join([*words, text[match.char_start : match.char_end].lower()])):
+        return anatomy
+    places = [(sentence.start, clause[0])]
+    places += [
+        (layout.sentences[i].start, layout.sentences[i].end)
+        for i in _earlier_sentences(layout, index, 1)
+    ]
+    for a, b in places:
+        if b > a:
+            heading = layout.lines[layout.sentences[layout.sentence_index(a)].line].heading
+            found = reader.read(text, (a, b), a, a, heading, fallback)
+            if found.bones:
+                return dataclasses.replace(found, severity=anatomy.severity)
+    return anatomy
 
 
 def _named_bones(sentence: str, rules: RuleSet, reader: AnatomyReader) -> frozenset[str]:

@@ -10,7 +10,7 @@ current present or possible mention once the status is not `absent`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from nlp.anatomy import merge_sides
@@ -72,11 +72,40 @@ def report_status(records: list[MentionRecord], rules: RuleSet) -> tuple[str, li
     for r in current:
         key = r.section if r.section in rules.precedence else rules.precedence[-1]
         groups.setdefault(key, []).append(r)
-    for section in rules.precedence:
+    for i, section in enumerate(rules.precedence):
         status = status_of(groups.get(section, []))
-        if status is not None:
-            return status, groups[section]
+        if status is None:
+            continue
+        if status == "absent" and _speaks_of_other_bones(
+            groups[section], rules.precedence[i + 1 :], groups
+        ):
+            continue
+        return status, groups[section]
     return "absent", []
+
+
+def _speaks_of_other_bones(
+    denying: list[MentionRecord],
+    later: Sequence[str],
+    groups: dict[str | None, list[MentionRecord]],
+) -> bool:
+    """True when a section denies edema only at bones other than those an earlier one affirms.
+
+    "Resolution of the previous sacral edema" in the impression does not take
+    back the new iliac edema the findings describe; "No bone marrow edema." or
+    "the edema in the iliac bone has resolved" would.
+    """
+    denied = {bone for r in denying for bone, _ in r.bone_sides}
+    if not denied or any(not r.bone_sides for r in denying):
+        return False
+    affirmed = {
+        bone
+        for section in later
+        for r in groups.get(section, [])
+        if r.mention.status in AFFIRMED
+        for bone, _ in r.bone_sides
+    }
+    return bool(affirmed) and not affirmed & denied
 
 
 # Contract bones for "femur/tibia, unspecified part" and the named parts that

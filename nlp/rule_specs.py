@@ -188,6 +188,10 @@ class SignalRules:
     # to the mention it negates ("nicht als KMÖ zu werten", "does not represent
     # marrow edema"): that negated mention is the signal's.
     not_identity: re.Pattern[str] | None = None
+    # Words that open an alternative to what the signal is ("versus", "oder"): an
+    # identity word after one speaks of the alternative ("versus partial volume
+    # from the adjacent synovitis"), not of the signal.
+    alternative: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,11 @@ class RuleSet:
     # A sentence that sums up the findings before it ("Findings most consistent
     # with ulnar impaction."): its cause relates to the section's earlier mentions.
     etiology_summary: re.Pattern[str] | None = None
+    # Words that put edema around something named before ("perifokales KMÖ",
+    # "surrounding edema"): a mention so worded whose clause names no bone takes
+    # the bones named before it in its sentence, else in the sentence before
+    # (clauses.json "around").
+    around: re.Pattern[str] | None = None
     # Parts of a joint a cause may be named at instead of a bone ("patellofemoral
     # osteoarthritis"), with the bones each holds: etiology.json "compartments".
     etiology_compartments: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = ()

@@ -321,7 +321,13 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
         obj,
         w,
         {"fluid", "not_fluid", "low", "structures", "refer_back", "inside", "beside", "identity"},
-        {"lookback_sentences", "structure_window_words", "fat_after", "not_identity"},
+        {
+            "lookback_sentences",
+            "structure_window_words",
+            "fat_after",
+            "not_identity",
+            "alternative",
+        },
     )
     if not isinstance(obj["structures"], list) or not obj["structures"]:
         raise RuleFileError(f"{w}: structures must be a non-empty list of regexes")
@@ -337,6 +343,9 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
         fat_after=_regex(obj["fat_after"], w, "fat_after") if "fat_after" in obj else None,
         not_identity=(
             _regex(obj["not_identity"], w, "not_identity") if "not_identity" in obj else None
+        ),
+        alternative=(
+            _regex(obj["alternative"], w, "alternative") if "alternative" in obj else None
         ),
         lookback_sentences=_int({"n": obj.get("lookback_sentences", 2)}, "n", w),
         structure_window_words=_int({"n": obj.get("structure_window_words", 2)}, "n", w),
@@ -424,7 +433,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     ]
 
     where, clauses = read_json(root, language, "clauses.json")
-    clauses = _check_keys(clauses, where, {"breaks"}, {"owners", "signal"})
+    clauses = _check_keys(clauses, where, {"breaks"}, {"owners", "signal", "around"})
     owners = _parse_owners(where, clauses.get("owners"))
     signal = _parse_signal(where, clauses.get("signal"))
     if signal is not None and owners is None:
@@ -478,6 +487,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         etiology_compartments=tuple(compartments),
         figure_line=None if figure_line is None else _regex(figure_line, where, "figure_line"),
         owners=owners,
+        around=_regex(clauses["around"], where, "around") if "around" in clauses else None,
         signal=signal,
     )
 
