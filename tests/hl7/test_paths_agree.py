@@ -55,6 +55,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout_de.jsonl",
         "heldout3_en.jsonl",
         "heldout3_de.jsonl",
+        "heldout4_en.jsonl",
+        "heldout4_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -93,6 +93,9 @@ BONES = [
         "Osteonecrosis of the hip with bone marrow edema in head and neck.",
         {"femoral_head", "femoral_neck"},
     ),
+    # "proximal femur" is no contract term, and not the femur at the knee
+    ("Left proximal femur: the marrow of the femoral neck is STIR hyperintense.", {"femoral_neck"}),
+    ("Edema in the proximal femur.", set()),
 ]
 
 

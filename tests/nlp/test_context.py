@@ -40,6 +40,7 @@ UNCERTAIN = [
     "Bone marrow edema is possible in the navicular.",
     "Subchondral bone marrow edema or just normal red marrow in the medial femoral condyle.",
     "Faint hyperintensity in PD fat sat of the patella, can be beginning of edema.",
+    "Bone marrow edema in the talus, which may represent artifact.",
 ]
 
 HISTORICAL = [
@@ -49,6 +50,7 @@ HISTORICAL = [
     "Resolved talar dome bone bruise.",
     "History of bone marrow edema in the knee.",
     "The bone marrow edema has resolved.",
+    "The sacral edema seen on the prior exam has resolved.",
 ]
 
 HYPOTHETICAL = [

@@ -144,3 +144,25 @@ def test_unknown_language_is_an_error() -> None:
 
     with pytest.raises(RuleFileError):
         annotate("Knochenmarködem.", language="xx")
+
+
+def test_an_impression_denying_edema_at_other_bones_does_not_take_back_the_findings() -> None:
+    text = (
+        "Findings: New subchondral bone marrow edema in the left ilium.\n"
+        "Impression: Resolution of the previous sacral edema."
+    )
+    assert annotate(text).bme == "present"
+    same_bone = (
+        "Findings: Bone marrow edema in the left ilium.\nImpression: The iliac edema has resolved."
+    )
+    assert annotate(same_bone).bme == "absent"
+    no_bone = "Findings: Bone marrow edema in the left ilium.\nImpression: No bone marrow edema."
+    assert annotate(no_bone).bme == "absent"
+
+
+def test_an_emergency_indication_is_history() -> None:
+    text = (
+        "ED indication: an outside MRI 2 years ago reported a bone bruise of the humeral head.\n"
+        "Findings: Normal marrow signal."
+    )
+    assert annotate(text).bme == "absent"

@@ -49,6 +49,9 @@ ABSENT = [
     "Findings: The L4 endplates are T2 hyperintense and STIR hypointense, Modic type 2.",
     "Findings: STIR hyperintensity in the humeral head does not represent bone marrow edema.",
     "Beurteilung: Die STIR-Hyperintensität im Talus ist nicht als Knochenmarködem zu werten.",
+    "Findings: STIR hyperintensity in the talus is a motion artifact.",
+    "Findings: T2 hyperintensity of the calcaneal apophysis, physiologic at this age and not "
+    "marrow edema.",
 ]
 
 
@@ -100,6 +103,16 @@ def test_a_clause_after_a_semicolon_does_not_say_what_the_signal_is() -> None:
     assert [s.bone for s in annotation.sites] == ["hamate"]
     cyst = "Findings: High T2 signal in the proximal tibia; consistent with a bone cyst."
     assert annotate(cyst).bme == "absent"
+
+
+def test_an_identity_word_after_an_alternative_is_the_alternative_s() -> None:
+    text = (
+        "Findings: Faint T2 fat-suppressed hyperintensity in the lunate, which may represent "
+        "early osteitis versus partial volume from the adjacent synovitis."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "possible"
+    assert [s.bone for s in annotation.sites] == ["lunate"]
 
 
 def test_the_side_from_the_history_beats_the_procedure() -> None:

@@ -8,7 +8,9 @@ fixes; heldout3_* (a second held-out batch): 50 English and 24 German in six
 more voices each (community, subspecialty, overnight, interval, template,
 non-native English; practice, university, follow-up, terse, expert opinion,
 template German), written by helpers from the contract alone, without the
-annotator. Their first-sight scores are in README.md and VOICES.md; these
+annotator; heldout4_*: 30 English and 24 German the same way, written after the
+heldout3 fixes (teleradiology, pediatric, oncology, sports, rheumatology,
+emergency). Their first-sight scores are in README.md and VOICES.md; these
 floors keep what the rules reached.
 """
 
@@ -31,6 +33,8 @@ FLOORS = {
     "heldout_de.jsonl": {"status_acc": 0.96, "flag_f1": 0.92, "site_f1": 0.88},
     "heldout3_en.jsonl": {"status_acc": 0.96, "flag_f1": 0.96, "site_f1": 0.96},
     "heldout3_de.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.90},
+    "heldout4_en.jsonl": {"status_acc": 0.93, "flag_f1": 0.95, "site_f1": 0.85},
+    "heldout4_de.jsonl": {"status_acc": 0.93, "flag_f1": 0.93, "site_f1": 0.90},
 }
 
 
