@@ -57,6 +57,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout3_de.jsonl",
         "heldout4_en.jsonl",
         "heldout4_de.jsonl",
+        "heldout5_en.jsonl",
+        "heldout5_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -96,6 +96,8 @@ BONES = [
     # "proximal femur" is no contract term, and not the femur at the knee
     ("Left proximal femur: the marrow of the femoral neck is STIR hyperintense.", {"femoral_neck"}),
     ("Edema in the proximal femur.", set()),
+    # after an ACL reconstruction
+    ("Reactive marrow edema around the tibial tunnel.", {"proximal_tibia"}),
 ]
 
 

@@ -29,6 +29,12 @@ PRESENT = [
     ),
     ("Befund: T2-hyperintense Signalanhebung im Markraum des Os cuboideum.", {"cuboid"}),
     ("Befund: Das Fibulaköpfchen ist in der STIR signalangehoben.", {"fibular_head"}),
+    # a structure the report says is absent does not own the signal
+    (
+        "Findings: In the subchondral capitellum there is subtle increased signal on "
+        "fat-suppressed PD images, without a fragment.",
+        {"capitellum"},
+    ),
 ]
 
 ABSENT = [

@@ -10,7 +10,9 @@ non-native English; practice, university, follow-up, terse, expert opinion,
 template German), written by helpers from the contract alone, without the
 annotator; heldout4_*: 30 English and 24 German the same way, written after the
 heldout3 fixes (teleradiology, pediatric, oncology, sports, rheumatology,
-emergency). Their first-sight scores are in README.md and VOICES.md; these
+emergency); heldout5_*: 30 English and 24 German after the heldout4 fixes
+(spine, foot and ankle, hand and wrist, postoperative, private practice,
+shoulder and elbow). Their first-sight scores are in README.md and VOICES.md; these
 floors keep what the rules reached.
 """
 
@@ -35,6 +37,8 @@ FLOORS = {
     "heldout3_de.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.90},
     "heldout4_en.jsonl": {"status_acc": 0.93, "flag_f1": 0.95, "site_f1": 0.85},
     "heldout4_de.jsonl": {"status_acc": 0.93, "flag_f1": 0.93, "site_f1": 0.90},
+    "heldout5_en.jsonl": {"status_acc": 0.96, "flag_f1": 0.96, "site_f1": 0.96},
+    "heldout5_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.95, "site_f1": 0.93},
 }
 
 
