@@ -66,7 +66,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         or _signal_in_bone(unwrapped, m, targets, layout, rules, reader)
     ]
     described: dict[int, Match] = {}  # a named mention's start -> the signal it characterises
-    targets = _without_described_signals(unwrapped, targets, layout, rules, described)
+    targets = _without_described_signals(unwrapped, targets, layout, rules, reader, described)
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     blocks = _block_sides(unwrapped, layout, reader)
     records = [
@@ -142,6 +142,7 @@ def _without_described_signals(
     targets: list[Match],
     layout: Layout,
     rules: RuleSet,
+    reader: AnatomyReader,
     described: dict[int, Match],
 ) -> list[Match]:
     """Signal descriptions that a named mention later in their sentence characterises.
@@ -166,7 +167,12 @@ def _without_described_signals(
                         or _denies_identity(text, m, t, rules)
                     )
                     and m.char_end <= t.char_start
-                    and ";" not in text[m.char_end : t.char_start]
+                    and (
+                        ";" not in text[m.char_end : t.char_start]
+                        # "...; early edema cannot be excluded": a named mention that
+                        # names no place of its own speaks of the signal before it
+                        or not _names_a_bone(text, t, targets, layout, reader)
+                    )
                 ),
                 None,
             )
@@ -175,6 +181,14 @@ def _without_described_signals(
                 continue
         out.append(m)
     return out
+
+
+def _names_a_bone(
+    text: str, match: Match, targets: list[Match], layout: Layout, reader: AnatomyReader
+) -> bool:
+    """True when the mention's own clause names a bone."""
+    lo, hi = _clause_of(text, match, targets, layout, reader)
+    return bool(reader.find_bones(text[lo:hi].lower()))
 
 
 def _denies_identity(text: str, signal: Match, named: Match, rules: RuleSet) -> bool:
@@ -521,7 +535,9 @@ def _site_cues(
     if not any(r.current and r.mention.status in AFFIRMED for r in records):
         return []
     with_mentions = {layout.sentence_index(r.mention.start) for r in records}
-    summaries = set(rules.precedence[:-1]) - {r.section for r in records}
+    # A summary whose mentions name no bone ("DDx: 1. Transient bone marrow edema
+    # syndrome. 2. Stress reaction.") still speaks of the edema its findings place.
+    summaries = set(rules.precedence[:-1]) - {r.section for r in records if r.bone_sides}
     out = []
     for cue in cues:
         spec = rules.etiology_cues[cue.rule]

@@ -21,7 +21,8 @@ from nlp.ruleset import EXAM_SECTION, RuleSet
 
 FINDINGS_SECTION = "findings"  # internal section name, the same in every language
 
-_SENTENCE_END = re.compile(r"[.!?](?=\s+\S)")
+# A "?" after a space opens a question about what follows ("LTP ? BME"), ends nothing.
+_SENTENCE_END = re.compile(r"(?:[.!]|(?<!\s)\?)(?=\s+\S)")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 _NUMBER_BEFORE = re.compile(r"(\S+)\s+\d{1,3}\.$")
 

@@ -42,6 +42,9 @@ FLAG_CODES = (
 MENTION_STATUSES_DROPPABLE = ("negated", "hypothetical", "historical", "possible")
 # Internal section name for the exam/title block; the contract reports it as null.
 EXAM_SECTION = "exam"
+# Internal section name for a teaching text's discussion of the disease in general
+# ("Discussion:", "Explanation:"): not this patient's findings; reported as null.
+DISCUSSION_SECTION = "discussion"
 
 
 TokenPattern = tuple[dict[str, Any], ...]

@@ -22,6 +22,7 @@ from nlp.model import BONES, ETIOLOGIES, SECTIONS
 from nlp.rule_specs import (
     CONTEXT_CATEGORIES,
     DIRECTIONS,
+    DISCUSSION_SECTION,
     EXAM_SECTION,
     FLAG_CODES,
     LATERALITIES,
@@ -250,7 +251,7 @@ def _parse_sections(
     obj = _check_keys(
         obj, where, {"sections", "contract_names", "current_sections", "precedence"}, set()
     )
-    names = (*SECTIONS, EXAM_SECTION)
+    names = (*SECTIONS, EXAM_SECTION, DISCUSSION_SECTION)
     specs = []
     for i, s in enumerate(obj["sections"]):
         w = f"{where}: sections[{i}]"
@@ -521,6 +522,7 @@ def joint_of_bones(language: str = "en") -> dict[str, str]:
 
 
 __all__ = [
+    "DISCUSSION_SECTION",
     "EXAM_SECTION",
     "RULE_FILES",
     "BoneSpec",
