@@ -59,6 +59,7 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout4_de.jsonl",
         "heldout5_en.jsonl",
         "heldout5_de.jsonl",
+        "heldout6_en.jsonl",
         "styles_en.jsonl",
     ],
 )

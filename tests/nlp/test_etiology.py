@@ -95,6 +95,11 @@ UNRELATED = [
         "2. Mild patellofemoral osteoarthritis.",
         "degenerative",
     ),
+    (
+        "Findings: Marrow edema in the talus, bright on STIR.\n"
+        "DDx:\n1. Transient bone marrow edema syndrome.\n2. Osteomyelitis, excluded clinically.",
+        "infection",
+    ),
 ]
 
 

@@ -166,3 +166,46 @@ def test_an_emergency_indication_is_history() -> None:
         "Findings: Normal marrow signal."
     )
     assert annotate(text).bme == "absent"
+
+
+def test_a_teaching_text_s_discussion_is_not_the_patient_s_findings() -> None:
+    text = (
+        "History: 30-year-old tennis player with lateral elbow pain.\n"
+        "Findings: Thickened common extensor tendon. The capitellum shows normal marrow signal.\n"
+        "Diagnosis: Lateral epicondylitis.\n"
+        "Discussion: In severe cases, reactive bone marrow edema may be seen in the lateral "
+        "epicondyle."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "absent"
+    assert [m.section for m in annotation.mentions] == [None]
+    causes = (
+        "Findings: Bone marrow edema in the medial femoral condyle with a subchondral "
+        "insufficiency fracture.\n"
+        "Discussion: Marrow edema of the knee is also seen in osteoarthritis and after bone "
+        "bruises."
+    )
+    assert annotate(causes).etiology == ("overload",)
+
+
+def test_a_differential_list_relates_its_causes_to_the_edema() -> None:
+    text = (
+        "Findings: Ill-defined marrow edema throughout the talus, bright on STIR.\n"
+        "DDx:\n1. Transient bone marrow edema syndrome.\n"
+        "2. Early stress reaction after more running.\n"
+        "3. Osteonecrosis, unlikely without a serpiginous line."
+    )
+    assert set(annotate(text).etiology) == {"transient", "overload"}
+
+
+def test_a_conclusion_within_a_line_and_a_past_tense_summary_sum_up() -> None:
+    inline = (
+        "MRI 10/2021: New bone marrow edema in the medial femoral condyle. Medial plateau "
+        "normal. Conclusion: subchondral insufficiency fracture."
+    )
+    assert annotate(inline).etiology == ("overload",)
+    past = (
+        "MRI showed marrow edema in the first metatarsal head. A sinus tract reached the "
+        "bone. The appearances were consistent with osteomyelitis."
+    )
+    assert annotate(past).etiology == ("infection",)

@@ -121,6 +121,21 @@ def test_an_identity_word_after_an_alternative_is_the_alternative_s() -> None:
     assert [s.bone for s in annotation.sites] == ["lunate"]
 
 
+def test_a_question_mark_after_a_space_asks_about_what_follows() -> None:
+    text = (
+        "Findings: Faint STIR hyperintensity in the posterior lateral tibial plateau ? BME vs "
+        "partial volume from the popliteus tendon."
+    )
+    assert annotate(text).bme == "possible"
+
+
+def test_a_named_mention_after_a_semicolon_naming_no_bone_is_the_signal_s() -> None:
+    same = "Findings: Faint STIR hyperintensity in the femoral head; BME cannot be excluded."
+    assert annotate(same).bme == "possible"
+    elsewhere = "Findings: STIR hyperintensity in the femoral head; no BME in the acetabulum."
+    assert annotate(elsewhere).bme == "present"
+
+
 def test_the_side_from_the_history_beats_the_procedure() -> None:
     text = (
         "History: Right knee pain after a fall.\n"
