@@ -60,6 +60,7 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout5_en.jsonl",
         "heldout5_de.jsonl",
         "heldout6_en.jsonl",
+        "heldout7_en.jsonl",
         "styles_en.jsonl",
     ],
 )

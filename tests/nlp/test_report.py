@@ -209,3 +209,17 @@ def test_a_conclusion_within_a_line_and_a_past_tense_summary_sum_up() -> None:
         "bone. The appearances were consistent with osteomyelitis."
     )
     assert annotate(past).etiology == ("infection",)
+
+
+def test_teaching_archive_headers() -> None:
+    text = (
+        "Case presentation: 41-year-old man with left hip pain, no fall.\n"
+        "Imaging findings: Diffuse marrow edema extends from the femoral head into the femoral "
+        "neck.\n"
+        "Diagnosis: Transient osteoporosis of the hip.\n"
+        "Pitfalls: early osteonecrosis may show bone marrow edema with a subchondral band."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert sorted(s.bone for s in annotation.sites) == ["femoral_head", "femoral_neck"]
+    assert annotation.etiology == ("transient",)

@@ -29,6 +29,12 @@ PRESENT = [
     ),
     ("Befund: T2-hyperintense Signalanhebung im Markraum des Os cuboideum.", {"cuboid"}),
     ("Befund: Das Fibulaköpfchen ist in der STIR signalangehoben.", {"fibular_head"}),
+    # the marrow's own fat, lost, is no soft tissue and no fat signal
+    (
+        "Findings: The marrow of the first metatarsal head is confluently dark on T1, replacing "
+        "the normal fat, and bright on STIR.",
+        {"metatarsal"},
+    ),
     # a structure the report says is absent does not own the signal
     (
         "Findings: In the subchondral capitellum there is subtle increased signal on "
