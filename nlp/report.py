@@ -86,10 +86,10 @@ def report_status(records: list[MentionRecord], rules: RuleSet) -> tuple[str, li
 
 def _speaks_of_other_bones(
     denying: list[MentionRecord],
-    later: Sequence[str],
+    outranked: Sequence[str],
     groups: dict[str | None, list[MentionRecord]],
 ) -> bool:
-    """True when a section denies edema only at bones other than those an earlier one affirms.
+    """True when a section denies edema only at bones other than those it outranks affirm.
 
     "Resolution of the previous sacral edema" in the impression does not take
     back the new iliac edema the findings describe; "No bone marrow edema." or
@@ -100,7 +100,7 @@ def _speaks_of_other_bones(
         return False
     affirmed = {
         bone
-        for section in later
+        for section in outranked
         for r in groups.get(section, [])
         if r.mention.status in AFFIRMED
         for bone, _ in r.bone_sides
