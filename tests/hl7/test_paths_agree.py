@@ -61,6 +61,7 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout5_de.jsonl",
         "heldout6_en.jsonl",
         "heldout7_en.jsonl",
+        "heldout8_en.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -51,6 +51,10 @@ HISTORICAL = [
     "History of bone marrow edema in the knee.",
     "The bone marrow edema has resolved.",
     "The sacral edema seen on the prior exam has resolved.",
+    # a prior exam told in prose
+    "Two years ago an MRI showed a bone bruise of the lateral femoral condyle.",
+    "The earlier scan had shown bone bruises in the lateral femoral condyle.",
+    "An MRI two years ago showed bone marrow edema in the right femoral head.",
 ]
 
 HYPOTHETICAL = [
@@ -78,6 +82,8 @@ PRESENT = [
     "No new fracture, however there is marrow edema in the tibial plateau.",
     # a terminator ends a modifier whose scope is shorter than the sentence ("if": 12 words)
     "If needed, CT in six weeks, however marrow edema is already seen in the talus.",
+    # a comparison with an older exam is not that exam's finding
+    "Compared with the MRI 3 months ago, there is new bone marrow edema in the talus.",
 ]
 
 

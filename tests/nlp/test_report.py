@@ -223,3 +223,11 @@ def test_teaching_archive_headers() -> None:
     assert annotation.bme == "present"
     assert sorted(s.bone for s in annotation.sites) == ["femoral_head", "femoral_neck"]
     assert annotation.etiology == ("transient",)
+
+
+def test_the_attending_s_read_is_the_later_word() -> None:
+    text = (
+        "Resident: Bone marrow edema in the medial femoral condyle.\n"
+        "Attending: The signal is a subchondral cyst; no bone marrow edema."
+    )
+    assert annotate(text).bme == "absent"
