@@ -143,6 +143,12 @@ def required_any(pattern: str) -> tuple[str, ...] | None:
     return tuple(out)
 
 
+# What may stand between a bone word and the structure it names: nothing, or the
+# rest of a spinal level ("L4-5 facet joint").
+_RIGHT_BEFORE = re.compile(r"\s*(?:[-/\u2013]\s*[a-z]?\d{1,2}\s*)?")
+_COORDINATOR = re.compile(r"(?:\band\b|\bas well as\b|,|\balso\b|\bund\b|\bsowie\b)")
+
+
 class BoneFinder:
     """Bone terms of a rule set in a text; the longest wins where two overlap.
 
@@ -403,7 +409,7 @@ class AnatomyReader:
                 continue
             if relation is None:
                 continue
-            if places and places[-1] != "bone" and not self._coordinated(gap):
+            if places and places[-1] != "bone" and not self._coordinated(gap, relation):
                 continue
             places.append(kind)
         before = text[lo:start].lower()
@@ -436,9 +442,14 @@ class AnatomyReader:
             return None
         return "inside" if max(inside, default=-1) > max(beside, default=-1) else "beside"
 
-    @staticmethod
-    def _coordinated(gap: str) -> bool:
-        return bool(re.search(r"(?:\band\b|\bas well as\b|,|\balso\b|\bund\b|\bsowie\b)", gap))
+    def _coordinated(self, gap: str, relation: str) -> bool:
+        """Whether `gap` joins a second place to the first: a coordinator before its
+        last relation word ("... and in the vertebrae"; not "of the middle and distal")."""
+        signal = self._rules.signal
+        assert signal is not None
+        words = signal.inside if relation == "inside" else signal.beside
+        last = max((m.start() for m in words.finditer(gap)), default=len(gap))
+        return bool(_COORDINATOR.search(gap, 0, last))
 
     def names_structure(self, text: str) -> bool:
         """True if `text` (lower case) names a soft tissue or a structure (cyst, lesion...)."""
@@ -447,7 +458,8 @@ class AnatomyReader:
     def _owner_words(self, text: str) -> list[tuple[int, int, str]]:
         """(start, end, kind) of bone, soft-tissue and structure words; kind bone/soft/structure.
 
-        A bone word right before a structure ("bone cyst", "bone island") is the structure's.
+        A bone word right before a structure ("bone cyst", "bone island", "L4-5 facet
+        joint") is the structure's.
         """
         signal = self._rules.signal
         assert signal is not None
@@ -466,7 +478,7 @@ class AnatomyReader:
                 w[2] == "bone"
                 and nxt is not None
                 and nxt[2] == "structure"
-                and len(text[w[1] : nxt[0]].split()) == 0
+                and _RIGHT_BEFORE.fullmatch(text[w[1] : nxt[0]]) is not None
             ):
                 continue
             out.append(w)

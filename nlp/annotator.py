@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from bisect import bisect_right
 from collections.abc import Callable
 
@@ -49,6 +50,8 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
             or reader.side_of(procedure or "")
         )
     )
+    if rules.generic is not None:
+        matches = _generic_hypothetical(unwrapped, matches, layout, rules.generic)
     targets = [m for m in matches if m.label == BME_LABEL]
     # A bare "edema" counts only where a bone owns it; the others are not
     # mentions at all (nor clause neighbours of the real ones).
@@ -86,14 +89,50 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         for m in targets
     ]
     # A bare "contusion" is bone marrow edema only when a bone is named with it.
-    records = [
-        r
+    kept = [
+        (r, m)
         for r, m in zip(records, targets, strict=True)
         if r.bone_sides or not rules.targets[m.rule].requires_bone
     ]
+    records = _hedged_by_summary(kept, cues, layout, rules)
     return build_annotation(
         records, rules, _site_cues(unwrapped, records, cues, layout, rules, reader)
     )
+
+
+def _hedged_by_summary(
+    kept: list[tuple[MentionRecord, Match]],
+    cues: list[Match],
+    layout: Layout,
+    rules: RuleSet,
+) -> list[MentionRecord]:
+    """Signal descriptions whose only explanation, the summary's, is uncertain: possible.
+
+    "Findings: increased STIR signal in the medial cuneiform. Impression: Possible
+    stress reaction; ... equivocal." A signal is edema by what the report makes
+    of it; when every present mention is a bare signal and the summary sections
+    give causes only as possibilities, the edema is possible too.
+    """
+    records = [r for r, _ in kept]
+    present = [(r, m) for r, m in kept if r.current and r.mention.status == "present"]
+    if not present or not all(rules.targets[m.rule].signal for _, m in present):
+        return records
+    summaries = set(rules.precedence[:-1])
+    statuses = {
+        c.status
+        for c in cues
+        if layout.lines[layout.sentences[layout.sentence_index(c.char_start)].line].section
+        in summaries
+    }
+    if "possible" not in statuses or "present" in statuses:
+        return records
+    hedged = {id(r) for r, _ in present}
+    return [
+        dataclasses.replace(r, mention=dataclasses.replace(r.mention, status="possible"))
+        if id(r) in hedged
+        else r
+        for r in records
+    ]
 
 
 def _bone_owned(
@@ -364,8 +403,14 @@ def _record(
         status = "possible"
     if line.section in _PRIOR_SECTIONS and status in AFFIRMED:
         status = "historical"
+    if status in AFFIRMED and _after_prior_exam(unwrapped, match, sentence.start, rules):
+        status = "historical"
     clause = _clause_of(unwrapped, match, targets, layout, reader)
     block = blocks[sentence.line]
+    opener = _opening_side(unwrapped, sentence, rules, reader)
+    if opener is not None:
+        # "On the right, ..., and a faint band of STIR signal in the fibula."
+        block = opener
     if block is not None:
         # Under "RIGHT KNEE:" in a report of both knees, that block's side comes
         # before the rest of the report's.
@@ -387,7 +432,13 @@ def _record(
             fallback,
         )
         anatomy = dataclasses.replace(at_signal, severity=anatomy.severity or at_signal.severity)
-    if not anatomy.bones and rules.around is not None:
+    if rules.around is not None and (
+        not anatomy.bones
+        or (
+            rules.around_spreads is not None
+            and rules.around_spreads.search(unwrapped, match.char_end, clause[1]) is not None
+        )
+    ):
         anatomy = _around_what_came_before(
             unwrapped, match, clause, index, layout, rules, reader, anatomy, fallback
         )
@@ -458,6 +509,56 @@ def _record(
     )
 
 
+def _generic_hypothetical(
+    text: str, matches: list[Match], layout: Layout, generic: re.Pattern[str]
+) -> list[Match]:
+    """Mentions in sentences about a disease in general, as hypothetical.
+
+    The causes such a sentence names stay: a teaching text's general words are
+    mostly about the case's own disease ("Steroid-associated avascular necrosis
+    is often bilateral").
+    """
+    verdicts: dict[int, bool] = {}
+    out = []
+    for m in matches:
+        if m.label != BME_LABEL:
+            out.append(m)
+            continue
+        index = layout.sentence_index(m.char_start)
+        if index not in verdicts:
+            sentence = layout.sentences[index]
+            verdicts[index] = generic.match(text[sentence.start : sentence.end].lower()) is not None
+        if verdicts[index] and m.status != "hypothetical":
+            m = dataclasses.replace(m, status="hypothetical")
+        out.append(m)
+    return out
+
+
+def _opening_side(
+    text: str, sentence: Sentence, rules: RuleSet, reader: AnatomyReader
+) -> str | None:
+    """The side a sentence opens with for all of it ("On the right, ..."), if any."""
+    if rules.side_opener is None:
+        return None
+    opened = rules.side_opener.match(text[sentence.start : sentence.end].lower())
+    return reader.side_of(opened.group()) if opened else None
+
+
+def _after_prior_exam(text: str, match: Match, sentence_start: int, rules: RuleSet) -> bool:
+    """Whether the mention is among an earlier exam's findings, told in prose.
+
+    "Eighteen months ago an MRI of the right knee showed ... marrow edema" is
+    history; "..., but the lateral plateau now contains new edema" and edema the
+    sentence says persists are not.
+    """
+    if rules.prior_exam is None or "PERSISTENT" in match.categories:
+        return False
+    opener, pivot = rules.prior_exam
+    before = text[sentence_start : match.char_start].lower()
+    ends = [m.end() for m in opener.finditer(before)]
+    return bool(ends) and pivot.search(before, ends[-1]) is None
+
+
 def _around_what_came_before(
     text: str,
     match: Match,
@@ -473,7 +574,9 @@ def _around_what_came_before(
 
     "Metastasis in the right ilium. The perifocal edema has decreased." First
     what its sentence names before its clause, then the sentence before (in the
-    same section). Anything else keeps `anatomy`.
+    same section). Anything else keeps `anatomy`. Edema that spreads from
+    there ("Surrounding edema extends into the right pedicle") keeps its own
+    bones beside those.
     """
     assert rules.around is not None
     sentence = layout.sentences[index]
@@ -490,7 +593,8 @@ def _around_what_came_before(
             heading = layout.lines[layout.sentences[layout.sentence_index(a)].line].heading
             found = reader.read(text, (a, b), a, a, heading, fallback)
             if found.bones:
-                return dataclasses.replace(found, severity=anatomy.severity)
+                bones = tuple(dict.fromkeys((*found.bones, *anatomy.bones)))
+                return dataclasses.replace(found, bones=bones, severity=anatomy.severity)
     return anatomy
 
 

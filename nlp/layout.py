@@ -22,6 +22,7 @@ from nlp.ruleset import EXAM_SECTION, RuleSet
 FINDINGS_SECTION = "findings"  # internal section name, the same in every language
 
 # A "?" after a space opens a question about what follows ("LTP ? BME"), ends nothing.
+_AFTER_SENTENCE = re.compile(r"[.!?][ \t]+$")
 _SENTENCE_END = re.compile(r"(?:[.!]|(?<!\s)\?)(?=\s+\S)")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
 _NUMBER_BEFORE = re.compile(r"(\S+)\s+\d{1,3}\.$")
@@ -156,10 +157,8 @@ class LayoutReader:
         after_inline: list[int] = []  # lines that follow a one-line "History: ..." header
         inline = False
         resume: str | None = None  # the current section a one-line header interrupted
-        pos = 0
-        for raw in text.split("\n"):
-            start, end = pos, pos + len(raw)
-            pos = end + 1
+        for start, end in self._pieces(text):
+            raw = text[start:end]
             if not raw.strip():
                 continue
             opened = self.section_of_line(raw)
@@ -209,6 +208,45 @@ class LayoutReader:
             lines = [Line(x.start, x.end, None, x.heading) for x in lines]
             exam_parts = [text[lines[0].start : lines[0].end]] if lines else []
         return Layout(tuple(lines), tuple(sentences), "\n".join(exam_parts).lower())
+
+    def _pieces(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of each line, a line cut where a title opens a section inside it.
+
+        "History: ...  Findings: ...  Diagnosis: ..." (a system that joins its
+        fields into one line): a title, capitalised and followed by ":", after a
+        sentence's end or a run of spaces, starts a line of its own.
+        """
+        out = []
+        pos = 0
+        for raw in text.split("\n"):
+            base, start = pos, pos
+            pos += len(raw) + 1
+            colon = raw.find(":", 1)
+            while colon > 0:
+                cut = self._inline_title(raw, colon)
+                if cut > 0 and base + cut > start:
+                    out.append((start, base + len(raw[:cut].rstrip())))
+                    start = base + cut
+                colon = raw.find(":", colon + 1)
+            out.append((start, pos - 1))
+        return out
+
+    def _inline_title(self, raw: str, colon: int) -> int:
+        """Where a section title ending at `colon` starts inside `raw`, or -1."""
+        if raw[colon + 1 : colon + 2] not in (" ", "\t"):
+            return -1
+        end = colon
+        for _ in range(self._longest_title):
+            space = max(raw.rfind(" ", 0, end), raw.rfind("\t", 0, end))
+            if space < 0:
+                return -1
+            title = raw[space + 1 : colon]
+            if title[:1].isupper() and title.lower() in self._title_section:
+                before = raw[: space + 1]
+                if before.endswith(("  ", "\t")) or _AFTER_SENTENCE.search(before):
+                    return space + 1
+            end = space
+        return -1
 
     @staticmethod
     def _inline_content(header_line: str) -> str:

@@ -240,6 +240,26 @@ class RuleSet:
     # the bones named before it in its sentence, else in the sentence before
     # (clauses.json "around").
     around: re.Pattern[str] | None = None
+    # Words after such a mention that spread it from there into the bones its
+    # clause names ("surrounding edema extends into the pedicle"): it keeps both
+    # (clauses.json "around_spreads").
+    around_spreads: re.Pattern[str] | None = None
+    # An earlier exam told in prose ("Eighteen months ago an MRI of the right knee
+    # showed ..."): `opener` (lower case) ends where the prior exam's findings
+    # begin; an affirmed mention after it in its sentence is historical unless a
+    # `pivot` ("now", "but", "current") stands between (clauses.json "prior_exam").
+    prior_exam: tuple[re.Pattern[str], re.Pattern[str]] | None = None
+    # A side that opens a sentence for all of it ("On the right, ... and a faint
+    # band of high STIR signal across the mid fibular shaft"): matched (lower
+    # case) at the sentence start; the side of a mention whose clause names none
+    # (laterality.json "sentence_opener").
+    side_opener: re.Pattern[str] | None = None
+    # A sentence that speaks of a disease in general, not of this patient ("In
+    # spontaneous osteonecrosis of the knee, by contrast, ...", "Transient
+    # osteoporosis classically affects ..."): matched (lower case) at the
+    # sentence's start; its mentions and causes are hypothetical (clauses.json
+    # "generic").
+    generic: re.Pattern[str] | None = None
     # Parts of a joint a cause may be named at instead of a bone ("patellofemoral
     # osteoarthritis"), with the bones each holds: etiology.json "compartments".
     etiology_compartments: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = ()

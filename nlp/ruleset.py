@@ -420,7 +420,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     )
 
     where, lat = read_json(root, language, "laterality.json")
-    lat = _check_keys(lat, where, {"terms", "attach_max_chars"}, set())
+    lat = _check_keys(lat, where, {"terms", "attach_max_chars"}, {"sentence_opener"})
     laterality = []
     for rx, value, t in _parse_terms(where, lat["terms"], "laterality", LATERALITIES, {"attach"}):
         attach = _choice(t.get("attach", "any"), ("any", "bone"), where, "attach")
@@ -434,7 +434,12 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     ]
 
     where, clauses = read_json(root, language, "clauses.json")
-    clauses = _check_keys(clauses, where, {"breaks"}, {"owners", "signal", "around"})
+    clauses = _check_keys(
+        clauses,
+        where,
+        {"breaks"},
+        {"owners", "signal", "around", "around_spreads", "prior_exam", "generic"},
+    )
     owners = _parse_owners(where, clauses.get("owners"))
     signal = _parse_signal(where, clauses.get("signal"))
     if signal is not None and owners is None:
@@ -489,8 +494,30 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         figure_line=None if figure_line is None else _regex(figure_line, where, "figure_line"),
         owners=owners,
         around=_regex(clauses["around"], where, "around") if "around" in clauses else None,
+        around_spreads=(
+            _regex(clauses["around_spreads"], where, "around_spreads")
+            if "around_spreads" in clauses
+            else None
+        ),
         signal=signal,
+        prior_exam=_parse_prior_exam(where, clauses.get("prior_exam")),
+        generic=_regex(clauses["generic"], where, "generic") if "generic" in clauses else None,
+        side_opener=(
+            _regex(lat["sentence_opener"], "laterality.json", "sentence_opener")
+            if "sentence_opener" in lat
+            else None
+        ),
     )
+
+
+def _parse_prior_exam(where: str, obj: object) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+    if obj is None:
+        return None
+    w = f"{where}: prior_exam"
+    if not isinstance(obj, dict):
+        raise RuleFileError(f"{w} must be an object")
+    obj = _check_keys(obj, w, {"opener", "pivot"}, set())
+    return _regex(obj["opener"], w, "opener"), _regex(obj["pivot"], w, "pivot")
 
 
 def available_languages() -> list[str]:

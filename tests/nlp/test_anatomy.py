@@ -306,3 +306,42 @@ def test_literal_first_leaves_other_patterns_alone() -> None:
     ]:
         rx = re.compile(pattern, flags)
         assert literal_first(rx) is rx
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "History: right-handed carpenter with left wrist pain.\n"
+            "Findings: Bone marrow edema in the lunate.",
+            {("lunate", "left")},
+        ),
+        (
+            "History: posterior R heel pain.\nFindings: Bone marrow edema in the os calcis.",
+            {("calcaneus", "right")},
+        ),
+        (
+            "History: left shin pain.\nFindings: On the right, STIR shows marrow edema in the"
+            " mid tibial shaft, and a faint band of high STIR signal across the mid fibular shaft.",
+            {("tibial_shaft", "right"), ("fibular_shaft", "right")},
+        ),
+        (
+            "Increased signal on fat-suppressed T2 images in the radial head and neck.",
+            {("radial_head", None)},
+        ),
+        (
+            "STIR shows high signal in the pars interarticularis of L5 on both sides.",
+            {("posterior_elements", "bilateral")},
+        ),
+        (
+            "A T1 hypointense lesion in the T8 vertebral body. Surrounding STIR hyperintense marrow"
+            " edema extends into the right pedicle of T8.",
+            {("vertebral_body", None), ("posterior_elements", "right")},
+        ),
+    ],
+)
+def test_sides_and_bones_of_archive_cases(text: str, expected: set) -> None:
+    """Handedness is no side; "R heel"; a sentence that opens with its side; "radial head and
+    neck" is no femoral neck; "pars of L5" is no vertebral body; edema that spreads from a
+    lesion's bone keeps that bone."""
+    assert sites(text) == expected

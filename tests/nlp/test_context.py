@@ -155,3 +155,75 @@ def test_uncertainty_about_the_cause_stops_at_with(text: str, status: str) -> No
 def test_context_of_a_cue_in_another_sentence_does_not_leak() -> None:
     """'Possible' in one sentence leaves a mention in the next one present."""
     assert statuses("Possible meniscal tear. Bone marrow edema in the patella.") == ["present"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Eighteen months ago an MRI of the left ankle showed a talar dome fracture with"
+        " surrounding marrow edema.",
+        "The MRI of June last year, done a few days after the skiing fall, demonstrated bone"
+        " bruises of the medial femoral condyle.",
+        "At presentation three years ago, MRI of the pelvis revealed bone marrow edema in both"
+        " sacral alae.",
+    ],
+)
+def test_an_earlier_exam_told_in_prose_is_history(text: str) -> None:
+    """Findings an earlier exam showed ("... ago an MRI of the ... showed") are not current,
+    even after "with", which ends ConText's scopes."""
+    assert statuses(text) == ["historical"]
+
+
+def test_what_the_current_exam_shows_after_an_earlier_one_stays_present() -> None:
+    """After "but ... now" the sentence speaks of today's exam again."""
+    text = (
+        "Two years ago an MRI of the right knee showed marrow edema in the medial condyle, but"
+        " the lateral condyle now contains new bone marrow edema."
+    )
+    assert statuses(text) == ["historical", "present"]
+
+
+def test_a_past_tense_finding_without_an_earlier_exam_is_current() -> None:
+    """Teaching cases tell their own exam in the past tense: no time word, no history."""
+    assert statuses("MRI of the right knee showed bone marrow edema in the patella.") == ["present"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "In spontaneous osteonecrosis of the knee, by contrast, extensive bone marrow edema"
+        " surrounds a subchondral line.",
+        "Transient osteoporosis of the hip classically affects middle-aged men; it produces"
+        " diffuse bone marrow edema in the femoral head.",
+        "In young athletes, bone marrow edema of the pubic body is a frequent finding.",
+        "Patients with sickle cell disease develop bone marrow edema in the humeral heads.",
+    ],
+)
+def test_a_sentence_about_a_disease_in_general_is_not_the_patients(text: str) -> None:
+    """Textbook sentences of a teaching case: their edema is hypothetical."""
+    assert annotate(text).bme == "absent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "In the medial femoral condyle, there is bone marrow edema.",
+        "In keeping with a stress reaction, there is bone marrow edema in the navicular.",
+        "The findings are typical of transient osteoporosis, with bone marrow edema of the"
+        " femoral head.",
+        "This pattern of bone marrow edema is typically seen after a pivot shift injury.",
+    ],
+)
+def test_sentences_about_the_patient_are_not_general(text: str) -> None:
+    """The general-sentence rule leaves the patient's own sentences alone."""
+    assert annotate(text).bme == "present"
+
+
+def test_a_general_sentence_still_names_the_cases_cause() -> None:
+    """A teaching text's general words are mostly about the case's own disease."""
+    text = (
+        "Findings: Bone marrow edema in the right femoral head around a serpiginous line."
+        " Steroid-associated avascular necrosis is often bilateral."
+    )
+    result = annotate(text)
+    assert (result.bme, result.etiology) == ("present", ("osteonecrosis",))

@@ -146,3 +146,29 @@ def test_one_line_history_header_without_findings_header(
 ) -> None:
     """A one-line 'History: ...' holds only its line when the report has no FINDINGS header."""
     assert [line.section for line in reader.read(text).lines] == sections
+
+
+def test_sections_joined_into_one_line_are_read_apart() -> None:
+    """Sections a system joined into one line ("History: ...  Findings: ...") read apart."""
+    text = (
+        "History: 19 y/o runner with left foot pain.  Findings: Bone marrow edema in the"
+        " navicular. Diagnosis: Stress reaction.  Discussion: In other cases bone marrow edema"
+        " of the cuboid is seen."
+    )
+    result = annotate(text)
+    assert result.bme == "present"
+    assert (result.mentions[0].section, result.mentions[0].status) == ("findings", "present")
+    assert [(s.bone, s.laterality) for s in result.sites] == [("navicular", "left")]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Bone marrow edema in the navicular, the diagnosis: stress reaction.",  # lower case
+        "Bone marrow edema in the navicular; Findings: above.",  # after neither "." nor spaces
+        "Bone marrow edema in the navicular. Note: stress reaction.",  # no section title
+    ],
+)
+def test_a_title_inside_a_line_needs_its_place(reader: LayoutReader, line: str) -> None:
+    """Only a capitalised title after a sentence's end or a run of spaces opens a section."""
+    assert len(reader.read(line).lines) == 1

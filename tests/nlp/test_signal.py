@@ -169,3 +169,59 @@ def test_a_block_title_gives_the_side_in_a_report_of_both_knees() -> None:
     assert [(s.bone, s.laterality) for s in annotate(text).sites] == [
         ("medial_tibial_plateau", "right")
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "bme"),
+    [
+        # the sequence written with a hyphen
+        (
+            "Increased signal on the inversion-recovery sequence in the medial talar dome.",
+            "present",
+        ),
+        # T1 preserved: still edema on STIR
+        (
+            "The base of the proximal phalanx shows mild STIR hyperintensity with preserved T1"
+            " fatty marrow.",
+            "present",
+        ),
+        # bright on T1 and T2: fat, a hemangioma, not edema
+        ("A round focus in the L2 vertebral body is hyperintense on T1 and T2.", "absent"),
+        # a structure named after a dash owns the signal
+        (
+            "A 6 mm focus in the lunate, dark on T1 and very bright on T2 fat-sat - intraosseous"
+            " ganglion.",
+            "absent",
+        ),
+        # along the periosteum: "middle and distal" does not join a second place
+        (
+            "Linear high STIR signal along the periosteal surface of the middle and distal tibial"
+            " shaft.",
+            "absent",
+        ),
+        # a joint's fluid is not marrow
+        ("Fluid-bright STIR signal in the left L4-5 facet joint.", "absent"),
+    ],
+)
+def test_signal_wordings_of_archive_cases(text: str, bme: str) -> None:
+    assert annotate(text).bme == bme
+
+
+def test_the_same_signal_in_another_bone_is_edema_there() -> None:
+    """A sesamoid that "shows the same confluent signal" has the edema too."""
+    text = (
+        "Low T1 signal replaces the fatty marrow of the first metatarsal head, with high STIR"
+        " signal; the medial sesamoid shows the same confluent signal."
+    )
+    assert {s.bone for s in annotate(text).sites} == {"metatarsal", "sesamoid"}
+
+
+def test_a_signal_the_summary_explains_only_as_a_possibility_is_possible() -> None:
+    """Findings give a bare signal; the impression only "Possible stress reaction"."""
+    text = (
+        "Findings: Sagittal STIR shows increased signal in the medial cuneiform.\n"
+        "Impression: Possible stress reaction of the medial cuneiform; could be physiological."
+    )
+    assert annotate(text).bme == "possible"
+    named = text.replace("increased signal in", "bone marrow edema in")
+    assert annotate(named).bme == "present"
