@@ -62,6 +62,9 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout6_en.jsonl",
         "heldout7_en.jsonl",
         "heldout8_en.jsonl",
+        "heldout9_en.jsonl",
+        "heldout10_en.jsonl",
+        "heldout11_en.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -225,3 +225,17 @@ def test_a_signal_the_summary_explains_only_as_a_possibility_is_possible() -> No
     assert annotate(text).bme == "possible"
     named = text.replace("increased signal in", "bone marrow edema in")
     assert annotate(named).bme == "present"
+
+
+@pytest.mark.parametrize(
+    ("text", "bme"),
+    [
+        ("Impression: Modic type 1 (edematous) endplate changes at L4-L5.", "present"),
+        ("L4-5: Modic type 2 endplate changes.", "absent"),
+        ("L4-5: mixed Modic type 1/2 endplate changes.", "absent"),
+        ("No Modic type 1 change.", "absent"),
+    ],
+)
+def test_modic_type_1_is_edema_of_the_endplates(text: str, bme: str) -> None:
+    """Modic 1 names edema-like endplate marrow; type 2 is fat, a mixed 1/2 is not called."""
+    assert annotate(text).bme == bme

@@ -19,7 +19,10 @@ series); heldout7_en: 40 more in such genres (image challenges, abstracts,
 teaching-conference notes, case series, archive cases, multimodality cases,
 labelled figures, grand rounds); heldout8_en: 30 more (review case boxes,
 board vignettes, clinic letters, case-of-the-day posts, rounds dialogues, past
-and present exams in prose). Their first-sight scores are in README.md and
+and present exams in prose); heldout9_en: 40 archive cases of a teaching
+library, three in four of them hard negatives; heldout10_en: 40 dictated
+clinical reports; heldout11_en: 36 teaching cases whose difficulty is the bone
+and the side. Their first-sight scores are in README.md and
 VOICES.md; these floors keep what the rules reached.
 """
 
@@ -49,6 +52,9 @@ FLOORS = {
     "heldout6_en.jsonl": {"status_acc": 0.90, "flag_f1": 0.86, "site_f1": 0.88},
     "heldout7_en.jsonl": {"status_acc": 0.88, "flag_f1": 0.88, "site_f1": 0.84},
     "heldout8_en.jsonl": {"status_acc": 0.80, "flag_f1": 0.75, "site_f1": 0.80},
+    "heldout9_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.94, "site_f1": 0.93},
+    "heldout10_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.96, "site_f1": 0.95},
+    "heldout11_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.93, "site_f1": 0.92},
 }
 
 
