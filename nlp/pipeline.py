@@ -317,13 +317,24 @@ def _windows(text: str, requires: tuple[str, ...]) -> list[tuple[int, int]]:
 
 
 class ContextComponent:
-    """medspaCy ConText over the sentences that hold a target or cue."""
+    """medspaCy ConText over the sentences that hold a target or cue.
+
+    The rules are medspaCy `ConTextRule`s and the scopes, their limits and the
+    target-modifier edges are computed as medspaCy's `ConTextGraph` computes
+    them (`update_scopes`, then `apply_modifiers`), on plain tuples instead of
+    `ConTextModifier` and `Span` objects: those objects' property lookups were
+    a third of this component's time. `tests/nlp/test_context.py` holds the
+    two computations equal on the fixtures.
+    """
 
     def __init__(self, nlp: Language, rules: RuleSet) -> None:
         from medspacy.context import ConTextRule
 
         self._matcher = RuleMatcher(nlp)
         self._rules: dict[int, Any] = {}
+        # Per rule key: direction, category (as written and upper case),
+        # terminated_by, allowed and excluded target types.
+        self._specs: dict[int, _RuleSpec] = {}
         for i, r in enumerate(rules.context):
             rule = ConTextRule(
                 r.literal,
@@ -334,11 +345,23 @@ class ContextComponent:
                 allowed_types=set(r.allowed_types) if r.allowed_types else None,
                 terminated_by=set(r.terminated_by) or None,
             )
-            self._rules[self._matcher.add(f"C{i}", r.literal, r.pattern)] = rule
+            if rule.max_targets is not None or rule.on_modifies is not None:
+                raise ValueError(
+                    "max_targets and on_modifies are not supported"
+                )  # pragma: no cover
+            key = self._matcher.add(f"C{i}", r.literal, r.pattern)
+            self._rules[key] = rule
+            self._specs[key] = _RuleSpec(
+                rule.direction,
+                rule.category,
+                rule.category.upper(),
+                frozenset(rule.terminated_by),
+                None if rule.allowed_types is None else frozenset(rule.allowed_types),
+                None if rule.excluded_types is None else frozenset(rule.excluded_types),
+                rule.max_scope,
+            )
 
     def __call__(self, doc: Doc) -> Doc:
-        from medspacy.context import ConTextGraph, ConTextModifier
-
         matches: list[Match] = doc._.radflag_matches or []
         bounds: list[int] = doc._.radflag_sentence_tokens
         by_sentence: dict[tuple[int, int], list[int]] = {}
@@ -350,27 +373,39 @@ class ContextComponent:
         found: list[frozenset[str]] = [frozenset()] * len(matches)
         cue_spans: list[tuple[tuple[int, int, str], ...]] = [()] * len(matches)
         for (sent_start, sent_end), indices in by_sentence.items():
-            modifiers = []
+            modifiers: list[list[Any]] = []
             for key, s, e in _longest_first(self._matcher(doc[sent_start:sent_end])):
-                rule = self._rules[key]
-                lo, hi = _scope(rule.direction, rule.max_scope, s, e, sent_start, sent_end)
-                modifiers.append(ConTextModifier(rule, s, e, doc, scope_start=lo, scope_end=hi))
+                spec = self._specs[key]
+                lo, hi = _scope(spec.direction, spec.max_scope, s, e, sent_start, sent_end)
+                modifiers.append([spec, s, e, lo, hi])
             if not modifiers:
                 continue
-            spans = [
-                Span(doc, matches[i].start, matches[i].end, label=matches[i].label) for i in indices
-            ]
-            graph = ConTextGraph(targets=spans, modifiers=modifiers)
-            graph.update_scopes()
-            graph.apply_modifiers()
+            _limit_scopes(modifiers)
             categories: dict[int, set[str]] = {}
             cues: dict[int, list[tuple[int, int, str]]] = {}
-            for target, modifier in graph.edges:
-                category = modifier.category.upper()
-                categories.setdefault(target.start, set()).add(category)
-                first, last = modifier.modifier_span
-                cue = (doc[first].idx, doc[last - 1].idx + len(doc[last - 1]), category)
-                cues.setdefault(target.start, []).append(cue)
+            # apply_modifiers: each target with each modifier, edges in modifier order
+            for spec, s, e, lo, hi in modifiers:
+                if spec.direction in ("TERMINATE", "PSEUDO"):
+                    continue
+                first, last = s, e
+                cue = None
+                for i in indices:
+                    target = matches[i]
+                    t_start, t_end = target.start, target.end
+                    if _overlaps(s, e, t_start, t_end):
+                        continue
+                    label = target.label.upper()
+                    if spec.allowed is not None:
+                        if label not in spec.allowed:
+                            continue
+                    elif spec.excluded is not None and label in spec.excluded:
+                        continue
+                    if not _overlaps(lo, hi, t_start, t_end):
+                        continue
+                    if cue is None:
+                        cue = (doc[first].idx, doc[last - 1].idx + len(doc[last - 1]), spec.upper)
+                    categories.setdefault(t_start, set()).add(spec.upper)
+                    cues.setdefault(t_start, []).append(cue)
             for i in indices:
                 found[i] = frozenset(categories.get(matches[i].start, set()))
                 statuses[i] = status_from(set(found[i]))
@@ -380,6 +415,60 @@ class ContextComponent:
             for m, status, cats, cue in zip(matches, statuses, found, cue_spans, strict=True)
         ]
         return doc
+
+
+@dataclass(frozen=True)
+class _RuleSpec:
+    """What ConText's scope and edge computations read from one ConTextRule."""
+
+    direction: str  # upper case, as ConTextRule keeps it
+    category: str  # as written
+    upper: str  # upper case
+    terminated_by: frozenset[str]
+    allowed: frozenset[str] | None
+    excluded: frozenset[str] | None
+    max_scope: int | None
+
+
+def _overlaps(a0: int, a1: int, b0: int, b1: int) -> bool:
+    """medspaCy's `tuple_overlaps((a0, a1), (b0, b1))` (not symmetric)."""
+    return a0 <= b0 < a1 or a0 < b1 <= a1
+
+
+def _limit_scopes(modifiers: list[list[Any]]) -> None:
+    """medspaCy's `ConTextGraph.update_scopes`: each pair limits the other, in order.
+
+    A modifier is [spec, start, end, scope_start, scope_end]; scopes change in place.
+    """
+    for i in range(len(modifiers) - 1):
+        first = modifiers[i]
+        for j in range(i + 1, len(modifiers)):
+            second = modifiers[j]
+            _limit_scope(first, second)
+            _limit_scope(second, first)
+
+
+def _limit_scope(mod: list[Any], other: list[Any]) -> None:
+    """medspaCy's `ConTextModifier.limit_scope(other)` on [spec, start, end, lo, hi] lists."""
+    spec, o_spec = mod[0], other[0]
+    if not _overlaps(mod[3], mod[4], other[3], other[4]):
+        return
+    if spec.direction == "TERMINATE":
+        return
+    if (
+        o_spec.direction != "TERMINATE"
+        and o_spec.upper not in spec.terminated_by
+        and o_spec.upper != spec.upper
+    ):
+        return
+    if spec.category == o_spec.category and (
+        spec.allowed != o_spec.allowed or spec.excluded != o_spec.excluded
+    ):
+        return
+    if spec.direction in ("FORWARD", "BIDIRECTIONAL") and other[1] > mod[1]:
+        mod[4] = min(mod[4], other[1])
+    if spec.direction in ("BACKWARD", "BIDIRECTIONAL") and other[2] < mod[2]:
+        mod[3] = max(mod[3], other[2])
 
 
 def _scope(
@@ -437,7 +526,12 @@ class UnwrappingTokenizer:
         # spaCy's tokenizer is quadratic in the length of one whitespace-free
         # run ("a:a:a:..." x 40k took 28 s): runs longer than any word are cut
         # by a space every _MAX_RUN characters (same length, same offsets).
-        doc = self._tokenizer(_LONG_RUN.sub(_cut_run, unwrapped))
+        # (Splitting on whitespace finds whether there is such a run at a third
+        # of the regex's cost; most reports have none.)
+        if max(map(len, unwrapped.split()), default=0) > _MAX_RUN:
+            doc = self._tokenizer(_LONG_RUN.sub(_cut_run, unwrapped))
+        else:
+            doc = self._tokenizer(unwrapped)
         # Doc.text joins every token in Python; keep the string we already have.
         doc.user_data[TEXT_KEY] = unwrapped
         return doc

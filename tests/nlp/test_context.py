@@ -227,3 +227,69 @@ def test_a_general_sentence_still_names_the_cases_cause() -> None:
     )
     result = annotate(text)
     assert (result.bme, result.etiology) == ("present", ("osteonecrosis",))
+
+
+def _medspacy_edges(component, doc, matches):  # type: ignore[no-untyped-def]
+    """The categories medspaCy's own ConTextGraph gives each match, as the reference."""
+    from medspacy.context import ConTextGraph, ConTextModifier
+    from spacy.tokens import Span
+
+    from nlp.pipeline import _longest_first, _scope
+
+    bounds = doc._.radflag_sentence_tokens
+    out: dict[int, set[tuple[str, int, int]]] = {}
+    for k, start in enumerate(bounds):
+        end = bounds[k + 1] if k + 1 < len(bounds) else len(doc)
+        inside = [m for m in matches if start <= m.start < end]
+        if not inside:
+            continue
+        modifiers = []
+        for key, s, e in _longest_first(component._matcher(doc[start:end])):
+            rule = component._rules[key]
+            lo, hi = _scope(rule.direction, rule.max_scope, s, e, start, end)
+            modifiers.append(ConTextModifier(rule, s, e, doc, scope_start=lo, scope_end=hi))
+        targets = [Span(doc, m.start, m.end, label=m.label) for m in inside]
+        graph = ConTextGraph(targets=targets, modifiers=modifiers)
+        graph.update_scopes()
+        graph.apply_modifiers()
+        for target, modifier in graph.edges:
+            first, last = modifier.modifier_span
+            out.setdefault(target.start, set()).add((modifier.category.upper(), first, last))
+    return out
+
+
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_context_scopes_are_medspacys(language: str) -> None:
+    """ContextComponent computes scopes and edges on tuples; medspaCy's graph agrees."""
+    import json
+    from pathlib import Path
+
+    from nlp.pipeline import build_pipeline
+
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "reports"
+    names = ["voices", "heldout", "heldout3", "heldout4", "heldout5"]
+    texts = [
+        json.loads(line)["text"]
+        for name in names
+        for line in (fixtures / f"{name}_{language}.jsonl").read_text("utf-8").splitlines()
+        if line.strip()
+    ]
+    pipe = build_pipeline(language)
+    component = dict(pipe.pipeline)["radflag_context"]
+    compared = 0
+    for text in texts:
+        doc = pipe.make_doc(text)
+        for _, step in pipe.pipeline[:-1]:
+            step(doc)
+        before = list(doc._.radflag_matches)
+        reference = _medspacy_edges(component, doc, before)
+        component(doc)
+        for m in doc._.radflag_matches:
+            cues = {(c, a, b) for a, b, c in m.modifiers}
+            expected = {
+                (c, doc[f].idx, doc[la - 1].idx + len(doc[la - 1]))
+                for c, f, la in reference.get(m.start, set())
+            }
+            assert cues == expected, text[:80]
+            compared += 1
+    assert compared > 300
