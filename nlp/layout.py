@@ -24,7 +24,7 @@ FINDINGS_SECTION = "findings"  # internal section name, the same in every langua
 # A "?" after a space opens a question about what follows ("LTP ? BME"), ends nothing.
 _AFTER_SENTENCE = re.compile(r"[.!?][ \t]+$")
 _SENTENCE_END = re.compile(r"(?:[.!]|(?<!\s)\?)(?=\s+\S)")
-_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+_WORD_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z][A-Za-z.]*)\.$")
 _NUMBER_BEFORE = re.compile(r"(\S+)\s+\d{1,3}\.$")
 
 
@@ -140,6 +140,8 @@ class LayoutReader:
         if section is not None:
             return section
         words = stripped.split(None, self._longest_title)
+        if not words or words[0] != words[0].upper():
+            return None  # a lower-case letter in the first word: no upper-case title
         for n in range(min(self._longest_title, len(words)), 0, -1):
             candidate = " ".join(words[:n])
             if candidate.isupper() and candidate.lower() in self._title_section:
@@ -271,7 +273,7 @@ class LayoutReader:
             cut = m.end()
             if cut - begin <= _MARKER_CHARS and self._marker_only.match(line[begin:cut]):
                 continue
-            piece = line[max(begin, cut - _WINDOW) : cut]
+            piece = line[max(begin, cut - _WORD_WINDOW) : cut]
             word = _WORD_BEFORE.search(piece)
             abbreviation = word.group(1).lower().rstrip(".") if word else ""
             if abbreviation in self._abbreviations:
@@ -294,6 +296,9 @@ class LayoutReader:
 # A sentence ends where a dot, "?" or "!" is followed by a capital: the checks on
 # the word before it look this far back, and a marker-only piece ("1.") is short.
 _WINDOW = 80
+# The word before a dot is looked for this far back: abbreviations and the
+# words before an ordinal are short, and a regex search is linear in its window.
+_WORD_WINDOW = 32
 _MARKER_CHARS = 12
 # A "sentence" longer than this (a run-on line, a pasted table, junk) is cut at
 # the last space before it, so that the sentence-level work (clauses, ConText)

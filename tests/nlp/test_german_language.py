@@ -153,3 +153,19 @@ def test_annotate_takes_hl7_codes_as_hints() -> None:
     assert annotate("Befund: Knochenmarködem im Talus.", language="GER").language == "de"
     with pytest.raises(RuleFileError):
         annotate("Befund: Knochenmarködem im Talus.", language="xx")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Knochenmarködem im medialen Femurkondylus, re. > li.",
+        "x²y cm³ ½ über_alles 3rd e\u0301t\u00e9 \u0663\u0664 \u216b naïve ß-Straße",
+        "MRI R knee: BME (2.3 cm) in the MFC; no fx.\tT2/STIR-hyperintense.",
+    ],
+)
+def test_marker_words_are_split_as_the_word_regex_splits(text: str) -> None:
+    """The translate-table split that language detection uses gives the regex's words."""
+    from nlp.language import _LETTERS_ONLY, _WORD
+
+    lowered = text.lower()
+    assert lowered.translate(_LETTERS_ONLY).split() == _WORD.findall(lowered)
