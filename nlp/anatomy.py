@@ -424,8 +424,12 @@ class AnatomyReader:
         before = text[lo:start].lower()
         before_words = self._owner_words(before)
         if before_words:
-            _, last_end, last_kind = before_words[-1]
-            if last_kind == "structure" and len(before[last_end:].split()) <= 4:
+            last_start, last_end, last_kind = before_words[-1]
+            if (
+                last_kind == "structure"
+                and len(before[last_end:].split()) <= 4
+                and not self._after_beside(before, last_start)  # "Around the cavity, ..."
+            ):
                 return False  # "infiltrating lesion with high T2 signal ... within the sacrum"
         if places:
             return "bone" in places

@@ -675,7 +675,9 @@ def _sums_up(
     """True if the cue's sentence sums up the section before it, mention included.
 
     "... edema of the lunate ... the TFCC is perforated. Findings most
-    consistent with ulnar impaction." The summary names no bone of its own.
+    consistent with ulnar impaction." The summary names no bone of its own. A
+    sentence of a few words that is only a diagnosis ("Toddler's fracture.")
+    sums up too.
     """
     if rules.etiology_summary is None or cue_index <= index:
         return False
@@ -683,7 +685,36 @@ def _sums_up(
     if layout.lines[sentence.line].section != layout.lines[line].section:
         return False
     words = text[sentence.start : sentence.end].lower().lstrip()
-    return rules.etiology_summary.match(words) is not None and not reader.find_bones(words)
+    summary = rules.etiology_summary.match(words) is not None
+    label = _diagnosis_label(text, words, layout, rules, cue_index)
+    return (summary or label) and not reader.find_bones(words)
+
+
+# A sentence this short that names a cause is a diagnosis label ("Toddler's fracture.").
+_LABEL_WORDS = 4
+# A list marker read as a sentence of its own ("C.", "2)", "(b)").
+_MARKER = re.compile(r"\(?[A-Za-z0-9]{1,2}[.)]")
+
+
+def _diagnosis_label(text: str, words: str, layout: Layout, rules: RuleSet, index: int) -> bool:
+    """A few words that end a paragraph of findings and name only a diagnosis.
+
+    "... Fibula intact. Ankle and knee normal. Toddler's fracture." Not an
+    impression's numbered item ("3. Incidental enchondroma."), a sub-heading's
+    finding ("Knorpel: Geringe Chondropathie medial.") or a line of its own
+    (an answer option "C. Kienböck disease", after its marker).
+    """
+    if len(words.split()) > _LABEL_WORDS or ":" in words:
+        return False
+    sentences = layout.sentences
+    line = sentences[index].line
+    if layout.lines[line].section in rules.precedence[:-1]:
+        return False
+    last_of_line = index + 1 == len(sentences) or sentences[index + 1].line != line
+    if not last_of_line or index == 0 or sentences[index - 1].line != line:
+        return False
+    before = sentences[index - 1]
+    return _MARKER.fullmatch(text[before.start : before.end].strip()) is None  # "C."
 
 
 def _figure_paragraph(text: str, layout: Layout, rules: RuleSet, a: int, b: int) -> bool:

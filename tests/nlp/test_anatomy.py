@@ -345,3 +345,28 @@ def test_sides_and_bones_of_archive_cases(text: str, expected: set) -> None:
     neck" is no femoral neck; "pars of L5" is no vertebral body; edema that spreads from a
     lesion's bone keeps that bone."""
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Dactylitis of the right middle finger with edema-like signal in the marrow of the"
+            " middle and distal phalanges of that finger on STIR.",
+            {("finger_phalanx", "right")},
+        ),
+        (
+            "History: limp of the left hip.\nFindings: Within the femoral capital epiphysis there"
+            " is marrow edema.",
+            {("femoral_head", "left")},
+        ),
+        (
+            "Findings: A cavity in the distal tibial metaphysis. Around the cavity, edema-like"
+            " signal extends through the metaphyseal marrow toward the tibial plafond.",
+            {("distal_tibia", None)},
+        ),
+    ],
+)
+def test_bones_of_archive_wordings(text: str, expected: set) -> None:
+    """ "phalanges of that finger", "femoral capital epiphysis", a signal around a cavity."""
+    assert sites(text) == expected

@@ -293,3 +293,33 @@ def test_context_scopes_are_medspacys(language: str) -> None:
             assert cues == expected, text[:80]
             compared += 1
     assert compared > 300
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a teaching aside, then "not the case here"
+        "In adolescents the same mechanism can cause an apophyseal avulsion, which shows marrow"
+        " edema of the ischial apophysis - not the case here.",
+        # what edema can do in general
+        "For staging, peritumoral marrow edema on fluid-sensitive images can make a tumor look"
+        " longer than it is.",
+        "Reactive edema-like marrow signal beside a coalition is a common source of pain, and its"
+        " absence here suggests a mechanical cause.",
+        "For teaching purposes, higher grades add marrow edema first on T2-weighted images.",
+        "Transient osteoporosis of the hip is a self-limiting condition: the marrow edema peaks"
+        " at two months.",
+    ],
+)
+def test_teaching_asides_in_findings_are_not_the_patients(text: str) -> None:
+    assert annotate(text).bme == "absent"
+
+
+def test_if_real_does_not_make_the_cause_hypothetical() -> None:
+    """ "if real, likely reactive to the septic arthritis": the cause is still given."""
+    text = (
+        "Findings: Possible faint STIR hyperintensity in the glenoid, vs artifact; if real, likely"
+        " reactive to the septic arthritis."
+    )
+    result = annotate(text)
+    assert (result.bme, result.etiology) == ("possible", ("infection",))

@@ -114,3 +114,51 @@ def test_absent_report_has_no_etiology() -> None:
     annotation = annotate("Osteonecrosis of the femoral head. No bone marrow edema.")
     assert annotation.bme == "absent"
     assert annotation.etiology == () and annotation.flags == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "etiology"),
+    [
+        (
+            "Findings: New edema-like signal throughout the left talar dome. The right femoral"
+            " head is normal. Findings fit regional migratory osteoporosis.",
+            ("transient",),
+        ),
+        (
+            "Findings: A cavity in the distal tibial metaphysis. Around the cavity, edema-like"
+            " signal extends through the metaphyseal marrow. The physis is crossed. This is a"
+            " Brodie abscess, a form of subacute osteomyelitis.",
+            ("infection",),
+        ),
+        (
+            "Findings: Patchy marrow oedema in the talus and cuboid. Diffuse subcutaneous oedema."
+            " The fracture has united. In this clinical setting the multifocal pattern favours"
+            " complex regional pain syndrome.",
+            ("transient",),
+        ),
+        (
+            "Findings: Faint fracture line in the distal right tibial diaphysis with increased IR"
+            " signal in the surrounding marrow. Fibula intact. Toddler's fracture.",
+            ("trauma",),
+        ),
+    ],
+)
+def test_a_summary_at_the_end_of_the_findings_names_the_cause(text: str, etiology: tuple) -> None:
+    """Teaching cases state the diagnosis last: "Findings fit ...", "This is a ...", a label."""
+    assert annotate(text).etiology == etiology
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an impression's numbered item
+        "Findings: Degenerative marrow edema in the acromion.\nImpression:\n1. Degenerative"
+        " marrow edema of the acromion.\n2. Incidental enchondroma.",
+        # an answer option after its marker
+        "Findings: Bone marrow edema in the scaphoid waist with a fracture line.\nA. Bone bruise"
+        "\nB. Kienböck disease",
+    ],
+)
+def test_short_sentences_that_are_no_summary(text: str) -> None:
+    """A short numbered item or an answer option is not the edema's diagnosis."""
+    assert not {"tumor", "osteonecrosis"} & set(annotate(text).etiology)
