@@ -65,6 +65,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout9_en.jsonl",
         "heldout10_en.jsonl",
         "heldout11_en.jsonl",
+        "heldout12_en.jsonl",
+        "heldout13_en.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -22,8 +22,10 @@ board vignettes, clinic letters, case-of-the-day posts, rounds dialogues, past
 and present exams in prose); heldout9_en: 40 archive cases of a teaching
 library, three in four of them hard negatives; heldout10_en: 40 dictated
 clinical reports; heldout11_en: 36 teaching cases whose difficulty is the bone
-and the side. Their first-sight scores are in README.md and
-VOICES.md; these floors keep what the rules reached.
+and the side; heldout12_en: 40 more archive cases, four in five absent;
+heldout13_en: 36 archive cases naming edema and causes in unusual words.
+Their first-sight scores are in README.md and VOICES.md; these floors keep
+what the rules reached.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ FLOORS = {
     "heldout9_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.94, "site_f1": 0.93},
     "heldout10_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.96, "site_f1": 0.95},
     "heldout11_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.93, "site_f1": 0.92},
+    "heldout12_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.90, "site_f1": 0.95},
+    "heldout13_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.94, "site_f1": 0.90},
 }
 
 
