@@ -209,9 +209,9 @@ def make_messages(prefix: str, count: int) -> list[tuple[str, bytes]]:
 
 async def _send_one(
     port: int, state: dict[str, Any], control_id: str, message: bytes, stats: SendStats,
-    ack_timeout: float, deadline: float,
+    ack_timeout: float, deadline: float, stop: threading.Event | None = None,
 ) -> None:  # fmt: skip
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         try:
             if state.get("writer") is None:
                 state["reader"], state["writer"] = await asyncio.wait_for(
@@ -252,9 +252,12 @@ async def _read_ack(state: dict[str, Any]) -> str:
 def send_load(
     port: int, messages: list[tuple[str, bytes]], *, rate: float, connections: int = 2,
     ack_timeout: float = 3.0, give_up_after: float = 600.0,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None, stop: threading.Event | None = None,
 ) -> SendStats:  # fmt: skip
-    """Send at `rate` msg/s over `connections`, each in order, resending until acknowledged."""
+    """Send at `rate` msg/s over `connections`, each in order, resending until acknowledged.
+
+    `stop` set: give up at once (the fault thread failed, nothing will heal).
+    """
     stats = SendStats()
 
     async def main() -> None:
@@ -267,7 +270,9 @@ def send_load(
             state: dict[str, Any] = {}
             for index, control_id, message in share:
                 await asyncio.sleep(max(0.0, start + index / rate - time.monotonic()))
-                await _send_one(port, state, control_id, message, stats, ack_timeout, deadline)
+                await _send_one(
+                    port, state, control_id, message, stats, ack_timeout, deadline, stop
+                )
                 done += 1
                 if on_progress is not None:
                     on_progress(done)

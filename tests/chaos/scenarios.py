@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from tests.chaos.harness import (
     Destination,
     Outcome,
@@ -66,10 +68,32 @@ def _unfill(ctx: Context) -> None:
     free_disk(ctx.state.pop("filler"))  # type: ignore[arg-type]
     # With `appendfsync always` Redis exits on a failed AOF write rather than answer
     # for data it could not keep; start it again (radflag run's supervisor would).
-    process = ctx.service.redis.process
-    if process is None or process.poll() is not None:
+    # A write that failed just before the disk was freed may end it a moment
+    # later: a write of our own settles which it is.
+    if not _redis_writes(ctx, seconds=5.0):
         ctx.service.redis.process = None
         ctx.service.restart_redis()
+
+
+def _redis_writes(ctx: Context, *, seconds: float) -> bool:
+    """True once Redis takes a write; False when it has exited or not within `seconds`."""
+    server = ctx.service.redis
+    client = redis.Redis(host=server.host, port=server.port, socket_timeout=1.0)
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            process = server.process
+            if process is None or process.poll() is not None:
+                return False
+            try:
+                client.set("chaos:disk-probe", "1")
+                return True
+            except redis.RedisError:
+                time.sleep(0.1)
+    finally:
+        client.close()
+    server.kill()
+    return False
 
 
 def scenarios(*, short: bool, redis_kills: int, store_outage: float) -> list[Scenario]:
@@ -124,23 +148,32 @@ def run_scenario(
         if done >= threshold:
             reached.set()
 
+    failed: list[BaseException] = []
+    stop = threading.Event()
+
     def inject() -> None:
         if not reached.wait(600):
             return
-        scenario.fault(ctx)
-        if scenario.heal is not None:
-            time.sleep(scenario.hold)
-            scenario.heal(ctx)
+        try:
+            scenario.fault(ctx)
+            if scenario.heal is not None:
+                time.sleep(scenario.hold)
+                scenario.heal(ctx)
+        except BaseException as e:  # the sender would resend into a fault nothing heals
+            failed.append(e)
+            stop.set()
 
     started = time.monotonic()
     faults = threading.Thread(target=inject, name=f"fault-{scenario.code}", daemon=True)
     faults.start()
     stats = send_load(
         ctx.service.listener_port, load, rate=rate, ack_timeout=ack_timeout,
-        on_progress=progress,
+        on_progress=progress, stop=stop,
     )  # fmt: skip
     reached.set()
     faults.join(scenario.hold + 300)
+    if failed:
+        raise RuntimeError(f"{scenario.code}: the fault or its healing failed") from failed[0]
     delivered, dead, lost = count(ctx.service, ctx.destination, prefix, stats,
                                   settle_timeout=settle_timeout)  # fmt: skip
     more = sum(1 for c in delivered if ctx.destination.accepted[c] > 1)
