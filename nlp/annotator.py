@@ -549,14 +549,23 @@ def _after_prior_exam(text: str, match: Match, sentence_start: int, rules: RuleS
 
     "Eighteen months ago an MRI of the right knee showed ... marrow edema" is
     history; "..., but the lateral plateau now contains new edema" and edema the
-    sentence says persists are not.
+    sentence says persists are not. "Initial MRI: ..." is an earlier exam when the
+    text goes on to a later one.
     """
-    if rules.prior_exam is None or "PERSISTENT" in match.categories:
+    prior = rules.prior_exam
+    if prior is None or "PERSISTENT" in match.categories:
         return False
-    opener, pivot = rules.prior_exam
     before = text[sentence_start : match.char_start].lower()
-    ends = [m.end() for m in opener.finditer(before)]
-    return bool(ends) and pivot.search(before, ends[-1]) is None
+    ends = [m.end() for m in prior.opener.finditer(before)]
+    if (
+        not ends
+        and prior.labelled is not None
+        and prior.later is not None
+        and prior.later.search(text[match.char_end :].lower()) is not None
+    ):
+        # "Initial MRI: ... marrow edema of the navicular. Follow-up MRI at 4 months: ..."
+        ends = [m.end() for m in prior.labelled.finditer(before)]
+    return bool(ends) and prior.pivot.search(before, ends[-1]) is None
 
 
 def _around_what_came_before(

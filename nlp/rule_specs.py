@@ -198,6 +198,18 @@ class SignalRules:
 
 
 @dataclass(frozen=True)
+class PriorExamRules:
+    """clauses.json "prior_exam": where an earlier exam's findings are told in prose."""
+
+    opener: re.Pattern[str]  # ends where the earlier exam's findings begin
+    pivot: re.Pattern[str]  # back to the current exam ("now", "but", ";")
+    # "Initial MRI: ..." labels an earlier exam only when the text goes on to a
+    # later one ("Follow-up MRI at 4 months: ..."): `labelled` and `later`.
+    labelled: re.Pattern[str] | None = None
+    later: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
 class RuleSet:
     """Everything one language needs, loaded once."""
 
@@ -248,7 +260,7 @@ class RuleSet:
     # showed ..."): `opener` (lower case) ends where the prior exam's findings
     # begin; an affirmed mention after it in its sentence is historical unless a
     # `pivot` ("now", "but", "current") stands between (clauses.json "prior_exam").
-    prior_exam: tuple[re.Pattern[str], re.Pattern[str]] | None = None
+    prior_exam: PriorExamRules | None = None
     # A side that opens a sentence for all of it ("On the right, ... and a faint
     # band of high STIR signal across the mid fibular shaft"): matched (lower
     # case) at the sentence start; the side of a mention whose clause names none

@@ -35,6 +35,7 @@ from nlp.rule_specs import (
     EtiologyCueSpec,
     EtiologyScope,
     LateralityTerm,
+    PriorExamRules,
     RuleFileError,
     RuleSet,
     SectionSpec,
@@ -510,14 +511,21 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     )
 
 
-def _parse_prior_exam(where: str, obj: object) -> tuple[re.Pattern[str], re.Pattern[str]] | None:
+def _parse_prior_exam(where: str, obj: object) -> PriorExamRules | None:
     if obj is None:
         return None
     w = f"{where}: prior_exam"
     if not isinstance(obj, dict):
         raise RuleFileError(f"{w} must be an object")
-    obj = _check_keys(obj, w, {"opener", "pivot"}, set())
-    return _regex(obj["opener"], w, "opener"), _regex(obj["pivot"], w, "pivot")
+    obj = _check_keys(obj, w, {"opener", "pivot"}, {"labelled", "later"})
+    if ("labelled" in obj) != ("later" in obj):
+        raise RuleFileError(f"{w}: labelled and later go together")
+    return PriorExamRules(
+        _regex(obj["opener"], w, "opener"),
+        _regex(obj["pivot"], w, "pivot"),
+        _regex(obj["labelled"], w, "labelled") if "labelled" in obj else None,
+        _regex(obj["later"], w, "later") if "later" in obj else None,
+    )
 
 
 def available_languages() -> list[str]:

@@ -370,3 +370,14 @@ def test_sides_and_bones_of_archive_cases(text: str, expected: set) -> None:
 def test_bones_of_archive_wordings(text: str, expected: set) -> None:
     """ "phalanges of that finger", "femoral capital epiphysis", a signal around a cavity."""
     assert sites(text) == expected
+
+
+def test_residual_edema_takes_the_bone_named_before() -> None:
+    """ "Repeat imaging ... demonstrated a smaller area of residual marrow edema around the
+    healing fracture line": the edema of the plateau named the sentence before."""
+    text = (
+        "Findings: The first MRI demonstrated marrow edema in the medial tibial plateau with a"
+        " subchondral fracture line. Repeat imaging after 6 weeks demonstrated a smaller area of"
+        " residual marrow edema around the healing fracture line."
+    )
+    assert sites(text) == {("medial_tibial_plateau", None)}

@@ -323,3 +323,44 @@ def test_if_real_does_not_make_the_cause_hypothetical() -> None:
     )
     result = annotate(text)
     assert (result.bme, result.etiology) == ("possible", ("infection",))
+
+
+@pytest.mark.parametrize(
+    ("text", "bme"),
+    [
+        # another patient's edema
+        (
+            "The greater tuberosity has normal marrow signal. Compare the companion case, in which"
+            " a similar fall produced a fracture with extensive surrounding marrow edema.",
+            "absent",
+        ),
+        # what a disease typically shows, not this patient
+        (
+            "Typically a calcaneal stress fracture shows a band of marrow edema; the calcaneal"
+            " marrow here is normal.",
+            "absent",
+        ),
+        # an earlier exam labelled by a colon, then the later one
+        (
+            "Findings: Initial MRI: navicular stress fracture with surrounding marrow edema of the"
+            " navicular. Follow-up MRI at 4 months: questionable faint residual edema in the"
+            " navicular, could be normal healing vs artefact.",
+            "possible",
+        ),
+        # ... but with no later exam, the labelled one is the case's own
+        (
+            "Findings: Initial MRI: marrow edema of the navicular around a stress fracture.",
+            "present",
+        ),
+    ],
+)
+def test_other_patients_general_statements_and_earlier_exams(text: str, bme: str) -> None:
+    assert annotate(text).bme == bme
+
+
+def test_a_cause_the_report_says_is_not_suggested_is_left_out() -> None:
+    text = (
+        "Findings: The olecranon possibly shows mild reactive marrow edema; osteomyelitis is not"
+        " suggested."
+    )
+    assert "infection" not in annotate(text).etiology
