@@ -561,11 +561,21 @@ def _after_prior_exam(text: str, match: Match, sentence_start: int, rules: RuleS
         not ends
         and prior.labelled is not None
         and prior.later is not None
-        and prior.later.search(text[match.char_end :].lower()) is not None
+        and _last_later_exam(text, prior.later) > match.char_end
     ):
         # "Initial MRI: ... marrow edema of the navicular. Follow-up MRI at 4 months: ..."
         ends = [m.end() for m in prior.labelled.finditer(before)]
     return bool(ends) and prior.pivot.search(before, ends[-1]) is None
+
+
+@functools.lru_cache(maxsize=4)
+def _last_later_exam(text: str, later: re.Pattern[str]) -> int:
+    """Where the last mention of a later exam starts in `text`; -1 if none.
+
+    Once per report (the text's hash is cached by Python), not once per mention.
+    """
+    starts = [m.start() for m in later.finditer(text.lower())]
+    return starts[-1] if starts else -1
 
 
 def _around_what_came_before(

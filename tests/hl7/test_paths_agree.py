@@ -67,6 +67,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout11_en.jsonl",
         "heldout12_en.jsonl",
         "heldout13_en.jsonl",
+        "heldout14_en.jsonl",
+        "heldout15_en.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -364,3 +364,28 @@ def test_a_cause_the_report_says_is_not_suggested_is_left_out() -> None:
         " suggested."
     )
     assert "infection" not in annotate(text).etiology
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It is well known that an osteoid osteoma can incite extensive surrounding bone marrow"
+        " edema.",
+        "For teaching: in the acute phase the pivot-shift mechanism produces kissing contusions"
+        " on the lateral femoral condyle.",
+        "Perilesional marrow edema, which is common with chondroblastoma and can be extensive, is"
+        " NOT present in this case.",
+        "Typical bone bruise pattern in ACL tear is LFC + posterolateral tibia.",
+    ],
+)
+def test_more_teaching_asides(text: str) -> None:
+    assert annotate(text).bme == "absent"
+
+
+def test_a_typical_pattern_named_in_an_impression_is_the_patients() -> None:
+    """Without "is" it names what this knee shows."""
+    text = (
+        "Impression: Typical bone bruise pattern of a pivot shift injury in the lateral femoral"
+        " condyle and posterolateral tibial plateau."
+    )
+    assert annotate(text).bme == "present"

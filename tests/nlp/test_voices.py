@@ -23,7 +23,9 @@ and present exams in prose); heldout9_en: 40 archive cases of a teaching
 library, three in four of them hard negatives; heldout10_en: 40 dictated
 clinical reports; heldout11_en: 36 teaching cases whose difficulty is the bone
 and the side; heldout12_en: 40 more archive cases, four in five absent;
-heldout13_en: 36 archive cases naming edema and causes in unusual words.
+heldout13_en: 36 archive cases naming edema and causes in unusual words;
+heldout14_en: 40 archive cases, four in five absent, some beyond MSK;
+heldout15_en: 36 archive cases whose difficulty is the status and the cause.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -59,6 +61,8 @@ FLOORS = {
     "heldout11_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.93, "site_f1": 0.92},
     "heldout12_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.90, "site_f1": 0.95},
     "heldout13_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.94, "site_f1": 0.90},
+    "heldout14_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.92},
+    "heldout15_en.jsonl": {"status_acc": 0.91, "flag_f1": 0.89, "site_f1": 0.89},
 }
 
 
