@@ -72,6 +72,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     targets = _without_described_signals(unwrapped, targets, layout, rules, reader, described)
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     blocks = _block_sides(unwrapped, layout, reader)
+    later_exam_at = _last_later_exam(unwrapped, rules)
     records = [
         _record(
             text,
@@ -84,6 +85,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
             reader,
             fallback,
             blocks,
+            later_exam_at,
             described.get(m.char_start),
         )
         for m in targets
@@ -117,19 +119,12 @@ def _hedged_by_summary(
     present = [(r, m) for r, m in kept if r.current and r.mention.status == "present"]
     if not present or not all(rules.targets[m.rule].signal for _, m in present):
         return records
-    summaries = set(rules.precedence[:-1])
-    statuses = {
-        c.status
-        for c in cues
-        if layout.lines[layout.sentences[layout.sentence_index(c.char_start)].line].section
-        in summaries
-    }
+    statuses = {c.status for c in cues if layout.line_at(c.char_start).section in rules.summaries}
     if "possible" not in statuses or "present" in statuses:
         return records
-    hedged = {id(r) for r, _ in present}
     return [
         dataclasses.replace(r, mention=dataclasses.replace(r.mention, status="possible"))
-        if id(r) in hedged
+        if r.current and r.mention.status == "present"
         else r
         for r in records
     ]
@@ -385,9 +380,13 @@ def _record(
     reader: AnatomyReader,
     fallback: Callable[[], str | None],
     blocks: list[str | None],
+    later_exam_at: int,
     signal: Match | None = None,
 ) -> MentionRecord:
-    """One mention's record; `signal`: the signal description it characterises, if any."""
+    """One mention's record; `signal`: the signal description it characterises, if any.
+
+    `later_exam_at`: where the text's last mention of a later exam starts, -1 if none.
+    """
     index = layout.sentence_index(match.char_start)
     sentence = layout.sentences[index]
     line = layout.lines[sentence.line]
@@ -403,7 +402,9 @@ def _record(
         status = "possible"
     if line.section in _PRIOR_SECTIONS and status in AFFIRMED:
         status = "historical"
-    if status in AFFIRMED and _after_prior_exam(unwrapped, match, sentence.start, rules):
+    if status in AFFIRMED and _after_prior_exam(
+        unwrapped, match, sentence.start, rules, later_exam_at
+    ):
         status = "historical"
     clause = _clause_of(unwrapped, match, targets, layout, reader)
     block = blocks[sentence.line]
@@ -544,7 +545,9 @@ def _opening_side(
     return reader.side_of(opened.group()) if opened else None
 
 
-def _after_prior_exam(text: str, match: Match, sentence_start: int, rules: RuleSet) -> bool:
+def _after_prior_exam(
+    text: str, match: Match, sentence_start: int, rules: RuleSet, later_exam_at: int
+) -> bool:
     """Whether the mention is among an earlier exam's findings, told in prose.
 
     "Eighteen months ago an MRI of the right knee showed ... marrow edema" is
@@ -561,19 +564,18 @@ def _after_prior_exam(text: str, match: Match, sentence_start: int, rules: RuleS
         not ends
         and prior.labelled is not None
         and prior.later is not None
-        and _last_later_exam(text, prior.later) > match.char_end
+        and later_exam_at > match.char_end
     ):
         # "Initial MRI: ... marrow edema of the navicular. Follow-up MRI at 4 months: ..."
         ends = [m.end() for m in prior.labelled.finditer(before)]
     return bool(ends) and prior.pivot.search(before, ends[-1]) is None
 
 
-@functools.lru_cache(maxsize=4)
-def _last_later_exam(text: str, later: re.Pattern[str]) -> int:
-    """Where the last mention of a later exam starts in `text`; -1 if none.
-
-    Once per report (the text's hash is cached by Python), not once per mention.
-    """
+def _last_later_exam(text: str, rules: RuleSet) -> int:
+    """Where the last mention of a later exam starts in `text`; -1 if none (once a report)."""
+    later = rules.prior_exam.later if rules.prior_exam is not None else None
+    if later is None:
+        return -1
     starts = [m.start() for m in later.finditer(text.lower())]
     return starts[-1] if starts else -1
 
@@ -609,7 +611,7 @@ def _around_what_came_before(
     ]
     for a, b in places:
         if b > a:
-            heading = layout.lines[layout.sentences[layout.sentence_index(a)].line].heading
+            heading = layout.line_at(a).heading
             found = reader.read(text, (a, b), a, a, heading, fallback)
             if found.bones:
                 bones = tuple(dict.fromkeys((*found.bones, *anatomy.bones)))
@@ -660,7 +662,7 @@ def _site_cues(
     with_mentions = {layout.sentence_index(r.mention.start) for r in records}
     # A summary whose mentions name no bone ("DDx: 1. Transient bone marrow edema
     # syndrome. 2. Stress reaction.") still speaks of the edema its findings place.
-    summaries = set(rules.precedence[:-1]) - {r.section for r in records if r.bone_sides}
+    summaries = rules.summaries - {r.section for r in records if r.bone_sides}
     out = []
     for cue in cues:
         spec = rules.etiology_cues[cue.rule]
@@ -727,7 +729,7 @@ def _diagnosis_label(text: str, words: str, layout: Layout, rules: RuleSet, inde
         return False
     sentences = layout.sentences
     line = sentences[index].line
-    if layout.lines[line].section in rules.precedence[:-1]:
+    if layout.lines[line].section in rules.summaries:
         return False
     last_of_line = index + 1 == len(sentences) or sentences[index + 1].line != line
     if not last_of_line or index == 0 or sentences[index - 1].line != line:

@@ -51,6 +51,10 @@ class Layout:
     sentences: tuple[Sentence, ...]
     exam_text: str  # title line(s) and EXAM/PROCEDURE block, for laterality
 
+    def line_at(self, offset: int) -> Line:
+        """The line of the sentence holding character `offset`."""
+        return self.lines[self.sentences[self.sentence_index(offset)].line]
+
     def sentence_index(self, offset: int) -> int:
         """Index of the sentence holding character `offset`."""
         return max(0, bisect_right(self.sentence_starts, offset) - 1)

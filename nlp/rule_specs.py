@@ -283,5 +283,10 @@ class RuleSet:
     # consecutive such lines read as one paragraph (a cause in the next figure counts).
     figure_line: re.Pattern[str] | None = None
 
+    @property
+    def summaries(self) -> frozenset[str]:
+        """Sections that sum up the others: `precedence` but the last (impression, addendum)."""
+        return frozenset(self.precedence[:-1])
+
 
 # -- generic checks -------------------------------------------------------------
