@@ -146,6 +146,7 @@ def required_any(pattern: str) -> tuple[str, ...] | None:
 # What may stand between a bone word and the structure it names: nothing, or the
 # rest of a spinal level ("L4-5 facet joint").
 _RIGHT_BEFORE = re.compile(r"\s*(?:[-/\u2013]\s*[a-z]?\d{1,2}\s*)?")
+_AND = re.compile(r"\band\b|\bund\b")
 _COORDINATOR = re.compile(r"(?:\band\b|\bas well as\b|,|\balso\b|\bund\b|\bsowie\b)")
 
 
@@ -361,13 +362,21 @@ class AnatomyReader:
         if owners is None:
             return False
         lo, hi = clause
+        before = text[lo:start].lower()
+        if any(rx.match(text[start:end].lower()) for rx in owners.characterising):
+            # "swelling around the PIP joint of the ring finger, consistent with edema":
+            # what it characterises is the subject of its part of the clause.
+            part = before[self._last_soft_break(before) :]
+            part = part[max((m.end() for m in _AND.finditer(part)), default=0) :]
+            subject = self._tissue_words(part)
+            if subject:
+                return subject[0][2]
         after = text[end:hi].lower()
         if any(rx.match(after) for rx in owners.soft_relations):
             return False
         following = self._tissue_words(after)
         if following and any(rx.match(after) for rx in owners.inside_relations):
             return following[0][2]
-        before = text[lo:start].lower()
         cut = self._last_soft_break(before)
         preceding = self._tissue_words(before[cut:])
         if preceding:
@@ -472,7 +481,8 @@ class AnatomyReader:
         """(start, end, kind) of bone, soft-tissue and structure words; kind bone/soft/structure.
 
         A bone word right before a structure ("bone cyst", "bone island", "L4-5 facet
-        joint") is the structure's.
+        joint") or a soft tissue ("patellar cartilage", "tibial periosteum") is the
+        structure's or the tissue's: the head of such a compound comes last.
         """
         signal = self._rules.signal
         assert signal is not None
@@ -490,7 +500,7 @@ class AnatomyReader:
             if (
                 w[2] == "bone"
                 and nxt is not None
-                and nxt[2] == "structure"
+                and nxt[2] != "bone"
                 and _RIGHT_BEFORE.fullmatch(text[w[1] : nxt[0]]) is not None
             ):
                 continue

@@ -146,7 +146,11 @@ class ClauseOwners:
     `soft_tissue`: soft-tissue words ("fat pad", "tendon", "bursa");
     `soft_relations`: words right after the edema that put it outside a bone
     ("around", "along", "surrounding the"); `inside_relations`: words right
-    after it that put it inside what follows ("in", "within", "of").
+    after it that put it inside what follows ("in", "within", "of");
+    `characterising` (optional): how an edema phrase that names what something
+    else is opens ("consistent with edema"): its owner is the subject before it
+    ("soft-tissue swelling around the PIP joint of the ring finger, consistent
+    with edema": soft), not the nearest word.
     """
 
     bone: tuple[re.Pattern[str], ...]
@@ -154,6 +158,7 @@ class ClauseOwners:
     soft_relations: tuple[re.Pattern[str], ...]
     inside_relations: tuple[re.Pattern[str], ...]
     adjacent_words: int
+    characterising: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)

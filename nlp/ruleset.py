@@ -305,9 +305,11 @@ def _parse_owners(where: str, obj: Any) -> ClauseOwners | None:
         return None
     w = f"{where}: owners"
     names = ("bone", "soft_tissue", "soft_relations", "inside_relations")
-    obj = _check_keys(obj, w, {*names, "adjacent_words"}, set())
+    obj = _check_keys(obj, w, {*names, "adjacent_words"}, {"characterising"})
     lists = {}
-    for key in names:
+    for key in (*names, "characterising"):
+        if key not in obj:
+            continue
         if not isinstance(obj[key], list) or not obj[key]:
             raise RuleFileError(f"{w}: {key} must be a non-empty list of regexes")
         lists[key] = tuple(_regex(p, w, f"{key}[]") for p in obj[key])

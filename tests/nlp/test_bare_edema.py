@@ -66,6 +66,8 @@ def test_edema_tied_to_a_bone_counts(text: str, bme: str, bones: set[str]) -> No
         "Soft tissue swelling and edema at the lateral malleolus.",
         "Diffuse denervation edema of the intrinsic foot muscles.",
         "Pitting edema of both legs.",
+        # the spelling without the e
+        "Impression: Periostal edema of the posteromedial tibia without marrow involvement.",
     ],
 )
 def test_edema_owned_by_soft_tissue_is_no_mention(text: str) -> None:
@@ -115,3 +117,43 @@ def test_bone_owned_must_be_boolean(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(RuleFileError, match=r"bone_owned and signal must be true or false"):
         read_ruleset("en", root)
+
+
+@pytest.mark.parametrize(
+    ("text", "bme", "bones"),
+    [
+        # the swelling is what is "consistent with edema", not the finger it lies around
+        (
+            "Findings: Spindle-shaped soft tissue swelling about the DIP joint of the left index "
+            "finger, consistent with edema. No fracture.",
+            "absent",
+            set(),
+        ),
+        (
+            "Findings: Thickening of the plantar fascia at its calcaneal origin, compatible with "
+            "edema.",
+            "absent",
+            set(),
+        ),
+        # the subject is the signal in the bone
+        (
+            "Findings: Ill-defined low T1 signal in the hamate, consistent with edema.",
+            "present",
+            {"hamate"},
+        ),
+        # after "and", the part that is characterised is the bone's
+        (
+            "Findings: Swelling of the Achilles paratenon and high signal in the posterior "
+            "calcaneus, consistent with edema.",
+            "present",
+            {"calcaneus"},
+        ),
+    ],
+)
+def test_what_a_consistent_with_edema_characterises_owns_it(
+    text: str, bme: str, bones: set[str]
+) -> None:
+    """clauses.json `owners.characterising`: the subject before "consistent with edema" owns it."""
+    annotation = annotate(text)
+    assert annotation.bme == bme
+    assert {s.bone for s in annotation.sites} == bones

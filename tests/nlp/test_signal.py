@@ -64,6 +64,14 @@ ABSENT = [
     "Findings: STIR hyperintensity in the talus is a motion artifact.",
     "Findings: T2 hyperintensity of the calcaneal apophysis, physiologic at this age and not "
     "marrow edema.",
+    # a bone named only to say how far from it the signal lies
+    "Findings: Feathery STIR hyperintensity in the semimembranosus, centred on its myotendinous "
+    "junction 7 cm distal to the ischial tuberosity.",
+    "Findings: Fluid-sensitive hyperintensity in the flexor tendon sheath, 2 cm proximal to the "
+    "radial styloid.",
+    # a bone's adjective before a tissue: the tissue is what has the signal
+    "Findings: Focal high T2 signal and fissuring of the patellar cartilage at the median ridge.",
+    "Findings: Increased STIR signal of the tibial periosteum along the middle third.",
 ]
 
 
