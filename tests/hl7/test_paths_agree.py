@@ -69,6 +69,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout13_en.jsonl",
         "heldout14_en.jsonl",
         "heldout15_en.jsonl",
+        "heldout16_en.jsonl",
+        "heldout17_en.jsonl",
         "styles_en.jsonl",
     ],
 )

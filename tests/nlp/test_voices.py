@@ -25,7 +25,9 @@ clinical reports; heldout11_en: 36 teaching cases whose difficulty is the bone
 and the side; heldout12_en: 40 more archive cases, four in five absent;
 heldout13_en: 36 archive cases naming edema and causes in unusual words;
 heldout14_en: 40 archive cases, four in five absent, some beyond MSK;
-heldout15_en: 36 archive cases whose difficulty is the status and the cause.
+heldout15_en: 36 archive cases whose difficulty is the status and the cause;
+heldout16_en: 40 archive cases, three in four hard negatives; heldout17_en: 40
+dictated clinical reports under capital headings.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -63,6 +65,8 @@ FLOORS = {
     "heldout13_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.94, "site_f1": 0.90},
     "heldout14_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.92},
     "heldout15_en.jsonl": {"status_acc": 0.91, "flag_f1": 0.89, "site_f1": 0.89},
+    "heldout16_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
+    "heldout17_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.94},
 }
 
 
