@@ -458,11 +458,19 @@ class AnatomyReader:
         """ "inside" or "beside": the relation word nearest the end of `gap`, or None."""
         signal = self._rules.signal
         assert signal is not None
-        inside = [m.end() for m in signal.inside.finditer(gap)]
-        beside = [m.end() for m in signal.beside.finditer(gap)]
+        inside = list(signal.inside.finditer(gap))
+        beside = list(signal.beside.finditer(gap))
         if not inside and not beside:
             return None
-        return "inside" if max(inside, default=-1) > max(beside, default=-1) else "beside"
+        if signal.part_of is not None:
+            # "proximal to the base of the", "in the head of the": after the first
+            # relation, a part's "of" belongs to the place; the relation before it decides.
+            first = min(m.start() for m in inside + beside)
+            inside = [
+                m for m in inside if m.start() == first or not signal.part_of.fullmatch(m.group())
+            ]
+        last_inside = max((m.end() for m in inside), default=-1)
+        return "inside" if last_inside > max((m.end() for m in beside), default=-1) else "beside"
 
     def _coordinated(self, gap: str, relation: str) -> bool:
         """Whether `gap` joins a second place to the first: a coordinator before its

@@ -331,6 +331,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
             "fat_after",
             "not_identity",
             "alternative",
+            "part_of",
         },
     )
     if not isinstance(obj["structures"], list) or not obj["structures"]:
@@ -351,6 +352,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
         alternative=(
             _regex(obj["alternative"], w, "alternative") if "alternative" in obj else None
         ),
+        part_of=_regex(obj["part_of"], w, "part_of") if "part_of" in obj else None,
         lookback_sentences=_int({"n": obj.get("lookback_sentences", 2)}, "n", w),
         structure_window_words=_int({"n": obj.get("structure_window_words", 2)}, "n", w),
     )

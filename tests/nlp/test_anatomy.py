@@ -372,6 +372,32 @@ def test_bones_of_archive_wordings(text: str, expected: set) -> None:
     assert sites(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "History: dancer, pain under L first metatarsal head.\nFindings: Questionable "
+            "edema-like signal in the lateral (fibular) sesamoid on STIR.",
+            {("sesamoid", "left")},
+        ),
+        (
+            "History: 19 yo, twisted R knee.\nFindings: Kissing bone bruises of the lateral "
+            "femoral condyle and the posterolateral tibial platau.",
+            {("lateral_femoral_condyle", "right"), ("lateral_tibial_plateau", "right")},
+        ),
+        (
+            "Findings: The T11 and T12 vertebral bodies are T1 hypointense and STIR hyperintense "
+            "on either side of the T11-12 disc.",
+            {("vertebral_body", None)},
+        ),
+    ],
+)
+def test_bones_and_sides_of_the_eleventh_round(text: str, expected: set) -> None:
+    """ "L first metatarsal head" names a side; "platau"; a signal "on either side of" a disc
+    is beside it."""
+    assert sites(text) == expected
+
+
 def test_residual_edema_takes_the_bone_named_before() -> None:
     """ "Repeat imaging ... demonstrated a smaller area of residual marrow edema around the
     healing fracture line": the edema of the plateau named the sentence before."""

@@ -157,3 +157,13 @@ def test_what_a_consistent_with_edema_characterises_owns_it(
     annotation = annotate(text)
     assert annotation.bme == bme
     assert {s.bone for s in annotation.sites} == bones
+
+
+def test_a_fat_saturated_sequence_is_no_fat_that_owns_the_edema() -> None:
+    """ "on PD fat-saturated images, possibly early oedema": the hedged edema is the signal's."""
+    annotation = annotate(
+        "History: right wrist pain.\nFindings: Faint increased signal in the scaphoid on PD "
+        "fat-saturated images, possibly early oedema versus artefact."
+    )
+    assert annotation.bme == "possible"
+    assert {(s.bone, s.laterality) for s in annotation.sites} == {("scaphoid", "right")}

@@ -41,6 +41,8 @@ PRESENT = [
         "fat-suppressed PD images, without a fragment.",
         {"capitellum"},
     ),
+    # a part's "of" after "in" keeps the signal in the bone
+    ("Findings: Increased STIR signal in the base of the second metatarsal.", {"metatarsal"}),
 ]
 
 ABSENT = [
@@ -69,6 +71,10 @@ ABSENT = [
     "junction 7 cm distal to the ischial tuberosity.",
     "Findings: Fluid-sensitive hyperintensity in the flexor tendon sheath, 2 cm proximal to the "
     "radial styloid.",
+    # ... also when a part of the bone is named: its "of" is no relation of its own
+    "Findings: Fluid-sensitive hyperintensity in the flexor tendon sheath, 2 cm proximal to the "
+    "base of the proximal phalanx.",
+    "Findings: STIR hyperintensity adjacent to the tip of the lateral malleolus.",
     # a bone's adjective before a tissue: the tissue is what has the signal
     "Findings: Focal high T2 signal and fissuring of the patellar cartilage at the median ridge.",
     "Findings: Increased STIR signal of the tibial periosteum along the middle third.",
