@@ -71,6 +71,7 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout15_en.jsonl",
         "heldout16_en.jsonl",
         "heldout17_en.jsonl",
+        "heldout18_en.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -27,7 +27,8 @@ heldout13_en: 36 archive cases naming edema and causes in unusual words;
 heldout14_en: 40 archive cases, four in five absent, some beyond MSK;
 heldout15_en: 36 archive cases whose difficulty is the status and the cause;
 heldout16_en: 40 archive cases, three in four hard negatives; heldout17_en: 40
-dictated clinical reports under capital headings.
+dictated clinical reports under capital headings; heldout18_en: 36 archive
+cases, 26 hard negatives.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -67,6 +68,7 @@ FLOORS = {
     "heldout15_en.jsonl": {"status_acc": 0.91, "flag_f1": 0.89, "site_f1": 0.89},
     "heldout16_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
     "heldout17_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.94},
+    "heldout18_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
 }
 
 
