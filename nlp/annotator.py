@@ -72,7 +72,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     targets = _without_described_signals(unwrapped, targets, layout, rules, reader, described)
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     blocks = _block_sides(unwrapped, layout, reader)
-    later_exam_at = _last_later_exam(unwrapped, rules)
+    exams = _later_exams(unwrapped, layout, rules)
     records = [
         _record(
             text,
@@ -85,7 +85,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
             reader,
             fallback,
             blocks,
-            later_exam_at,
+            exams,
             described.get(m.char_start),
         )
         for m in targets
@@ -96,10 +96,43 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         for r, m in zip(records, targets, strict=True)
         if r.bone_sides or not rules.targets[m.rule].requires_bone
     ]
-    records = _hedged_by_summary(kept, cues, layout, rules)
+    records = _causes_carried_forward(_hedged_by_summary(kept, cues, layout, rules), exams)
     return build_annotation(
         records, rules, _site_cues(unwrapped, records, cues, layout, rules, reader)
     )
+
+
+def _causes_carried_forward(
+    records: list[MentionRecord], exams: _LaterExams
+) -> list[MentionRecord]:
+    """The causes of an earlier exam's edema, for the edema a later exam still shows.
+
+    A case told over several exams names its disease with the first ("MRI showed
+    ... edema of the right femoral head and neck ... Transient osteoporosis of
+    pregnancy was diagnosed. Repeat MRI four months postpartum showed near-complete
+    resolution, with only minimal residual edema in the femoral neck"): the residual
+    edema, which names no cause of its own, keeps that one. Only mentions superseded
+    by a later exam carry causes while historical (`_record`).
+    """
+    if exams.resolved_at < 0:
+        return records
+    earlier = [r for r in records if r.mention.status == "historical" and r.etiology_evidence]
+    strong = [r for r in earlier if not r.weak_etiology]
+    carried: dict[str, tuple[str, ...]] = {}
+    for r in strong or earlier:
+        for category, sentences in r.etiology_evidence.items():
+            carried[category] = tuple(dict.fromkeys((*carried.get(category, ()), *sentences)))
+    if not carried:
+        return records
+    return [
+        dataclasses.replace(r, etiology_evidence=carried, weak_etiology=not strong)
+        if r.current
+        and r.mention.status in AFFIRMED
+        and r.mention.start > exams.resolved_at
+        and not r.etiology_evidence
+        else r
+        for r in records
+    ]
 
 
 def _hedged_by_summary(
@@ -380,12 +413,12 @@ def _record(
     reader: AnatomyReader,
     fallback: Callable[[], str | None],
     blocks: list[str | None],
-    later_exam_at: int,
+    exams: _LaterExams,
     signal: Match | None = None,
 ) -> MentionRecord:
     """One mention's record; `signal`: the signal description it characterises, if any.
 
-    `later_exam_at`: where the text's last mention of a later exam starts, -1 if none.
+    `exams`: where the text tells of later exams (`_later_exams`).
     """
     index = layout.sentence_index(match.char_start)
     sentence = layout.sentences[index]
@@ -402,9 +435,9 @@ def _record(
         status = "possible"
     if line.section in _PRIOR_SECTIONS and status in AFFIRMED:
         status = "historical"
-    if status in AFFIRMED and _after_prior_exam(
-        unwrapped, match, sentence.start, rules, later_exam_at
-    ):
+    # An earlier exam's edema that a later one found gone still tells the case's cause.
+    superseded = status in AFFIRMED and match.char_end <= exams.resolved_at
+    if status in AFFIRMED and _after_prior_exam(unwrapped, match, sentence.start, rules, exams):
         status = "historical"
     clause = _clause_of(unwrapped, match, targets, layout, reader)
     block = blocks[sentence.line]
@@ -486,7 +519,7 @@ def _record(
     evidence: dict[str, tuple[str, ...]] = {}
     weak = False
     cause_cues: tuple[tuple[int, int, str], ...] = ()
-    if current and status in AFFIRMED:
+    if current and (status in AFFIRMED or superseded):
         bones = frozenset(b for b, _ in anatomy.bones)
         evidence, weak, cause_cues = _etiology(
             unwrapped, match, index, sentence.line, cues, layout, rules, reader, bones
@@ -546,7 +579,7 @@ def _opening_side(
 
 
 def _after_prior_exam(
-    text: str, match: Match, sentence_start: int, rules: RuleSet, later_exam_at: int
+    text: str, match: Match, sentence_start: int, rules: RuleSet, exams: _LaterExams
 ) -> bool:
     """Whether the mention is among an earlier exam's findings, told in prose.
 
@@ -556,7 +589,15 @@ def _after_prior_exam(
     text goes on to a later one.
     """
     prior = rules.prior_exam
-    if prior is None or "PERSISTENT" in match.categories:
+    if prior is None:
+        return False
+    if match.char_end <= exams.resolved_at:
+        # "MRI demonstrated ... edema of the femoral head. A repeat MRI after eight
+        # weeks showed complete resolution ...": the later exam's word stands, also
+        # over edema that persisted until then ("follow-up of the known edema because
+        # she still has pain. Follow-up MRI: normal marrow signal now").
+        return True
+    if "PERSISTENT" in match.categories:
         return False
     before = text[sentence_start : match.char_start].lower()
     ends = [m.end() for m in prior.opener.finditer(before)]
@@ -564,20 +605,50 @@ def _after_prior_exam(
         not ends
         and prior.labelled is not None
         and prior.later is not None
-        and later_exam_at > match.char_end
+        and exams.mentioned_at > match.char_end
     ):
         # "Initial MRI: ... marrow edema of the navicular. Follow-up MRI at 4 months: ..."
         ends = [m.end() for m in prior.labelled.finditer(before)]
     return bool(ends) and prior.pivot.search(before, ends[-1]) is None
 
 
-def _last_later_exam(text: str, rules: RuleSet) -> int:
-    """Where the last mention of a later exam starts in `text`; -1 if none (once a report)."""
-    later = rules.prior_exam.later if rules.prior_exam is not None else None
-    if later is None:
-        return -1
-    starts = [m.start() for m in later.finditer(text.lower())]
-    return starts[-1] if starts else -1
+@dataclasses.dataclass(frozen=True)
+class _LaterExams:
+    """Where a text tells of exams after the one its findings start with (-1: nowhere).
+
+    `mentioned_at`: the last mention of a later exam ("Follow-up MRI at 4 months");
+    `resolved_at`: the start of the last sentence (or part of one after a ";") in
+    which a later exam that was done finds the edema gone ("A repeat MRI after
+    eight weeks showed complete resolution of the marrow edema").
+    """
+
+    mentioned_at: int = -1
+    resolved_at: int = -1
+
+
+def _later_exams(text: str, layout: Layout, rules: RuleSet) -> _LaterExams:
+    """The text's `_LaterExams`, found once a report."""
+    prior = rules.prior_exam
+    if prior is None or prior.later is None:
+        return _LaterExams()
+    lowered = text.lower()
+    starts = [m.start() for m in prior.later.finditer(lowered)]
+    resolved_at = -1
+    if prior.resolved is not None and prior.done_later is not None and prior.not_done is not None:
+        # Most reports name no resolution at all: one scan, then only their sentences.
+        for found in prior.resolved.finditer(lowered):
+            if found.start() < resolved_at:
+                continue
+            # The part of its sentence between semicolons: "... around a nidus; the lesion
+            # was ablated, and an MRI three months later showed that the oedema had gone."
+            sentence = layout.sentences[layout.sentence_index(found.start())]
+            start = max(sentence.start, lowered.rfind(";", sentence.start, found.start()) + 1)
+            end = lowered.find(";", found.end(), sentence.end)
+            words = lowered[start : end if end >= 0 else sentence.end]
+            whole = lowered[sentence.start : sentence.end]
+            if prior.done_later.search(words) and not prior.not_done.search(whole):
+                resolved_at = start
+    return _LaterExams(starts[-1] if starts else -1, resolved_at)
 
 
 def _around_what_came_before(
@@ -617,6 +688,32 @@ def _around_what_came_before(
                 bones = tuple(dict.fromkeys((*found.bones, *anatomy.bones)))
                 return dataclasses.replace(found, bones=bones, severity=anatomy.severity)
     return anatomy
+
+
+def _spine_levels(sentence: str, rules: RuleSet) -> set[str]:
+    """The spine levels a sentence names ("L4-5" is L4 and L5; "T11-L1" its two ends).
+
+    A lone "T1" or "T2" is the sequence, not the vertebra.
+    """
+    assert rules.spine_levels is not None
+    out: set[str] = set()
+    for found in rules.spine_levels.finditer(sentence.lower()):
+        letter, number, end_letter, end_number = found.groups()
+        first = int(number)
+        if end_number is None:
+            if f"{letter}{first}" not in _SEQUENCE_NAMES:
+                out.add(f"{letter}{first}")
+            continue
+        out.add(f"{letter}{first}")
+        last = int(end_number)
+        if end_letter in (None, letter) and first < last <= first + 6:
+            out.update(f"{letter}{n}" for n in range(first + 1, last + 1))
+        else:
+            out.add(f"{end_letter or letter}{last}")
+    return out
+
+
+_SEQUENCE_NAMES = frozenset({"t1", "t2"})
 
 
 def _named_bones(sentence: str, rules: RuleSet, reader: AnatomyReader) -> frozenset[str]:
@@ -663,6 +760,18 @@ def _site_cues(
     # A summary whose mentions name no bone ("DDx: 1. Transient bone marrow edema
     # syndrome. 2. Stress reaction.") still speaks of the edema its findings place.
     summaries = rules.summaries - {r.section for r in records if r.bone_sides}
+    # The spine levels the edema is at: a cause named only at others is not its.
+    at_levels = (
+        set().union(
+            *(
+                _spine_levels(r.sentence, rules)
+                for r in records
+                if r.current and r.mention.status in AFFIRMED
+            )
+        )
+        if rules.spine_levels is not None
+        else set()
+    )
     out = []
     for cue in cues:
         spec = rules.etiology_cues[cue.rule]
@@ -678,6 +787,9 @@ def _site_cues(
         sentence_text = text[sentence.start : sentence.end]
         bones = _named_bones(sentence_text, rules, reader)
         if bones:
+            levels = _spine_levels(sentence_text, rules) if at_levels else set()
+            if levels and not levels & at_levels:
+                continue  # "3. Mild L4-L5 degenerative change." beside edema at L1
             out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak))
         elif layout.lines[sentence.line].section in summaries and not spec.weak:
             out.append(SiteCue(spec.etiology, bones, sentence_text, anywhere=True))

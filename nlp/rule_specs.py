@@ -216,6 +216,14 @@ class PriorExamRules:
     # later one ("Follow-up MRI at 4 months: ..."): `labelled` and `later`.
     labelled: re.Pattern[str] | None = None
     later: re.Pattern[str] | None = None
+    # A case told as a story of exams: a sentence where a later exam that was done
+    # (`done_later`, not in a sentence of `not_done` words: "recommended", "will")
+    # finds the edema gone (`resolved`) makes every affirmed mention before it an
+    # earlier exam's ("MRI demonstrated ... edema. A repeat MRI after eight weeks
+    # showed complete resolution ..."). The three go together.
+    done_later: re.Pattern[str] | None = None
+    resolved: re.Pattern[str] | None = None
+    not_done: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +292,11 @@ class RuleSet:
     # Parts of a joint a cause may be named at instead of a bone ("patellofemoral
     # osteoarthritis"), with the bones each holds: etiology.json "compartments".
     etiology_compartments: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = ()
+    # etiology.json "spine_levels": a spine level ("L1", "L4-5", "T11/12"), groups
+    # letter, number and an optional range's end (letter, number). A cause named at
+    # other levels than every mention's ("Mild L4-L5 degenerative change." beside
+    # edema at L1) is not the edema's, though both are `vertebral_body`.
+    spine_levels: re.Pattern[str] | None = None
     # clauses.json "owners": words that tie a bare "edema" to bone or to soft tissue.
     owners: ClauseOwners | None = None
     # clauses.json "signal": when a signal description counts as edema.

@@ -401,8 +401,17 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
 
     where, etio = read_json(root, language, "etiology.json")
     etio = _check_keys(
-        etio, where, {"categories", "drop_statuses"}, {"summary_pattern", "compartments"}
+        etio,
+        where,
+        {"categories", "drop_statuses"},
+        {"summary_pattern", "compartments", "spine_levels"},
     )
+    levels = etio.get("spine_levels")
+    levels_rx = None if levels is None else _regex(levels, where, "spine_levels")
+    if levels_rx is not None and levels_rx.groups != 4:
+        raise RuleFileError(
+            f"{where}: spine_levels needs 4 groups (letter, number, letter, number)"
+        )
     summary = etio.get("summary_pattern")
     summary_rx = None if summary is None else _regex(summary, where, "summary_pattern")
     compartments = []
@@ -496,6 +505,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         ),
         etiology_summary=summary_rx,
         etiology_compartments=tuple(compartments),
+        spine_levels=levels_rx,
         figure_line=None if figure_line is None else _regex(figure_line, where, "figure_line"),
         owners=owners,
         around=_regex(clauses["around"], where, "around") if "around" in clauses else None,
@@ -521,14 +531,18 @@ def _parse_prior_exam(where: str, obj: object) -> PriorExamRules | None:
     w = f"{where}: prior_exam"
     if not isinstance(obj, dict):
         raise RuleFileError(f"{w} must be an object")
-    obj = _check_keys(obj, w, {"opener", "pivot"}, {"labelled", "later"})
+    story = ("done_later", "resolved", "not_done")
+    obj = _check_keys(obj, w, {"opener", "pivot"}, {"labelled", "later", *story})
     if ("labelled" in obj) != ("later" in obj):
         raise RuleFileError(f"{w}: labelled and later go together")
+    if len({key in obj for key in story}) != 1:
+        raise RuleFileError(f"{w}: done_later, resolved and not_done go together")
+    optional = {
+        key: _regex(obj[key], w, key) if key in obj else None
+        for key in ("labelled", "later", *story)
+    }
     return PriorExamRules(
-        _regex(obj["opener"], w, "opener"),
-        _regex(obj["pivot"], w, "pivot"),
-        _regex(obj["labelled"], w, "labelled") if "labelled" in obj else None,
-        _regex(obj["later"], w, "later") if "later" in obj else None,
+        _regex(obj["opener"], w, "opener"), _regex(obj["pivot"], w, "pivot"), **optional
     )
 
 

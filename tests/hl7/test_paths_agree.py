@@ -72,6 +72,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout16_en.jsonl",
         "heldout17_en.jsonl",
         "heldout18_en.jsonl",
+        "heldout19_en.jsonl",
+        "heldout20_en.jsonl",
         "styles_en.jsonl",
     ],
 )

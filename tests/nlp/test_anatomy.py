@@ -390,6 +390,11 @@ def test_bones_of_archive_wordings(text: str, expected: set) -> None:
             "on either side of the T11-12 disc.",
             {("vertebral_body", None)},
         ),
+        (
+            "History: 6-year-old, hot swollen left knee.\nFindings: Reactive bone marrow edema in"
+            " the distal femoral and proximal tibial epiphyses.",
+            {("distal_femur", "left"), ("proximal_tibia", "left")},
+        ),
     ],
 )
 def test_bones_and_sides_of_the_eleventh_round(text: str, expected: set) -> None:

@@ -389,3 +389,69 @@ def test_a_typical_pattern_named_in_an_impression_is_the_patients() -> None:
         " condyle and posterolateral tibial plateau."
     )
     assert annotate(text).bme == "present"
+
+
+@pytest.mark.parametrize(
+    ("text", "bme"),
+    [
+        # a case told over exams: the last exam found the edema gone
+        (
+            "A 36-year-old man had four weeks of left ankle pain. MRI showed bone marrow edema in"
+            " the talus, and he was kept off his foot. A repeat MRI after ten weeks showed complete"
+            " regression of the talar edema.",
+            "absent",
+        ),
+        (
+            "An MRI showed marked marrow oedema of the right femoral neck around a small nidus; the"
+            " lesion was ablated, and an MRI three months later showed that the oedema had gone.",
+            "absent",
+        ),
+        # edema that still persisted before the later exam found it gone
+        (
+            "An earlier MRI showed bone marrow edema in the coccyx. She still has pain from the"
+            " known coccygeal edema. Follow-up MRI of the coccyx: normal marrow signal now.",
+            "absent",
+        ),
+        # ... nor one the report only expects, in another part of the sentence
+        (
+            "Findings: Diffuse low T1 and high STIR signal throughout the right femoral head."
+            " Discussion: The signal is expected to resolve over months; a follow-up MRI can"
+            " document resolution.",
+            "present",
+        ),
+        # a later exam that is only recommended changes nothing
+        (
+            "MRI showed bone marrow edema in the left talus. A repeat MRI is recommended to"
+            " confirm resolution of the edema.",
+            "present",
+        ),
+        # the later exam finds new edema beside the resolved
+        (
+            "MRI showed marrow edema in the right talus. A second MRI after four months showed"
+            " resolution of the talar edema and new marrow edema in the navicular.",
+            "present",
+        ),
+        # a general statement about "some patients"
+        (
+            "Ultrasound showed a thickened plantar fascia. Dx plantar fasciitis. On MRI some"
+            " patients show calcaneal marrow edema at the fascial insertion.",
+            "absent",
+        ),
+    ],
+)
+def test_a_later_exam_that_found_the_edema_gone_decides(text: str, bme: str) -> None:
+    """clauses.json `prior_exam` `done_later`/`resolved`/`not_done`: the later exam decides."""
+    assert annotate(text).bme == bme
+
+
+def test_the_edema_a_later_exam_still_shows_keeps_the_case_s_cause() -> None:
+    text = (
+        "A 30-year-old woman in late pregnancy had right hip pain. MRI showed diffuse bone marrow"
+        " edema of the right femoral head and neck. Transient osteoporosis of pregnancy was"
+        " diagnosed. Follow-up MRI at three months showed near-complete resolution, with minimal"
+        " residual edema in the femoral neck."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert {(s.bone, s.laterality) for s in annotation.sites} == {("femoral_neck", "right")}
+    assert annotation.etiology == ("transient",)

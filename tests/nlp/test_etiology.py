@@ -162,3 +162,29 @@ def test_a_summary_at_the_end_of_the_findings_names_the_cause(text: str, etiolog
 def test_short_sentences_that_are_no_summary(text: str) -> None:
     """A short numbered item or an answer option is not the edema's diagnosis."""
     assert not {"tumor", "osteonecrosis"} & set(annotate(text).etiology)
+
+
+@pytest.mark.parametrize(
+    ("text", "etiology"),
+    [
+        # degenerative change named at other levels than the edema's
+        (
+            "FINDINGS:\nL1: 30% loss of height with a band of T1 hypointense, STIR hyperintense"
+            " signal below the superior endplate.\nL4-L5: Disc bulge and facet arthropathy.\n"
+            "IMPRESSION:\n1. Acute osteoporotic insufficiency fracture of L1 with marrow edema.\n"
+            "2. Mild L4-L5 degenerative change.",
+            ("overload",),
+        ),
+        # ... and at the edema's own level
+        (
+            "FINDINGS:\nL4-5: Modic type 1 endplate marrow edema.\nIMPRESSION:\n"
+            "1. Marrow edema at L4-5.\n2. Advanced degenerative disc disease at L4-5.",
+            ("degenerative",),
+        ),
+    ],
+)
+def test_a_cause_at_other_spine_levels_is_not_the_edema_s(
+    text: str, etiology: tuple[str, ...]
+) -> None:
+    """etiology.json `spine_levels`: "L4-L5" beside edema at L1 is another vertebra."""
+    assert annotate(text).etiology == etiology

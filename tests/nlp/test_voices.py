@@ -28,7 +28,8 @@ heldout14_en: 40 archive cases, four in five absent, some beyond MSK;
 heldout15_en: 36 archive cases whose difficulty is the status and the cause;
 heldout16_en: 40 archive cases, three in four hard negatives; heldout17_en: 40
 dictated clinical reports under capital headings; heldout18_en: 36 archive
-cases, 26 hard negatives.
+cases, 26 hard negatives; heldout19_en: 30 long structure-by-structure
+dictated reports; heldout20_en: 36 case stories told over several exams.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -69,6 +70,8 @@ FLOORS = {
     "heldout16_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
     "heldout17_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.94},
     "heldout18_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
+    "heldout19_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.95, "site_f1": 0.97},
+    "heldout20_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.94, "site_f1": 0.91},
 }
 
 
