@@ -419,6 +419,13 @@ def test_a_typical_pattern_named_in_an_impression_is_the_patients() -> None:
             " document resolution.",
             "present",
         ),
+        # a radiology report of a follow-up exam tells its own exam in the present tense
+        (
+            "EXAM: Follow-up MRI of the left knee.\nFINDINGS: Bone marrow edema in the medial"
+            " femoral condyle has decreased.\nIMPRESSION: Follow-up MRI shows resolution of the"
+            " lateral tibial plateau bone bruise.",
+            "present",
+        ),
         # a later exam that is only recommended changes nothing
         (
             "MRI showed bone marrow edema in the left talus. A repeat MRI is recommended to"
