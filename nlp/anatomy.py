@@ -200,6 +200,13 @@ class BoneFinder:
         return sorted(kept, key=lambda h: h.start)
 
 
+def _screened(
+    patterns: tuple[re.Pattern[str], ...],
+) -> list[tuple[re.Pattern[str], str | None]]:
+    """Each regex word first (`literal_first`), with its required literal (`required_literal`)."""
+    return [(literal_first(rx), required_literal(rx.pattern)) for rx in patterns]
+
+
 def guarded(patterns: tuple[re.Pattern[str], ...]) -> list[tuple[re.Pattern[str], str | None]]:
     """Each regex with its required literal, to skip it cheaply on texts without it."""
     return [(rx, required_literal(rx.pattern)) for rx in patterns]
@@ -227,6 +234,11 @@ class AnatomyReader:
             (t, literal_first(t.pattern), required_any(t.pattern.pattern)) for t in rules.laterality
         ]
         self._sides: dict[str, object] = {}
+        # The owners' word lists, each regex with its required literal (skipped at C
+        # speed where the text lacks it) and its word first (see `literal_first`).
+        owners = rules.owners
+        self._owner_bone = [] if owners is None else _screened(owners.bone)
+        self._owner_soft = [] if owners is None else _screened(owners.soft_tissue)
 
     def laterality_words(
         self, text: str, bone_hits: list[BoneHit] | None = None
@@ -521,12 +533,19 @@ class AnatomyReader:
         Where a soft-tissue word and a bone word overlap, the longer wins, a
         tie goes to the soft tissue ("patellar tendon").
         """
-        owners = self._rules.owners
-        assert owners is not None
+        assert self._rules.owners is not None
         found = [(h.start, h.end, True) for h in self.find_bones(text)]
-        found += [(m.start(), m.end(), True) for rx in owners.bone for m in rx.finditer(text)]
         found += [
-            (m.start(), m.end(), False) for rx in owners.soft_tissue for m in rx.finditer(text)
+            (m.start(), m.end(), True)
+            for rx, literal in self._owner_bone
+            if literal is None or literal in text
+            for m in rx.finditer(text)
+        ]
+        found += [
+            (m.start(), m.end(), False)
+            for rx, literal in self._owner_soft
+            if literal is None or literal in text
+            for m in rx.finditer(text)
         ]
         kept: list[tuple[int, int, bool]] = []
         for hit in sorted(found, key=lambda h: (h[0] - h[1], h[2], h[0])):
