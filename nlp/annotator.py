@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import functools
 import re
@@ -72,7 +73,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     targets = _without_described_signals(unwrapped, targets, layout, rules, reader, described)
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     blocks = _block_sides(unwrapped, layout, reader)
-    exams = _later_exams(unwrapped, layout, rules)
+    exams = _later_exams(unwrapped, layout, rules, targets)
     records = [
         _record(
             text,
@@ -96,43 +97,54 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         for r, m in zip(records, targets, strict=True)
         if r.bone_sides or not rules.targets[m.rule].requires_bone
     ]
-    records = _causes_carried_forward(_hedged_by_summary(kept, cues, layout, rules), exams)
+    records = _carried_forward(_hedged_by_summary(kept, cues, layout, rules), exams)
     return build_annotation(
         records, rules, _site_cues(unwrapped, records, cues, layout, rules, reader)
     )
 
 
-def _causes_carried_forward(
-    records: list[MentionRecord], exams: _LaterExams
-) -> list[MentionRecord]:
-    """The causes of an earlier exam's edema, for the edema a later exam still shows.
+def _carried_forward(records: list[MentionRecord], exams: _LaterExams) -> list[MentionRecord]:
+    """What an earlier exam's edema says, for the edema a later exam still shows.
 
-    A case told over several exams names its disease with the first ("MRI showed
-    ... edema of the right femoral head and neck ... Transient osteoporosis of
-    pregnancy was diagnosed. Repeat MRI four months postpartum showed near-complete
-    resolution, with only minimal residual edema in the femoral neck"): the residual
-    edema, which names no cause of its own, keeps that one. Only mentions superseded
-    by a later exam carry causes while historical (`_record`).
+    A case told over several exams names its disease and its bone with the first
+    ("MRI showed ... edema of the right femoral head and neck ... Transient
+    osteoporosis of pregnancy was diagnosed. Repeat MRI four months postpartum
+    showed near-complete resolution, with only minimal residual edema in the femoral
+    neck"): a later mention that names no cause of its own keeps those causes, one
+    that names no bone ("the repeat MRI showed that the bone marrow lesion had
+    enlarged", in the later exam's own sentence) the bones of the last earlier mention
+    that names some. Only mentions
+    superseded by a later exam carry causes while historical (`_record`).
     """
     if exams.resolved_at < 0:
         return records
-    earlier = [r for r in records if r.mention.status == "historical" and r.etiology_evidence]
+    superseded = [
+        r
+        for r in records
+        if r.mention.status == "historical" and r.mention.end <= exams.resolved_at
+    ]
+    earlier = [r for r in superseded if r.etiology_evidence]
     strong = [r for r in earlier if not r.weak_etiology]
     carried: dict[str, tuple[str, ...]] = {}
     for r in strong or earlier:
         for category, sentences in r.etiology_evidence.items():
             carried[category] = tuple(dict.fromkeys((*carried.get(category, ()), *sentences)))
-    if not carried:
-        return records
-    return [
-        dataclasses.replace(r, etiology_evidence=carried, weak_etiology=not strong)
-        if r.current
-        and r.mention.status in AFFIRMED
-        and r.mention.start > exams.resolved_at
-        and not r.etiology_evidence
-        else r
-        for r in records
-    ]
+    placed = next((r for r in reversed(superseded) if r.bone_sides), None)
+    out = []
+    for r in records:
+        if r.current and r.mention.status in AFFIRMED and r.mention.start > exams.resolved_at:
+            if carried and not r.etiology_evidence:
+                r = dataclasses.replace(r, etiology_evidence=carried, weak_etiology=not strong)
+            if placed is not None and not r.bone_sides and r.mention.end <= exams.resolved_until:
+                r = dataclasses.replace(
+                    r,
+                    bone_sides=placed.bone_sides,
+                    mention=dataclasses.replace(
+                        r.mention, bones=placed.mention.bones, laterality=placed.mention.laterality
+                    ),
+                )
+        out.append(r)
+    return out
 
 
 def _hedged_by_summary(
@@ -624,31 +636,56 @@ class _LaterExams:
 
     mentioned_at: int = -1
     resolved_at: int = -1
+    resolved_until: int = -1  # the end of that sentence
 
 
-def _later_exams(text: str, layout: Layout, rules: RuleSet) -> _LaterExams:
-    """The text's `_LaterExams`, found once a report."""
+def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]) -> _LaterExams:
+    """The text's `_LaterExams`, found once a report (`targets`: its mentions)."""
     prior = rules.prior_exam
     if prior is None or prior.later is None:
         return _LaterExams()
     lowered = text.lower()
     starts = [m.start() for m in prior.later.finditer(lowered)]
-    resolved_at = -1
-    if prior.resolved is not None and prior.done_later is not None and prior.not_done is not None:
-        # Most reports name no resolution at all: one scan, then only their sentences.
-        for found in prior.resolved.finditer(lowered):
-            if found.start() < resolved_at:
-                continue
-            # The part of its sentence between semicolons: "... around a nidus; the lesion
-            # was ablated, and an MRI three months later showed that the oedema had gone."
-            sentence = layout.sentences[layout.sentence_index(found.start())]
-            start = max(sentence.start, lowered.rfind(";", sentence.start, found.start()) + 1)
-            end = lowered.find(";", found.end(), sentence.end)
-            words = lowered[start : end if end >= 0 else sentence.end]
-            whole = lowered[sentence.start : sentence.end]
-            if prior.done_later.search(words) and not prior.not_done.search(whole):
-                resolved_at = start
-    return _LaterExams(starts[-1] if starts else -1, resolved_at)
+    mentioned_at = starts[-1] if starts else -1
+    if prior.resolved is None or prior.done_later is None or prior.not_done is None or not targets:
+        return _LaterExams(mentioned_at)
+    resolved_at = resolved_until = -1
+    # A later exam that found the edema gone: the part of its sentence between
+    # semicolons ("... around a nidus; the lesion was ablated, and an MRI three
+    # months later showed that the oedema had gone.").
+    for found in prior.resolved.finditer(lowered):
+        if found.start() < resolved_at:
+            continue
+        part, sentence = _part_of_sentence(lowered, layout, found.start(), found.end())
+        if prior.done_later.search(lowered, *part) and not prior.not_done.search(lowered, *part):
+            resolved_at, resolved_until = part[0], sentence[1]
+    if len(targets) > 1:
+        # ... or a later exam whose sentence tells of edema itself (present, possible or
+        # gone: "A follow-up MRI at five months showed ...; there was questionable faint
+        # edema-like signal in the greater tuberosity"), after an earlier mention.
+        mention_starts = sorted(t.char_start for t in targets)
+        for found in prior.done_later.finditer(lowered, mention_starts[0]):
+            part, sentence = _part_of_sentence(lowered, layout, found.start(), found.end())
+            told = bisect.bisect_left(mention_starts, found.start())
+            if (
+                part[0] > resolved_at
+                and mention_starts[0] < part[0]
+                and told < len(mention_starts)
+                and mention_starts[told] < sentence[1]
+                and not prior.not_done.search(lowered, *part)
+            ):
+                resolved_at, resolved_until = part[0], sentence[1]
+    return _LaterExams(mentioned_at, resolved_at, resolved_until)
+
+
+def _part_of_sentence(
+    lowered: str, layout: Layout, start: int, end: int
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The part of the sentence around [start, end) between semicolons, and the sentence."""
+    sentence = layout.sentences[layout.sentence_index(start)]
+    begin = max(sentence.start, lowered.rfind(";", sentence.start, start) + 1)
+    stop = lowered.find(";", end, sentence.end)
+    return (begin, stop if stop >= 0 else sentence.end), (sentence.start, sentence.end)
 
 
 def _around_what_came_before(

@@ -74,6 +74,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout18_en.jsonl",
         "heldout19_en.jsonl",
         "heldout20_en.jsonl",
+        "heldout21_en.jsonl",
+        "heldout22_en.jsonl",
         "styles_en.jsonl",
     ],
 )

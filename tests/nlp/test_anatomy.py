@@ -403,6 +403,40 @@ def test_bones_and_sides_of_the_eleventh_round(text: str, expected: set) -> None
     assert sites(text) == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "History: L shoulder pain.\nFindings: Marrow edema in the distal clavical.",
+            {("clavicle", "left")},
+        ),
+        (
+            "History: R knee twisted.\nFindings: Bone brusies of the lateral femoral condyle and"
+            " the lateral tibia plateau.",
+            {("lateral_femoral_condyle", "right"), ("lateral_tibial_plateau", "right")},
+        ),
+        (
+            "History: R big toe pain.\nFindings: T1-dark, STIR-bright lateral sesamoid of the 1st"
+            " MTP.",
+            {("sesamoid", "right")},
+        ),
+        (
+            "Findings: Subchondral oedema in the trapezium and the 1st MC base.",
+            {("trapezium", None), ("metacarpal", None)},
+        ),
+        (
+            "History: lt shoulder.\nFindings: Bony Bankart fragment at the glenoid rim; the glenoid"
+            " marrow is oedematous deep to it.",
+            {("glenoid", "left")},
+        ),
+    ],
+)
+def test_bones_and_sides_of_the_thirteenth_round(text: str, expected: set) -> None:
+    """Misspelt "clavical", "brusies", "tibia plateau"; "1st MTP" is a toe joint, "1st MC" a
+    metacarpal; "R big toe"; "the marrow is oedematous"."""
+    assert sites(text) == expected
+
+
 def test_residual_edema_takes_the_bone_named_before() -> None:
     """ "Repeat imaging ... demonstrated a smaller area of residual marrow edema around the
     healing fracture line": the edema of the plateau named the sentence before."""

@@ -462,3 +462,56 @@ def test_the_edema_a_later_exam_still_shows_keeps_the_case_s_cause() -> None:
     assert annotation.bme == "present"
     assert {(s.bone, s.laterality) for s in annotation.sites} == {("femoral_neck", "right")}
     assert annotation.etiology == ("transient",)
+
+
+@pytest.mark.parametrize(
+    ("text", "bme", "sites"),
+    [
+        # the later exam tells its own edema, only hedged: that is the current status
+        (
+            "A 25-year-old dislocated his right shoulder. MRI two weeks later demonstrated a bone"
+            " contusion at the posterolateral humeral head. A follow-up MRI at four months showed"
+            " a healed labrum; there was questionable faint edema-like signal in the greater"
+            " tuberosity, which may represent residual contusion or artifact.",
+            "possible",
+            {("humeral_head", "right")},
+        ),
+        # a clinic letter tells the later exam in the present tense, anchored in time
+        (
+            "Dear colleague, Anna dislocated her left kneecap in May. The MRI then showed bone"
+            " contusions of the medial patellar facet and the lateral femoral condyle. Her"
+            " follow-up MRI, twelve weeks after injury, shows that the patellar bruising has"
+            " resolved; some bone bruising remains in the lateral femoral condyle.",
+            "present",
+            {("lateral_femoral_condyle", "left")},
+        ),
+        # a later exam labelled by a colon whose own sentence finds no edema
+        (
+            "He had a metastasis in the L3 vertebral body with surrounding bone marrow edema and"
+            " was irradiated. I reviewed his restaging MRI this week: the lesion is sclerotic,"
+            " and there is no longer any marrow edema.",
+            "absent",
+            set(),
+        ),
+        # the later exam's edema names no bone: it is the earlier exam's lesion
+        (
+            "His baseline MRI showed a subchondral bone marrow lesion in the medial tibial plateau"
+            " of the left knee. A year later the repeat MRI showed that the bone marrow lesion had"
+            " enlarged.",
+            "present",
+            {("medial_tibial_plateau", "left")},
+        ),
+    ],
+)
+def test_the_last_exam_of_a_story_tells_the_status(text: str, bme: str, sites: set) -> None:
+    annotation = annotate(text)
+    assert annotation.bme == bme
+    assert {(s.bone, s.laterality) for s in annotation.sites} == sites
+
+
+def test_a_common_finding_in_general_is_no_finding_of_the_patient() -> None:
+    text = (
+        "Bone bruises are a common finding after a twisting injury to the knee. On MRI they"
+        " appear as ill-defined high signal on fluid-sensitive images."
+    )
+    assert annotate(text).bme == "absent"

@@ -188,3 +188,11 @@ def test_a_cause_at_other_spine_levels_is_not_the_edema_s(
 ) -> None:
     """etiology.json `spine_levels`: "L4-L5" beside edema at L1 is another vertebra."""
     assert annotate(text).etiology == etiology
+
+
+def test_a_misspelt_brodie_abscess_is_an_infection() -> None:
+    text = (
+        "Findings: Metaphyseal lesion of the distal tibia with a penumbra sign; the surrounding"
+        " marrow is oedematous with ill-defined STIR brightness.\nDiagnosis: Brodie abcess."
+    )
+    assert annotate(text).etiology == ("infection",)

@@ -29,7 +29,9 @@ heldout15_en: 36 archive cases whose difficulty is the status and the cause;
 heldout16_en: 40 archive cases, three in four hard negatives; heldout17_en: 40
 dictated clinical reports under capital headings; heldout18_en: 36 archive
 cases, 26 hard negatives; heldout19_en: 30 long structure-by-structure
-dictated reports; heldout20_en: 36 case stories told over several exams.
+dictated reports; heldout20_en: 36 case stories told over several exams;
+heldout21_en: 36 more case stories; heldout22_en: 36 archive cases, two in three
+with edema, many at rarely reported bones.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -72,6 +74,8 @@ FLOORS = {
     "heldout18_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
     "heldout19_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.95, "site_f1": 0.97},
     "heldout20_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.94, "site_f1": 0.91},
+    "heldout21_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.92, "site_f1": 0.92},
+    "heldout22_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.95, "site_f1": 0.88},
 }
 
 
