@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import functools
 import re
@@ -650,31 +649,33 @@ def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]
     if prior.resolved is None or prior.done_later is None or prior.not_done is None or not targets:
         return _LaterExams(mentioned_at)
     resolved_at = resolved_until = -1
+    first = min(t.char_start for t in targets)
     # A later exam that found the edema gone: the part of its sentence between
     # semicolons ("... around a nidus; the lesion was ablated, and an MRI three
-    # months later showed that the oedema had gone.").
-    for found in prior.resolved.finditer(lowered):
+    # months later showed that the oedema had gone."). Only after a mention.
+    for found in prior.resolved.finditer(lowered, first):
         if found.start() < resolved_at:
             continue
         part, sentence = _part_of_sentence(lowered, layout, found.start(), found.end())
         if prior.done_later.search(lowered, *part) and not prior.not_done.search(lowered, *part):
             resolved_at, resolved_until = part[0], sentence[1]
-    if len(targets) > 1:
-        # ... or a later exam whose sentence tells of edema itself (present, possible or
-        # gone: "A follow-up MRI at five months showed ...; there was questionable faint
-        # edema-like signal in the greater tuberosity"), after an earlier mention.
-        mention_starts = sorted(t.char_start for t in targets)
-        for found in prior.done_later.finditer(lowered, mention_starts[0]):
-            part, sentence = _part_of_sentence(lowered, layout, found.start(), found.end())
-            told = bisect.bisect_left(mention_starts, found.start())
-            if (
-                part[0] > resolved_at
-                and mention_starts[0] < part[0]
-                and told < len(mention_starts)
-                and mention_starts[told] < sentence[1]
-                and not prior.not_done.search(lowered, *part)
-            ):
-                resolved_at, resolved_until = part[0], sentence[1]
+    # ... or a later exam whose sentence tells of edema itself (present, hedged or
+    # gone: "A follow-up MRI at five months showed ...; there was questionable faint
+    # edema-like signal in the greater tuberosity"), after an earlier mention. Only
+    # the sentences of the mentions are searched.
+    searched: set[int] = set()
+    for target in sorted(targets, key=lambda t: t.char_start):
+        index = layout.sentence_index(target.char_start)
+        sentence_span = layout.sentences[index]
+        if index in searched or sentence_span.start <= first:
+            continue
+        searched.add(index)
+        exam = prior.done_later.search(lowered, sentence_span.start, target.char_start)
+        if exam is None:
+            continue
+        part, sentence = _part_of_sentence(lowered, layout, exam.start(), exam.end())
+        if part[0] > resolved_at and not prior.not_done.search(lowered, *part):
+            resolved_at, resolved_until = part[0], sentence[1]
     return _LaterExams(mentioned_at, resolved_at, resolved_until)
 
 
