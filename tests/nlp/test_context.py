@@ -515,3 +515,12 @@ def test_a_common_finding_in_general_is_no_finding_of_the_patient() -> None:
         " appear as ill-defined high signal on fluid-sensitive images."
     )
     assert annotate(text).bme == "absent"
+
+
+def test_a_bruise_that_has_healed_is_history() -> None:
+    text = (
+        "COMPARISON: MRI of March showing a bone bruise of the lateral femoral condyle.\n"
+        "FINDINGS: Normal marrow signal.\nIMPRESSION: No acute abnormality. The bone bruise has"
+        " healed."
+    )
+    assert annotate(text).bme == "absent"
