@@ -19,6 +19,7 @@ from nlp.ruleset import EXAM_SECTION, RuleSet, load_ruleset
 DEFAULT_LANGUAGE = "en"
 # Mentions in these sections that read as current are prior findings (the history).
 _PRIOR_SECTIONS = ("history", "comparison")
+_FINDINGS_SECTIONS = ("findings",)
 
 
 @functools.cache
@@ -434,7 +435,15 @@ def _record(
     index = layout.sentence_index(match.char_start)
     sentence = layout.sentences[index]
     line = layout.lines[sentence.line]
-    current = line.section in rules.current_sections
+    # A case told in a history section, with no findings section: its exam results
+    # are the case's findings ("Case presentation: ... MRI two weeks after onset
+    # revealed bone marrow edema in the medial femoral condyle").
+    told = (
+        exams.story
+        and line.section == "history"
+        and _tells_result(unwrapped, sentence.start, sentence.end, rules)
+    )
+    current = line.section in rules.current_sections or told
     status = match.status
     if (
         status == "present"
@@ -444,7 +453,7 @@ def _record(
         # "faint STIR signal in the 2nd MT shaft, questionable early stress reaction":
         # a signal is edema by what the report makes of it, and it only hedges that.
         status = "possible"
-    if line.section in _PRIOR_SECTIONS and status in AFFIRMED:
+    if line.section in _PRIOR_SECTIONS and status in AFFIRMED and not told:
         status = "historical"
     # An earlier exam's edema that a later one found gone still tells the case's cause.
     superseded = status in AFFIRMED and match.char_end <= exams.resolved_at
@@ -636,6 +645,9 @@ class _LaterExams:
     mentioned_at: int = -1
     resolved_at: int = -1
     resolved_until: int = -1  # the end of that sentence
+    # No findings section: a case told in a history section
+    # ("Case presentation: ... MRI revealed ..."), whose exam results are its findings.
+    story: bool = False
 
 
 def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]) -> _LaterExams:
@@ -646,8 +658,9 @@ def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]
     lowered = text.lower()
     starts = [m.start() for m in prior.later.finditer(lowered)]
     mentioned_at = starts[-1] if starts else -1
+    story = prior.result is not None and not _holds_findings(text, layout)
     if prior.resolved is None or prior.done_later is None or prior.not_done is None or not targets:
-        return _LaterExams(mentioned_at)
+        return _LaterExams(mentioned_at, story=story)
     resolved_at = resolved_until = -1
     first = min(t.char_start for t in targets)
     # A later exam that found the edema gone: the part of its sentence between
@@ -676,7 +689,32 @@ def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]
         part, sentence = _part_of_sentence(lowered, layout, exam.start(), exam.end())
         if part[0] > resolved_at and not prior.not_done.search(lowered, *part):
             resolved_at, resolved_until = part[0], sentence[1]
-    return _LaterExams(mentioned_at, resolved_at, resolved_until)
+    return _LaterExams(mentioned_at, resolved_at, resolved_until, story)
+
+
+def _holds_findings(text: str, layout: Layout) -> bool:
+    """Whether a findings section holds anything besides its title.
+
+    A "FINDINGS:" line alone, which a sending system may put above a whole case
+    report, is no findings section.
+    """
+    for line in layout.lines:
+        if line.section in _FINDINGS_SECTIONS:
+            raw = text[line.start : line.end]
+            _, colon, rest = raw.partition(":")
+            if (rest if colon else raw).strip():
+                return True
+    return False
+
+
+def _tells_result(text: str, start: int, end: int, rules: RuleSet) -> bool:
+    """Whether text[start:end] tells an exam's result (clauses.json prior_exam `result`)."""
+    prior = rules.prior_exam
+    return (
+        prior is not None
+        and prior.result is not None
+        and prior.result.search(text[start:end].lower()) is not None
+    )
 
 
 def _part_of_sentence(

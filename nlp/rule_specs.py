@@ -224,6 +224,10 @@ class PriorExamRules:
     done_later: re.Pattern[str] | None = None
     resolved: re.Pattern[str] | None = None
     not_done: re.Pattern[str] | None = None
+    # A sentence that tells an exam's result ("MRI two weeks after onset revealed
+    # ..."): in a history section ("Case presentation:") of a text with no findings,
+    # impression or addendum section, it tells the case's findings, not its history.
+    result: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout20_en.jsonl",
         "heldout21_en.jsonl",
         "heldout22_en.jsonl",
+        "heldout23_en.jsonl",
+        "heldout24_en.jsonl",
         "styles_en.jsonl",
     ],
 )

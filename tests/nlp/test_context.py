@@ -524,3 +524,45 @@ def test_a_bruise_that_has_healed_is_history() -> None:
         " healed."
     )
     assert annotate(text).bme == "absent"
+
+
+@pytest.mark.parametrize(
+    ("text", "bme"),
+    [
+        # a case report tells its exams in "Case presentation:" and has no findings section
+        (
+            "Background: SONK affects older women. Case presentation: A 70-year-old woman had"
+            " sudden right knee pain. MRI three weeks later revealed bone marrow edema in the"
+            " medial femoral condyle. Conclusion: Early MRI is useful.",
+            "present",
+        ),
+        (
+            "Case presentation: A 30 year old man fell on his left hand. An MRI was done after a"
+            " week. This showed slightly increased STIR signal at the scaphoid waist which could"
+            " represent a bone bruise or artefact.",
+            "possible",
+        ),
+        # ... while with a findings section the history stays history
+        (
+            "Case presentation: Two years ago an outside MRI revealed bone marrow edema in the"
+            " medial femoral condyle.\nFindings: Normal marrow signal.",
+            "absent",
+        ),
+        # a second arthrogram whose edema "had gone"
+        (
+            "MR arthrography a week later showed a Hill-Sachs impaction of the humeral head with"
+            " surrounding bone marrow oedema. A second MR arthrogram was performed at four months:"
+            " the defect was unchanged but the marrow oedema had gone.",
+            "absent",
+        ),
+        # what MRI "can demonstrate" in general
+        (
+            "Conclusion: Where available, MRI can demonstrate bone marrow oedema within days of"
+            " an occult scaphoid fracture.",
+            "absent",
+        ),
+    ],
+)
+def test_case_reports_tell_their_exams_in_the_case_presentation(text: str, bme: str) -> None:
+    """clauses.json prior_exam `result`: in a text without a findings section."""
+    assert annotate(text).bme == bme
