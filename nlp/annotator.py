@@ -112,9 +112,9 @@ def _carried_forward(records: list[MentionRecord], exams: _LaterExams) -> list[M
     showed near-complete resolution, with only minimal residual edema in the femoral
     neck"): a later mention that names no cause of its own keeps those causes, one
     that names no bone ("the repeat MRI showed that the bone marrow lesion had
-    enlarged", in the later exam's own sentence) the bones of the last earlier mention
-    that names some. Only mentions
-    superseded by a later exam carry causes while historical (`_record`).
+    enlarged", in the later exam's own sentence) the bones of the last earlier
+    mention that names some. Only mentions superseded by a later exam carry causes
+    while historical (`_record`).
     """
     if exams.resolved_at < 0:
         return records
@@ -637,9 +637,11 @@ class _LaterExams:
     """Where a text tells of exams after the one its findings start with (-1: nowhere).
 
     `mentioned_at`: the last mention of a later exam ("Follow-up MRI at 4 months");
-    `resolved_at`: the start of the last sentence (or part of one after a ";") in
+    `resolved_at`: the start of the last sentence (or part of one between ";") in
     which a later exam that was done finds the edema gone ("A repeat MRI after
-    eight weeks showed complete resolution of the marrow edema").
+    eight weeks showed complete resolution of the marrow edema") or, after an
+    earlier mention, tells of edema itself; every affirmed mention before it is
+    the earlier exam's.
     """
 
     mentioned_at: int = -1

@@ -78,6 +78,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout22_en.jsonl",
         "heldout23_en.jsonl",
         "heldout24_en.jsonl",
+        "heldout25_en.jsonl",
+        "heldout26_en.jsonl",
         "styles_en.jsonl",
     ],
 )

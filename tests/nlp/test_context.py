@@ -566,3 +566,39 @@ def test_a_bruise_that_has_healed_is_history() -> None:
 def test_case_reports_tell_their_exams_in_the_case_presentation(text: str, bme: str) -> None:
     """clauses.json prior_exam `result`: in a text without a findings section."""
     assert annotate(text).bme == bme
+
+
+@pytest.mark.parametrize(
+    ("text", "bme"),
+    [
+        # general sentences of a case report's discussion
+        ("Conclusion: Iloprost can be an option for painful BME of the knee.", "absent"),
+        (
+            "Medial knee pain in middle age has many causes, among them meniscal tears and"
+            " subchondral bone marrow lesions.",
+            "absent",
+        ),
+        (
+            "When subchondral bone marrow edema accompanies a meniscal root tear, an insufficiency"
+            " fracture should be suspected.",
+            "absent",
+        ),
+        ("Keywords: iloprost, BMO, knee", "absent"),
+        # a case presentation's exam told with a colon
+        (
+            "Case presentation: A 28-year-old twisted her left ankle. Because pain persisted, MRI"
+            " was performed: the ATFL was torn, and an ill-defined area of increased fat-suppressed"
+            " T2 signal in the talar neck may represent a bone contusion.",
+            "possible",
+        ),
+        # "ongoing" is about the discomfort, not about the edema the repeat MRI found gone
+        (
+            "MRI the following week showed a bone contusion of the left scaphoid waist. Repeat MRI"
+            " at six weeks, requested because of ongoing discomfort, showed complete resolution"
+            " of the marrow oedema.",
+            "absent",
+        ),
+    ],
+)
+def test_case_report_discussions_and_exams(text: str, bme: str) -> None:
+    assert annotate(text).bme == bme

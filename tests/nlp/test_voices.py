@@ -32,7 +32,8 @@ cases, 26 hard negatives; heldout19_en: 30 long structure-by-structure
 dictated reports; heldout20_en: 36 case stories told over several exams;
 heldout21_en: 36 more case stories; heldout22_en: 36 archive cases, two in three
 with edema, many at rarely reported bones; heldout23_en: 36 case-report abstracts
-over several exams; heldout24_en: 36 follow-up radiology reports.
+over several exams; heldout24_en: 36 follow-up radiology reports; heldout25_en:
+36 more case reports; heldout26_en: 40 archive cases, three in four absent.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -79,6 +80,8 @@ FLOORS = {
     "heldout22_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.95, "site_f1": 0.88},
     "heldout23_en.jsonl": {"status_acc": 0.83, "flag_f1": 0.85, "site_f1": 0.75},
     "heldout24_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.93},
+    "heldout25_en.jsonl": {"status_acc": 0.91, "flag_f1": 0.83, "site_f1": 0.89},
+    "heldout26_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
 }
 
 
