@@ -695,12 +695,14 @@ def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]
 
 
 def _holds_findings(text: str, layout: Layout) -> bool:
-    """Whether a findings section holds anything besides its title.
+    """Whether a findings section after the history holds anything besides its title.
 
-    A "FINDINGS:" line alone, which a sending system may put above a whole case
-    report, is no findings section.
+    A "FINDINGS:" line alone, or one that a sending system put above a whole case
+    report (its title and introduction come before "Case presentation:"), is no
+    findings section: a report tells its history before its findings.
     """
-    for line in layout.lines:
+    history = next((i for i, line in enumerate(layout.lines) if line.section == "history"), -1)
+    for line in layout.lines[history + 1 :]:
         if line.section in _FINDINGS_SECTIONS:
             raw = text[line.start : line.end]
             _, colon, rest = raw.partition(":")
