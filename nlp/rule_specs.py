@@ -216,17 +216,18 @@ class PriorExamRules:
     # later one ("Follow-up MRI at 4 months: ..."): `labelled` and `later`.
     labelled: re.Pattern[str] | None = None
     later: re.Pattern[str] | None = None
-    # A case told as a story of exams: a sentence where a later exam that was done
-    # (`done_later`, not in a sentence of `not_done` words: "recommended", "will")
-    # finds the edema gone (`resolved`) makes every affirmed mention before it an
-    # earlier exam's ("MRI demonstrated ... edema. A repeat MRI after eight weeks
-    # showed complete resolution ..."). The three go together.
+    # A case told as a story of exams: a sentence part where a later exam that was
+    # done (`done_later`, with no `not_done` word: "recommended", "can", "will")
+    # finds the edema gone (`resolved`), or tells of edema itself after an earlier
+    # mention, makes every affirmed mention before it an earlier exam's ("MRI
+    # demonstrated ... edema. A repeat MRI after eight weeks showed complete
+    # resolution ..."). The three go together.
     done_later: re.Pattern[str] | None = None
     resolved: re.Pattern[str] | None = None
     not_done: re.Pattern[str] | None = None
     # A sentence that tells an exam's result ("MRI two weeks after onset revealed
-    # ..."): in a history section ("Case presentation:") of a text with no findings,
-    # impression or addendum section, it tells the case's findings, not its history.
+    # ..."): in a history section ("Case presentation:") of a text with no findings
+    # section after its history, it tells the case's findings, not its history.
     result: re.Pattern[str] | None = None
 
 
