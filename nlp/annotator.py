@@ -72,7 +72,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     described: dict[int, Match] = {}  # a named mention's start -> the signal it characterises
     targets = _without_described_signals(unwrapped, targets, layout, rules, reader, described)
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
-    blocks = _block_sides(unwrapped, layout, reader)
+    blocks = _block_sides(unwrapped, layout, reader, rules)
     exams = _later_exams(unwrapped, layout, rules, targets)
     records = [
         _record(
@@ -373,8 +373,13 @@ def _signal_in_bone(
     return False
 
 
-def _block_sides(text: str, layout: Layout, reader: AnatomyReader) -> list[str | None]:
-    """For each line, the side of the block title above it in its section ("RIGHT KNEE:")."""
+def _block_sides(
+    text: str, layout: Layout, reader: AnatomyReader, rules: RuleSet
+) -> list[str | None]:
+    """For each line, the side of the block title above it in its section ("RIGHT KNEE:"),
+    or of a side label that opens it ("R: ...", "Lt wrist: ...", laterality.json
+    `line_labels`)."""
+    labels = dict(rules.side_labels)
     sides: list[str | None] = []
     current: str | None = None
     section = None
@@ -387,6 +392,13 @@ def _block_sides(text: str, layout: Layout, reader: AnatomyReader) -> list[str |
             side = reader.side_of(raw.lower())
             if side is not None:
                 current = side
+        else:
+            label, colon, rest = raw.partition(":")
+            label_words = label.lower().rstrip(".").split()
+            if colon and rest.strip() and 0 < len(label_words) <= 3:
+                side = labels.get(label_words[0].rstrip(".")) or reader.side_of(label.lower())
+                if side is not None:
+                    current = side
         sides.append(current)
     return sides
 
@@ -674,6 +686,21 @@ def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]
         part, sentence = _part_of_sentence(lowered, layout, found.start(), found.end())
         if prior.done_later.search(lowered, *part) and not prior.not_done.search(lowered, *part):
             resolved_at, resolved_until = part[0], sentence[1]
+            continue
+        # ... or in one of the two sentences before, on the same line: "... and a new
+        # MRI was done. The graft is intact. The bone bruises seen on the first scan
+        # have completely resolved."
+        index = layout.sentence_index(found.start())
+        for back in layout.sentences[max(0, index - 2) : index]:
+            if (
+                back.line == layout.sentences[index].line
+                and back.start > first
+                and back.start > resolved_at
+                and prior.done_later.search(lowered, back.start, back.end)
+                and not prior.not_done.search(lowered, back.start, back.end)
+            ):
+                resolved_at, resolved_until = back.start, sentence[1]
+                break
     # ... or a later exam whose sentence tells of edema itself (present, hedged or
     # gone: "A follow-up MRI at five months showed ...; there was questionable faint
     # edema-like signal in the greater tuberosity"), after an earlier mention. Only

@@ -288,6 +288,10 @@ class RuleSet:
     # case) at the sentence start; the side of a mention whose clause names none
     # (laterality.json "sentence_opener").
     side_opener: re.Pattern[str] | None = None
+    # Short side labels that open a line ("R: ...", "Lt wrist: ...") with their side,
+    # by the label's first word (laterality.json "line_labels"): the line and those
+    # after it in its section take that side, like a block title ("RIGHT KNEE:").
+    side_labels: tuple[tuple[str, str], ...] = ()
     # A sentence that speaks of a disease in general, not of this patient ("In
     # spontaneous osteonecrosis of the knee, by contrast, ...", "Transient
     # osteoporosis classically affects ..."): matched (lower case) at the

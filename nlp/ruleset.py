@@ -434,7 +434,17 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     )
 
     where, lat = read_json(root, language, "laterality.json")
-    lat = _check_keys(lat, where, {"terms", "attach_max_chars"}, {"sentence_opener"})
+    lat = _check_keys(lat, where, {"terms", "attach_max_chars"}, {"sentence_opener", "line_labels"})
+    labels = lat.get("line_labels", {})
+    if not isinstance(labels, dict):
+        raise RuleFileError(f"{where}: line_labels must be an object")
+    side_labels = tuple(
+        (
+            _str(word, where, "line_labels key").lower(),
+            _choice(side, LATERALITIES, where, "line_labels"),
+        )
+        for word, side in labels.items()
+    )
     laterality = []
     for rx, value, t in _parse_terms(where, lat["terms"], "laterality", LATERALITIES, {"attach"}):
         attach = _choice(t.get("attach", "any"), ("any", "bone"), where, "attach")
@@ -522,6 +532,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             if "sentence_opener" in lat
             else None
         ),
+        side_labels=side_labels,
     )
 
 

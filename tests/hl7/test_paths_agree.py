@@ -80,6 +80,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout24_en.jsonl",
         "heldout25_en.jsonl",
         "heldout26_en.jsonl",
+        "heldout27_en.jsonl",
+        "heldout28_en.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -446,3 +446,29 @@ def test_residual_edema_takes_the_bone_named_before() -> None:
         " residual marrow edema around the healing fracture line."
     )
     assert sites(text) == {("medial_tibial_plateau", None)}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "MRI BOTH KNEES\nR: Fragmented tibial tubercle with high T2 fat-sat signal in the"
+            " tubercle marrow.\nL: Tubercle normal. No marrow edema.",
+            {("proximal_tibia", "right")},
+        ),
+        (
+            "MRI BOTH WRISTS\nRt wrist: no bone marrow oedema.\nLt wrist: mild synovitis."
+            " Questionable faint STIR hyperintensity in the capitate.",
+            {("capitate", "left")},
+        ),
+        # "from both sides" is how the heel was squeezed, not a side of the body
+        (
+            "History: right heel pain, tender on squeezing the heel from both sides.\n"
+            "Findings: A band of marrow edema in the posterior calcaneus.",
+            {("calcaneus", "right")},
+        ),
+    ],
+)
+def test_a_side_label_opening_a_line_gives_its_side(text: str, expected: set) -> None:
+    """laterality.json `line_labels`: "R:", "Lt wrist:" like a block title "RIGHT KNEE:"."""
+    assert sites(text) == expected

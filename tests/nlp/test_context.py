@@ -602,3 +602,33 @@ def test_case_reports_tell_their_exams_in_the_case_presentation(text: str, bme: 
 )
 def test_case_report_discussions_and_exams(text: str, bme: str) -> None:
     assert annotate(text).bme == bme
+
+
+@pytest.mark.parametrize(
+    ("text", "bme"),
+    [
+        # the later exam in the sentence before the one that finds the edema gone
+        (
+            "He had an MRI at the time that showed kissing bone bruises in the lateral femoral"
+            " condyle and the lateral tibial plateau. He had an ACL reconstruction, and a new MRI"
+            " was done. The graft is intact. The bone bruises seen on the first scan have"
+            " completely resolved.",
+            "absent",
+        ),
+        # a vignette in the present tense
+        (
+            "The first MRI shows increased STIR signal throughout the olecranon, interpreted as a"
+            " stress reaction. He stops throwing. A follow-up MRI is then obtained, and the"
+            " olecranon now shows normal marrow signal.",
+            "absent",
+        ),
+        # an exam that "had reported" is an earlier one
+        (
+            "An MRI at another hospital shortly after the fall had reported bone marrow oedema in"
+            " the coccyx. The coccyx now has normal marrow signal.",
+            "absent",
+        ),
+    ],
+)
+def test_vignettes_tell_their_later_exams_in_many_ways(text: str, bme: str) -> None:
+    assert annotate(text).bme == bme

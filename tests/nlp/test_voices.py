@@ -33,7 +33,9 @@ dictated reports; heldout20_en: 36 case stories told over several exams;
 heldout21_en: 36 more case stories; heldout22_en: 36 archive cases, two in three
 with edema, many at rarely reported bones; heldout23_en: 36 case-report abstracts
 over several exams; heldout24_en: 36 follow-up radiology reports; heldout25_en:
-36 more case reports; heldout26_en: 40 archive cases, three in four absent.
+36 more case reports; heldout26_en: 40 archive cases, three in four absent;
+heldout27_en: 36 teaching vignettes; heldout28_en: 36 reports of both sides or
+several regions.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -82,6 +84,8 @@ FLOORS = {
     "heldout24_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.93},
     "heldout25_en.jsonl": {"status_acc": 0.91, "flag_f1": 0.83, "site_f1": 0.89},
     "heldout26_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
+    "heldout27_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.90, "site_f1": 0.89},
+    "heldout28_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.96},
 }
 
 
