@@ -388,17 +388,16 @@ def _block_sides(
             section, current = line.section, None
         raw = text[line.start : line.end].strip()
         words = raw.rstrip(":").split()
+        side = None
         if 0 < len(words) <= 4 and (raw.endswith(":") or raw.isupper()) and ". " not in raw:
             side = reader.side_of(raw.lower())
-            if side is not None:
-                current = side
-        else:
-            label, colon, rest = raw.partition(":")
-            label_words = label.lower().rstrip(".").split()
-            if colon and rest.strip() and 0 < len(label_words) <= 3:
-                side = labels.get(label_words[0].rstrip(".")) or reader.side_of(label.lower())
-                if side is not None:
-                    current = side
+        if side is None:
+            label, colon, _ = raw.partition(":")
+            label_words = label.lower().split()
+            if colon and 0 < len(label_words) <= 3:
+                side = labels.get(label_words[0].rstrip("."))
+        if side is not None:
+            current = side
         sides.append(current)
     return sides
 
@@ -672,7 +671,12 @@ def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]
     lowered = text.lower()
     starts = [m.start() for m in prior.later.finditer(lowered)]
     mentioned_at = starts[-1] if starts else -1
-    story = prior.result is not None and not _holds_findings(text, layout)
+    # Only a text with a mention in its history can tell its case there.
+    story = (
+        prior.result is not None
+        and any(layout.line_at(t.char_start).section == "history" for t in targets)
+        and not _holds_findings(text, layout)
+    )
     if prior.resolved is None or prior.done_later is None or prior.not_done is None or not targets:
         return _LaterExams(mentioned_at, story=story)
     resolved_at = resolved_until = -1
@@ -867,17 +871,16 @@ def _site_cues(
     # A summary whose mentions name no bone ("DDx: 1. Transient bone marrow edema
     # syndrome. 2. Stress reaction.") still speaks of the edema its findings place.
     summaries = rules.summaries - {r.section for r in records if r.bone_sides}
-    # The spine levels the edema is at: a cause named only at others is not its.
-    at_levels = (
-        set().union(
+    # The spine levels the edema is at (on first need): a cause named only at others
+    # is not its.
+    at_levels = functools.cache(
+        lambda: set().union(
             *(
                 _spine_levels(r.sentence, rules)
                 for r in records
                 if r.current and r.mention.status in AFFIRMED
             )
         )
-        if rules.spine_levels is not None
-        else set()
     )
     out = []
     for cue in cues:
@@ -894,9 +897,10 @@ def _site_cues(
         sentence_text = text[sentence.start : sentence.end]
         bones = _named_bones(sentence_text, rules, reader)
         if bones:
-            levels = _spine_levels(sentence_text, rules) if at_levels else set()
-            if levels and not levels & at_levels:
-                continue  # "3. Mild L4-L5 degenerative change." beside edema at L1
+            if rules.spine_levels is not None:
+                levels = _spine_levels(sentence_text, rules)
+                if levels and at_levels() and not levels & at_levels():
+                    continue  # "3. Mild L4-L5 degenerative change." beside edema at L1
             out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak))
         elif layout.lines[sentence.line].section in summaries and not spec.weak:
             out.append(SiteCue(spec.etiology, bones, sentence_text, anywhere=True))
