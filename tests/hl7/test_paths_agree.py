@@ -82,6 +82,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout26_en.jsonl",
         "heldout27_en.jsonl",
         "heldout28_en.jsonl",
+        "heldout29_en.jsonl",
+        "heldout30_en.jsonl",
         "styles_en.jsonl",
     ],
 )

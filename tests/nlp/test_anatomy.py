@@ -472,3 +472,23 @@ def test_residual_edema_takes_the_bone_named_before() -> None:
 def test_a_side_label_opening_a_line_gives_its_side(text: str, expected: set) -> None:
     """laterality.json `line_labels`: "R:", "Lt wrist:" like a block title "RIGHT KNEE:"."""
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Findings: Coronal STIR demonstrates diffuse bone marrow edema of the right femoral"
+            " head extending into the neck.",
+            {("femoral_head", "right"), ("femoral_neck", "right")},
+        ),
+        (
+            "Findings: STIR shows periarticular bone marrow oedema on both the iliac and sacral"
+            " sides of both joints, more marked on the left.",
+            {("ilium", "bilateral"), ("sacrum", "bilateral")},
+        ),
+    ],
+)
+def test_the_neck_after_a_femoral_head_and_both_joints(text: str, expected: set) -> None:
+    """ "the femoral head extending into the neck"; "sides of both joints" is bilateral."""
+    assert sites(text) == expected

@@ -492,6 +492,11 @@ def test_a_typical_pattern_named_in_an_impression_is_the_patients() -> None:
             "absent",
         ),
         ("Keywords: iloprost, BMO, knee", "absent"),
+        (
+            "A repeat MRI after nine months showed no bone marrow edema. Bone marrow edema in"
+            " rheumatoid arthritis predicts subsequent erosion.",
+            "absent",
+        ),
         # a case presentation's exam told with a colon
         (
             "Case presentation: A 28-year-old twisted her left ankle. Because pain persisted, MRI"

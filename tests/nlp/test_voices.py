@@ -35,7 +35,8 @@ with edema, many at rarely reported bones; heldout23_en: 36 case-report abstract
 over several exams; heldout24_en: 36 follow-up radiology reports; heldout25_en:
 36 more case reports; heldout26_en: 40 archive cases, three in four absent;
 heldout27_en: 36 teaching vignettes; heldout28_en: 36 reports of both sides or
-several regions.
+several regions; heldout29_en: 40 archive cases, 28 absent; heldout30_en: 36
+case reports in varied structures.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -86,6 +87,8 @@ FLOORS = {
     "heldout26_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
     "heldout27_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.90, "site_f1": 0.89},
     "heldout28_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.96},
+    "heldout29_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.92, "site_f1": 0.97},
+    "heldout30_en.jsonl": {"status_acc": 0.83, "flag_f1": 0.82, "site_f1": 0.82},
 }
 
 
