@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from nlp.anatomy import Anatomy, AnatomyReader
 from nlp.language import resolve_language
-from nlp.layout import Layout, Sentence
+from nlp.layout import FINDINGS_SECTION, Layout, Sentence
 from nlp.model import Annotation, Mention, Modifier
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
 from nlp.report import AFFIRMED, MentionRecord, SiteCue, build_annotation
@@ -19,7 +19,6 @@ from nlp.ruleset import EXAM_SECTION, RuleSet, load_ruleset
 DEFAULT_LANGUAGE = "en"
 # Mentions in these sections that read as current are prior findings (the history).
 _PRIOR_SECTIONS = ("history", "comparison")
-_FINDINGS_SECTIONS = ("findings",)
 
 
 @functools.cache
@@ -119,9 +118,7 @@ def _carried_forward(records: list[MentionRecord], exams: _LaterExams) -> list[M
     if exams.resolved_at < 0:
         return records
     superseded = [
-        r
-        for r in records
-        if r.mention.status == "historical" and r.mention.end <= exams.resolved_at
+        r for r in records if r.mention.status == "historical" and exams.supersedes(r.mention.end)
     ]
     earlier = [r for r in superseded if r.etiology_evidence]
     strong = [r for r in earlier if not r.weak_etiology]
@@ -467,7 +464,7 @@ def _record(
     if line.section in _PRIOR_SECTIONS and status in AFFIRMED and not told:
         status = "historical"
     # An earlier exam's edema that a later one found gone still tells the case's cause.
-    superseded = status in AFFIRMED and match.char_end <= exams.resolved_at
+    superseded = status in AFFIRMED and exams.supersedes(match.char_end)
     if status in AFFIRMED and _after_prior_exam(unwrapped, match, sentence.start, rules, exams):
         status = "historical"
     clause = _clause_of(unwrapped, match, targets, layout, reader)
@@ -622,7 +619,7 @@ def _after_prior_exam(
     prior = rules.prior_exam
     if prior is None:
         return False
-    if match.char_end <= exams.resolved_at:
+    if exams.supersedes(match.char_end):
         # "MRI demonstrated ... edema of the femoral head. A repeat MRI after eight
         # weeks showed complete resolution ...": the later exam's word stands, also
         # over edema that persisted until then ("follow-up of the known edema because
@@ -661,6 +658,10 @@ class _LaterExams:
     # No findings section: a case told in a history section
     # ("Case presentation: ... MRI revealed ..."), whose exam results are its findings.
     story: bool = False
+
+    def supersedes(self, end: int) -> bool:
+        """Whether a mention ending at `end` is an earlier exam's, by a later one."""
+        return end <= self.resolved_at
 
 
 def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]) -> _LaterExams:
@@ -734,7 +735,7 @@ def _holds_findings(text: str, layout: Layout) -> bool:
     """
     history = next((i for i, line in enumerate(layout.lines) if line.section == "history"), -1)
     for line in layout.lines[history + 1 :]:
-        if line.section in _FINDINGS_SECTIONS:
+        if line.section == FINDINGS_SECTION:
             raw = text[line.start : line.end]
             _, colon, rest = raw.partition(":")
             if (rest if colon else raw).strip():
