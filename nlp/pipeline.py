@@ -24,7 +24,7 @@ import functools
 import itertools
 import re
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,11 +176,20 @@ def expand_pattern(pattern: Sequence[dict[str, Any]]) -> list[tuple[str, ...]] |
     return [p for p in dict.fromkeys(phrases) if p]
 
 
-def _longest_first(matches: Iterable[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """Non-overlapping (key, start, end) matches, longer first, then earlier."""
+def _longest_first(
+    matches: Iterable[tuple[int, int, int]], rank: Mapping[int, int] | None = None
+) -> list[tuple[int, int, int]]:
+    """Non-overlapping (key, start, end) matches, longer first, then earlier.
+
+    Two rules that match the same words: the one later in its rule file wins
+    (`rank`: key -> position in the file). Without it the matcher's order
+    decided, which follows the hashes of the rules' keys, so adding a rule
+    anywhere could swap which of two others applied.
+    """
     kept: list[tuple[int, int, int]] = []
     taken: set[int] = set()
-    for key, start, end in sorted(matches, key=lambda m: (m[1] - m[2], m[1])):
+    order = rank or {}
+    for key, start, end in sorted(matches, key=lambda m: (m[1] - m[2], m[1], -order.get(m[0], 0))):
         if taken.isdisjoint(range(start, end)):
             kept.append((key, start, end))
             taken.update(range(start, end))
@@ -217,6 +226,7 @@ class TargetComponent:
     def __init__(self, nlp: Language, rules: RuleSet) -> None:
         self._matcher = RuleMatcher(nlp)
         self._labels: dict[int, tuple[str, int]] = {}
+        self.rank: dict[int, int] = {}  # rule key -> its line in its file (`_longest_first`)
         self._fallback = [t.fallback for t in rules.targets]
         # Regex targets: one finditer over the lower-cased text each, skipped at
         # C speed when their required literal is absent.
@@ -230,6 +240,7 @@ class TargetComponent:
             else:
                 key = self._matcher.add(f"T{i}", t.literal, t.pattern)
             self._labels[key] = (t.category, i)
+            self.rank[key] = i
         # Regex targets that require the same words share one scan: it stops only
         # where one of them matches, and there each is tried in its own lookahead,
         # so every match of every regex is found, overlapping as before.
@@ -244,7 +255,9 @@ class TargetComponent:
             self._scanners.append((requires, re.compile(f"(?=(?:{gate})){each}"), names))
         for i, c in enumerate(rules.etiology_cues):
             label = ETIOLOGY_LABEL if c.etiology is not None or c.explains else BLOCK_LABEL
-            self._labels[self._matcher.add(f"E{i}", c.literal, c.pattern)] = (label, i)
+            key = self._matcher.add(f"E{i}", c.literal, c.pattern)
+            self._labels[key] = (label, i)
+            self.rank[key] = i
 
     def __call__(self, doc: Doc) -> Doc:
         targets: list[tuple[int, int, int]] = []
@@ -258,11 +271,14 @@ class TargetComponent:
                 fallbacks.append((key, start, end))
             else:
                 targets.append((key, start, end))
-        chosen = _longest_first(targets)
+        rank = self.rank
+        chosen = _longest_first(targets, rank)
         taken = {i for _, s, e in chosen for i in range(s, e)}
-        chosen += _longest_first(f for f in fallbacks if taken.isdisjoint(range(f[1], f[2])))
+        chosen += _longest_first(
+            (f for f in fallbacks if taken.isdisjoint(range(f[1], f[2]))), rank
+        )
         found = []
-        for key, start, end in sorted(chosen, key=lambda m: m[1]) + _longest_first(cues):
+        for key, start, end in sorted(chosen, key=lambda m: m[1]) + _longest_first(cues, rank):
             label, index = self._labels[key]
             if label in (EXCLUDE_LABEL, BLOCK_LABEL):
                 continue
@@ -332,6 +348,7 @@ class ContextComponent:
 
         self._matcher = RuleMatcher(nlp)
         self._rules: dict[int, Any] = {}
+        self.rank: dict[int, int] = {}  # rule key -> its line in the file (`_longest_first`)
         # Per rule key: direction, category (as written and upper case),
         # terminated_by, allowed and excluded target types.
         self._specs: dict[int, _RuleSpec] = {}
@@ -350,6 +367,7 @@ class ContextComponent:
                     "max_targets and on_modifies are not supported"
                 )  # pragma: no cover
             key = self._matcher.add(f"C{i}", r.literal, r.pattern)
+            self.rank[key] = i
             self._rules[key] = rule
             self._specs[key] = _RuleSpec(
                 rule.direction,
@@ -374,7 +392,7 @@ class ContextComponent:
         cue_spans: list[tuple[tuple[int, int, str], ...]] = [()] * len(matches)
         for (sent_start, sent_end), indices in by_sentence.items():
             modifiers: list[list[Any]] = []
-            for key, s, e in _longest_first(self._matcher(doc[sent_start:sent_end])):
+            for key, s, e in _longest_first(self._matcher(doc[sent_start:sent_end]), self.rank):
                 spec = self._specs[key]
                 lo, hi = _scope(spec.direction, spec.max_scope, s, e, sent_start, sent_end)
                 modifiers.append([spec, s, e, lo, hi])

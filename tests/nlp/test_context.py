@@ -55,6 +55,9 @@ HISTORICAL = [
     "Two years ago an MRI showed a bone bruise of the lateral femoral condyle.",
     "The earlier scan had shown bone bruises in the lateral femoral condyle.",
     "An MRI two years ago showed bone marrow edema in the right femoral head.",
+    # the finding named before "previously described", then said to be gone
+    "The marrow edema previously described in the medial femoral condyle has completely resolved.",
+    "The bone bruise previously seen in the lateral tibial plateau is resolved.",
 ]
 
 HYPOTHETICAL = [
@@ -244,7 +247,7 @@ def _medspacy_edges(component, doc, matches):  # type: ignore[no-untyped-def]
         if not inside:
             continue
         modifiers = []
-        for key, s, e in _longest_first(component._matcher(doc[start:end])):
+        for key, s, e in _longest_first(component._matcher(doc[start:end]), component.rank):
             rule = component._rules[key]
             lo, hi = _scope(rule.direction, rule.max_scope, s, e, start, end)
             modifiers.append(ConTextModifier(rule, s, e, doc, scope_start=lo, scope_end=hi))
@@ -615,3 +618,34 @@ def test_a_bruise_that_has_healed_is_history() -> None:
         " healed."
     )
     assert annotate(text).bme == "absent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MRI showed marrow edema in the left tibial shaft on STIR images, with no fracture line,"
+        " so a high-grade stress reaction was diagnosed.",
+        "There is bone marrow edema in the body of the talus without a fracture line, interpreted"
+        " as a stress reaction of the talus.",
+    ],
+)
+def test_a_negation_ends_where_the_cause_is_given(text: str) -> None:
+    """ "no fracture line, so a stress reaction was diagnosed": the reaction is not negated."""
+    annotation = annotate(text)
+    assert (annotation.bme, annotation.etiology) == ("present", ("overload",))
+
+
+def test_of_two_rules_on_the_same_words_the_later_one_applies() -> None:
+    """Ties went by the matcher's order (the hashes of the rules' keys): any added rule could
+    swap which of two others applied ("is not present" with scopes of 5 and 15 tokens)."""
+    from nlp.pipeline import _longest_first
+
+    rank = {101: 0, 202: 1, 303: 2}
+    for matches in ([(101, 2, 4), (202, 2, 4)], [(202, 2, 4), (101, 2, 4)]):
+        assert _longest_first(matches, rank) == [(202, 2, 4)]
+    assert _longest_first([(303, 0, 1), (101, 0, 3)], rank) == [(101, 0, 3)]  # longer first
+    text = (
+        "Perilesional marrow edema, which is common with chondroblastoma and can be extensive,"
+        " is NOT present in this case."
+    )
+    assert statuses(text)[0] == "negated"
