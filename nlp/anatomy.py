@@ -147,6 +147,7 @@ def required_any(pattern: str) -> tuple[str, ...] | None:
 # rest of a spinal level ("L4-5 facet joint").
 _RIGHT_BEFORE = re.compile(r"\s*(?:[-/\u2013]\s*[a-z]?\d{1,2}\s*)?")
 _AND = re.compile(r"\band\b|\bund\b")
+_COORDINATED_REACH = 16  # characters from a coordinator to the relation word it joins
 _COORDINATOR = re.compile(r"(?:\band\b|\bas well as\b|,|\balso\b|\bund\b|\bsowie\b)")
 
 
@@ -491,7 +492,9 @@ class AnatomyReader:
         assert signal is not None
         words = signal.inside if relation == "inside" else signal.beside
         last = max((m.start() for m in words.finditer(gap)), default=len(gap))
-        return bool(_COORDINATOR.search(gap, 0, last))
+        # The coordinator right before the relation: "lesion ..., rings and arcs
+        # calcification on the xray, endosteal" joins nothing to the lesion.
+        return bool(_COORDINATOR.search(gap, max(0, last - _COORDINATED_REACH), last))
 
     def names_structure(self, text: str) -> bool:
         """True if `text` (lower case) names a soft tissue or a structure (cyst, lesion...)."""

@@ -189,9 +189,17 @@ def _clause_of(
     neighbours = [
         (t.char_start, t.char_end) for t in _in_sentence(targets, layout, index) if t is not match
     ]
+    aside = _PARENTHESIS_AFTER.match(text, match.char_end, sentence.end)
+    if aside is not None:
+        # "edema-like signal (low on T1, high on PD fat-sat) in the lateral tibial
+        # plateau": the signal in brackets describes the mention, it does not end its clause.
+        neighbours = [n for n in neighbours if not aside.start() <= n[0] < aside.end()]
     return reader.clause(
         text, sentence.start, sentence.end, match.char_start, match.char_end, neighbours
     )
+
+
+_PARENTHESIS_AFTER = re.compile(r"\s*\([^()]{1,80}\)")
 
 
 def _in_sentence(targets: list[Match], layout: Layout, index: int) -> list[Match]:

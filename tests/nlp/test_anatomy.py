@@ -492,3 +492,29 @@ def test_a_side_label_opening_a_line_gives_its_side(text: str, expected: set) ->
 def test_the_neck_after_a_femoral_head_and_both_joints(text: str, expected: set) -> None:
     """ "the femoral head extending into the neck"; "sides of both joints" is bilateral."""
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "History: Knee pain.\nFindings: The medial femoral condyle is normal. There is a new"
+            " ill-defined area of edema-like signal (low on T1, high on PD fat-sat) in the lateral"
+            " tibial plateau.",
+            {("lateral_tibial_plateau", None)},
+        ),
+        (
+            "hx: 16yo dancer, left knee went out during a turn, big swelling right away\n\n"
+            "findings: MRI left knee - hemarthrosis. bone contusions of the inferomedial patella.",
+            {("patella", "left")},
+        ),
+        (
+            "Findings: On the right there is extensive bone marrow oedema of the femoral head.",
+            {("femoral_head", "right")},
+        ),
+    ],
+)
+def test_a_bracket_after_a_mention_and_right_away(text: str, expected: set) -> None:
+    """A signal in brackets describes the mention before it and does not end its clause;
+    "right away" is no side."""
+    assert sites(text) == expected

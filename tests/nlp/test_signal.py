@@ -253,3 +253,26 @@ def test_a_signal_the_summary_explains_only_as_a_possibility_is_possible() -> No
 def test_modic_type_1_is_edema_of_the_endplates(text: str, bme: str) -> None:
     """Modic 1 names edema-like endplate marrow; type 2 is fat, a mixed 1/2 is not called."""
     assert annotate(text).bme == bme
+
+
+@pytest.mark.parametrize(
+    ("text", "bme"),
+    [
+        (
+            "MRI left foot: Increased fluid signal within the marrow of the 2nd metatarsal shaft on"
+            " STIR.",
+            "present",
+        ),
+        ("Findings: High fluid signal in the suprapatellar recess.", "absent"),
+        (
+            "findings: lobulated T2 bright lesion in the distal femoral metadiaphysis approx 3cm,"
+            " chondroid looking, rings and arcs calcification on the xray, endosteal scalloping"
+            " less than 2/3 cortex.",
+            "absent",
+        ),
+    ],
+)
+def test_fluid_signal_and_a_lesions_signal_far_from_a_bone(text: str, bme: str) -> None:
+    """ "increased fluid signal within the marrow" is edema; a lesion's signal stays the
+    lesion's when a bone word comes many words later, joined by nothing."""
+    assert annotate(text).bme == bme
