@@ -247,7 +247,7 @@ class AnatomyReader:
         """(offset, laterality) of laterality words in `text` (lower case)."""
         hits = bone_hits
         limit = self._rules.laterality_attach_max_chars
-        out = []
+        out: list[tuple[int, int, str]] = []
         for term, pattern, literals in self._laterality:
             if literals is not None and not any(lit in text for lit in literals):
                 continue
@@ -260,8 +260,16 @@ class AnatomyReader:
                         attached = any(h.start <= limit for h in near)
                     if not attached:
                         continue
-                out.append((m.start(), term.laterality))
-        return sorted(out)
+                out.append((m.start(), m.end(), term.laterality))
+        if len(out) > 1:
+            # A side word inside a longer term is that term's: "in the left and right
+            # sacral alae", "right more than left" are bilateral, not their last word.
+            out = [
+                w
+                for w in out
+                if not any(o[0] <= w[0] and w[1] <= o[1] and o[1] - o[0] > w[1] - w[0] for o in out)
+            ]
+        return sorted((start, side) for start, _, side in out)
 
     def side_of(self, text: str) -> str | None:
         """One laterality for a whole text (title, procedure, heading): both sides -> bilateral.

@@ -518,3 +518,27 @@ def test_a_bracket_after_a_mention_and_right_away(text: str, expected: set) -> N
     """A signal in brackets describes the mention before it and does not end its clause;
     "right away" is no side."""
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Findings: Coronal STIR image shows bone marrow edema around these bands in the left"
+            " and right sacral alae, forming an H shape.",
+            {("sacrum", "bilateral")},
+        ),
+        (
+            "MRI pelvis:\n- Vertical low T1 fracture lines through both sacral alae with"
+            " surrounding oedema on STIR, right more than left.\n- Further STIR oedema in the Lt"
+            " superior pubic ramus near the symphysis.",
+            {("sacrum", "bilateral"), ("pubis", "left")},
+        ),
+    ],
+)
+def test_a_side_word_inside_a_longer_side_term_and_lt_before_a_bone(
+    text: str, expected: set
+) -> None:
+    """ "left and right", "right more than left" are bilateral, not their last word;
+    "Lt superior pubic ramus" is left."""
+    assert sites(text) == expected

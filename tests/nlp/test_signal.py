@@ -276,3 +276,26 @@ def test_fluid_signal_and_a_lesions_signal_far_from_a_bone(text: str, bme: str) 
     """ "increased fluid signal within the marrow" is edema; a lesion's signal stays the
     lesion's when a bone word comes many words later, joined by nothing."""
     assert annotate(text).bme == bme
+
+
+@pytest.mark.parametrize(
+    ("text", "bones"),
+    [
+        (
+            "MRI: Confluent low T1 / high STIR marrow signal 1st MT head and base of the proximal"
+            " phalanx of the great toe.",
+            {"metatarsal", "toe_phalanx"},
+        ),
+        ("Findings: 1st MT head: T1 confluent low, STIR high.", {"metatarsal"}),
+        (
+            "MRI - confluent low T1 signal replacing the fat in the 1st metatarsal head w"
+            " corresponding high STIR sigal.",
+            {"metatarsal"},
+        ),
+    ],
+)
+def test_signal_of_osteomyelitis_in_notes(text: str, bones: set) -> None:
+    """ "high STIR marrow signal", "STIR high", "sigal": three helpers' forefoot osteomyelitis."""
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert {s.bone for s in annotation.sites} == bones
