@@ -542,3 +542,24 @@ def test_a_side_word_inside_a_longer_side_term_and_lt_before_a_bone(
     """ "left and right", "right more than left" are bilateral, not their last word;
     "Lt superior pubic ramus" is left."""
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "History: bilat groin pain with marching.\nFindings:\n* R fem neck: STIR"
+            " hyperintensity inferomedial with a short T1 low line.\n* L fem neck: STIR"
+            " hyperintensity inferomedial, no fracture line.",
+            {("femoral_neck", "bilateral")},
+        ),
+        (
+            "MRI:\n- Dist radius: bone bruise at the dorsal lip of the lunate fossa.\n- Lunate"
+            " normal.",
+            {("distal_radius", None)},
+        ),
+    ],
+)
+def test_fem_neck_and_the_fossae_of_the_radius(text: str, expected: set) -> None:
+    """ "fem neck" is the femoral neck; the lunate and scaphoid fossae are the radius's."""
+    assert sites(text) == expected

@@ -196,3 +196,11 @@ def test_a_misspelt_brodie_abscess_is_an_infection() -> None:
         " marrow is oedematous with ill-defined STIR brightness.\nDiagnosis: Brodie abcess."
     )
     assert annotate(text).etiology == ("infection",)
+
+
+def test_an_abbreviated_insufficiency_fracture_is_overload() -> None:
+    text = (
+        "Findings:\n* MFC weight bearing surface: subchondral low T1 band w extensive surounding"
+        " edema on PD FS\nDx: SONK / subchondral insuff fx of MFC"
+    )
+    assert set(annotate(text).etiology) == {"osteonecrosis", "overload"}
