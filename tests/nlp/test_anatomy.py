@@ -563,3 +563,19 @@ def test_a_side_word_inside_a_longer_side_term_and_lt_before_a_bone(
 def test_fem_neck_and_the_fossae_of_the_radius(text: str, expected: set) -> None:
     """ "fem neck" is the femoral neck; the lunate and scaphoid fossae are the radius's."""
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "MRI both legs: marrow edema mid to distal tibial shaft bilaterally.",
+            {("tibial_shaft", "bilateral")},
+        ),
+        ("Findings: Edema in the mid-distal fibular shaft.", {("fibular_shaft", None)}),
+        # the dev corpus's convention: the distal diaphysis alone is the bone's distal end
+        ("Findings: Marrow edema in the distal fibular diaphysis.", {("distal_fibula", None)}),
+    ],
+)
+def test_mid_to_distal_shaft_is_the_shaft(text: str, expected: set) -> None:
+    assert sites(text) == expected
