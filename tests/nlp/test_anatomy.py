@@ -579,3 +579,11 @@ def test_fem_neck_and_the_fossae_of_the_radius(text: str, expected: set) -> None
 )
 def test_mid_to_distal_shaft_is_the_shaft(text: str, expected: set) -> None:
     assert sites(text) == expected
+
+
+def test_r_before_an_abbreviated_metatarsal() -> None:
+    text = (
+        "Hx 66 yo diabetic, ulcer over lateral R 5th MT head\nFindings\nMRI foot: faint STIR"
+        " hyperintensity in the 5th metatarsal head adjacent to the ulcer."
+    )
+    assert sites(text) == {("metatarsal", "right")}

@@ -12,6 +12,7 @@ def statuses(text: str) -> list[str]:
 
 
 NEGATION = [
+    "Findings: No residual edema in the talus.",
     "No bone marrow edema.",
     "There is no marrow edema in the greater trochanter.",
     "Mild chondrosis without subchondral marrow edema.",
@@ -58,6 +59,9 @@ HISTORICAL = [
     # the finding named before "previously described", then said to be gone
     "The marrow edema previously described in the medial femoral condyle has completely resolved.",
     "The bone bruise previously seen in the lateral tibial plateau is resolved.",
+    # "no residual abnormality" says nothing persists
+    "Impression: Complete resolution of the transient bone marrow edema of the left hip, with no"
+    " residual abnormality.",
 ]
 
 HYPOTHETICAL = [
