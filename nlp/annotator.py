@@ -189,6 +189,13 @@ def _clause_of(
     neighbours = [
         (t.char_start, t.char_end) for t in _in_sentence(targets, layout, index) if t is not match
     ]
+    # "surrounding STIR hyperintense edema": a signal right before the word is its
+    # adjective, not another clause.
+    neighbours = [
+        n
+        for n in neighbours
+        if not (n[1] <= match.char_start and not text[n[1] : match.char_start].strip())
+    ]
     aside = _PARENTHESIS_AFTER.match(text, match.char_end, sentence.end)
     if aside is not None:
         # "edema-like signal (low on T1, high on PD fat-sat) in the lateral tibial

@@ -299,3 +299,15 @@ def test_signal_of_osteomyelitis_in_notes(text: str, bones: set) -> None:
     annotation = annotate(text)
     assert annotation.bme == "present"
     assert {s.bone for s in annotation.sites} == bones
+
+
+def test_a_signal_word_before_edema_is_its_adjective() -> None:
+    """ "lesion in the L3 vertebral body with surrounding STIR hyperintense edema": the edema
+    around a metastasis, not the lesion's own signal."""
+    text = (
+        "MRI L-spine: 2.1 cm round T1 hypointense lesion in the L3 vertebral body with"
+        " surrounding STIR hyperintense edema.\nImpression: Osseous metastasis, L3."
+    )
+    annotation = annotate(text)
+    assert (annotation.bme, annotation.etiology) == ("present", ("tumor",))
+    assert {s.bone for s in annotation.sites} == {"vertebral_body"}
