@@ -218,6 +218,7 @@ class AnatomyReader:
 
     def __init__(self, rules: RuleSet) -> None:
         self._rules = rules
+        self.normal_side = rules.normal_side  # "the right knee is normal" (`_text_side`)
         self._midline = {b.bone for b in rules.bones if b.midline}
         self.joint_of = {b.bone: b.joint for b in rules.bones}
         self.find_bones = BoneFinder(rules.bones)

@@ -421,16 +421,27 @@ def _text_side(text: str, layout: Layout, reader: AnatomyReader) -> str | None:
     ("prior left hip episode, now right knee pain") gives none, so the title
     or the procedure decides.
     """
+    normal = reader.normal_side
+
+    def named(lower: str) -> list[tuple[int, str]]:
+        """Side words, without those that only say a side is normal ("the right knee is
+        normal": the other knee is the patient's)."""
+        found = reader.laterality_words(lower)
+        if normal is None or not found:
+            return found
+        spans = [m.span() for m in normal.finditer(lower)]
+        return [w for w in found if not any(a <= w[0] < b for a, b in spans)]
+
     history = [x for x in layout.lines if x.section == "history"]
     if history:
         joined = " ".join(text[x.start : x.end] for x in history).lower()
-        sides = {side for _, side in reader.laterality_words(joined)}
+        sides = {side for _, side in named(joined)}
         if len(sides) == 1:
             return sides.pop()
     # Then one scan of the whole text, each side word placed in its line's section.
     starts = [x.start for x in layout.lines]
     rest: set[str] = set()
-    for offset, side in reader.laterality_words(text.lower()):
+    for offset, side in named(text.lower()):
         i = bisect_right(starts, offset) - 1
         if i >= 0 and offset <= layout.lines[i].end and layout.lines[i].section != EXAM_SECTION:
             rest.add(side)

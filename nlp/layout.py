@@ -17,9 +17,12 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass
 
-from nlp.ruleset import EXAM_SECTION, RuleSet
+from nlp.ruleset import EXAM_SECTION, OPERATIVE_SECTION, RuleSet
 
 FINDINGS_SECTION = "findings"  # internal section name, the same in every language
+HISTORY_SECTION = "history"
+# An "Exam:" line of more words than this that names no imaging is a physical examination.
+_EXAM_TITLE_WORDS = 4
 
 # A "?" after a space opens a question about what follows ("LTP ? BME"), ends nothing.
 _AFTER_SENTENCE = re.compile(r"[.!?][ \t]+$")
@@ -83,6 +86,7 @@ class LayoutReader:
         self._starters = rules.sentence_starters
         self._mid_sentence = rules.mid_sentence_abbreviations
         self._current = rules.current_sections
+        self._exam_title = rules.exam_title
 
     def unwrap(self, text: str) -> str:
         """`text` with soft line breaks (hard-wrapped dictation) made spaces; same length.
@@ -163,11 +167,18 @@ class LayoutReader:
         after_inline: list[int] = []  # lines that follow a one-line "History: ..." header
         inline = False
         resume: str | None = None  # the current section a one-line header interrupted
+        operative = False  # an operative note's own sections have opened
         for start, end in self._pieces(text):
             raw = text[start:end]
             if not raw.strip():
                 continue
             opened = self.section_of_line(raw)
+            if opened == EXAM_SECTION and self._physical_exam(raw):
+                opened = HISTORY_SECTION  # "Exam: tender over the MCL, left knee normal."
+            elif opened == OPERATIVE_SECTION:
+                operative = True
+            elif opened == FINDINGS_SECTION and operative:
+                opened = OPERATIVE_SECTION  # what the surgeon found, not the imaging
             if opened is not None:
                 was_inline = inline
                 inline = bool(self._inline_content(raw))
@@ -253,6 +264,13 @@ class LayoutReader:
                     return space + 1
             end = space
         return -1
+
+    def _physical_exam(self, header_line: str) -> bool:
+        """An "Exam:" line that holds a physical examination, not the imaging exam's title."""
+        if self._exam_title is None:
+            return False
+        content = self._inline_content(header_line).lower()
+        return len(content.split()) > _EXAM_TITLE_WORDS and self._exam_title.search(content) is None
 
     @staticmethod
     def _inline_content(header_line: str) -> str:

@@ -45,6 +45,10 @@ EXAM_SECTION = "exam"
 # Internal section name for a teaching text's discussion of the disease in general
 # ("Discussion:", "Explanation:"): not this patient's findings; reported as null.
 DISCUSSION_SECTION = "discussion"
+# Internal section name for an operative note's own parts ("PREOPERATIVE DIAGNOSIS:",
+# "PROCEDURE IN DETAIL:"), and for a "FINDINGS:" after them (what the surgeon saw):
+# no imaging findings; reported as null.
+OPERATIVE_SECTION = "operative"
 
 
 TokenPattern = tuple[dict[str, Any], ...]
@@ -240,6 +244,11 @@ class RuleSet:
     sections: tuple[SectionSpec, ...]
     section_output: dict[str, str | None]
     current_sections: frozenset[str | None]
+    # What an "EXAM:" line holds when it names an imaging exam ("MRI LEFT KNEE W/O"),
+    # matched (lower case) in its text; one of more than `exam_title_words` words
+    # that does not match is a physical examination, read as history
+    # (sections.json "exam_title").
+    exam_title: re.Pattern[str] | None
     precedence: tuple[str, ...]
     abbreviations: frozenset[str]
     wrap_words: frozenset[str]
@@ -292,6 +301,11 @@ class RuleSet:
     # by the label's first word (laterality.json "line_labels"): the line and those
     # after it in its section take that side, like a block title ("RIGHT KNEE:").
     side_labels: tuple[tuple[str, str], ...] = ()
+    # A side named only to say it is normal ("The right knee is normal.", "normal
+    # contralateral left hip"): matched (lower case) anywhere; its side words do not
+    # count when the report's one side is read from its text (laterality.json
+    # "normal_side").
+    normal_side: re.Pattern[str] | None = None
     # A sentence that speaks of a disease in general, not of this patient ("In
     # spontaneous osteonecrosis of the knee, by contrast, ...", "Transient
     # osteoporosis classically affects ..."): matched (lower case) at the

@@ -27,6 +27,7 @@ from nlp.rule_specs import (
     FLAG_CODES,
     LATERALITIES,
     MENTION_STATUSES_DROPPABLE,
+    OPERATIVE_SECTION,
     SEVERITIES,
     TARGET_CATEGORIES,
     BoneSpec,
@@ -248,11 +249,17 @@ def parse_bone(obj: Any, where: str) -> BoneSpec:
 
 def _parse_sections(
     where: str, obj: Any
-) -> tuple[tuple[SectionSpec, ...], dict[str, str | None], frozenset[str | None], tuple[str, ...]]:
+) -> tuple[
+    tuple[SectionSpec, ...],
+    dict[str, str | None],
+    frozenset[str | None],
+    tuple[str, ...],
+    re.Pattern[str] | None,
+]:
     obj = _check_keys(
-        obj, where, {"sections", "contract_names", "current_sections", "precedence"}, set()
+        obj, where, {"sections", "contract_names", "current_sections", "precedence"}, {"exam_title"}
     )
-    names = (*SECTIONS, EXAM_SECTION, DISCUSSION_SECTION)
+    names = (*SECTIONS, EXAM_SECTION, DISCUSSION_SECTION, OPERATIVE_SECTION)
     specs = []
     for i, s in enumerate(obj["sections"]):
         w = f"{where}: sections[{i}]"
@@ -274,7 +281,8 @@ def _parse_sections(
         _choice(c, (*SECTIONS, None), where, "current_sections[]") for c in obj["current_sections"]
     )
     precedence = tuple(_choice(p, SECTIONS, where, "precedence[]") for p in obj["precedence"])
-    return tuple(specs), dict(output), current, precedence
+    exam_title = _regex(obj["exam_title"], where, "exam_title") if "exam_title" in obj else None
+    return tuple(specs), dict(output), current, precedence, exam_title
 
 
 def _parse_terms(
@@ -377,7 +385,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             f"{where}: language {meta['language']!r} does not match folder {language!r}"
         )
 
-    sections, section_output, current, precedence = _parse_sections(
+    sections, section_output, current, precedence, exam_title = _parse_sections(
         *read_json(root, language, "sections.json")
     )
 
@@ -434,7 +442,9 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
     )
 
     where, lat = read_json(root, language, "laterality.json")
-    lat = _check_keys(lat, where, {"terms", "attach_max_chars"}, {"sentence_opener", "line_labels"})
+    lat = _check_keys(
+        lat, where, {"terms", "attach_max_chars"}, {"sentence_opener", "line_labels", "normal_side"}
+    )
     labels = lat.get("line_labels", {})
     if not isinstance(labels, dict):
         raise RuleFileError(f"{where}: line_labels must be an object")
@@ -487,6 +497,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         sections=sections,
         section_output=section_output,
         current_sections=current,
+        exam_title=exam_title,
         precedence=precedence,
         abbreviations=frozenset(a.lower() for a in sent["abbreviations"]),
         wrap_words=frozenset(w.lower() for w in sent.get("wrap_continuation_words", [])),
@@ -533,6 +544,11 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             else None
         ),
         side_labels=side_labels,
+        normal_side=(
+            _regex(lat["normal_side"], "laterality.json", "normal_side")
+            if "normal_side" in lat
+            else None
+        ),
     )
 
 
@@ -588,6 +604,7 @@ def joint_of_bones(language: str = "en") -> dict[str, str]:
 __all__ = [
     "DISCUSSION_SECTION",
     "EXAM_SECTION",
+    "OPERATIVE_SECTION",
     "RULE_FILES",
     "BoneSpec",
     "ClauseOwners",

@@ -1,0 +1,72 @@
+"""Documents that are not radiology reports but cite an MRI: clinic letters and notes,
+consultations, operative notes (the genre of heldout33)."""
+
+from __future__ import annotations
+
+from nlp import annotate
+
+
+def sites(text: str) -> set[tuple[str, str | None]]:
+    return {(s.bone, s.laterality) for s in annotate(text).sites}
+
+
+def test_the_normal_other_side_does_not_take_the_side_away() -> None:
+    text = (
+        "I saw this 38-year-old netball coach in clinic today. She landed awkwardly and felt a"
+        " pop in her left knee.\n\nOn examination she has a small effusion. The right knee is"
+        " normal.\n\nHer MRI demonstrates a complete tear of the anterior cruciate ligament with"
+        " a bone bruise of the lateral femoral condyle."
+    )
+    assert sites(text) == {("lateral_femoral_condyle", "left")}
+
+
+def test_a_physical_examination_under_exam_is_no_exam_title() -> None:
+    """ "exam: ..." in a clinic note is the physical examination: the MRI lines after it
+    are what the note reports, and the knee "nl for comparison" gives no side."""
+    text = (
+        "ortho clinic\n24 y/o M football, hit on outside of right knee 2 wks ago.\n"
+        "exam: right knee small effusion tender along MCL, lachman neg. left knee nl for"
+        " comparison\nMRI reviewed w pt: grade 2 MCL sprain, small bone bruise medial tibial"
+        " plateau. no fx\nplan hinged brace 4 wks"
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert sites(text) == {("medial_tibial_plateau", "right")}
+
+
+def test_an_exam_title_stays_the_exam() -> None:
+    text = (
+        "EXAM: MRI LEFT KNEE WITHOUT CONTRAST\nFINDINGS: Bone bruise of the lateral femoral"
+        " condyle."
+    )
+    assert sites(text) == {("lateral_femoral_condyle", "left")}
+
+
+def test_the_mri_in_an_operative_notes_indications_is_its_finding() -> None:
+    """An operative note's FINDINGS are the surgeon's; the MRI its indications tell is the
+    imaging finding."""
+    text = (
+        "PREOPERATIVE DIAGNOSIS: Nondisplaced fracture of the waist of the right scaphoid.\n"
+        "PROCEDURE: Percutaneous screw fixation of the right scaphoid.\n\n"
+        "INDICATIONS: 26-year-old roofer who fell on his outstretched right hand 12 days ago."
+        " MRI of the right wrist showed a fracture line through the scaphoid waist with"
+        " surrounding bone marrow edema.\n\n"
+        "FINDINGS: Nondisplaced waist fracture on fluoroscopy, stable on screening.\n\n"
+        "PLAN: Splint 2 weeks."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert sites(text) == {("scaphoid", "right")}
+
+
+def test_a_radiology_report_keeps_its_history_historical() -> None:
+    text = (
+        "CLINICAL HISTORY: Prior MRI showed bone marrow edema of the right talus.\n"
+        "FINDINGS: Normal marrow signal. No bone bruise."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_the_shaft_of_the_left_tibia() -> None:
+    text = "A repeat MRI now shows marrow edema in the mid-diaphysis of the left tibia."
+    assert sites(text) == {("tibial_shaft", "left")}
