@@ -70,3 +70,18 @@ def test_a_radiology_report_keeps_its_history_historical() -> None:
 def test_the_shaft_of_the_left_tibia() -> None:
     text = "A repeat MRI now shows marrow edema in the mid-diaphysis of the left tibia."
     assert sites(text) == {("tibial_shaft", "left")}
+
+
+def test_what_the_radiologist_described_is_told_as_a_result() -> None:
+    text = (
+        "PREOPERATIVE DIAGNOSIS: Right knee lateral meniscus tear.\n"
+        "PROCEDURE: Right knee arthroscopic partial lateral meniscectomy.\n\n"
+        "INDICATIONS: 52-year-old woman with lateral joint line pain. MRI of the right knee"
+        " showed a radial tear of the lateral meniscus. The radiologist also described subtle"
+        " increased signal in the medial tibial plateau that may represent early marrow edema"
+        " versus partial volume artifact.\n\n"
+        "FINDINGS: Radial tear of the lateral meniscal body. Medial compartment normal."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "possible"
+    assert sites(text) == {("medial_tibial_plateau", "right")}
