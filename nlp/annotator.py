@@ -267,11 +267,53 @@ def _without_described_signals(
                 ),
                 None,
             )
+            if named is None:
+                named = _hedged_in_next_sentence(text, m, targets, layout, rules, reader)
             if named is not None:
                 described.setdefault(named.char_start, m)
                 continue
         out.append(m)
     return out
+
+
+def _hedged_in_next_sentence(
+    text: str,
+    signal: Match,
+    targets: list[Match],
+    layout: Layout,
+    rules: RuleSet,
+    reader: AnatomyReader,
+) -> Match | None:
+    """A hedged named mention in the next sentence that speaks of the signal, or None.
+
+    "Patchy T2 hyperintensity in the lunate. This may represent early marrow
+    edema; ...": the sentence opens by referring back (clauses.json signal
+    `refer_back`) and its mention names no bone of its own, so the finding is
+    the signal, as hedged as that mention.
+    """
+    if rules.signal is None:
+        return None
+    index = layout.sentence_index(signal.char_start)
+    if index + 1 >= len(layout.sentences) or any(
+        t.char_start > signal.char_start
+        for t in _in_sentence(targets, layout, index)
+        if t is not signal
+    ):
+        return None
+    following = layout.sentences[index + 1]
+    if not rules.signal.refer_back.match(text[following.start : following.end].lower()):
+        return None
+    return next(
+        (
+            t
+            for t in _in_sentence(targets, layout, index + 1)
+            if not rules.targets[t.rule].signal
+            and not rules.targets[t.rule].requires_bone
+            and t.status == "possible"
+            and not _names_a_bone(text, t, targets, layout, reader)
+        ),
+        None,
+    )
 
 
 def _names_a_bone(

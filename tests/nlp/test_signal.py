@@ -311,3 +311,29 @@ def test_a_signal_word_before_edema_is_its_adjective() -> None:
     annotation = annotate(text)
     assert (annotation.bme, annotation.etiology) == ("present", ("tumor",))
     assert {s.bone for s in annotation.sites} == {"vertebral_body"}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Findings: Patchy T2 hyperintensity in the radial half of the lunate, with subtle T1"
+        " signal loss. This may represent early marrow edema; early Kienboeck disease cannot be"
+        " excluded. The scaphoid is normal.",
+        "Findings: Mildly increased STIR signal in both distal tibial metaphyses, symmetric. This"
+        " probably reflects residual red marrow, but an early marrow edema pattern cannot be"
+        " entirely excluded.",
+    ],
+)
+def test_a_signal_the_next_sentence_hedges_is_possible(text: str) -> None:
+    """ "Signal in the lunate. This may represent early marrow edema": one hedged finding."""
+    annotation = annotate(text)
+    assert annotation.bme == "possible"
+    assert annotation.sites
+
+
+def test_a_signal_the_next_sentence_affirms_stays_present() -> None:
+    text = (
+        "Findings: Increased STIR signal in the medial femoral condyle. This represents bone"
+        " marrow edema from a contusion."
+    )
+    assert annotate(text).bme == "present"
