@@ -348,6 +348,19 @@ class AnatomyReader:
             if landmarks and len(landmarks) < len(chosen):
                 chosen = [h for h in chosen if h not in landmarks]
         sides = self.laterality_words(segment, hits)
+        comparative = self._rules.side_comparative
+        # "... in the iliac and the sacral bone, most marked on the left": a side said
+        # of a comparison is no side of the bones before it.
+        after_only = (
+            frozenset(
+                offset
+                for m in comparative.finditer(segment)
+                for offset, _ in sides
+                if m.start() <= offset < m.end()
+            )
+            if comparative is not None and sides
+            else frozenset()
+        )
         heading_side = self.side_of(heading) if heading else None
         if not chosen and heading:
             heading_hits = self.find_bones(heading)
@@ -361,7 +374,9 @@ class AnatomyReader:
                     h.bone,
                     self._final(
                         h.bone,
-                        self._side_for(h, sides, hits) or heading_side or _resolve(fallback),
+                        self._side_for(h, sides, hits, after_only)
+                        or heading_side
+                        or _resolve(fallback),
                     ),
                 )
                 for h in chosen
@@ -575,7 +590,10 @@ class AnatomyReader:
 
     @staticmethod
     def _side_for(
-        hit: BoneHit, sides: list[tuple[int, str]], hits: Sequence[BoneHit] = ()
+        hit: BoneHit,
+        sides: list[tuple[int, str]],
+        hits: Sequence[BoneHit] = (),
+        after_only: frozenset[int] = frozenset(),
     ) -> str | None:
         """The nearest laterality word before the bone, else the first after it.
 
@@ -585,7 +603,7 @@ class AnatomyReader:
         the left SI joint": the second "sacral" is left).
         """
         preceding = [(pos, side) for pos, side in sides if pos < hit.start]
-        following = [(pos, side) for pos, side in sides if pos >= hit.end]
+        following = [(pos, side) for pos, side in sides if pos >= hit.end and pos not in after_only]
         if following and preceding:
             before_pos, after_pos = preceding[-1][0], following[0][0]
             if after_pos - hit.end <= _ADJACENT and any(

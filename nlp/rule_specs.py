@@ -306,6 +306,10 @@ class RuleSet:
     # count when the report's one side is read from its text (laterality.json
     # "normal_side").
     normal_side: re.Pattern[str] | None = None
+    # A side said of a comparison ("most marked on the left", "worse on the right"):
+    # matched (lower case); its side word is the side of bones named after it, not of
+    # those before it (laterality.json "comparative").
+    side_comparative: re.Pattern[str] | None = None
     # A sentence that speaks of a disease in general, not of this patient ("In
     # spontaneous osteonecrosis of the knee, by contrast, ...", "Transient
     # osteoporosis classically affects ..."): matched (lower case) at the

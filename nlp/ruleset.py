@@ -443,7 +443,10 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
 
     where, lat = read_json(root, language, "laterality.json")
     lat = _check_keys(
-        lat, where, {"terms", "attach_max_chars"}, {"sentence_opener", "line_labels", "normal_side"}
+        lat,
+        where,
+        {"terms", "attach_max_chars"},
+        {"sentence_opener", "line_labels", "normal_side", "comparative"},
     )
     labels = lat.get("line_labels", {})
     if not isinstance(labels, dict):
@@ -547,6 +550,11 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         normal_side=(
             _regex(lat["normal_side"], "laterality.json", "normal_side")
             if "normal_side" in lat
+            else None
+        ),
+        side_comparative=(
+            _regex(lat["comparative"], "laterality.json", "comparative")
+            if "comparative" in lat
             else None
         ),
     )

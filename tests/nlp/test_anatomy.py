@@ -587,3 +587,23 @@ def test_r_before_an_abbreviated_metatarsal() -> None:
         " hyperintensity in the 5th metatarsal head adjacent to the ulcer."
     )
     assert sites(text) == {("metatarsal", "right")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "MRI SI joints: Bilateral periarticular bone marrow edema on STIR on both the sacral"
+            " and the iliac sides, more pronounced on the left.",
+            {("sacrum", "bilateral"), ("ilium", "bilateral")},
+        ),
+        # a bone after the comparison takes its side
+        (
+            "Findings: Bone marrow edema is present in both femoral heads, more extensive on the"
+            " right where it extends into the femoral neck.",
+            {("femoral_head", "bilateral"), ("femoral_neck", "right")},
+        ),
+    ],
+)
+def test_a_side_said_of_a_comparison(text: str, expected: set) -> None:
+    assert sites(text) == expected

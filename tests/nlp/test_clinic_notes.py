@@ -85,3 +85,33 @@ def test_what_the_radiologist_described_is_told_as_a_result() -> None:
     annotation = annotate(text)
     assert annotation.bme == "possible"
     assert sites(text) == {("medial_tibial_plateau", "right")}
+
+
+def test_a_brief_operative_note_with_the_mri_in_its_indications() -> None:
+    text = (
+        "BRIEF OPERATIVE NOTE\nPre-op dx: Septic arthritis L first MTP joint with osteomyelitis"
+        " of the first metatarsal head\nProcedure: Incision and drainage L 1st MTPJ\n"
+        "Indications: 59F, poorly controlled DM, red hot swollen left great toe x 1 wk. MRI left"
+        " forefoot yesterday: joint effusion at the 1st MTPJ, and marrow edema with low T1 signal"
+        " in the first metatarsal head, compatible with septic arthritis and osteomyelitis.\n"
+        "Findings: Frank pus in the joint; soft, friable bone at the metatarsal head."
+    )
+    annotation = annotate(text)
+    assert (annotation.bme, annotation.etiology) == ("present", ("infection",))
+    assert sites(text) == {("metatarsal", "left")}
+
+
+def test_misspelt_marrow_edema_in_a_sports_note() -> None:
+    text = (
+        "Sports med f/u\nPt 24F army recruit, L shin pain\nRepeat MRI L 29/5: persistant bone"
+        " marrow edma in the tibial shaft, less extensive than before"
+    )
+    assert annotate(text).bme == "present"
+
+
+def test_each_sacroiliac_joint_is_both() -> None:
+    text = (
+        "Her MRI of the sacroiliac joints shows bone marrow oedema on both sides of each"
+        " sacroiliac joint, in the iliac and the sacral subchondral bone, most marked on the left."
+    )
+    assert sites(text) == {("ilium", "bilateral"), ("sacrum", "bilateral")}

@@ -653,3 +653,16 @@ def test_of_two_rules_on_the_same_words_the_later_one_applies() -> None:
         " is NOT present in this case."
     )
     assert statuses(text)[0] == "negated"
+
+
+def test_a_negation_ends_where_a_hedge_begins() -> None:
+    """ "w/o convincing T1 change, cant exclude early osteomyelitis": the cause is hedged,
+    not denied; "can't" and "cant" as "cannot"."""
+    text = (
+        "MRI: questionable faint T2 hyperintensity in the 1st metatarsal head w/o convincing T1"
+        " change, cant exclude early osteomyelitis."
+    )
+    annotation = annotate(text)
+    assert (annotation.bme, annotation.etiology) == ("possible", ("infection",))
+    assert statuses("Findings: can't exclude a bone bruise of the talus.") == ["possible"]
+    assert statuses("No fracture, possibly a bone bruise of the talus.") == ["possible"]
