@@ -115,3 +115,23 @@ def test_each_sacroiliac_joint_is_both() -> None:
         " sacroiliac joint, in the iliac and the sacral subchondral bone, most marked on the left."
     )
     assert sites(text) == {("ilium", "bilateral"), ("sacrum", "bilateral")}
+
+
+def test_a_discharge_summary_of_pelvic_insufficiency_fractures() -> None:
+    text = (
+        "HOSPITAL COURSE:\nMrs W, 84, with osteoporosis was admitted with right groin pain; there"
+        " was no fall. An MRI of the pelvis was performed on day 2. This demonstrated"
+        " insufficiency fractures of both sacral alae with extensive marrow oedema, and an"
+        " insufficiency fracture of the right superior pubic ramus, also surrounded by marrow"
+        " oedema.\n\nDISCHARGE DIAGNOSES:\n1. Bilateral sacral insufficiency fractures"
+    )
+    assert sites(text) == {("sacrum", "bilateral"), ("pubis", "right")}
+
+
+def test_a_cause_the_mri_does_not_support_is_left_out() -> None:
+    text = (
+        "Imaging: MRI both hips: diffuse bone marrow edema of the right femoral head; no"
+        " subchondral fracture line.\nAssessment: Regional migratory transient osteoporosis."
+        " Osteonecrosis not supported by MRI."
+    )
+    assert annotate(text).etiology == ("transient",)
