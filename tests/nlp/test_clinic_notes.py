@@ -12,12 +12,18 @@ def sites(text: str) -> set[tuple[str, str | None]]:
 
 def test_the_normal_other_side_does_not_take_the_side_away() -> None:
     text = (
-        "I saw this 38-year-old netball coach in clinic today. She landed awkwardly and felt a"
-        " pop in her left knee.\n\nOn examination she has a small effusion. The right knee is"
-        " normal.\n\nHer MRI demonstrates a complete tear of the anterior cruciate ligament with"
-        " a bone bruise of the lateral femoral condyle."
+        "Dear Dr. Abernathy,\n\nI saw this 38-year-old netball coach in clinic today. She"
+        " landed awkwardly from a jump six weeks ago, felt a pop in her left knee and had"
+        " swelling within the hour.\n\nOn examination she has a small effusion, a grade 2"
+        " Lachman with a soft end point. The joint lines are non-tender. The right knee is"
+        " normal.\n\nHer MRI from 08/22 demonstrates a complete tear of the anterior cruciate"
+        " ligament with a bone bruise of the lateral femoral condyle at the sulcus terminalis"
+        " and a matching contusion at the posterior margin of the lateral tibial plateau."
     )
-    assert sites(text) == {("lateral_femoral_condyle", "left")}
+    assert sites(text) == {
+        ("lateral_femoral_condyle", "left"),
+        ("lateral_tibial_plateau", "left"),
+    }
 
 
 def test_a_physical_examination_under_exam_is_no_exam_title() -> None:
