@@ -460,7 +460,12 @@ class AnatomyReader:
             if i == 0 and relation is None and near:
                 places.append(kind)  # "T2 hyperintense lesion", "STIR signal L sacral ala"
                 continue
-            if relation == "beside" and not _MARROW.match(after[w_start:w_end]):
+            if (
+                relation == "beside"
+                and not _MARROW.match(after[w_start:w_end])
+                # "the surrounding humeral head marrow": the bone's marrow around a lesion
+                and not _MARROW.match(after[w_end:].lstrip())
+            ):
                 continue
             if relation is None:
                 continue

@@ -607,3 +607,31 @@ def test_r_before_an_abbreviated_metatarsal() -> None:
 )
 def test_a_side_said_of_a_comparison(text: str, expected: set) -> None:
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Findings: On the STIR images there are confluent areas of periarticular high signal"
+            " in the subchondral bone on both the iliac and the sacral sides of the joints,"
+            " involving the right as well as the left sacroiliac joint.",
+            {("ilium", "bilateral"), ("sacrum", "bilateral")},
+        ),
+        (
+            "History: 58 yo F, L lateral hip pain, tender over trochanter.\nFindings: Small area"
+            " of marrow edema in the greater trochanter at the footprint, likely reactive.",
+            {("greater_trochanter", "left")},
+        ),
+        (
+            "History: 15-year-old boy with right shoulder pain.\nFindings: Coronal STIR:"
+            " ill-defined high signal fills much of the surrounding humeral head marrow well"
+            " beyond the lesion margin.",
+            {("humeral_head", "right")},
+        ),
+    ],
+)
+def test_as_well_as_l_before_a_region_and_the_surrounding_marrow(text: str, expected: set) -> None:
+    """ "the right as well as the left"; "L lateral hip pain"; "the surrounding humeral head
+    marrow" is marrow of that bone (heldout38)."""
+    assert sites(text) == expected
