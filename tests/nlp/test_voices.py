@@ -36,7 +36,12 @@ over several exams; heldout24_en: 36 follow-up radiology reports; heldout25_en:
 36 more case reports; heldout26_en: 40 archive cases, three in four absent;
 heldout27_en: 36 teaching vignettes; heldout28_en: 36 reports of both sides or
 several regions; heldout29_en: 40 archive cases, 28 absent; heldout30_en: 36
-case reports in varied structures.
+case reports in varied structures; heldout31_en, heldout34_en, heldout35_en: 40
+archive cases each, half with edema; heldout32_en: 40 archive cases in notes and
+bullets; heldout33_en and heldout37_en: 36 clinic letters, consultations,
+discharge summaries and operative notes that cite an MRI; heldout36_en and
+heldout38_en: 40 archive cases, most about other things; heldout39_en: 36
+dictated radiology reports.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -89,6 +94,15 @@ FLOORS = {
     "heldout28_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.96},
     "heldout29_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.92, "site_f1": 0.97},
     "heldout30_en.jsonl": {"status_acc": 0.83, "flag_f1": 0.82, "site_f1": 0.82},
+    "heldout31_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.96, "site_f1": 0.98},
+    "heldout32_en.jsonl": {"status_acc": 0.98, "flag_f1": 0.98, "site_f1": 0.94},
+    "heldout33_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.92, "site_f1": 0.94},
+    "heldout34_en.jsonl": {"status_acc": 0.98, "flag_f1": 0.97, "site_f1": 0.96},
+    "heldout35_en.jsonl": {"status_acc": 0.98, "flag_f1": 0.97, "site_f1": 0.98},
+    "heldout36_en.jsonl": {"status_acc": 0.98, "flag_f1": 0.98, "site_f1": 0.93},
+    "heldout37_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.93, "site_f1": 0.93},
+    "heldout38_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.96, "site_f1": 0.96},
+    "heldout39_en.jsonl": {"status_acc": 0.98, "flag_f1": 0.96, "site_f1": 0.96},
 }
 
 
