@@ -219,6 +219,7 @@ class AnatomyReader:
     def __init__(self, rules: RuleSet) -> None:
         self._rules = rules
         self.normal_side = rules.normal_side  # "the right knee is normal" (`_text_side`)
+        self._comparative = rules.side_comparative
         self._midline = {b.bone for b in rules.bones if b.midline}
         self.joint_of = {b.bone: b.joint for b in rules.bones}
         self.find_bones = BoneFinder(rules.bones)
@@ -262,15 +263,20 @@ class AnatomyReader:
                     if not attached:
                         continue
                 out.append((m.start(), m.end(), term.laterality))
-        if len(out) > 1:
-            # A side word inside a longer term is that term's: "in the left and right
-            # sacral alae", "right more than left" are bilateral, not their last word.
-            out = [
-                w
-                for w in out
-                if not any(o[0] <= w[0] and w[1] <= o[1] and o[1] - o[0] > w[1] - w[0] for o in out)
-            ]
-        return sorted((start, side) for start, _, side in out)
+        if len(out) < 2:
+            return [(start, side) for start, _, side in out]
+        # A side word inside a longer term is that term's: "in the left and right
+        # sacral alae", "right more than left" are bilateral, not their last word.
+        out.sort(key=_longer_first)
+        kept: list[tuple[int, str]] = []
+        reach_start = reach_end = -1
+        for start, end, side in out:
+            if end <= reach_end and end - start < reach_end - reach_start:
+                continue
+            kept.append((start, side))
+            if end > reach_end:
+                reach_start, reach_end = start, end
+        return kept
 
     def side_of(self, text: str) -> str | None:
         """One laterality for a whole text (title, procedure, heading): both sides -> bilateral.
@@ -348,19 +354,23 @@ class AnatomyReader:
             if landmarks and len(landmarks) < len(chosen):
                 chosen = [h for h in chosen if h not in landmarks]
         sides = self.laterality_words(segment, hits)
-        comparative = self._rules.side_comparative
         # "... in the iliac and the sacral bone, most marked on the left": a side said
-        # of a comparison is no side of the bones before it.
-        after_only = (
-            frozenset(
+        # of a comparison is no side of the bones before it. Each side word's own
+        # neighbourhood is searched: the regex opens with an alternation, which the
+        # engine would try at every position of the clause.
+        comparative = self._comparative
+        after_only: frozenset[int] = frozenset()
+        if comparative is not None and len(sides) > 0:
+            after_only = frozenset(
                 offset
-                for m in comparative.finditer(segment)
                 for offset, _ in sides
-                if m.start() <= offset < m.end()
+                if any(
+                    m.start() <= offset < m.end()
+                    for m in comparative.finditer(
+                        segment, max(0, offset - _COMPARISON_CHARS), offset + _SIDE_WORD_CHARS
+                    )
+                )
             )
-            if comparative is not None and sides
-            else frozenset()
-        )
         heading_side = self.side_of(heading) if heading else None
         if not chosen and heading:
             heading_hits = self.find_bones(heading)
@@ -637,6 +647,16 @@ class AnatomyReader:
                 if best is None or m.start() > best[0]:
                     best = (m.start(), term.severity)
         return best[1] if best else None
+
+
+# How far before a side word a comparison of it starts ("more pronounced in the lower
+# third on the left"), and how long a side word is at most.
+_COMPARISON_CHARS = 64
+_SIDE_WORD_CHARS = 12
+
+
+def _longer_first(word: tuple[int, int, str]) -> tuple[int, int]:
+    return word[0], -word[1]
 
 
 # At most this many characters between a bone and a side word written right after it.

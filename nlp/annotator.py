@@ -186,27 +186,27 @@ def _clause_of(
 ) -> tuple[int, int]:
     index = layout.sentence_index(match.char_start)
     sentence = layout.sentences[index]
-    neighbours = [
-        (t.char_start, t.char_end) for t in _in_sentence(targets, layout, index) if t is not match
-    ]
+    start = match.char_start
     # "surrounding STIR hyperintense edema": a signal right before the word is its
-    # adjective, not another clause.
+    # adjective, not another clause ("  " at most between them).
     neighbours = [
-        n
-        for n in neighbours
-        if not (n[1] <= match.char_start and not text[n[1] : match.char_start].strip())
+        (t.char_start, t.char_end)
+        for t in _in_sentence(targets, layout, index)
+        if t is not match
+        and not (start - 3 <= t.char_end <= start and not text[t.char_end : start].strip())
     ]
-    aside = _PARENTHESIS_AFTER.match(text, match.char_end, sentence.end)
-    if aside is not None:
-        # "edema-like signal (low on T1, high on PD fat-sat) in the lateral tibial
-        # plateau": the signal in brackets describes the mention, it does not end its clause.
-        neighbours = [n for n in neighbours if not aside.start() <= n[0] < aside.end()]
+    if text.startswith("(", match.char_end) or text.startswith(" (", match.char_end):
+        aside = _PARENTHESIS_AFTER.match(text, match.char_end, sentence.end)
+        if aside is not None:
+            # "edema-like signal (low on T1, high on PD fat-sat) in the lateral tibial
+            # plateau": the signal in brackets describes the mention, not another clause.
+            neighbours = [n for n in neighbours if not aside.start() <= n[0] < aside.end()]
     return reader.clause(
         text, sentence.start, sentence.end, match.char_start, match.char_end, neighbours
     )
 
 
-_PARENTHESIS_AFTER = re.compile(r"\s*\([^()]{1,80}\)")
+_PARENTHESIS_AFTER = re.compile(r" ?\([^()]{1,80}\)")
 
 
 def _in_sentence(targets: list[Match], layout: Layout, index: int) -> list[Match]:
