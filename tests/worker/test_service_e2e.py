@@ -70,7 +70,13 @@ class Service:
 
 def _start_service(base: Path, destination: MllpDestination) -> Service:
     server = start_redis(base / "redis")
-    env = service_env(base / "data", server.url, destination=destination.address)
+    # The module checks that each result arrives once: a destination in this busy test
+    # process may take more than the suite's 2-second delivery timeout to ACK on a slow
+    # machine, and the deliverer then resends (MLLP is at least once): a fresh-clone run
+    # at 1.45 times the usual time saw one result twice.
+    env = service_env(
+        base / "data", server.url, destination=destination.address, delivery_timeout=15.0
+    )
     listener, port = start_listener(env, base)
     workers = [
         start_worker(env, base, queues="annotate,store", concurrency=2),
