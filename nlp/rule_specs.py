@@ -245,9 +245,9 @@ class RuleSet:
     section_output: dict[str, str | None]
     current_sections: frozenset[str | None]
     # What an "EXAM:" line holds when it names an imaging exam ("MRI LEFT KNEE W/O"),
-    # matched (lower case) in its text; one of more than `exam_title_words` words
-    # that does not match is a physical examination, read as history
-    # (sections.json "exam_title").
+    # matched (lower case) in its text; one of more than four words (nlp/layout.py
+    # `_EXAM_TITLE_WORDS`) that does not match is a physical examination, read as
+    # history (sections.json "exam_title").
     exam_title: re.Pattern[str] | None
     precedence: tuple[str, ...]
     abbreviations: frozenset[str]
