@@ -93,6 +93,7 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout37_en.jsonl",
         "heldout38_en.jsonl",
         "heldout39_en.jsonl",
+        "heldout40_en.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -635,3 +635,22 @@ def test_as_well_as_l_before_a_region_and_the_surrounding_marrow(text: str, expe
     """ "the right as well as the left"; "L lateral hip pain"; "the surrounding humeral head
     marrow" is marrow of that bone (heldout38)."""
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "History: 23 y/o M rower, L lateral chest wall pain.\nFindings: MRI: STIR-hyperintense"
+            " marrow in the anterolateral L 6th rib w/ periosteal edema, no fracture line.",
+            {("rib", "left")},
+        ),
+        (
+            "Findings: MRI demonstrates diffuse low T1 and high STIR signal extending from the left"
+            " femoral head through the neck to the intertrochanteric line.",
+            {("femoral_head", "left"), ("femoral_neck", "left")},
+        ),
+    ],
+)
+def test_l_before_a_numbered_rib_and_the_head_through_the_neck(text: str, expected: set) -> None:
+    assert sites(text) == expected

@@ -204,3 +204,11 @@ def test_an_abbreviated_insufficiency_fracture_is_overload() -> None:
         " edema on PD FS\nDx: SONK / subchondral insuff fx of MFC"
     )
     assert set(annotate(text).etiology) == {"osteonecrosis", "overload"}
+
+
+def test_a_misspelt_osteomyelitis_is_an_infection() -> None:
+    text = (
+        "Findings: MRI: Confluent low T1 signal in the posterior calcaneus w/ corresponding high"
+        " STIR signal.\nDx: Calcaneal osteomyelits from contiguous spread of heel ulcer."
+    )
+    assert annotate(text).etiology == ("infection",)

@@ -39,9 +39,9 @@ several regions; heldout29_en: 40 archive cases, 28 absent; heldout30_en: 36
 case reports in varied structures; heldout31_en, heldout34_en, heldout35_en: 40
 archive cases each, half with edema; heldout32_en: 40 archive cases in notes and
 bullets; heldout33_en and heldout37_en: 36 clinic letters, consultations,
-discharge summaries and operative notes that cite an MRI; heldout36_en and
-heldout38_en: 40 archive cases, most about other things; heldout39_en: 36
-dictated radiology reports.
+discharge summaries and operative notes that cite an MRI; heldout36_en,
+heldout38_en, heldout40_en: 40 archive cases each, most about other things;
+heldout39_en: 36 dictated radiology reports.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -103,6 +103,7 @@ FLOORS = {
     "heldout37_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.93, "site_f1": 0.93},
     "heldout38_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.96, "site_f1": 0.96},
     "heldout39_en.jsonl": {"status_acc": 0.98, "flag_f1": 0.96, "site_f1": 0.96},
+    "heldout40_en.jsonl": {"status_acc": 0.93, "flag_f1": 0.93, "site_f1": 0.93},
 }
 
 
