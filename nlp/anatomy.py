@@ -218,8 +218,6 @@ class AnatomyReader:
 
     def __init__(self, rules: RuleSet) -> None:
         self._rules = rules
-        self.normal_side = rules.normal_side  # "the right knee is normal" (`_text_side`)
-        self._comparative = rules.side_comparative
         self._midline = {b.bone for b in rules.bones if b.midline}
         self.joint_of = {b.bone: b.joint for b in rules.bones}
         self.find_bones = BoneFinder(rules.bones)
@@ -358,7 +356,7 @@ class AnatomyReader:
         # of a comparison is no side of the bones before it. Each side word's own
         # neighbourhood is searched: the regex opens with an alternation, which the
         # engine would try at every position of the clause.
-        comparative = self._comparative
+        comparative = self._rules.side_comparative
         after_only: frozenset[int] = frozenset()
         if comparative is not None and len(sides) > 0:
             after_only = frozenset(

@@ -45,7 +45,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     # Computed on first need: most mentions name their side.
     fallback = functools.cache(
         lambda: (
-            _text_side(unwrapped, layout, reader)
+            _text_side(unwrapped, layout, reader, rules.normal_side)
             or reader.side_of(layout.exam_text)
             or reader.side_of(procedure or "")
         )
@@ -456,14 +456,15 @@ def _block_sides(
     return sides
 
 
-def _text_side(text: str, layout: Layout, reader: AnatomyReader) -> str | None:
+def _text_side(
+    text: str, layout: Layout, reader: AnatomyReader, normal: re.Pattern[str] | None
+) -> str | None:
     """The one side the report's text names outside its title block, the history first.
 
     "History: right knee pain." gives right; a text naming both sides
     ("prior left hip episode, now right knee pain") gives none, so the title
     or the procedure decides.
     """
-    normal = reader.normal_side
 
     def named(lower: str) -> list[tuple[int, str]]:
         """Side words, without those that only say a side is normal ("the right knee is
