@@ -168,6 +168,14 @@ class BoneFinder:
             for spec in bones
             for rx in spec.patterns
         ]
+        # "on both sides of the right SI joint": one match, two bones; its last word
+        # is the partner's, the words before it the bone's (a hit right after "sides
+        # of the" would read as a landmark beside the other).
+        self._joint_sides = [
+            (literal_first(rx), spec.bone, partner, required_literal(rx.pattern))
+            for spec in bones
+            for rx, partner in spec.joint_sides
+        ]
         # Patterns grouped by the first characters of their required literal
         # ("femo" for "femoral head", "femoral neck", ...): one `in` test per
         # group. The tests, not the regexes, were most of a call's time; a
@@ -192,6 +200,12 @@ class BoneFinder:
             for m in rx.finditer(text)
             if m.end() > m.start()
         ]
+        for rx, bone, partner, literal in self._joint_sides:
+            if literal is None or literal in text:
+                for m in rx.finditer(text):
+                    middle = text.rfind(" ", m.start(), m.end()) + 1
+                    if m.start() < middle < m.end():
+                        hits += (BoneHit(bone, m.start(), middle), BoneHit(partner, middle, m.end()))
         if len(hits) < 2:
             return hits
         kept: list[BoneHit] = []
@@ -615,7 +629,9 @@ class AnatomyReader:
         before it ("right SI joint (sacral and iliac) and the sacral side of
         the left SI joint": the second "sacral" is left).
         """
-        preceding = [(pos, side) for pos, side in sides if pos < hit.start]
+        # A side word inside the bone's own words ("on both sides of the right SI
+        # joint") is said of it, like one before it.
+        preceding = [(pos, side) for pos, side in sides if pos < hit.end]
         following = [(pos, side) for pos, side in sides if pos >= hit.end and pos not in after_only]
         if following and preceding:
             before_pos, after_pos = preceding[-1][0], following[0][0]
@@ -627,7 +643,19 @@ class AnatomyReader:
                 return following[0][1]
             bones_before = any(before_pos < h.start and h.end <= hit.start for h in hits)
             bones_after = any(hit.end <= h.start and h.end <= after_pos for h in hits)
-            if bones_before and not bones_after and after_pos - hit.end < hit.start - before_pos:
+            # "links sowohl sakral als auch iliakal, rechts vorwiegend im Darmbein": a
+            # side word with bones of its own after it (before the next side word)
+            # opens their part and is not the side of the bone before it.
+            next_pos = following[1][0] if len(following) > 1 else None
+            labels_next = any(
+                h.start >= after_pos and (next_pos is None or h.start < next_pos) for h in hits
+            )
+            if (
+                bones_before
+                and not bones_after
+                and not labels_next
+                and after_pos - hit.end < hit.start - before_pos
+            ):
                 return following[0][1]
         if preceding:
             return preceding[-1][1]

@@ -515,10 +515,18 @@ def _record(
     # A case told in a history section, with no findings section: its exam results
     # are the case's findings ("Case presentation: ... MRI two weeks after onset
     # revealed bone marrow edema in the medial femoral condyle").
+    # The sentences after one that tells a result on its line go on telling it
+    # ("MRT li. Knie (14.01.): Ruptur des VKB. Bone bruise im lateralen Femurkondylus").
     told = (
         exams.story
         and line.section == "history"
-        and _tells_result(unwrapped, sentence.start, sentence.end, rules)
+        and (
+            _tells_result(unwrapped, sentence.start, sentence.end, rules)
+            or (
+                line.start < sentence.start
+                and _tells_result(unwrapped, line.start, sentence.start, rules)
+            )
+        )
     )
     current = line.section in rules.current_sections or told
     status = match.status

@@ -119,6 +119,9 @@ class BoneSpec:
     joint: str
     patterns: tuple[re.Pattern[str], ...]
     midline: bool = False
+    # Regexes for both sides of a joint this bone shares with another ("on both sides
+    # of the right SI joint"): each match names this bone and its partner.
+    joint_sides: tuple[tuple[re.Pattern[str], str], ...] = ()
 
 
 @dataclass(frozen=True)

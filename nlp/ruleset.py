@@ -232,18 +232,31 @@ def parse_etiology_cue(obj: Any, where: str) -> EtiologyCueSpec:
 
 def parse_bone(obj: Any, where: str) -> BoneSpec:
     """One line of bones.jsonl."""
-    obj = _check_keys(obj, where, {"bone", "joint", "patterns"}, {"midline"})
+    obj = _check_keys(obj, where, {"bone", "joint", "patterns"}, {"midline", "joint_sides"})
     patterns = obj["patterns"]
     if not isinstance(patterns, list) or not patterns:
         raise RuleFileError(f"{where}: patterns must be a non-empty list of regexes")
     midline = obj.get("midline", False)
     if not isinstance(midline, bool):
         raise RuleFileError(f"{where}: midline must be true or false")
+    sides = obj.get("joint_sides", [])
+    if not isinstance(sides, list):
+        raise RuleFileError(f"{where}: joint_sides must be a list of {{pattern, with}}")
+    joint_sides = []
+    for i, side in enumerate(sides):
+        side = _check_keys(side, f"{where}: joint_sides[{i}]", {"pattern", "with"}, set())
+        joint_sides.append(
+            (
+                _regex(side["pattern"], where, "joint_sides[].pattern"),
+                _choice(side["with"], BONES, where, "joint_sides[].with"),
+            )
+        )
     return BoneSpec(
         bone=_choice(obj["bone"], BONES, where, "bone"),
         joint=_str(obj["joint"], where, "joint"),
         patterns=tuple(_regex(p, where, "patterns[]") for p in patterns),
         midline=midline,
+        joint_sides=tuple(joint_sides),
     )
 
 
