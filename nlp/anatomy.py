@@ -205,7 +205,10 @@ class BoneFinder:
                 for m in rx.finditer(text):
                     middle = text.rfind(" ", m.start(), m.end()) + 1
                     if m.start() < middle < m.end():
-                        hits += (BoneHit(bone, m.start(), middle), BoneHit(partner, middle, m.end()))
+                        hits += (
+                            BoneHit(bone, m.start(), middle),
+                            BoneHit(partner, middle, m.end()),
+                        )
         if len(hits) < 2:
             return hits
         kept: list[BoneHit] = []

@@ -94,6 +94,10 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout38_en.jsonl",
         "heldout39_en.jsonl",
         "heldout40_en.jsonl",
+        "heldout41_en.jsonl",
+        "heldout42_en.jsonl",
+        "heldout41_de.jsonl",
+        "heldout42_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -41,7 +41,10 @@ archive cases each, half with edema; heldout32_en: 40 archive cases in notes and
 bullets; heldout33_en and heldout37_en: 36 clinic letters, consultations,
 discharge summaries and operative notes that cite an MRI; heldout36_en,
 heldout38_en, heldout40_en: 40 archive cases each, most about other things;
-heldout39_en: 36 dictated radiology reports.
+heldout39_en: 36 dictated radiology reports; heldout41_en, heldout42_en: 40
+archive cases each (the second of less common regions); heldout41_de: 36 German
+radiology reports; heldout42_de: 36 German clinic letters, discharge letters and
+operative reports that cite an MRI.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -104,6 +107,10 @@ FLOORS = {
     "heldout38_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.96, "site_f1": 0.96},
     "heldout39_en.jsonl": {"status_acc": 0.98, "flag_f1": 0.96, "site_f1": 0.96},
     "heldout40_en.jsonl": {"status_acc": 0.93, "flag_f1": 0.93, "site_f1": 0.93},
+    "heldout41_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.94, "site_f1": 0.97},
+    "heldout42_en.jsonl": {"status_acc": 0.90, "flag_f1": 0.86, "site_f1": 0.91},
+    "heldout41_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.93, "site_f1": 0.94},
+    "heldout42_de.jsonl": {"status_acc": 0.86, "flag_f1": 0.84, "site_f1": 0.92},
 }
 
 

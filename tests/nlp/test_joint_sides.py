@@ -1,0 +1,211 @@
+"""The twentieth round's classes: both sides of a joint, side labels, clinic letters in German.
+
+Every text here is written for the test (synthetic).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nlp import annotate
+from nlp.anatomy import BoneFinder
+from nlp.ruleset import RuleFileError, load_ruleset, read_ruleset, rules_root
+
+
+def _sites(text: str, procedure: str | None = None) -> set[tuple[str, str | None]]:
+    return {(s.bone, s.laterality) for s in annotate(text, procedure).sites}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "MRI left knee: subchondral bone marrow lesions on both sides of the medial "
+            "joint line.",
+            {("medial_femoral_condyle", "left"), ("medial_tibial_plateau", "left")},
+        ),
+        (
+            "Findings: marrow oedema on either side of the lateral compartment, right knee.",
+            {("lateral_femoral_condyle", "right"), ("lateral_tibial_plateau", "right")},
+        ),
+        (
+            "Findings: periarticular marrow edema on both sides of the right SI joint.",
+            {("ilium", "right"), ("sacrum", "right")},
+        ),
+        (
+            "Findings: bone marrow edema on both sides of the left glenohumeral joint.",
+            {("humeral_head", "left"), ("glenoid", "left")},
+        ),
+    ],
+)
+def test_both_sides_of_a_joint_name_both_its_bones(
+    text: str, expected: set[tuple[str, str | None]]
+) -> None:
+    """The side word inside the joint's words is the side of both; "both sides" is no side."""
+    assert _sites(text) == expected
+
+
+def test_the_joint_words_split_into_two_hits() -> None:
+    """The last word is the partner's, so neither hit reads as a landmark beside the other."""
+    finder = BoneFinder(load_ruleset("en").bones)
+    text = "edema on both sides of the medial compartment."
+    hits = finder(text)
+    assert [h.bone for h in hits] == ["medial_femoral_condyle", "medial_tibial_plateau"]
+    assert hits[0].end == hits[1].start
+    assert text[hits[1].start : hits[1].end] == "compartment"
+
+
+def test_one_side_of_a_joint_is_one_bone() -> None:
+    text = "Findings: marrow edema on the sacral side of the right SI joint."
+    assert _sites(text) == {("sacrum", "right")}
+
+
+def test_joint_sides_are_checked(tmp_path: Path) -> None:
+    root = tmp_path / "rules"
+    shutil.copytree(str(rules_root() / "en"), root / "en")
+    path = root / "en" / "bones.jsonl"
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x]
+    rows[0]["joint_sides"] = [{"pattern": "both sides of the knee", "with": "kneecap"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match="joint_sides"):
+        read_ruleset("en", root)
+    rows[0]["joint_sides"] = [{"pattern": "both sides", "with": "patella", "side": "left"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match="unknown key"):
+        read_ruleset("en", root)
+
+
+def test_a_side_word_with_bones_of_its_own_opens_their_part() -> None:
+    """ "links sowohl sakral als auch iliakal, rechts ... im Darmbein": "rechts" is not
+    the side of "iliakal"."""
+    text = (
+        "Befund: Beidseits periartikuläre Knochenmarködeme: links sowohl sakral als auch "
+        "iliakal, rechts vorwiegend im Darmbein und gering im Kreuzbein."
+    )
+    assert _sites(text) == {("ilium", "bilateral"), ("sacrum", "bilateral")}
+    # Written after their bones, a side is still theirs.
+    english = (
+        "Findings: edema in the right SI joint (sacral and iliac) and the sacral side of the left."
+    )
+    assert ("ilium", "right") in _sites(english)
+
+
+def test_a_signal_confined_to_a_bone_is_in_it() -> None:
+    text = "Findings: On the left, STIR hyperintensity is confined to the sacral side."
+    assert _sites(text) == {("sacrum", "left")}
+    brain = (
+        "MRI brain: a ring-enhancing lesion surrounded by T2/FLAIR hyperintensity confined "
+        "to the white matter, sparing the cortex."
+    )
+    assert annotate(brain).bme == "absent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MRI ankle: STIR hyperintesity in the marrow of the medial maleolus.",
+        "MRI wrist: patchy STIR hyperintensty in the scaphoid.",
+        "Findings: faint increase in T2 fat-saturated signal in the right femoral head.",
+    ],
+)
+def test_signal_typos_and_an_increase_in_signal(text: str) -> None:
+    assert annotate(text).bme == "present"
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("Comment: Had the oedema persisted beyond a year, AVN would be reconsidered.", "absent"),
+        ("Were the marrow edema in the talus to persist, a biopsy would follow.", "absent"),
+        ("Had the knee MRI, which shows marrow edema in the talus.", "present"),
+        ("MRI brain: a lesion with little vasogenic oedema around it.", "absent"),
+        ("Findings: marrow edema in the talus, not present on the prior study.", "present"),
+        ("Findings: marrow edema in the talus, not present on last year's MRI.", "present"),
+        ("Findings: no marrow edema in the talus.", "absent"),
+    ],
+)
+def test_hypothetical_new_and_brain_edema(text: str, status: str) -> None:
+    assert annotate(text).bme == status
+
+
+def test_an_earlier_mri_told_with_showing_is_history() -> None:
+    text = (
+        "He had an MRI eight months ago showing marrow oedema of the left femoral head.\n"
+        "Follow-up MRI: normal fatty marrow signal of both hips."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_left_as_a_verb_is_no_side() -> None:
+    text = (
+        "She fell onto her outstretched right hand. There is bone contusion in the "
+        "capitellum, the imprint left as the radial head rotated past it."
+    )
+    sites = _sites(text)
+    assert ("capitellum", "right") in sites
+    assert {side for _, side in sites} == {"right"}
+
+
+def test_a_comma_and_lt_at_the_end_of_a_title_line_is_the_side() -> None:
+    text = (
+        "Hook of hamate fatigue fracture, Lt\n"
+        "MRI: STIR hyperintensity throughout the hook of the hamate."
+    )
+    assert _sites("FINDINGS:\n" + text) == {("hamate", "left")}
+
+
+@pytest.mark.parametrize(
+    ("text", "bones"),
+    [
+        ("Befund: MFK II mit kräftigem Marködem im distalen Schaft.", {"metatarsal"}),
+        ("Befund: MFK-I-Köpfchen STIR-hyperintens im Markraum.", {"metatarsal"}),
+        ("Befund: Knochenmarködem im MFK, kein Erguss.", {"medial_femoral_condyle"}),
+        (
+            "Befund: Im Os lunatum in der fettgesättigten PD-Sequenz eine Signalerhöhung.",
+            {"lunate"},
+        ),
+        ("Befund: Das mediale Sesambein ist ödematös.", {"sesamoid"}),
+    ],
+)
+def test_german_bones_and_signals(text: str, bones: set[str]) -> None:
+    result = annotate(text)
+    assert result.bme == "present"
+    assert {s.bone for s in result.sites} == bones
+
+
+def test_german_negation_reaches_im_sinne_eines() -> None:
+    text = "Beurteilung: Keine aktivierte Arthrose im Sinne eines Knochenmarködems."
+    assert annotate(text).bme == "absent"
+
+
+def test_german_clinic_letter_tells_its_mri_in_the_indication() -> None:
+    """An operative report with no findings section: the MRI its indication tells is the
+    case's finding, and the sentence after the one that names the MRI goes on telling it."""
+    letter = (
+        "Operationsbericht\n"
+        "Diagnose: Schenkelhals-Insuffizienzfraktur rechts\n"
+        "Indikation: Seit 3 Wochen Leistenschmerzen rechts. In der MRT des Beckens vom "
+        "06.02. zeigt sich ein ausgedehntes Knochenmarködem im rechten Schenkelhals. "
+        "Linke Hüfte regelrecht.\n"
+        "OP-Verlauf: Rückenlage, DHS.\n"
+    )
+    result = annotate(letter)
+    assert result.bme == "present"
+    assert {(s.bone, s.laterality) for s in result.sites} == {("femoral_neck", "right")}
+    ambulance = (
+        "Klin. Untersuchung: Erguss +, Lachman-Test positiv, Druckschmerz lateral.\n"
+        "MRT li. Knie (14.01.): Komplette Ruptur des vorderen Kreuzbandes. Bone bruise im "
+        "lateralen Femurkondylus.\n"
+        "Procedere: Orthese.\n"
+    )
+    assert _sites(ambulance) == {("lateral_femoral_condyle", "left")}
+    # A radiology report's history stays history.
+    report = (
+        "Anamnese: Knochenmarködem im Talus links 2023.\n"
+        "Befund: Regelrechtes Fettmark des Talus, kein Knochenmarködem.\n"
+    )
+    assert annotate(report).bme == "absent"
