@@ -106,6 +106,25 @@ def required_any(pattern: str) -> tuple[str, ...] | None:
     literal = required_literal(pattern)
     if literal is not None:
         return (literal,)
+    return leading_alternatives(pattern)
+
+
+_WORDS_THEN_WORD = re.compile(r"^\(\?:((?:[a-z]+\|)*[a-z]+)\)( [a-z]+)([?*]?)")
+
+
+def leading_phrases(pattern: str) -> tuple[str, ...] | None:
+    """ "(?:both|either|each) sides? of ...": ("both side", "either side", "each side"),
+    the plain words every match opens with; None for other patterns."""
+    found = _WORDS_THEN_WORD.match(pattern)
+    if found is None:
+        return None
+    after = found.group(2)[:-1] if found.group(3) else found.group(2)
+    return tuple(word + after for word in found.group(1).split("|"))
+
+
+def leading_alternatives(pattern: str) -> tuple[str, ...] | None:
+    """For a pattern that opens with an alternation, each alternative's leading letters
+    (every match contains one of them); None when that is not easy to see."""
     head = _LEADING_GROUP.match(pattern)
     if head is None:
         return None
@@ -171,11 +190,27 @@ class BoneFinder:
         # "on both sides of the right SI joint": one match, two bones; its last word
         # is the partner's, the words before it the bone's (a hit right after "sides
         # of the" would read as a landmark beside the other).
+        # Each opens with an alternation ("both|either|each"), which the engine tries
+        # at every position: checked only when the text holds its literal and one of
+        # the phrases it can open with ("both side").
         self._joint_sides = [
-            (literal_first(rx), spec.bone, partner, required_literal(rx.pattern))
+            (
+                rx,
+                spec.bone,
+                partner,
+                required_literal(rx.pattern),
+                leading_phrases(rx.pattern) or leading_alternatives(rx.pattern),
+            )
             for spec in bones
             for rx, partner in spec.joint_sides
         ]
+        # One look for all of them: the phrases any of them can open with.
+        leads = [x[4] for x in self._joint_sides]
+        self._joint_gate: tuple[str, ...] | None = (
+            tuple(sorted({lead for group in leads for lead in group or ()}))
+            if leads and all(leads)
+            else None
+        )
         # Patterns grouped by the first characters of their required literal
         # ("femo" for "femoral head", "femoral neck", ...): one `in` test per
         # group. The tests, not the regexes, were most of a call's time; a
@@ -200,8 +235,12 @@ class BoneFinder:
             for m in rx.finditer(text)
             if m.end() > m.start()
         ]
-        for rx, bone, partner, literal in self._joint_sides:
-            if literal is None or literal in text:
+        gate = self._joint_gate
+        joint_sides = self._joint_sides if gate is None or any(g in text for g in gate) else ()
+        for rx, bone, partner, literal, leads in joint_sides:
+            if (literal is None or literal in text) and (
+                leads is None or any(lead in text for lead in leads)
+            ):
                 for m in rx.finditer(text):
                     middle = text.rfind(" ", m.start(), m.end()) + 1
                     if m.start() < middle < m.end():
