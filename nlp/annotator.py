@@ -864,7 +864,10 @@ def _around_what_came_before(
     words = text[sentence.start : match.char_start].lower().split()[-2:]
     if not rules.around.search(" ".join([*words, text[match.char_start : match.char_end].lower()])):
         return anatomy
-    places = [(sentence.start, clause[0])]
+    # A clause that opens the sentence: the words before the mention in it
+    # ("Im Hüftkopf ... Nekroseareal mit Doppellinienzeichen, umgebend Marködem, das
+    # bis in den Schenkelhals reicht").
+    places = [(sentence.start, clause[0] if clause[0] > sentence.start else match.char_start)]
     places += [
         (layout.sentences[i].start, layout.sentences[i].end)
         for i in _earlier_sentences(layout, index, 1)

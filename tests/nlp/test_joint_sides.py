@@ -209,3 +209,45 @@ def test_german_clinic_letter_tells_its_mri_in_the_indication() -> None:
         "Befund: Regelrechtes Fettmark des Talus, kein Knochenmarködem.\n"
     )
     assert annotate(report).bme == "absent"
+
+
+def test_edema_around_a_lesion_takes_the_lesions_bone_when_its_clause_opens_the_sentence() -> None:
+    text = (
+        "Befund: Im Hüftkopf links Nekroseareal mit Doppellinienzeichen, umgebend "
+        "Marködem, das bis in den Schenkelhals reicht."
+    )
+    assert _sites(text) == {("femoral_head", "left"), ("femoral_neck", "left")}
+
+
+@pytest.mark.parametrize(
+    ("text", "etiology"),
+    [
+        # a cause named in a letter's diagnosis line, by a joint or a bone's disease
+        (
+            "Diagnose: aktivierte Gonathrose links\n"
+            "MRT Knie li: subchondrales Knochenmarködem im medialen Tibiakopf.",
+            {"degenerative"},
+        ),
+        (
+            "Diag: Lunatummalazie (M. Kienböck) Stad. I, links\n"
+            "MRT Handgelenk li: diffuses Knochenmarködem im Os lunatum.",
+            {"osteonecrosis"},
+        ),
+        # a department is no cause
+        (
+            "Konsil Orthopädie für die Rheumatologie\n"
+            "MRT OSG re.: fragliche ödematöse Signalanhebung im Taluskörper.",
+            set(),
+        ),
+    ],
+)
+def test_german_letters_causes(text: str, etiology: set[str]) -> None:
+    assert set(annotate(text).etiology) == etiology
+
+
+def test_german_hedge_reaches_back_over_a_long_subject() -> None:
+    text = (
+        "Befund: Ein diskretes Marködem im Innenknöchel im Sinne einer beginnenden "
+        "Stressreaktion ist nicht sicher auszuschließen."
+    )
+    assert annotate(text).bme == "possible"
