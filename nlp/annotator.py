@@ -14,6 +14,7 @@ from nlp.layout import FINDINGS_SECTION, Layout, Sentence
 from nlp.model import Annotation, Mention, Modifier
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
 from nlp.report import AFFIRMED, MentionRecord, SiteCue, build_annotation
+from nlp.rule_specs import SignalRules
 from nlp.ruleset import EXAM_SECTION, RuleSet, load_ruleset
 
 DEFAULT_LANGUAGE = "en"
@@ -407,6 +408,8 @@ def _signal_in_bone(
         window = " ".join(own[found.end() :].split()[:6])
         if reader.names_structure(window):
             return False
+    if _named_next(lowered, layout, index, signal, reader):
+        return False  # "... high signal in the metaphyses. This is residual red marrow."
     clause = _clause_of(text, match, targets, layout, reader)
     place = reader.signal_place(text, clause, match.char_start, match.char_end)
     if place is not None:
@@ -425,6 +428,25 @@ def _signal_in_bone(
         if reader.find_bones(other):
             return not reader.names_structure(other)
     return False
+
+
+def _named_next(
+    lowered: str, layout: Layout, index: int, signal: SignalRules, reader: AnatomyReader
+) -> bool:
+    """True if the next sentence says what the signal is, a structure ("This is residual
+    red (haematopoietic) marrow", "These represent enchondromas"): clauses.json signal
+    `refer_back_identity` after its `refer_back` opener, a structure within six words."""
+    if signal.refer_back_identity is None or index + 1 >= len(layout.sentences):
+        return False
+    following = layout.sentences[index + 1]
+    words = lowered[following.start : following.end].lstrip()
+    opener = signal.refer_back.match(words)
+    if opener is None:
+        return False
+    said = signal.refer_back_identity.match(words, opener.end())
+    if said is None:
+        return False
+    return reader.names_structure(" ".join(words[said.end() :].split()[:6]))
 
 
 def _block_sides(

@@ -207,6 +207,10 @@ class SignalRules:
     # identity word after one speaks of the alternative ("versus partial volume
     # from the adjacent synovitis"), not of the signal.
     alternative: re.Pattern[str] | None = None
+    # Matched right after a `refer_back` opener of the next sentence ("This is",
+    # "These represent"): when a structure follows within a few words ("This is
+    # residual red marrow"), the signal is that structure's, not edema.
+    refer_back_identity: re.Pattern[str] | None = None
     # An `inside` word that only joins a part to its bone ("of" in "the base of the
     # phalanx"): after another relation it is no relation of its own, so "2 cm
     # proximal to the base of the phalanx" stays beside the bone.

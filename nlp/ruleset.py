@@ -353,6 +353,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
             "not_identity",
             "alternative",
             "part_of",
+            "refer_back_identity",
         },
     )
     if not isinstance(obj["structures"], list) or not obj["structures"]:
@@ -374,6 +375,11 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
             _regex(obj["alternative"], w, "alternative") if "alternative" in obj else None
         ),
         part_of=_regex(obj["part_of"], w, "part_of") if "part_of" in obj else None,
+        refer_back_identity=(
+            _regex(obj["refer_back_identity"], w, "refer_back_identity")
+            if "refer_back_identity" in obj
+            else None
+        ),
         lookback_sentences=_int({"n": obj.get("lookback_sentences", 2)}, "n", w),
         structure_window_words=_int({"n": obj.get("structure_window_words", 2)}, "n", w),
     )
