@@ -98,6 +98,10 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout42_en.jsonl",
         "heldout41_de.jsonl",
         "heldout42_de.jsonl",
+        "heldout43_en.jsonl",
+        "heldout44_en.jsonl",
+        "heldout43_de.jsonl",
+        "heldout44_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -251,3 +251,67 @@ def test_german_hedge_reaches_back_over_a_long_subject() -> None:
         "Stressreaktion ist nicht sicher auszuschließen."
     )
     assert annotate(text).bme == "possible"
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        (
+            "Findings: patchy high STIR signal in the distal femoral metaphysis. This is "
+            "residual red (haematopoietic) marrow, a normal finding at this age.",
+            "absent",
+        ),
+        (
+            "Findings: STIR hyperintensity in the talus. This is consistent with a stress "
+            "reaction.",
+            "present",
+        ),
+        (
+            "MRI: the marrow of the first metatarsal head is T1 dark and STIR bright, with "
+            "T1 low signal replacing the fat.",
+            "present",
+        ),
+        (
+            "MRI #1 (week 0): STIR-bright marrow in the posteromedial tibial diaphysis.\n"
+            "MRI #2 (week 10): marrow edema completely resolved.",
+            "absent",
+        ),
+        ("Quiz.\nOptions:\na) Perthes disease with marrow edema\nb) Transient synovitis", "absent"),
+        (
+            "Beurteilung: Rückbildung des Knochenmarködems im Hüftkopf, kein residuelles Ödem.",
+            "absent",
+        ),
+        ("Befund: Knochenmarkodem im LWK 4.", "present"),
+    ],
+)
+def test_second_wave_statuses(text: str, status: str) -> None:
+    assert annotate(text).bme == status
+
+
+def test_chronic_nonbacterial_osteomyelitis_is_inflammatory() -> None:
+    text = (
+        "Findings: metaphyseal marrow edema in both distal tibiae.\n"
+        "Diagnosis: Chronic non-bacterial osteomyelitis (CNO/CRMO)."
+    )
+    result = annotate(text)
+    assert set(result.etiology) == {"inflammatory"}
+    assert {(s.bone, s.laterality) for s in result.sites} == {("distal_tibia", "bilateral")}
+
+
+def test_a_normal_side_given_as_a_label_is_no_side() -> None:
+    text = (
+        "FINDINGS:\nSlipped capital femoral epiphysis, left\n"
+        "- edema-like marrow signal on STIR in the proximal femoral neck\n"
+        "- right hip: normal physis, no marrow signal change"
+    )
+    assert _sites(text) == {("femoral_neck", "left")}
+
+
+def test_german_result_told_across_a_dated_exam() -> None:
+    text = (
+        "Diagnose: Hüftkopfnekrose links\n"
+        "Indikation: Das präoperative MRT des Beckens (06.02.2025) zeigt im Femurkopf links "
+        "ein ausgedehntes Knochenmarködem.\n"
+        "Vorgehen: Anbohrung.\n"
+    )
+    assert _sites(text) == {("femoral_head", "left")}
