@@ -189,10 +189,10 @@ class BoneFinder:
         ]
         # "on both sides of the right SI joint": one match, two bones; its last word
         # is the partner's, the words before it the bone's (a hit right after "sides
-        # of the" would read as a landmark beside the other).
-        # Each opens with an alternation ("both|either|each"), which the engine tries
-        # at every position: checked only when the text holds its literal and one of
-        # the phrases it can open with ("both side").
+        # of the" would read as a landmark beside the other). Each pattern opens with
+        # an alternation ("both|either|each"), which the engine tries at every
+        # position, so it runs only when the text holds its literal and a phrase it
+        # can open with ("both side").
         self._joint_sides = [
             (
                 rx,
