@@ -546,7 +546,7 @@ def _record(
             _tells_result(unwrapped, sentence.start, sentence.end, rules)
             or (
                 line.start < sentence.start
-                and _tells_result(unwrapped, line.start, sentence.start, rules)
+                and _tells_result(unwrapped, line.start, sentence.end, rules)
             )
         )
     )
@@ -862,6 +862,9 @@ def _part_of_sentence(
     return (begin, stop if stop >= 0 else sentence.end), (sentence.start, sentence.end)
 
 
+_AROUND_AFTER_WORDS = 6  # words after a mention searched for an `around` word
+
+
 def _around_what_came_before(
     text: str,
     match: Match,
@@ -884,7 +887,11 @@ def _around_what_came_before(
     assert rules.around is not None
     sentence = layout.sentences[index]
     words = text[sentence.start : match.char_start].lower().split()[-2:]
-    if not rules.around.search(" ".join([*words, text[match.char_start : match.char_end].lower()])):
+    # and a verb a few words after it ("STIR hyperintensity and low T1 signal surround
+    # the segment and spread into the femoral neck")
+    after = text[match.char_end : clause[1]].lower().split()[:_AROUND_AFTER_WORDS]
+    mention = text[match.char_start : match.char_end].lower()
+    if not rules.around.search(" ".join([*words, mention, *after])):
         return anatomy
     # A clause that opens the sentence: the words before the mention in it
     # ("Im Hüftkopf ... Nekroseareal mit Doppellinienzeichen, umgebend Marködem, das

@@ -23,6 +23,7 @@ FINDINGS_SECTION = "findings"  # internal section name, the same in every langua
 HISTORY_SECTION = "history"
 # An "Exam:" line of more words than this that names no imaging is a physical examination.
 _EXAM_TITLE_WORDS = 4
+_LABEL_WORDS = 6  # words before the colon of an exam's label ("MRI left foot:")
 
 # A "?" after a space opens a question about what follows ("LTP ? BME"), ends nothing.
 _AFTER_SENTENCE = re.compile(r"[.!?][ \t]+$")
@@ -278,12 +279,28 @@ class LayoutReader:
         _, colon, rest = header_line.partition(":")
         return rest.strip() if colon else ""
 
-    @staticmethod
-    def _looks_like_title(line: str, index: int) -> bool:
-        """A title line: the first lines, short, without a sentence inside."""
+    def _looks_like_title(self, line: str, index: int) -> bool:
+        """A title line: the first lines, short, without a sentence inside, and not an
+        exam's label followed by its findings ("MRT Vorfuß li.: STIR-hyperintenses
+        Markraumsignal MT II, periostales Ödem.")."""
         stripped = line.strip()
         body = stripped.rstrip(".")
-        return index < 3 and (stripped.isupper() or (len(body.split()) <= 12 and ". " not in body))
+        short = stripped.isupper() or (len(body.split()) <= 12 and ". " not in body)
+        return index < 3 and short and not self._labelled_findings(stripped)
+
+    def _labelled_findings(self, line: str) -> bool:
+        """An exam's label ("MRI left foot", sections.json `exam_title`), a colon, and more
+        than four words that name no imaging exam: findings, not a title."""
+        if self._exam_title is None:
+            return False
+        label, colon, rest = line.partition(":")
+        if not colon or len(label.split()) > _LABEL_WORDS:
+            return False
+        if self._exam_title.search(label.lower()) is None:
+            return False  # "Chronic ACL tear: where are the bone bruises?" is a title
+        return (
+            len(rest.split()) > _EXAM_TITLE_WORDS and self._exam_title.search(rest.lower()) is None
+        )
 
     def _split(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         """Sentences of one line; every check looks at a bounded window, so a line of any
