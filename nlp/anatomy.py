@@ -48,20 +48,20 @@ def required_literal(pattern: str) -> str | None:
     Python's regex engine scans fast only for patterns that start with a
     literal; checking `literal in text` first skips most patterns at C speed.
     """
+    # Character classes first: a bracket inside one ("[,;:(]") is no group.
+    stripped = _CLASS.sub("\x00", _ESCAPE.sub("\x00", pattern))
     depth = 0
-    for i, ch in enumerate(pattern):
-        escaped = i > 0 and pattern[i - 1] == "\\"
-        if ch == "(" and not escaped:
+    for ch in stripped:
+        if ch == "(":
             depth += 1
-        elif ch == ")" and not escaped:
+        elif ch == ")":
             depth -= 1
-        elif ch == "|" and depth == 0 and not escaped:
+        elif ch == "|" and depth == 0:
             return None
-    stripped = _ESCAPE.sub("\x00", pattern)
     previous = None
     while previous != stripped:
         previous, stripped = stripped, _GROUP.sub("\x00", stripped)
-    stripped = _OPTIONAL_CHAR.sub("\x00", _CLASS.sub("\x00", stripped))
+    stripped = _OPTIONAL_CHAR.sub("\x00", stripped)
     runs = _LITERAL_RUN.findall(stripped)
     return max(runs, key=len) if runs else None
 

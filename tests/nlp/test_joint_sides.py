@@ -315,3 +315,36 @@ def test_german_result_told_across_a_dated_exam() -> None:
         "Vorgehen: Anbohrung.\n"
     )
     assert _sites(text) == {("femoral_head", "left")}
+
+
+def test_required_literal_reads_brackets_inside_a_class() -> None:
+    """ "[,;:(]" is one character, not a group: the literal is the word, and a top-level
+    alternation after such a class still means no literal."""
+    from nlp.anatomy import required_literal
+
+    assert required_literal(r"(?<=pain )ltx\b(?=\s*[,;:(]|$)") == "ltx"
+    assert required_literal(r"[(]abc|def") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Anterior knee pain Lt, ? maltracking\nFindings: bone bruise of the patella.", "left"),
+        ("Charcot foot vs infection - R\n- Cuboid: bone bruise.", "right"),
+    ],
+)
+def test_a_side_after_a_complaint_or_a_dash_in_a_title(text: str, expected: str) -> None:
+    assert {side for _, side in _sites(text)} == {expected}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Findings: normal marrow around the Schmorl nodes.\nTake home: an acute Schmorl node "
+        "has a halo of marrow edema; these do not.",
+        "This man was first scanned two years ago, when the L3-L4 endplates showed bone "
+        "marrow edema on STIR. The current MRI shows fatty endplates; the edema has resolved.",
+    ],
+)
+def test_third_wave_absent(text: str) -> None:
+    assert annotate(text).bme == "absent"
