@@ -77,9 +77,12 @@ def service_run(tmp_path_factory: pytest.TempPathFactory, shared_dir: Path) -> I
     base = tmp_path_factory.mktemp("service")
     destination = MllpDestination().start()
     mllp_port, http_port = free_port(), free_port()
+    # The destination answers from this busy test process: a 2-second ACK timeout
+    # can expire on a loaded machine and count a failed attempt (delivery is at least
+    # once), which the exact counts below would read as a failure.
     env = service_env(
         base / "data", None, destination=destination.address, mllp_port=mllp_port,
-        http_port=http_port, concurrency=2,
+        http_port=http_port, concurrency=2, delivery_timeout=15.0,
     )  # fmt: skip
     run = RadflagProcess("run", ["run"], env, base / "run.log").start()
     try:
