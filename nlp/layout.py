@@ -286,6 +286,8 @@ class LayoutReader:
         stripped = line.strip()
         body = stripped.rstrip(".")
         short = stripped.isupper() or (len(body.split()) <= 12 and ". " not in body)
+        if self._marker.match(line):
+            return False  # "- Bone bruise of the posterior capitellum": a list item
         return index < 3 and short and not self._labelled_findings(stripped)
 
     def _labelled_findings(self, line: str) -> bool:

@@ -102,6 +102,10 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout44_en.jsonl",
         "heldout43_de.jsonl",
         "heldout44_de.jsonl",
+        "heldout45_en.jsonl",
+        "heldout46_en.jsonl",
+        "heldout47_en.jsonl",
+        "heldout45_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -348,3 +348,18 @@ def test_a_side_after_a_complaint_or_a_dash_in_a_title(text: str, expected: str)
 )
 def test_third_wave_absent(text: str) -> None:
     assert annotate(text).bme == "absent"
+
+
+def test_first_lines_with_findings_are_no_title() -> None:
+    """An exam's label with its findings, or a list item, among the first lines is text."""
+    assert annotate("MRI left foot: STIR-hyperintense marrow signal in the 2nd MT.").bme == (
+        "present"
+    )
+    german = "MRT Vorfuß li.: STIR-hyperintenses Markraumsignal MT II, periostales Ödem."
+    assert annotate(german + "\nBeurteilung: Ermüdungsfraktur MT II.").bme == "present"
+    text = "Elbow dislocation - key images\n- 27M, fell\n- Bone bruise of the capitellum"
+    assert _sites(text) == {("capitellum", None)}
+    # a title that asks a question stays a title
+    assert annotate("Chronic ACL tear: where are the bone bruises?\nFindings: normal.").bme == (
+        "absent"
+    )

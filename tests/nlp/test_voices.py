@@ -46,7 +46,10 @@ archive cases each (the second of less common regions); heldout41_de: 36 German
 radiology reports; heldout42_de: 36 German clinic letters, discharge letters and
 operative reports that cite an MRI; heldout43_* and heldout44_*: the same genres
 again (English archive cases, the second of tumours, infection, inflammation, children
-and athletes), written after the first wave's fixes.
+and athletes), written after the first wave's fixes; heldout45_en, heldout46_en, heldout47_en
+(archive cases: as a case database exports them; knee, hip, ankle and foot; spine,
+pelvis and upper limb) and heldout45_de (German reports and letters mixed), the
+third wave.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -117,6 +120,10 @@ FLOORS = {
     "heldout44_en.jsonl": {"status_acc": 0.90, "flag_f1": 0.88, "site_f1": 0.82},
     "heldout43_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.93, "site_f1": 0.88},
     "heldout44_de.jsonl": {"status_acc": 0.89, "flag_f1": 0.84, "site_f1": 0.92},
+    "heldout45_en.jsonl": {"status_acc": 0.90, "flag_f1": 0.83, "site_f1": 0.90},
+    "heldout46_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.95, "site_f1": 0.91},
+    "heldout47_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.93, "site_f1": 0.90},
+    "heldout45_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.95, "site_f1": 0.88},
 }
 
 
