@@ -363,3 +363,12 @@ def test_first_lines_with_findings_are_no_title() -> None:
     assert annotate("Chronic ACL tear: where are the bone bruises?\nFindings: normal.").bme == (
         "absent"
     )
+
+
+def test_a_part_of_a_joint_is_not_both_its_sides() -> None:
+    """ "both sides of each sacroiliac joint's sacral margin" is the sacrum alone."""
+    text = (
+        "Findings: vertical low T1 lines through both sacral alae with surrounding STIR "
+        "hyperintensity on both sides of each sacroiliac joint's sacral margin."
+    )
+    assert {bone for bone, _ in _sites(text)} == {"sacrum"}
