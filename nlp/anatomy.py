@@ -191,26 +191,13 @@ class BoneFinder:
         # is the partner's, the words before it the bone's (a hit right after "sides
         # of the" would read as a landmark beside the other). Each pattern opens with
         # an alternation ("both|either|each"), which the engine tries at every
-        # position, so it runs only when the text holds its literal and a phrase it
-        # can open with ("both side").
+        # position, so it runs only when the text holds a phrase it can open with
+        # ("both side"), else a literal every match holds.
         self._joint_sides = [
-            (
-                rx,
-                spec.bone,
-                partner,
-                required_literal(rx.pattern),
-                leading_phrases(rx.pattern) or leading_alternatives(rx.pattern),
-            )
+            (rx, spec.bone, partner, leading_phrases(rx.pattern) or required_any(rx.pattern))
             for spec in bones
             for rx, partner in spec.joint_sides
         ]
-        # One look for all of them: the phrases any of them can open with.
-        leads = [x[4] for x in self._joint_sides]
-        self._joint_gate: tuple[str, ...] | None = (
-            tuple(sorted({lead for group in leads for lead in group or ()}))
-            if leads and all(leads)
-            else None
-        )
         # Patterns grouped by the first characters of their required literal
         # ("femo" for "femoral head", "femoral neck", ...): one `in` test per
         # group. The tests, not the regexes, were most of a call's time; a
@@ -235,19 +222,18 @@ class BoneFinder:
             for m in rx.finditer(text)
             if m.end() > m.start()
         ]
-        gate = self._joint_gate
-        joint_sides = self._joint_sides if gate is None or any(g in text for g in gate) else ()
-        for rx, bone, partner, literal, leads in joint_sides:
-            if (literal is None or literal in text) and (
-                leads is None or any(lead in text for lead in leads)
-            ):
-                for m in rx.finditer(text):
-                    middle = text.rfind(" ", m.start(), m.end()) + 1
-                    if m.start() < middle < m.end():
-                        hits += (
-                            BoneHit(bone, m.start(), middle),
-                            BoneHit(partner, middle, m.end()),
-                        )
+        held: dict[tuple[str, ...], bool] = {}  # the joints share their phrases: one look
+        for rx, bone, partner, guard in self._joint_sides:
+            if guard is not None:
+                found = held.get(guard)
+                if found is None:
+                    found = held[guard] = any(g in text for g in guard)
+                if not found:
+                    continue
+            for m in rx.finditer(text):
+                middle = text.rfind(" ", m.start(), m.end()) + 1
+                if m.start() < middle < m.end():
+                    hits += (BoneHit(bone, m.start(), middle), BoneHit(partner, middle, m.end()))
         if len(hits) < 2:
             return hits
         kept: list[BoneHit] = []

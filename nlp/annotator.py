@@ -301,8 +301,7 @@ def _hedged_in_next_sentence(
         if t is not signal
     ):
         return None
-    following = layout.sentences[index + 1]
-    if not rules.signal.refer_back.match(text[following.start : following.end].lower()):
+    if _referring_next(text, layout, index, rules.signal) is None:
         return None
     return next(
         (
@@ -418,11 +417,8 @@ def _signal_in_bone(
     if heading and reader.find_bones(heading):
         return True  # "2nd MT shaft: subtle STIR signal"
     nearby = earlier[:1]
-    if index + 1 < len(layout.sentences):
-        following_sentence = layout.sentences[index + 1]
-        words = lowered[following_sentence.start : following_sentence.end].lstrip()
-        if signal.refer_back.match(words):
-            nearby = [index + 1, *nearby]  # "... high signal. This area lies in the cuboid."
+    if _referring_next(lowered, layout, index, signal) is not None:
+        nearby = [index + 1, *nearby]  # "... high signal. This area lies in the cuboid."
     for i in nearby:
         other = lowered[layout.sentences[i].start : layout.sentences[i].end]
         if reader.find_bones(other):
@@ -436,17 +432,30 @@ def _named_next(
     """True if the next sentence says what the signal is, a structure ("This is residual
     red (haematopoietic) marrow", "These represent enchondromas"): clauses.json signal
     `refer_back_identity` after its `refer_back` opener, a structure within six words."""
-    if signal.refer_back_identity is None or index + 1 >= len(layout.sentences):
+    if signal.refer_back_identity is None:
         return False
-    following = layout.sentences[index + 1]
-    words = lowered[following.start : following.end].lstrip()
-    opener = signal.refer_back.match(words)
-    if opener is None:
+    referring = _referring_next(lowered, layout, index, signal)
+    if referring is None:
         return False
-    said = signal.refer_back_identity.match(words, opener.end())
+    words, opener_end = referring
+    said = signal.refer_back_identity.match(words, opener_end)
     if said is None:
         return False
     return reader.names_structure(" ".join(words[said.end() :].split()[:6]))
+
+
+def _referring_next(
+    text: str, layout: Layout, index: int, signal: SignalRules
+) -> tuple[str, int] | None:
+    """The sentence after sentence `index` (lower case) and the end of its opening words,
+    when they refer back to the sentence before (clauses.json signal `refer_back`: "This
+    area ...", "These ...", "Diese ..."); None otherwise, or after the last sentence."""
+    if index + 1 >= len(layout.sentences):
+        return None
+    following = layout.sentences[index + 1]
+    words = text[following.start : following.end].lower().lstrip()
+    opener = signal.refer_back.match(words)
+    return None if opener is None else (words, opener.end())
 
 
 def _block_sides(
@@ -608,10 +617,11 @@ def _record(
         # sentence naming the femoral heads: the signal is theirs; or before
         # "This area lies in the cuboid."
         nearby = _earlier_sentences(layout, index, 1)
-        if index + 1 < len(layout.sentences) and rules.signal is not None:
-            following = layout.sentences[index + 1]
-            if rules.signal.refer_back.match(unwrapped[following.start : following.end].lower()):
-                nearby = [index + 1, *nearby]
+        if (
+            rules.signal is not None
+            and _referring_next(unwrapped, layout, index, rules.signal) is not None
+        ):
+            nearby = [index + 1, *nearby]
         for i in nearby[:1]:
             earlier = layout.sentences[i]
             heading = layout.lines[earlier.line].heading

@@ -283,12 +283,12 @@ class LayoutReader:
         """A title line: the first lines, short, without a sentence inside, and not an
         exam's label followed by its findings ("MRT Vorfuß li.: STIR-hyperintenses
         Markraumsignal MT II, periostales Ödem.")."""
+        if index >= 3 or self._marker.match(line):
+            return False  # not among the first lines, or a list item ("- Bone bruise ...")
         stripped = line.strip()
         body = stripped.rstrip(".")
         short = stripped.isupper() or (len(body.split()) <= 12 and ". " not in body)
-        if self._marker.match(line):
-            return False  # "- Bone bruise of the posterior capitellum": a list item
-        return index < 3 and short and not self._labelled_findings(stripped)
+        return short and not self._labelled_findings(stripped)
 
     def _labelled_findings(self, line: str) -> bool:
         """An exam's label ("MRI left foot", sections.json `exam_title`), a colon, and more
