@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nlp import annotate
-from nlp.anatomy import literal_first
-from nlp.ruleset import load_ruleset
+from nlp.anatomy import BoneFinder, literal_first
+from nlp.ruleset import RuleFileError, load_ruleset, read_ruleset, rules_root
 
 
 def sites(text: str, procedure: str | None = None) -> set[tuple[str, str | None]]:
@@ -233,6 +236,15 @@ def test_required_any(pattern: str, expected: tuple[str, ...] | None) -> None:
     from nlp.anatomy import required_any
 
     assert required_any(pattern) == expected
+
+
+def test_required_literal_reads_brackets_inside_a_class() -> None:
+    """ "[,;:(]" is one character, not a group: the literal is the word, and a top-level
+    alternation after such a class still means no literal."""
+    from nlp.anatomy import required_literal
+
+    assert required_literal(r"(?<=pain )ltx\b(?=\s*[,;:(]|$)") == "ltx"
+    assert required_literal(r"[(]abc|def") is None
 
 
 # --- literal-first patterns: the same matches, found faster ------------------------------
@@ -654,3 +666,151 @@ def test_as_well_as_l_before_a_region_and_the_surrounding_marrow(text: str, expe
 )
 def test_l_before_a_numbered_rib_and_the_head_through_the_neck(text: str, expected: set) -> None:
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "MRI left knee: subchondral bone marrow lesions on both sides of the medial "
+            "joint line.",
+            {("medial_femoral_condyle", "left"), ("medial_tibial_plateau", "left")},
+        ),
+        (
+            "Findings: marrow oedema on either side of the lateral compartment, right knee.",
+            {("lateral_femoral_condyle", "right"), ("lateral_tibial_plateau", "right")},
+        ),
+        (
+            "Findings: periarticular marrow edema on both sides of the right SI joint.",
+            {("ilium", "right"), ("sacrum", "right")},
+        ),
+        (
+            "Findings: bone marrow edema on both sides of the left glenohumeral joint.",
+            {("humeral_head", "left"), ("glenoid", "left")},
+        ),
+    ],
+)
+def test_both_sides_of_a_joint_name_both_its_bones(
+    text: str, expected: set[tuple[str, str | None]]
+) -> None:
+    """The side word inside the joint's words is the side of both; "both sides" is no side."""
+    assert sites(text) == expected
+
+
+def test_the_joint_words_split_into_two_hits() -> None:
+    """The last word is the partner's, so neither hit reads as a landmark beside the other."""
+    finder = BoneFinder(load_ruleset("en").bones)
+    text = "edema on both sides of the medial compartment."
+    hits = finder(text)
+    assert [h.bone for h in hits] == ["medial_femoral_condyle", "medial_tibial_plateau"]
+    assert hits[0].end == hits[1].start
+    assert text[hits[1].start : hits[1].end] == "compartment"
+
+
+def test_one_side_of_a_joint_is_one_bone() -> None:
+    text = "Findings: marrow edema on the sacral side of the right SI joint."
+    assert sites(text) == {("sacrum", "right")}
+
+
+def test_joint_sides_are_checked(tmp_path: Path) -> None:
+    root = tmp_path / "rules"
+    shutil.copytree(str(rules_root() / "en"), root / "en")
+    path = root / "en" / "bones.jsonl"
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x]
+    rows[0]["joint_sides"] = [{"pattern": "both sides of the knee", "with": "kneecap"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match="joint_sides"):
+        read_ruleset("en", root)
+    rows[0]["joint_sides"] = [{"pattern": "both sides", "with": "patella", "side": "left"}]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match="unknown key"):
+        read_ruleset("en", root)
+
+
+def test_a_side_word_with_bones_of_its_own_opens_their_part() -> None:
+    """ "links sowohl sakral als auch iliakal, rechts ... im Darmbein": "rechts" is not
+    the side of "iliakal"."""
+    text = (
+        "Befund: Beidseits periartikuläre Knochenmarködeme: links sowohl sakral als auch "
+        "iliakal, rechts vorwiegend im Darmbein und gering im Kreuzbein."
+    )
+    assert sites(text) == {("ilium", "bilateral"), ("sacrum", "bilateral")}
+    # Written after their bones, a side is still theirs.
+    english = (
+        "Findings: edema in the right SI joint (sacral and iliac) and the sacral side of the left."
+    )
+    assert ("ilium", "right") in sites(english)
+
+
+def test_left_as_a_verb_is_no_side() -> None:
+    text = (
+        "She fell onto her outstretched right hand. There is bone contusion in the "
+        "capitellum, the imprint left as the radial head rotated past it."
+    )
+    found = sites(text)
+    assert ("capitellum", "right") in found
+    assert {side for _, side in found} == {"right"}
+
+
+def test_a_comma_and_lt_at_the_end_of_a_title_line_is_the_side() -> None:
+    text = (
+        "Hook of hamate fatigue fracture, Lt\n"
+        "MRI: STIR hyperintensity throughout the hook of the hamate."
+    )
+    assert sites("FINDINGS:\n" + text) == {("hamate", "left")}
+
+
+@pytest.mark.parametrize(
+    ("text", "bones"),
+    [
+        ("Befund: MFK II mit kräftigem Marködem im distalen Schaft.", {"metatarsal"}),
+        ("Befund: MFK-I-Köpfchen STIR-hyperintens im Markraum.", {"metatarsal"}),
+        ("Befund: Knochenmarködem im MFK, kein Erguss.", {"medial_femoral_condyle"}),
+        (
+            "Befund: Im Os lunatum in der fettgesättigten PD-Sequenz eine Signalerhöhung.",
+            {"lunate"},
+        ),
+        ("Befund: Das mediale Sesambein ist ödematös.", {"sesamoid"}),
+    ],
+)
+def test_german_bones_and_signals(text: str, bones: set[str]) -> None:
+    result = annotate(text)
+    assert result.bme == "present"
+    assert {s.bone for s in result.sites} == bones
+
+
+def test_edema_around_a_lesion_takes_the_lesions_bone_when_its_clause_opens_the_sentence() -> None:
+    text = (
+        "Befund: Im Hüftkopf links Nekroseareal mit Doppellinienzeichen, umgebend "
+        "Marködem, das bis in den Schenkelhals reicht."
+    )
+    assert sites(text) == {("femoral_head", "left"), ("femoral_neck", "left")}
+
+
+def test_a_normal_side_given_as_a_label_is_no_side() -> None:
+    text = (
+        "FINDINGS:\nSlipped capital femoral epiphysis, left\n"
+        "- edema-like marrow signal on STIR in the proximal femoral neck\n"
+        "- right hip: normal physis, no marrow signal change"
+    )
+    assert sites(text) == {("femoral_neck", "left")}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Anterior knee pain Lt, ? maltracking\nFindings: bone bruise of the patella.", "left"),
+        ("Charcot foot vs infection - R\n- Cuboid: bone bruise.", "right"),
+    ],
+)
+def test_a_side_after_a_complaint_or_a_dash_in_a_title(text: str, expected: str) -> None:
+    assert {side for _, side in sites(text)} == {expected}
+
+
+def test_a_part_of_a_joint_is_not_both_its_sides() -> None:
+    """ "both sides of each sacroiliac joint's sacral margin" is the sacrum alone."""
+    text = (
+        "Findings: vertical low T1 lines through both sacral alae with surrounding STIR "
+        "hyperintensity on both sides of each sacroiliac joint's sacral margin."
+    )
+    assert {bone for bone, _ in sites(text)} == {"sacrum"}

@@ -141,3 +141,42 @@ def test_a_cause_the_mri_does_not_support_is_left_out() -> None:
         " Osteonecrosis not supported by MRI."
     )
     assert annotate(text).etiology == ("transient",)
+
+
+def test_german_clinic_letter_tells_its_mri_in_the_indication() -> None:
+    """An operative report with no findings section: the MRI its indication tells is the
+    case's finding, and the sentence after the one that names the MRI goes on telling it."""
+    letter = (
+        "Operationsbericht\n"
+        "Diagnose: Schenkelhals-Insuffizienzfraktur rechts\n"
+        "Indikation: Seit 3 Wochen Leistenschmerzen rechts. In der MRT des Beckens vom "
+        "06.02. zeigt sich ein ausgedehntes Knochenmarködem im rechten Schenkelhals. "
+        "Linke Hüfte regelrecht.\n"
+        "OP-Verlauf: Rückenlage, DHS.\n"
+    )
+    result = annotate(letter)
+    assert result.bme == "present"
+    assert {(s.bone, s.laterality) for s in result.sites} == {("femoral_neck", "right")}
+    ambulance = (
+        "Klin. Untersuchung: Erguss +, Lachman-Test positiv, Druckschmerz lateral.\n"
+        "MRT li. Knie (14.01.): Komplette Ruptur des vorderen Kreuzbandes. Bone bruise im "
+        "lateralen Femurkondylus.\n"
+        "Procedere: Orthese.\n"
+    )
+    assert sites(ambulance) == {("lateral_femoral_condyle", "left")}
+    # A radiology report's history stays history.
+    report = (
+        "Anamnese: Knochenmarködem im Talus links 2023.\n"
+        "Befund: Regelrechtes Fettmark des Talus, kein Knochenmarködem.\n"
+    )
+    assert annotate(report).bme == "absent"
+
+
+def test_german_result_told_across_a_dated_exam() -> None:
+    text = (
+        "Diagnose: Hüftkopfnekrose links\n"
+        "Indikation: Das präoperative MRT des Beckens (06.02.2025) zeigt im Femurkopf links "
+        "ein ausgedehntes Knochenmarködem.\n"
+        "Vorgehen: Anbohrung.\n"
+    )
+    assert sites(text) == {("femoral_head", "left")}

@@ -666,3 +666,88 @@ def test_a_negation_ends_where_a_hedge_begins() -> None:
     assert (annotation.bme, annotation.etiology) == ("possible", ("infection",))
     assert statuses("Findings: can't exclude a bone bruise of the talus.") == ["possible"]
     assert statuses("No fracture, possibly a bone bruise of the talus.") == ["possible"]
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("Comment: Had the oedema persisted beyond a year, AVN would be reconsidered.", "absent"),
+        ("Were the marrow edema in the talus to persist, a biopsy would follow.", "absent"),
+        ("Had the knee MRI, which shows marrow edema in the talus.", "present"),
+        ("MRI brain: a lesion with little vasogenic oedema around it.", "absent"),
+        ("Findings: marrow edema in the talus, not present on the prior study.", "present"),
+        ("Findings: marrow edema in the talus, not present on last year's MRI.", "present"),
+        ("Findings: no marrow edema in the talus.", "absent"),
+    ],
+)
+def test_hypothetical_new_and_brain_edema(text: str, status: str) -> None:
+    assert annotate(text).bme == status
+
+
+def test_an_earlier_mri_told_with_showing_is_history() -> None:
+    text = (
+        "He had an MRI eight months ago showing marrow oedema of the left femoral head.\n"
+        "Follow-up MRI: normal fatty marrow signal of both hips."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_german_negation_reaches_im_sinne_eines() -> None:
+    text = "Beurteilung: Keine aktivierte Arthrose im Sinne eines Knochenmarködems."
+    assert annotate(text).bme == "absent"
+
+
+def test_german_hedge_reaches_back_over_a_long_subject() -> None:
+    text = (
+        "Befund: Ein diskretes Marködem im Innenknöchel im Sinne einer beginnenden "
+        "Stressreaktion ist nicht sicher auszuschließen."
+    )
+    assert annotate(text).bme == "possible"
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        (
+            "Findings: patchy high STIR signal in the distal femoral metaphysis. This is "
+            "residual red (haematopoietic) marrow, a normal finding at this age.",
+            "absent",
+        ),
+        (
+            "Findings: STIR hyperintensity in the talus. This is consistent with a stress "
+            "reaction.",
+            "present",
+        ),
+        (
+            "MRI: the marrow of the first metatarsal head is T1 dark and STIR bright, with "
+            "T1 low signal replacing the fat.",
+            "present",
+        ),
+        (
+            "MRI #1 (week 0): STIR-bright marrow in the posteromedial tibial diaphysis.\n"
+            "MRI #2 (week 10): marrow edema completely resolved.",
+            "absent",
+        ),
+        ("Quiz.\nOptions:\na) Perthes disease with marrow edema\nb) Transient synovitis", "absent"),
+        (
+            "Beurteilung: Rückbildung des Knochenmarködems im Hüftkopf, kein residuelles Ödem.",
+            "absent",
+        ),
+        ("Befund: Knochenmarkodem im LWK 4.", "present"),
+    ],
+)
+def test_second_wave_statuses(text: str, status: str) -> None:
+    assert annotate(text).bme == status
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Findings: normal marrow around the Schmorl nodes.\nTake home: an acute Schmorl node "
+        "has a halo of marrow edema; these do not.",
+        "This man was first scanned two years ago, when the L3-L4 endplates showed bone "
+        "marrow edema on STIR. The current MRI shows fatty endplates; the edema has resolved.",
+    ],
+)
+def test_third_wave_absent(text: str) -> None:
+    assert annotate(text).bme == "absent"

@@ -212,3 +212,39 @@ def test_a_misspelt_osteomyelitis_is_an_infection() -> None:
         " STIR signal.\nDx: Calcaneal osteomyelits from contiguous spread of heel ulcer."
     )
     assert annotate(text).etiology == ("infection",)
+
+
+@pytest.mark.parametrize(
+    ("text", "etiology"),
+    [
+        # a cause named in a letter's diagnosis line, by a joint or a bone's disease
+        (
+            "Diagnose: aktivierte Gonathrose links\n"
+            "MRT Knie li: subchondrales Knochenmarködem im medialen Tibiakopf.",
+            {"degenerative"},
+        ),
+        (
+            "Diag: Lunatummalazie (M. Kienböck) Stad. I, links\n"
+            "MRT Handgelenk li: diffuses Knochenmarködem im Os lunatum.",
+            {"osteonecrosis"},
+        ),
+        # a department is no cause
+        (
+            "Konsil Orthopädie für die Rheumatologie\n"
+            "MRT OSG re.: fragliche ödematöse Signalanhebung im Taluskörper.",
+            set(),
+        ),
+    ],
+)
+def test_german_letters_causes(text: str, etiology: set[str]) -> None:
+    assert set(annotate(text).etiology) == etiology
+
+
+def test_chronic_nonbacterial_osteomyelitis_is_inflammatory() -> None:
+    text = (
+        "Findings: metaphyseal marrow edema in both distal tibiae.\n"
+        "Diagnosis: Chronic non-bacterial osteomyelitis (CNO/CRMO)."
+    )
+    result = annotate(text)
+    assert set(result.etiology) == {"inflammatory"}
+    assert {(s.bone, s.laterality) for s in result.sites} == {("distal_tibia", "bilateral")}

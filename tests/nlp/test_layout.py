@@ -9,6 +9,10 @@ from nlp.layout import LayoutReader
 from nlp.ruleset import load_ruleset
 
 
+def _sites(text: str, procedure: str | None = None) -> set[tuple[str, str | None]]:
+    return {(s.bone, s.laterality) for s in annotate(text, procedure).sites}
+
+
 @pytest.fixture(scope="module")
 def reader() -> LayoutReader:
     return LayoutReader(load_ruleset("en"))
@@ -172,3 +176,18 @@ def test_sections_joined_into_one_line_are_read_apart() -> None:
 def test_a_title_inside_a_line_needs_its_place(reader: LayoutReader, line: str) -> None:
     """Only a capitalised title after a sentence's end or a run of spaces opens a section."""
     assert len(reader.read(line).lines) == 1
+
+
+def test_first_lines_with_findings_are_no_title() -> None:
+    """An exam's label with its findings, or a list item, among the first lines is text."""
+    assert annotate("MRI left foot: STIR-hyperintense marrow signal in the 2nd MT.").bme == (
+        "present"
+    )
+    german = "MRT Vorfuß li.: STIR-hyperintenses Markraumsignal MT II, periostales Ödem."
+    assert annotate(german + "\nBeurteilung: Ermüdungsfraktur MT II.").bme == "present"
+    text = "Elbow dislocation - key images\n- 27M, fell\n- Bone bruise of the capitellum"
+    assert _sites(text) == {("capitellum", None)}
+    # a title that asks a question stays a title
+    assert annotate("Chronic ACL tear: where are the bone bruises?\nFindings: normal.").bme == (
+        "absent"
+    )

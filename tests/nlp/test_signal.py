@@ -81,6 +81,10 @@ ABSENT = [
 ]
 
 
+def _sites(text: str, procedure: str | None = None) -> set[tuple[str, str | None]]:
+    return {(s.bone, s.laterality) for s in annotate(text, procedure).sites}
+
+
 @pytest.mark.parametrize(("text", "bones"), PRESENT)
 def test_signal_in_a_bone_is_present_bme(text: str, bones: set[str]) -> None:
     annotation = annotate(text)
@@ -336,4 +340,26 @@ def test_a_signal_the_next_sentence_affirms_stays_present() -> None:
         "Findings: Increased STIR signal in the medial femoral condyle. This represents bone"
         " marrow edema from a contusion."
     )
+    assert annotate(text).bme == "present"
+
+
+def test_a_signal_confined_to_a_bone_is_in_it() -> None:
+    text = "Findings: On the left, STIR hyperintensity is confined to the sacral side."
+    assert _sites(text) == {("sacrum", "left")}
+    brain = (
+        "MRI brain: a ring-enhancing lesion surrounded by T2/FLAIR hyperintensity confined "
+        "to the white matter, sparing the cortex."
+    )
+    assert annotate(brain).bme == "absent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MRI ankle: STIR hyperintesity in the marrow of the medial maleolus.",
+        "MRI wrist: patchy STIR hyperintensty in the scaphoid.",
+        "Findings: faint increase in T2 fat-saturated signal in the right femoral head.",
+    ],
+)
+def test_signal_typos_and_an_increase_in_signal(text: str) -> None:
     assert annotate(text).bme == "present"
