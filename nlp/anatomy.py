@@ -570,7 +570,12 @@ class AnatomyReader:
         signal = self._rules.signal
         assert signal is not None
         words = signal.inside if relation == "inside" else signal.beside
-        last = max((m.start() for m in words.finditer(gap)), default=len(gap))
+        found = list(words.finditer(gap))
+        if found and found[-1].group().endswith("ing"):
+            # "lesions in the T10 body, replacing fatty marrow": what the lesion does,
+            # no second place of the signal's.
+            return False
+        last = max((m.start() for m in found), default=len(gap))
         # The coordinator right before the relation: "lesion ..., rings and arcs
         # calcification on the xray, endosteal" joins nothing to the lesion.
         return bool(_COORDINATOR.search(gap, max(0, last - _COORDINATED_REACH), last))

@@ -15,7 +15,7 @@ from nlp.model import Annotation, Mention, Modifier
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
 from nlp.report import AFFIRMED, MentionRecord, SiteCue, build_annotation
 from nlp.rule_specs import SignalRules
-from nlp.ruleset import EXAM_SECTION, RuleSet, load_ruleset
+from nlp.ruleset import DIFFERENTIAL_SECTION, EXAM_SECTION, RuleSet, load_ruleset
 
 DEFAULT_LANGUAGE = "en"
 # Mentions in these sections that read as current are prior findings (the history).
@@ -74,6 +74,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     blocks = _block_sides(unwrapped, layout, reader, rules)
     exams = _later_exams(unwrapped, layout, rules, targets)
+    standing = _standing_differential(layout, rules, cues)
     records = [
         _record(
             text,
@@ -87,6 +88,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
             fallback,
             blocks,
             exams,
+            standing,
             described.get(m.char_start),
         )
         for m in targets
@@ -99,7 +101,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     ]
     records = _carried_forward(_hedged_by_summary(kept, cues, layout, rules), exams)
     return build_annotation(
-        records, rules, _site_cues(unwrapped, records, cues, layout, rules, reader)
+        records, rules, _site_cues(unwrapped, records, cues, layout, rules, reader, standing)
     )
 
 
@@ -534,11 +536,13 @@ def _record(
     fallback: Callable[[], str | None],
     blocks: list[str | None],
     exams: _LaterExams,
+    standing: bool,
     signal: Match | None = None,
 ) -> MentionRecord:
     """One mention's record; `signal`: the signal description it characterises, if any.
 
-    `exams`: where the text tells of later exams (`_later_exams`).
+    `exams`: where the text tells of later exams (`_later_exams`); `standing`: the
+    report's differential diagnosis is its last word (`_standing_differential`).
     """
     index = layout.sentence_index(match.char_start)
     sentence = layout.sentences[index]
@@ -559,7 +563,11 @@ def _record(
             )
         )
     )
-    current = line.section in rules.current_sections or told
+    current = (
+        line.section in rules.current_sections
+        or told
+        or (standing and line.section == DIFFERENTIAL_SECTION)
+    )
     status = match.status
     if (
         status == "present"
@@ -978,12 +986,14 @@ def _site_cues(
     layout: Layout,
     rules: RuleSet,
     reader: AnatomyReader,
+    standing: bool = False,
 ) -> list[SiteCue]:
     """Causes in current sentences that hold no mention, with the bones those sentences name.
 
     A summary section (impression, addendum) without any mention that names a
     cause but no bone ("Conclusion: Active bilateral sacroiliitis.") speaks of
-    the edema the findings describe: such a cue relates to every site.
+    the edema the findings describe: such a cue relates to every site. So does a
+    standing differential's (`standing`, `_standing_differential`).
     """
     if not any(r.current and r.mention.status in AFFIRMED for r in records):
         return []
@@ -1009,10 +1019,11 @@ def _site_cues(
             continue
         index = layout.sentence_index(cue.char_start)
         sentence = layout.sentences[index]
-        if (
-            index in with_mentions
-            or layout.lines[sentence.line].section not in rules.current_sections
-        ):
+        section = layout.lines[sentence.line].section
+        if section == DIFFERENTIAL_SECTION:
+            if not standing:
+                continue  # a later diagnosis or impression settled on one of them
+        elif index in with_mentions or section not in rules.current_sections:
             continue
         sentence_text = text[sentence.start : sentence.end]
         bones = _named_bones(sentence_text, rules, reader)
@@ -1022,9 +1033,33 @@ def _site_cues(
                 if levels and at_levels() and not levels & at_levels():
                     continue  # "3. Mild L4-L5 degenerative change." beside edema at L1
             out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak))
-        elif layout.lines[sentence.line].section in summaries and not spec.weak:
+        elif (section in summaries or section == DIFFERENTIAL_SECTION) and not spec.weak:
             out.append(SiteCue(spec.etiology, bones, sentence_text, anywhere=True))
     return out
+
+
+def _standing_differential(layout: Layout, rules: RuleSet, cues: list[Match]) -> bool:
+    """True if the report has a differential diagnosis that no summary settles.
+
+    "Differential Diagnosis: SONK; insufficiency fracture" and then "Case
+    Diagnosis: SONK": the diagnosis is the later word, and the other candidates
+    are ruled out; so they are by an impression before the list that names a
+    cause. A differential that nothing answers keeps its candidates as the
+    possibilities the report raises.
+    """
+    last = max(
+        (i for i, line in enumerate(layout.lines) if line.section == DIFFERENTIAL_SECTION),
+        default=None,
+    )
+    if last is None:
+        return False
+    if any(line.section in rules.summaries for line in layout.lines[last + 1 :]):
+        return False
+    return not any(
+        cue.status not in rules.etiology_drop_statuses
+        and layout.line_at(cue.char_start).section in rules.summaries
+        for cue in cues
+    )
 
 
 def _sums_up(

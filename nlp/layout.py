@@ -27,6 +27,10 @@ _LABEL_WORDS = 6  # words before the colon of an exam's label ("MRI left foot:")
 
 # A "?" after a space opens a question about what follows ("LTP ? BME"), ends nothing.
 _AFTER_SENTENCE = re.compile(r"[.!?][ \t]+$")
+# A line that opens with a field's label ("Title: ...", "History: ..."): an export
+# that joined its fields into one line, so a later label starts a field even
+# without a sentence's end before it ("Title: SONK History: 71F ...").
+_FIELD_START = re.compile(r"[ \t]*(?:[-*>•][ \t]*)?[A-Z][A-Za-z&/ ]{0,30}:[ \t]")
 _SENTENCE_END = re.compile(r"(?:[.!]|(?<!\s)\?)(?=\s+\S)")
 _WORD_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z][A-Za-z.]*)\.$")
 _NUMBER_BEFORE = re.compile(r"(\S+)\s+\d{1,3}\.$")
@@ -240,8 +244,11 @@ class LayoutReader:
             base, start = pos, pos
             pos += len(raw) + 1
             colon = raw.find(":", 1)
+            field = _FIELD_START.match(raw)
             while colon > 0:
-                cut = self._inline_title(raw, colon)
+                # After the opening field's own label, not inside it ("PREOPERATIVE DIAGNOSIS:")
+                fielded = field is not None and colon >= field.end()
+                cut = self._inline_title(raw, colon, fielded)
                 if cut > 0 and base + cut > start:
                     out.append((start, base + len(raw[:cut].rstrip())))
                     start = base + cut
@@ -249,22 +256,27 @@ class LayoutReader:
             out.append((start, pos - 1))
         return out
 
-    def _inline_title(self, raw: str, colon: int) -> int:
-        """Where a section title ending at `colon` starts inside `raw`, or -1."""
+    def _inline_title(self, raw: str, colon: int, fielded: bool = False) -> int:
+        """Where a section title ending at `colon` starts inside `raw`, or -1.
+
+        `fielded`: the line opens with a field's label, so a title needs no
+        sentence's end before it.
+        """
         if raw[colon + 1 : colon + 2] not in (" ", "\t"):
             return -1
         end = colon
+        cut = -1  # the longest title wins: "Differential Diagnosis:", not "Diagnosis:"
         for _ in range(self._longest_title):
             space = max(raw.rfind(" ", 0, end), raw.rfind("\t", 0, end))
             if space < 0:
-                return -1
+                break
             title = raw[space + 1 : colon]
             if title[:1].isupper() and title.lower() in self._title_section:
                 before = raw[: space + 1]
-                if before.endswith(("  ", "\t")) or _AFTER_SENTENCE.search(before):
-                    return space + 1
+                if fielded or before.endswith(("  ", "\t")) or _AFTER_SENTENCE.search(before):
+                    cut = space + 1
             end = space
-        return -1
+        return cut
 
     def _physical_exam(self, header_line: str) -> bool:
         """An "Exam:" line that holds a physical examination, not the imaging exam's title."""

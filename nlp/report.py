@@ -70,7 +70,9 @@ def report_status(records: list[MentionRecord], rules: RuleSet) -> tuple[str, li
     ]
     groups: dict[str | None, list[MentionRecord]] = {}
     for r in current:
-        key = r.section if r.section in rules.precedence else rules.precedence[-1]
+        # A differential diagnosis groups with the impression it is reported as.
+        section = rules.section_output.get(r.section) if r.section else None
+        key = section if section in rules.precedence else rules.precedence[-1]
         groups.setdefault(key, []).append(r)
     for i, section in enumerate(rules.precedence):
         status = status_of(groups.get(section, []))

@@ -49,6 +49,11 @@ DISCUSSION_SECTION = "discussion"
 # "PROCEDURE IN DETAIL:"), and for a "FINDINGS:" after them (what the surgeon saw):
 # no imaging findings; reported as null.
 OPERATIVE_SECTION = "operative"
+# Internal section name for a differential diagnosis ("Differential Diagnosis:",
+# "DDx:"): candidates, not findings. Its causes are possibilities the report keeps
+# until a later diagnosis or impression names the one it settled on; its edema
+# words name candidate diagnoses, not this exam's edema. Reported as the impression.
+DIFFERENTIAL_SECTION = "differential"
 
 
 TokenPattern = tuple[dict[str, Any], ...]

@@ -21,6 +21,7 @@ from typing import Any
 from nlp.model import BONES, ETIOLOGIES, SECTIONS
 from nlp.rule_specs import (
     CONTEXT_CATEGORIES,
+    DIFFERENTIAL_SECTION,
     DIRECTIONS,
     DISCUSSION_SECTION,
     EXAM_SECTION,
@@ -272,7 +273,7 @@ def _parse_sections(
     obj = _check_keys(
         obj, where, {"sections", "contract_names", "current_sections", "precedence"}, {"exam_title"}
     )
-    names = (*SECTIONS, EXAM_SECTION, DISCUSSION_SECTION, OPERATIVE_SECTION)
+    names = (*SECTIONS, EXAM_SECTION, DISCUSSION_SECTION, OPERATIVE_SECTION, DIFFERENTIAL_SECTION)
     specs = []
     for i, s in enumerate(obj["sections"]):
         w = f"{where}: sections[{i}]"
@@ -629,6 +630,7 @@ def joint_of_bones(language: str = "en") -> dict[str, str]:
 
 
 __all__ = [
+    "DIFFERENTIAL_SECTION",
     "DISCUSSION_SECTION",
     "EXAM_SECTION",
     "OPERATIVE_SECTION",

@@ -248,3 +248,35 @@ def test_chronic_nonbacterial_osteomyelitis_is_inflammatory() -> None:
     result = annotate(text)
     assert set(result.etiology) == {"inflammatory"}
     assert {(s.bone, s.laterality) for s in result.sites} == {("distal_tibia", "bilateral")}
+
+
+_CASE = (
+    "History: 44M, right hip pain for two months, on steroids for asthma.\n"
+    "Findings: Diffuse STIR hyperintense marrow in the right femoral head and neck; "
+    "no subchondral line.\n"
+    "Differential Diagnosis: transient osteoporosis of the hip; early osteonecrosis; "
+    "stress fracture\n"
+)
+
+
+def test_a_diagnosis_after_the_differential_rules_out_the_other_candidates() -> None:
+    settled = annotate(_CASE + "Case Diagnosis: Transient osteoporosis of the hip\n")
+    assert settled.bme == "present"
+    assert settled.etiology == ("transient",)
+
+
+def test_a_differential_that_nothing_answers_keeps_its_candidates() -> None:
+    standing = annotate(_CASE)
+    assert set(standing.etiology) == {"transient", "osteonecrosis", "overload"}
+
+
+def test_edema_named_as_a_candidate_is_no_finding_once_settled() -> None:
+    text = (
+        "History: 30F runner, heel pain on the left.\n"
+        "Findings: Plantar fascia thickened to 7 mm with surrounding soft-tissue edema. "
+        "Calcaneal marrow normal on STIR.\n"
+        "Differential Diagnosis: plantar fasciitis, calcaneal stress fracture, "
+        "bone marrow edema syndrome\n"
+        "Diagnosis: Plantar fasciitis\n"
+    )
+    assert annotate(text).bme == "absent"

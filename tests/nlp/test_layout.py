@@ -191,3 +191,28 @@ def test_first_lines_with_findings_are_no_title() -> None:
     assert annotate("Chronic ACL tear: where are the bone bruises?\nFindings: normal.").bme == (
         "absent"
     )
+
+
+def test_an_export_that_joined_its_fields_keeps_them_apart(reader: LayoutReader) -> None:
+    """A case database's fields run together on one line: each label opens its section,
+    the longest label winning ("Differential Diagnosis:", not "Diagnosis:")."""
+    text = (
+        "Title: Stress injury of the navicular History: 22F sprinter, midfoot pain "
+        "Findings: navicular STIR bright, no line Differential Diagnosis: stress reaction, "
+        "coalition Case Diagnosis: navicular stress reaction"
+    )
+    layout = reader.read(text)
+    sections = [(line.section, text[line.start : line.end].split(":")[0]) for line in layout.lines]
+    assert sections == [
+        ("exam", "Title"),
+        ("history", "History"),
+        ("findings", "Findings"),
+        ("differential", "Differential Diagnosis"),
+        ("impression", "Case Diagnosis"),
+    ]
+
+
+def test_a_label_of_two_words_opening_its_line_stays_whole(reader: LayoutReader) -> None:
+    text = "OPERATIVE NOTE\nPREOPERATIVE DIAGNOSIS: Scaphoid waist fracture, left.\n"
+    layout = reader.read(text)
+    assert [text[line.start : line.end] for line in layout.lines][1].startswith("PREOPERATIVE")

@@ -363,3 +363,14 @@ def test_a_signal_confined_to_a_bone_is_in_it() -> None:
 )
 def test_signal_typos_and_an_increase_in_signal(text: str) -> None:
     assert annotate(text).bme == "present"
+
+
+def test_a_lesion_replacing_marrow_is_no_edema_of_that_marrow() -> None:
+    """The participle tells what the lesions do, not a second place of their signal."""
+    text = (
+        "Findings: rounded T1-hypointense, STIR-hyperintense lesions in the T9 and L2 "
+        "vertebral bodies, replacing fatty marrow. No fracture."
+    )
+    assert annotate(text).bme == "absent"
+    edema = "Findings: STIR-hyperintense signal in the L2 vertebral body and in the marrow."
+    assert annotate(edema).bme == "present"
