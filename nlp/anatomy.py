@@ -510,6 +510,9 @@ class AnatomyReader:
             if i == 0 and relation is None and near:
                 places.append(kind)  # "T2 hyperintense lesion", "STIR signal L sacral ala"
                 continue
+            if not places and kind == "bone" and relation is None and _APPOSITION.search(gap):
+                places.append(kind)  # "STIR hyperintensity and low T1 signal, left 7th rib"
+                continue
             if (
                 relation == "beside"
                 and not _MARROW.match(after[w_start:w_end])
@@ -534,6 +537,15 @@ class AnatomyReader:
                 return False  # "infiltrating lesion with high T2 signal ... within the sacrum"
         if places:
             return "bone" in places
+        if before_words:
+            last_start, last_end, last_kind = before_words[-1]
+            between = before[last_end:]
+            if (
+                last_kind == "bone"
+                and _MARROW.match(between.lstrip())
+                and len(between.split()) <= _OWN_MARROW_WORDS
+            ):
+                return True  # "Bankart fragment, glenoid marrow also STIR bright"
         kinds = {kind for _, _, kind in before_words}
         if kinds - {"bone"}:
             return False
@@ -722,9 +734,13 @@ def _longer_first(word: tuple[int, int, str]) -> tuple[int, int]:
 _ADJACENT = 2
 
 # Where the places of a signal description end: the next clause ("..., and a rim of fluid").
+_OWN_MARROW_WORDS = 3  # "glenoid marrow also STIR bright": the bone's marrow owns the signal
+# A place set off by a comma after the signal's words, with no relation word:
+# ", anterolateral left 7th rib" (a bone and up to three words of its position).
+_APPOSITION = re.compile(r",\s+(?:\S+\s+){0,3}$")
 _PLACE_STOP = re.compile(r",\s*(?:and|but|while|whereas|with|which)\b|;|\.\s")
 _ONLY_ARTICLE = re.compile(r"\s*(?:(?:the|a|an|der|die|das|dem|den)\s+)?")
-_MARROW = re.compile(r"(?:bone )?marrow|medullary|trabecular|cancellous|subchondral")
+_MARROW = re.compile(r"(?:bone )?mar{1,3}ow|medullary|trabecular|cancellous|subchondral")
 
 
 _CACHED_SIDE_CHARS = 120

@@ -1020,10 +1020,11 @@ def _site_cues(
         index = layout.sentence_index(cue.char_start)
         sentence = layout.sentences[index]
         section = layout.lines[sentence.line].section
+        title = _case_title(text, layout, rules, sentence.line)
         if section == DIFFERENTIAL_SECTION:
             if not standing:
                 continue  # a later diagnosis or impression settled on one of them
-        elif index in with_mentions or section not in rules.current_sections:
+        elif index in with_mentions or (section not in rules.current_sections and not title):
             continue
         sentence_text = text[sentence.start : sentence.end]
         bones = _named_bones(sentence_text, rules, reader)
@@ -1033,9 +1034,28 @@ def _site_cues(
                 if levels and at_levels() and not levels & at_levels():
                     continue  # "3. Mild L4-L5 degenerative change." beside edema at L1
             out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak))
-        elif (section in summaries or section == DIFFERENTIAL_SECTION) and not spec.weak:
+        elif (section in summaries or section == DIFFERENTIAL_SECTION or title) and not spec.weak:
             out.append(SiteCue(spec.etiology, bones, sentence_text, anywhere=True))
     return out
+
+
+# A case title is short: "Kienbock disease", "Freiberg infraction, right foot".
+_TITLE_WORDS = 12
+
+
+def _case_title(text: str, layout: Layout, rules: RuleSet, line: int) -> bool:
+    """True if the line is a case's title: the first line, short, and no exam's label.
+
+    A teaching case is titled by its diagnosis ("Kienbock disease", "Cuboid bone
+    stress injury in a ballet dancer"): the cause of the edema its findings
+    describe. An exam's label ("MRI LEFT HIP ? AVN") asks, and names a modality.
+    """
+    if line != 0 or layout.lines[0].section not in (None, EXAM_SECTION):
+        return False
+    words = text[layout.lines[0].start : layout.lines[0].end].lower()
+    if len(words.split()) > _TITLE_WORDS or ". " in words:
+        return False
+    return rules.exam_title is None or rules.exam_title.search(words) is None
 
 
 def _standing_differential(layout: Layout, rules: RuleSet, cues: list[Match]) -> bool:

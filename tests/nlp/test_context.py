@@ -751,3 +751,11 @@ def test_second_wave_statuses(text: str, status: str) -> None:
 )
 def test_third_wave_absent(text: str) -> None:
     assert annotate(text).bme == "absent"
+
+
+def test_the_previous_edema_several_adjectives_before_is_history() -> None:
+    text = (
+        "Follow-up MRI right knee. The condyle is back to normal fatty marrow.\n"
+        "Conclusion: complete resolution of the previous medial femoral condylar marrow oedema."
+    )
+    assert annotate(text).bme == "absent"

@@ -280,3 +280,37 @@ def test_edema_named_as_a_candidate_is_no_finding_once_settled() -> None:
         "Diagnosis: Plantar fasciitis\n"
     )
     assert annotate(text).bme == "absent"
+
+
+@pytest.mark.parametrize(
+    ("text", "etiology"),
+    [
+        (
+            "Kienbock disease\n41F, left wrist ache for months.\n"
+            "MRI: lunate T1 dark and STIR bright throughout, no collapse.",
+            ("osteonecrosis",),
+        ),
+        (
+            "Cuboid stress reaction in a gymnast\n\n"
+            "17F, right lateral midfoot pain.\n\n"
+            "MRI: the cuboid marrow is bright on STIR, no fracture line.",
+            ("overload",),
+        ),
+    ],
+)
+def test_a_case_titled_by_its_diagnosis_names_the_cause(text: str, etiology: tuple) -> None:
+    assert annotate(text).etiology == etiology
+
+
+def test_an_exam_label_with_a_question_is_no_case_title() -> None:
+    text = "MRI RIGHT HIP ? AVN\nFindings: STIR bright marrow in the femoral neck, right."
+    assert annotate(text).etiology == ()
+
+
+def test_a_trauma_surgery_department_is_no_trauma() -> None:
+    text = (
+        "Entlassbrief – Klinik für Orthopädie und Unfallchirurgie\n\n"
+        "MRT Becken: Knochenmarködem im Os sacrum beidseits mit Frakturlinien. "
+        "Beurteilung: Insuffizienzfraktur des Sakrums beidseits."
+    )
+    assert annotate(text).etiology == ("overload",)

@@ -374,3 +374,44 @@ def test_a_lesion_replacing_marrow_is_no_edema_of_that_marrow() -> None:
     assert annotate(text).bme == "absent"
     edema = "Findings: STIR-hyperintense signal in the L2 vertebral body and in the marrow."
     assert annotate(edema).bme == "present"
+
+
+@pytest.mark.parametrize(
+    ("text", "sites"),
+    [
+        # a typist's "singal", and "hyperintens" without its ending
+        (
+            "MRI: faint increased STIR singal in the anterior femoral head, left.",
+            {("femoral_head", "left")},
+        ),
+        ("Findings: the talar dome marrow is STIR hyperintens, right ankle.", {("talus", "right")}),
+        # the marrow "lights up" on a fluid-sensitive sequence
+        (
+            "Right foot. The marrow of the navicular lights up on the fat-saturated images.",
+            {("navicular", "right")},
+        ),
+        # a place set off by a comma, with no relation word
+        (
+            "Left chest wall: focal STIR hyperintensity and low T1 signal, anterior left 6th rib.",
+            {("rib", "left")},
+        ),
+        # the bone's own marrow, however spelt, before a signal that ends with "adjacent"
+        (
+            "Right shoulder: small Bankart fragment, glenoid marow also STIR bright adjacent.",
+            {("glenoid", "right")},
+        ),
+    ],
+)
+def test_signal_wordings_of_a_quick_hand(text: str, sites: set[tuple[str, str | None]]) -> None:
+    assert _sites(text) == sites
+
+
+def test_a_but_clause_raises_an_alternative_not_what_the_signal_is() -> None:
+    """ "... but this may be partial volume from a facet effusion": a hedge, not an identity."""
+    text = (
+        "MRI lumbar spine: the left L4 pars shows possible faint high signal on STIR, "
+        "but partial volume from a small facet effusion cannot be excluded."
+    )
+    result = annotate(text)
+    assert result.bme == "possible"
+    assert {(s.bone, s.laterality) for s in result.sites} == {("posterior_elements", "left")}
