@@ -814,3 +814,26 @@ def test_a_part_of_a_joint_is_not_both_its_sides() -> None:
         "hyperintensity on both sides of each sacroiliac joint's sacral margin."
     )
     assert {bone for bone, _ in sites(text)} == {"sacrum"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # both sides of the symphysis are both pubic bones: a midline joint
+        (
+            "Pelvis MRI: high STIR signal in the pubic bodies on either side of the symphysis.",
+            {("pubis", "bilateral")},
+        ),
+        # the inner and outer condyles and plateaus of the knee
+        (
+            "Right knee: bright marrow on fat-saturated PD in the condyle on the inner side.",
+            {("medial_femoral_condyle", "right")},
+        ),
+        (
+            "Left knee: bone marrow edema of the outer tibial plateau.",
+            {("lateral_tibial_plateau", "left")},
+        ),
+    ],
+)
+def test_midline_joints_and_inner_and_outer_parts(text: str, expected: set) -> None:
+    assert sites(text) == expected

@@ -759,3 +759,18 @@ def test_the_previous_edema_several_adjectives_before_is_history() -> None:
         "Conclusion: complete resolution of the previous medial femoral condylar marrow oedema."
     )
     assert annotate(text).bme == "absent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a labelled earlier exam, and today's findings
+        "35M, back pain.\n- Prior MRI (a year ago): STIR hyperintensity in both iliac bones\n"
+        "- Today: no STIR hyperintensity in the periarticular marrow",
+        # a later exam named by its interval
+        "MRI of the pelvis showed marrow oedema in the left pubic body. "
+        "His six-month MRI showed normal marrow signal throughout.",
+    ],
+)
+def test_todays_or_an_intervals_exam_is_the_later_word(text: str) -> None:
+    assert annotate(text).bme == "absent"
