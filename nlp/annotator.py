@@ -393,7 +393,7 @@ def _signal_in_bone(
     ):
         return False  # "the endplates are bright on T1": fat
     preceding = " ".join(lowered[sentence.start : match.char_start].split()[-2:])
-    if signal.not_fluid.search(preceding) and not signal.fluid.search(preceding + phrase):
+    if signal.not_fluid.search(preceding) and not signal.fluid.search(f"{preceding} {phrase}"):
         return False  # "band-like T1 hyperintensity"
     # What the rest of its clause says of it; a clause after ";" speaks of something
     # else ("; stress reaction versus artifact from the adjacent fat") unless it opens

@@ -113,3 +113,51 @@ def test_hard_wrapped_lines(text: str, soft: bool) -> None:
     unwrapped = LayoutReader(load_ruleset("de")).unwrap(text)
     assert len(unwrapped) == len(text)
     assert unwrapped.count("\n") == text.count("\n") - (1 if soft else 0)
+
+
+def _de_sites(text: str) -> set[tuple[str, str | None]]:
+    return {(s.bone, s.laterality) for s in annotate(text, language="de").sites}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "MRT Knie li: Knochenmarködem in der gewichttragenden medialen Oberschenkelrolle.",
+            {("medial_femoral_condyle", "left")},
+        ),
+        (
+            "MRT Knie re: Kontusionsödem dorsolat. Schienbeinkopf und im Wadenbeinkoepfchen.",
+            {("lateral_tibial_plateau", "right"), ("fibular_head", "right")},
+        ),
+        # "T1-signalarm und STIR-hyperintens": the sequence pair is one description
+        (
+            "MRT Fuß links: das Würfelbein stellt sich T1-signalarm und STIR-hyperintens dar.",
+            {("cuboid", "left")},
+        ),
+    ],
+)
+def test_german_everyday_bones_and_a_sequence_pair(text: str, expected: set) -> None:
+    assert _de_sites(text) == expected
+
+
+def test_a_letters_course_tells_the_current_exam() -> None:
+    """ "Verlauf:" after a letter's diagnosis list is its course, not more diagnoses."""
+    text = (
+        "Diagnosen:\n- Z.n. Knochenmarködem der rechten Hüfte 2023, ausgeheilt\n\n"
+        "Verlauf:\nDie aktuelle MRT beider Hüften zeigt regelrechte Signalverhältnisse, "
+        "das frühere Ödem ist nicht mehr abgrenzbar."
+    )
+    assert annotate(text, language="de").bme == "absent"
+
+
+def test_still_speaks_of_its_own_clause() -> None:
+    """ "weiterhin" after a comma tells of the next finding, not the regressed edema."""
+    text = (
+        "Befund: Das damals beschriebene Knochenmarködem im medialen Tibiaplateau ist nicht "
+        "mehr abgrenzbar, weiterhin disloziertes Korbhenkelfragment des Innenmeniskus."
+    )
+    assert annotate(text, language="de").bme == "absent"
+    assert annotate(
+        "Befund: Das Knochenmarködem ist weiterhin nachweisbar.", language="de"
+    ).bme == ("present")
