@@ -837,3 +837,30 @@ def test_a_part_of_a_joint_is_not_both_its_sides() -> None:
 )
 def test_midline_joints_and_inner_and_outer_parts(text: str, expected: set) -> None:
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Right ankle: bone bruse of the tip of the medial malleolous.",
+            {("distal_tibia", "right")},
+        ),
+        (
+            "Right elbow: STIR hyperintensity in the medial epicondylar apophysis.",
+            {("distal_humerus", "right")},
+        ),
+        (
+            "Left leg: bone marrow edema in the distal third of the shin bone.",
+            {("tibial_shaft", "left")},
+        ),
+        ("Left knee: marrow edema fills the upper shin bone.", {("proximal_tibia", "left")}),
+        # "R wrist nromal": the other side, however abbreviated and spelt
+        (
+            "Fell on the outstretched L hand. R wrist nromal.\nMRI: bone bruise of the scaphoid.",
+            {("scaphoid", "left")},
+        ),
+    ],
+)
+def test_everyday_and_misspelt_places(text: str, expected: set) -> None:
+    assert sites(text) == expected

@@ -415,3 +415,36 @@ def test_a_but_clause_raises_an_alternative_not_what_the_signal_is() -> None:
     result = annotate(text)
     assert result.bme == "possible"
     assert {(s.bone, s.laterality) for s in result.sites} == {("posterior_elements", "left")}
+
+
+@pytest.mark.parametrize(
+    ("text", "sites"),
+    [
+        # the lateral mass of the sacrum is bone, not a mass
+        (
+            "Left buttock pain. On STIR there is increased signal intensity within the lateral "
+            "mass of the sacrum on the left.",
+            {("sacrum", "left")},
+        ),
+        # compared with fat on T1, and normal T1 marrow fat beside: no fat of its own
+        (
+            "Right knee. On fat-suppressed PD images the medial femoral condyle contains "
+            "hyperintense marrow signal, and on T1 the region is darker than the surrounding fat.",
+            {("medial_femoral_condyle", "right")},
+        ),
+        (
+            "Left foot. Sagittal STIR shows ill-defined high signal in the navicular, "
+            "with normal T1 marrow fat and no fracture line.",
+            {("navicular", "left")},
+        ),
+        # a comparison of brightness, a typist's "incresed" and "scaphiod"
+        (
+            "Right wrist. The lunate is slightly brighter than the other carpal bones on "
+            "fat-suppressed PD images.",
+            {("lunate", "right")},
+        ),
+        ("Left wrist. Scaphiod waist shows incresed signal on STIR.", {("scaphoid", "left")}),
+    ],
+)
+def test_signal_beside_words_that_look_like_other_things(text: str, sites: set) -> None:
+    assert _sites(text) == sites
