@@ -1111,6 +1111,7 @@ def _sums_up(
 
 # A sentence this short that names a cause is a diagnosis label ("Toddler's fracture.").
 _LABEL_WORDS = 4
+_PARENTHESIS = re.compile(r"\([^()]*\)")
 # A list marker read as a sentence of its own ("C.", "2)", "(b)").
 _MARKER = re.compile(r"\(?[A-Za-z0-9]{1,2}[.)]")
 
@@ -1123,8 +1124,8 @@ def _diagnosis_label(text: str, words: str, layout: Layout, rules: RuleSet, inde
     finding ("Knorpel: Geringe Chondropathie medial.") or a line of its own
     (an answer option "C. Kienböck disease", after its marker).
     """
-    if len(words.split()) > _LABEL_WORDS or ":" in words:
-        return False
+    if len(_PARENTHESIS.sub(" ", words).split()) > _LABEL_WORDS or ":" in words:
+        return False  # ("Osgood-Schlatter disease (traction apophysitis).": two words)
     sentences = layout.sentences
     line = sentences[index].line
     if layout.lines[line].section in rules.summaries:
@@ -1148,6 +1149,31 @@ def _figure_paragraph(text: str, layout: Layout, rules: RuleSet, a: int, b: int)
         is not None
         for i in range(lo, hi + 1)
     )
+
+
+@functools.cache
+def _list_item(marker: str) -> re.Pattern[str]:
+    return re.compile(rf"[ \t]*{marker}[ \t]+")
+
+
+def _list_paragraph(
+    text: str, layout: Layout, rules: RuleSet, line: int, cue_line: int, reader: AnatomyReader
+) -> bool:
+    """True if the cue's line is the findings list's next item and goes on about the mention's.
+
+    "- Pars of L5: questionable faint STIR signal." "- Could be early stress
+    reaction from overuse.": an item that names no bone of its own says more of
+    the one before. An impression's items are each their own diagnosis.
+    """
+    if cue_line != line + 1 or layout.lines[line].section in rules.summaries:
+        return False
+    if layout.lines[line].section != layout.lines[cue_line].section:
+        return False
+    marker = _list_item(rules.list_marker)
+    if any(marker.match(text, layout.lines[i].start) is None for i in (line, cue_line)):
+        return False
+    item = text[layout.lines[cue_line].start : layout.lines[cue_line].end]
+    return not reader.find_bones(item.lower())
 
 
 def _etiology(
@@ -1187,8 +1213,10 @@ def _etiology(
         scope = rules.etiology_scopes.get(spec.etiology)
         if scope is None:
             continue
-        same_paragraph = cue_sentence.line == line or _figure_paragraph(
-            text, layout, rules, cue_sentence.line, line
+        same_paragraph = (
+            cue_sentence.line == line
+            or _figure_paragraph(text, layout, rules, cue_sentence.line, line)
+            or _list_paragraph(text, layout, rules, line, cue_sentence.line, reader)
         )
         near = same_paragraph and (
             index - scope.sentences_before <= cue_index <= index + scope.sentences_after

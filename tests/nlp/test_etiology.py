@@ -314,3 +314,38 @@ def test_a_trauma_surgery_department_is_no_trauma() -> None:
         "Beurteilung: Insuffizienzfraktur des Sakrums beidseits."
     )
     assert annotate(text).etiology == ("overload",)
+
+
+@pytest.mark.parametrize(
+    ("text", "etiology"),
+    [
+        # a diagnosis label with its gloss in brackets ends the findings
+        (
+            "History: 12M, right knee pain.\nFindings: STIR hyperintensity in the tibial tubercle. "
+            "Patellar tendon thickened. Sinding-Larsen disease (traction apophysitis).",
+            ("overload",),
+        ),
+        # the next item of a findings list goes on about the one before
+        (
+            "History: 15M, left buttock pain.\nFindings:\n"
+            "- Ischial apophysis: questionable slightly increased STIR signal.\n"
+            "- Could be physiological or early stress reaction from overuse.\n",
+            ("overload",),
+        ),
+        (
+            "History: 50M on chemotherapy.\nFindings: faint STIR hyperintensity in the T8 body. "
+            "Lymphomatous involvement is the first concern.",
+            ("tumor",),
+        ),
+    ],
+)
+def test_causes_said_after_the_finding(text: str, etiology: tuple) -> None:
+    assert annotate(text).etiology == etiology
+
+
+def test_an_impressions_items_are_each_their_own() -> None:
+    text = (
+        "MRI LEFT KNEE\nFindings: Bone bruise of the lateral tibial plateau.\n"
+        "Impression:\n- Lateral tibial plateau bone bruise.\n- Incidental enchondroma.\n"
+    )
+    assert annotate(text).etiology == ("trauma",)
