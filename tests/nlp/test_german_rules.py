@@ -161,3 +161,44 @@ def test_still_speaks_of_its_own_clause() -> None:
     assert annotate(
         "Befund: Das Knochenmarködem ist weiterhin nachweisbar.", language="de"
     ).bme == ("present")
+
+
+def test_short_german_labels_open_their_sections() -> None:
+    """ "Frage: ... KMÖ?" asks; "Bef.:" and "Beurt.:" answer."""
+    text = (
+        "MRT Hüfte re.\nFrage: Trochanterschmerz, KMÖ?\n"
+        "Bef.: Hüftkopf rund, kein Knochenmarködem.\nBeurt.: Bursitis trochanterica."
+    )
+    assert annotate(text, language="de").bme == "absent"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the big toe's joint is no toe phalanx; "fragmentiert" is no fragment
+        (
+            "MRT Vorfuß links: Mediales Sesambein des Großzehengrundgelenks in der TIRM "
+            "signalangehoben und in T1 abgesenkt, nicht fragmentiert.",
+            {("sesamoid", "left")},
+        ),
+        # T1 said to be normal after the signal is no fat
+        (
+            "MRT Vorfuß re: Im Köpfchen des fünften Mittelfußknochens diskrete "
+            "STIR-Signalanhebung, in T1 regelrechtes Fettmarksignal.",
+            {("metatarsal", "right")},
+        ),
+        # up to the growth plate is still in the bone; the growth plates themselves are not bone
+        (
+            "MRT OSG links: In der distalen Tibiametaphyse STIR-hyperintenses Marksignal bis an "
+            "die Wachstumsfuge.",
+            {("distal_tibia", "left")},
+        ),
+        (
+            "MRT beider Rückfüße: Die Apophysenfugen sind in der STIR beidseits bandförmig "
+            "signalreich, altersentsprechend.",
+            set(),
+        ),
+    ],
+)
+def test_german_signal_owners(text: str, expected: set) -> None:
+    assert _de_sites(text) == expected
