@@ -106,6 +106,13 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout46_en.jsonl",
         "heldout47_en.jsonl",
         "heldout45_de.jsonl",
+        "heldout48_en.jsonl",
+        "heldout49_en.jsonl",
+        "heldout50_en.jsonl",
+        "heldout50_de.jsonl",
+        "heldout51_en.jsonl",
+        "heldout52_en.jsonl",
+        "heldout51_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -49,7 +49,11 @@ again (English archive cases, the second of tumours, infection, inflammation, ch
 and athletes), written after the first wave's fixes; heldout45_en, heldout46_en, heldout47_en
 (archive cases: as a case database exports them; knee, hip, ankle and foot; spine,
 pelvis and upper limb) and heldout45_de (German reports and letters mixed), the
-third wave.
+third wave. The twenty-first round: heldout48_en (archive cases), heldout49_en (case
+database exports with differential diagnoses), heldout50_en (dictated radiology reports),
+heldout50_de (German reports and letters); its second wave heldout51_en and heldout52_en
+(archive cases as "History:" and "Findings:", the second of less common regions and
+causes) and heldout51_de.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -124,6 +128,13 @@ FLOORS = {
     "heldout46_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.95, "site_f1": 0.91},
     "heldout47_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.93, "site_f1": 0.90},
     "heldout45_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.95, "site_f1": 0.88},
+    "heldout48_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.94, "site_f1": 0.95},
+    "heldout49_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.91, "site_f1": 0.85},
+    "heldout50_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.94},
+    "heldout50_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.91, "site_f1": 0.88},
+    "heldout51_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.91, "site_f1": 0.94},
+    "heldout52_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.91, "site_f1": 0.80},
+    "heldout51_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.93, "site_f1": 0.86},
 }
 
 
