@@ -538,7 +538,7 @@ class AnatomyReader:
         if places:
             return "bone" in places
         if before_words:
-            last_start, last_end, last_kind = before_words[-1]
+            _, last_end, last_kind = before_words[-1]
             between = before[last_end:]
             if (
                 last_kind == "bone"
@@ -733,11 +733,11 @@ def _longer_first(word: tuple[int, int, str]) -> tuple[int, int]:
 # At most this many characters between a bone and a side word written right after it.
 _ADJACENT = 2
 
-# Where the places of a signal description end: the next clause ("..., and a rim of fluid").
 _OWN_MARROW_WORDS = 3  # "glenoid marrow also STIR bright": the bone's marrow owns the signal
 # A place set off by a comma after the signal's words, with no relation word:
 # ", anterolateral left 7th rib" (a bone and up to three words of its position).
 _APPOSITION = re.compile(r",\s+(?:\S+\s+){0,3}$")
+# Where the places of a signal description end: the next clause ("..., and a rim of fluid").
 _PLACE_STOP = re.compile(r",\s*(?:and|but|while|whereas|with|which)\b|;|\.\s")
 _ONLY_ARTICLE = re.compile(r"\s*(?:(?:the|a|an|der|die|das|dem|den)\s+)?")
 _MARROW = re.compile(r"(?:bone )?mar{1,3}ow|medullary|trabecular|cancellous|subchondral")
