@@ -864,3 +864,22 @@ def test_midline_joints_and_inner_and_outer_parts(text: str, expected: set) -> N
 )
 def test_everyday_and_misspelt_places(text: str, expected: set) -> None:
     assert sites(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "History: 52M, rigth hip pain.\nFindings: faint increased STIR signal in the "
+            "femoral head.",
+            {("femoral_head", "right")},
+        ),
+        (
+            "History: 15M, R anterior knee pain.\nFindings: faint STIR hyperintensity at the "
+            "inferior pole of the patella.",
+            {("patella", "right")},
+        ),
+    ],
+)
+def test_a_typists_right_and_an_abbreviated_side_before_a_region(text: str, expected: set) -> None:
+    assert sites(text) == expected
