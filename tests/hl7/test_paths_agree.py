@@ -113,6 +113,9 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout51_en.jsonl",
         "heldout52_en.jsonl",
         "heldout51_de.jsonl",
+        "heldout53_en.jsonl",
+        "heldout54_en.jsonl",
+        "heldout53_de.jsonl",
         "styles_en.jsonl",
     ],
 )
