@@ -481,10 +481,16 @@ def _block_sides(
         if 0 < len(words) <= 4 and (raw.endswith(":") or raw.isupper()) and ". " not in raw:
             side = reader.side_of(raw.lower())
         if side is None:
-            label, colon, _ = raw.partition(":")
+            label, colon, rest = raw.partition(":")
             label_words = label.lower().split()
             if colon and 0 < len(label_words) <= 3:
                 side = labels.get(label_words[0].rstrip("."))
+                if side is None and line.heading and rest:
+                    # "Findings: Right femoral head: crescent ...": the label after a header
+                    inner, colon, _ = rest.partition(":")
+                    inner_words = inner.lower().split()
+                    if colon and 0 < len(inner_words) <= 3:
+                        side = labels.get(inner_words[0].rstrip("."))
         if side is not None:
             current = side
         sides.append(current)
@@ -574,10 +580,20 @@ def _record(
     if (
         status == "present"
         and rules.targets[match.rule].signal
-        and _cause_only_hedged(cues, sentence)
+        and (
+            _cause_only_hedged(cues, sentence)
+            or (
+                rules.signal is not None
+                and _referring_next(unwrapped, layout, index, rules.signal) is not None
+                and _cause_only_hedged(cues, layout.sentences[index + 1])
+                and not any(t.status in AFFIRMED for t in _in_sentence(targets, layout, index + 1))
+            )
+        )
     ):
         # "faint STIR signal in the 2nd MT shaft, questionable early stress reaction":
-        # a signal is edema by what the report makes of it, and it only hedges that.
+        # a signal is edema by what the report makes of it, and it only hedges that;
+        # so does the next sentence that refers back to it ("This may represent an
+        # early stress reaction, but ...").
         status = "possible"
     if line.section in _PRIOR_SECTIONS and status in AFFIRMED and not told:
         status = "historical"

@@ -883,3 +883,13 @@ def test_everyday_and_misspelt_places(text: str, expected: set) -> None:
 )
 def test_a_typists_right_and_an_abbreviated_side_before_a_region(text: str, expected: set) -> None:
     assert sites(text) == expected
+
+
+def test_a_side_label_after_the_findings_header_is_its_lines_side() -> None:
+    """ "Findings: Right femoral head: ..." over a history that names both hips."""
+    text = (
+        "History: right hip pain. Known left hip AVN.\n"
+        "Findings: Right femoral head: crescent. Oedema femoral head and neck, marked.\n"
+        "Left femoral head: necrotic segment, no oedema."
+    )
+    assert sites(text) == {("femoral_head", "right"), ("femoral_neck", "right")}

@@ -774,3 +774,16 @@ def test_the_previous_edema_several_adjectives_before_is_history() -> None:
 )
 def test_todays_or_an_intervals_exam_is_the_later_word(text: str) -> None:
     assert annotate(text).bme == "absent"
+
+
+def test_a_next_sentence_that_only_hedges_the_signals_cause_makes_it_possible() -> None:
+    """ "Could be an early stress reaction ... but could also be normal": the signal is
+    edema only as far as the report makes it so."""
+    text = (
+        "History: 15F sprinter, left midfoot pain.\nFindings: Navicular: subtle increased "
+        "signal on STIR dorsally, no T1 line. Could be an early stress reaction of the "
+        "navicular but it is faint and could also be normal."
+    )
+    result = annotate(text)
+    assert result.bme == "possible"
+    assert result.etiology == ("overload",)
