@@ -448,3 +448,23 @@ def test_a_but_clause_raises_an_alternative_not_what_the_signal_is() -> None:
 )
 def test_signal_beside_words_that_look_like_other_things(text: str, sites: set) -> None:
     assert _sites(text) == sites
+
+
+@pytest.mark.parametrize(
+    ("text", "sites"),
+    [
+        # a writer whose English puts the verb after the noun
+        (
+            "Findings: In the right femur neck there is signal increased on STIR at the "
+            "inferomedial cortex, with low T1 signal.",
+            {("femoral_neck", "right")},
+        ),
+        (
+            "Findings: In the calcaneus of both sides there is signal increased on STIR in the "
+            "posterior tuberosity.",
+            {("calcaneus", "bilateral")},
+        ),
+    ],
+)
+def test_signal_after_its_noun(text: str, sites: set) -> None:
+    assert _sites(text) == sites
