@@ -391,7 +391,7 @@ def _signal_in_bone(
         and not signal.fluid.search(following)
         and not signal.low.search(following)
         # ", in T1 regelrechtes Fettmarksignal": T1 is said to be normal
-        and not _NORMAL_WORD.search(" ".join(after.split()[:5]))
+        and not (signal.normal and signal.normal.search(" ".join(after.split()[:5])))
     ):
         return False  # "the endplates are bright on T1": fat
     preceding = " ".join(lowered[sentence.start : match.char_start].split()[-2:])
@@ -1129,8 +1129,6 @@ def _sums_up(
 
 # A sentence this short that names a cause is a diagnosis label ("Toddler's fracture.").
 _LABEL_WORDS = 4
-# T1 said to be normal after the signal is no "bright on T1" (en, de).
-_NORMAL_WORD = re.compile(r"\b(?:normal\w*|preserved|intact|regelrecht\w*|unauff\w*|erhalten\w*)")
 _PARENTHESIS = re.compile(r"\([^()]*\)")
 # A list marker read as a sentence of its own ("C.", "2)", "(b)").
 _MARKER = re.compile(r"\(?[A-Za-z0-9]{1,2}[.)]")

@@ -220,6 +220,9 @@ class SignalRules:
     # phalanx"): after another relation it is no relation of its own, so "2 cm
     # proximal to the base of the phalanx" stays beside the bone.
     part_of: re.Pattern[str] | None = None
+    # Words that call a sequence normal right after the signal (", in T1 regelrechtes
+    # Fettmarksignal", "T1 normal"): the T1 named there is no "bright on T1".
+    normal: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)

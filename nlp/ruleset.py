@@ -355,6 +355,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
             "alternative",
             "part_of",
             "refer_back_identity",
+            "normal",
         },
     )
     if not isinstance(obj["structures"], list) or not obj["structures"]:
@@ -381,6 +382,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
             if "refer_back_identity" in obj
             else None
         ),
+        normal=_regex(obj["normal"], w, "normal") if "normal" in obj else None,
         lookback_sentences=_int({"n": obj.get("lookback_sentences", 2)}, "n", w),
         structure_window_words=_int({"n": obj.get("structure_window_words", 2)}, "n", w),
     )
