@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from nlp.anatomy import Anatomy, AnatomyReader
 from nlp.language import resolve_language
-from nlp.layout import FINDINGS_SECTION, Layout, Sentence
+from nlp.layout import FINDINGS_SECTION, Layout, Sentence, list_item
 from nlp.model import Annotation, Mention, Modifier
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
 from nlp.report import AFFIRMED, MentionRecord, SiteCue, build_annotation
@@ -1169,11 +1169,6 @@ def _figure_paragraph(text: str, layout: Layout, rules: RuleSet, a: int, b: int)
     )
 
 
-@functools.cache
-def _list_item(marker: str) -> re.Pattern[str]:
-    return re.compile(rf"[ \t]*{marker}[ \t]+")
-
-
 def _list_paragraph(
     text: str, layout: Layout, rules: RuleSet, line: int, cue_line: int, reader: AnatomyReader
 ) -> bool:
@@ -1187,8 +1182,11 @@ def _list_paragraph(
         return False
     if layout.lines[line].section != layout.lines[cue_line].section:
         return False
-    marker = _list_item(rules.list_marker)
-    if any(marker.match(text, layout.lines[i].start) is None for i in (line, cue_line)):
+    marker = list_item(rules.list_marker)
+    if any(
+        marker.match(text[layout.lines[i].start : layout.lines[i].end]) is None
+        for i in (line, cue_line)
+    ):
         return False
     item = text[layout.lines[cue_line].start : layout.lines[cue_line].end]
     return not reader.find_bones(item.lower())

@@ -72,6 +72,12 @@ class Layout:
         return [s.start for s in self.sentences]
 
 
+@functools.cache
+def list_item(marker: str) -> re.Pattern[str]:
+    """A line that opens a list item: sentences.json `list_marker` and a space ("- ", "2) ")."""
+    return re.compile(rf"^[ \t]*{marker}[ \t]+")
+
+
 class LayoutReader:
     """Splits report text into lines, sections and sentences for one language."""
 
@@ -79,7 +85,7 @@ class LayoutReader:
         self._title_section = {t: s.name for s in rules.sections for t in s.titles}
         self._longest_title = max((len(t.split()) for t in self._title_section), default=1)
         marker = rules.list_marker
-        self._marker = re.compile(rf"^[ \t]*{marker}[ \t]+")
+        self._marker = list_item(marker)
         self._heading = re.compile(
             rf"^[ \t]*(?:{marker}[ \t]+)?(?P<heading>[^:.;\n]{{1,60}}):(?:\s|$)"
         )
@@ -379,4 +385,4 @@ def _bounded(line: str, offset: int, begin: int, end: int) -> list[tuple[int, in
     return out
 
 
-__all__ = ["Layout", "LayoutReader", "Line", "Sentence"]
+__all__ = ["Layout", "LayoutReader", "Line", "Sentence", "list_item"]
