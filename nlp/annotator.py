@@ -481,16 +481,15 @@ def _block_sides(
         if 0 < len(words) <= 4 and (raw.endswith(":") or raw.isupper()) and ". " not in raw:
             side = reader.side_of(raw.lower())
         if side is None:
-            label, colon, rest = raw.partition(":")
-            label_words = label.lower().split()
-            if colon and 0 < len(label_words) <= 3:
+            # "R: ...", "Lt wrist: ...", and one label after a header ("Findings: Right
+            # femoral head: crescent ...")
+            for label in raw.split(":")[:-1][: 2 if line.heading else 1]:
+                label_words = label.lower().split()
+                if not 0 < len(label_words) <= 3:
+                    break
                 side = labels.get(label_words[0].rstrip("."))
-                if side is None and line.heading and rest:
-                    # "Findings: Right femoral head: crescent ...": the label after a header
-                    inner, colon, _ = rest.partition(":")
-                    inner_words = inner.lower().split()
-                    if colon and 0 < len(inner_words) <= 3:
-                        side = labels.get(inner_words[0].rstrip("."))
+                if side is not None:
+                    break
         if side is not None:
             current = side
         sides.append(current)
@@ -1030,6 +1029,7 @@ def _site_cues(
             )
         )
     )
+    titled = _case_title(text, layout, rules)
     out = []
     for cue in cues:
         spec = rules.etiology_cues[cue.rule]
@@ -1038,7 +1038,7 @@ def _site_cues(
         index = layout.sentence_index(cue.char_start)
         sentence = layout.sentences[index]
         section = layout.lines[sentence.line].section
-        title = _case_title(text, layout, rules, sentence.line)
+        title = titled and sentence.line == 0
         if section == DIFFERENTIAL_SECTION:
             if not standing:
                 continue  # a later diagnosis or impression settled on one of them
@@ -1061,14 +1061,14 @@ def _site_cues(
 _TITLE_WORDS = 12
 
 
-def _case_title(text: str, layout: Layout, rules: RuleSet, line: int) -> bool:
-    """True if the line is a case's title: the first line, short, and no exam's label.
+def _case_title(text: str, layout: Layout, rules: RuleSet) -> bool:
+    """True if the report's first line is a case's title: short, and no exam's label.
 
     A teaching case is titled by its diagnosis ("Kienbock disease", "Cuboid bone
     stress injury in a ballet dancer"): the cause of the edema its findings
     describe. An exam's label ("MRI LEFT HIP ? AVN") asks, and names a modality.
     """
-    if line != 0 or layout.lines[0].section not in (None, EXAM_SECTION):
+    if not layout.lines or layout.lines[0].section not in (None, EXAM_SECTION):
         return False
     words = text[layout.lines[0].start : layout.lines[0].end].lower()
     if len(words.split()) > _TITLE_WORDS or ". " in words:
