@@ -394,6 +394,8 @@ class ContextComponent:
             modifiers: list[list[Any]] = []
             for key, s, e in _longest_first(self._matcher(doc[sent_start:sent_end]), self.rank):
                 spec = self._specs[key]
+                if spec.direction == "TERMINATE" and _gloss(doc, s, sent_start, sent_end):
+                    continue
                 lo, hi = _scope(spec.direction, spec.max_scope, s, e, sent_start, sent_end)
                 modifiers.append([spec, s, e, lo, hi])
             if not modifiers:
@@ -446,6 +448,45 @@ class _RuleSpec:
     allowed: frozenset[str] | None
     excluded: frozenset[str] | None
     max_scope: int | None
+
+
+# The most tokens a parenthesis inside a clause may hold and still be a gloss.
+_GLOSS_TOKENS = 4
+
+
+def _gloss(doc: Doc, at: int, sent_start: int, sent_end: int) -> bool:
+    """Whether the "(" or ")" at `at` bounds a gloss inside a running clause: it ends no scope.
+
+    "without any edema-type (Modic 1) signal", "The bone bruise pair (medial patellar
+    facet and lateral femoral condyle) is not seen": a short parenthesis between two
+    words of one clause names or explains what is beside it, so a cue before it reaches
+    into it and one after it reaches back over it. A parenthesis at a clause's end
+    ("No fracture (edema in the talus).") still ends the scope, and so does one that
+    says something of its own: a stop word of the language in it ("no fracture line
+    (the cortex is smooth) and marked edema").
+    """
+    token = doc[at].text
+    if token == "(":
+        opening, closing = at, -1
+        for k in range(at + 1, min(at + 2 + _GLOSS_TOKENS, sent_end)):
+            if doc[k].text in "()":
+                closing = k if doc[k].text == ")" else -1
+                break
+    elif token == ")":
+        opening, closing = -1, at
+        for k in range(at - 1, max(at - 2 - _GLOSS_TOKENS, sent_start - 1), -1):
+            if doc[k].text in "()":
+                opening = k if doc[k].text == "(" else -1
+                break
+    else:
+        return False
+    return (
+        sent_start < opening < closing - 1
+        and closing + 1 < sent_end
+        and doc[opening - 1].is_alpha
+        and doc[closing + 1].is_alpha
+        and not any(doc[k].is_stop for k in range(opening + 1, closing))
+    )
 
 
 def _overlaps(a0: int, a1: int, b0: int, b1: int) -> bool:

@@ -241,7 +241,7 @@ def _medspacy_edges(component, doc, matches):  # type: ignore[no-untyped-def]
     from medspacy.context import ConTextGraph, ConTextModifier
     from spacy.tokens import Span
 
-    from nlp.pipeline import _longest_first, _scope
+    from nlp.pipeline import _gloss, _longest_first, _scope
 
     bounds = doc._.radflag_sentence_tokens
     out: dict[int, set[tuple[str, int, int]]] = {}
@@ -253,6 +253,8 @@ def _medspacy_edges(component, doc, matches):  # type: ignore[no-untyped-def]
         modifiers = []
         for key, s, e in _longest_first(component._matcher(doc[start:end]), component.rank):
             rule = component._rules[key]
+            if rule.direction == "TERMINATE" and _gloss(doc, s, start, end):
+                continue  # radflag's one change: a gloss in parentheses ends no scope
             lo, hi = _scope(rule.direction, rule.max_scope, s, e, start, end)
             modifiers.append(ConTextModifier(rule, s, e, doc, scope_start=lo, scope_end=hi))
         targets = [Span(doc, m.start, m.end, label=m.label) for m in inside]
