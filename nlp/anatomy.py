@@ -296,10 +296,13 @@ class AnatomyReader:
             for m in pattern.finditer(text):
                 if term.attach == "bone":
                     if hits is not None:
-                        attached = any(0 <= h.start - m.end() <= limit for h in hits)
+                        attached = any(self._attached(text, m.end(), h.start) for h in hits)
                     else:  # look only right after the word, not through the whole text
-                        near = self.find_bones(text[m.end() : m.end() + limit + _BONE_WORD_CHARS])
-                        attached = any(h.start <= limit for h in near)
+                        reach = limit + _BONE_WORD_CHARS + _ATTACH_GAP_CHARS
+                        near = self.find_bones(text[m.end() : m.end() + reach])
+                        attached = any(
+                            self._attached(text, m.end(), m.end() + h.start) for h in near
+                        )
                     if not attached:
                         continue
                 out.append((m.start(), m.end(), term.laterality))
@@ -432,6 +435,20 @@ class AnatomyReader:
                 for h in chosen
             )
         return Anatomy(_dedupe(bones), self._severity(segment[: start - lo]))
+
+    def _attached(self, text: str, word_end: int, bone_start: int) -> bool:
+        """Whether a bone named at `bone_start` is the one an attach-to-bone side word
+        ending at `word_end` speaks of: right after it, or past position words only
+        ("both medial clavicles")."""
+        gap = bone_start - word_end
+        if 0 <= gap <= self._rules.laterality_attach_max_chars:
+            return True
+        between = self._rules.side_attach_between
+        return (
+            between is not None
+            and 0 < gap <= _ATTACH_GAP_CHARS
+            and between.fullmatch(text, word_end, bone_start) is not None
+        )
 
     def bone_owns(
         self, text: str, clause: tuple[int, int], start: int, end: int, heading: str
@@ -746,6 +763,9 @@ _MARROW = re.compile(r"(?:bone )?mar{1,3}ow|medullary|trabecular|cancellous|subc
 _CACHED_SIDE_CHARS = 120
 _CACHED_SIDES = 4096
 _UNKNOWN = object()
+# How many characters of position words may stand between an attach-to-bone side
+# word and its bone ("both medial clavicles", laterality.json "attach_between").
+_ATTACH_GAP_CHARS = 40
 # How far after an attach-to-bone side word ("both") a bone's name is read.
 _BONE_WORD_CHARS = 48
 

@@ -13,7 +13,7 @@ from nlp.language import resolve_language
 from nlp.layout import FINDINGS_SECTION, Layout, Sentence, list_item
 from nlp.model import Annotation, Mention, Modifier
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
-from nlp.report import AFFIRMED, MentionRecord, SiteCue, build_annotation
+from nlp.report import AFFIRMED, UNNAMED_CAUSE, MentionRecord, SiteCue, build_annotation
 from nlp.rule_specs import SignalRules
 from nlp.ruleset import DIFFERENTIAL_SECTION, EXAM_SECTION, RuleSet, load_ruleset
 
@@ -73,6 +73,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     targets = _without_described_signals(unwrapped, targets, layout, rules, reader, described)
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     blocks = _block_sides(unwrapped, layout, reader, rules)
+    captions = _caption_sides(unwrapped, layout, rules, reader)
     exams = _later_exams(unwrapped, layout, rules, targets)
     standing = _standing_differential(layout, rules, cues)
     records = [
@@ -87,6 +88,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
             reader,
             fallback,
             blocks,
+            captions,
             exams,
             standing,
             described.get(m.char_start),
@@ -542,6 +544,7 @@ def _record(
     reader: AnatomyReader,
     fallback: Callable[[], str | None],
     blocks: list[str | None],
+    captions: list[str | None],
     exams: _LaterExams,
     standing: bool,
     signal: Match | None = None,
@@ -606,6 +609,9 @@ def _record(
     if opener is not None:
         # "On the right, ..., and a faint band of STIR signal in the fibula."
         block = opener
+    elif block is None:
+        # "Image 1: coronal PD fat-sat, right knee. ... a region of high signal"
+        block = captions[index]
     if block is not None:
         # Under "RIGHT KNEE:" in a report of both knees, that block's side comes
         # before the rest of the report's.
@@ -730,6 +736,30 @@ def _generic_hypothetical(
     return out
 
 
+def _caption_sides(
+    text: str, layout: Layout, rules: RuleSet, reader: AnatomyReader
+) -> list[str | None]:
+    """For each sentence, the side a figure caption before it on its line names.
+
+    "Image 1: coronal PD fat-sat, right knee. ... the subchondral marrow contains a
+    region of high signal": the caption's sentence (the last one of the line, up to
+    this one, that opens with "Image 1:", "Figure 2.") is nearer to the findings told
+    after it than a history of both knees.
+    """
+    sides: list[str | None] = [None] * len(layout.sentences)
+    if rules.figure_line is None:
+        return sides
+    line, side = -1, None
+    for i, sentence in enumerate(layout.sentences):
+        if sentence.line != line:
+            line, side = sentence.line, None
+        said = text[sentence.start : sentence.end].lower()
+        if rules.figure_line.match(said) is not None:
+            side = reader.side_of(said)
+        sides[i] = side
+    return sides
+
+
 def _opening_side(
     text: str, sentence: Sentence, rules: RuleSet, reader: AnatomyReader
 ) -> str | None:
@@ -771,7 +801,16 @@ def _after_prior_exam(
     ):
         # "Initial MRI: ... marrow edema of the navicular. Follow-up MRI at 4 months: ..."
         ends = [m.end() for m in prior.labelled.finditer(before)]
+        if not ends:
+            # "Initial MRI (day 5):" on a line of its own, its findings listed below it
+            return exams.under_label(sentence_start)
     return bool(ends) and prior.pivot.search(before, ends[-1]) is None
+
+
+@functools.lru_cache(maxsize=4)
+def _label_line(labelled: str) -> re.Pattern[str]:
+    """`labelled` (an earlier exam's label) as the whole of a line."""
+    return re.compile(rf"(?m)^[ \t]*(?:{labelled})[ \t]*$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -792,10 +831,17 @@ class _LaterExams:
     # No findings section: a case told in a history section
     # ("Case presentation: ... MRI revealed ..."), whose exam results are its findings.
     story: bool = False
+    # Where findings listed under an earlier exam's label line stand: from the end of
+    # each such line ("Initial MRI (day 5 after injury):") to the next later exam named.
+    labelled: tuple[tuple[int, int], ...] = ()
 
     def supersedes(self, end: int) -> bool:
         """Whether a mention ending at `end` is an earlier exam's, by a later one."""
         return end <= self.resolved_at
+
+    def under_label(self, start: int) -> bool:
+        """Whether text from `start` is listed under an earlier exam's label line."""
+        return any(a <= start < b for a, b in self.labelled)
 
 
 def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]) -> _LaterExams:
@@ -806,6 +852,12 @@ def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]
     lowered = text.lower()
     starts = [m.start() for m in prior.later.finditer(lowered)]
     mentioned_at = starts[-1] if starts else -1
+    labelled: tuple[tuple[int, int], ...] = ()
+    if starts and prior.labelled is not None:
+        labelled = tuple(
+            (found.end(), next((s for s in starts if s >= found.end()), len(text)))
+            for found in _label_line(prior.labelled.pattern).finditer(lowered)
+        )
     # Only a text with a mention in its history can tell its case there.
     story = (
         prior.result is not None
@@ -813,7 +865,7 @@ def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]
         and not _holds_findings(text, layout)
     )
     if prior.resolved is None or prior.done_later is None or prior.not_done is None or not targets:
-        return _LaterExams(mentioned_at, story=story)
+        return _LaterExams(mentioned_at, story=story, labelled=labelled)
     resolved_at = resolved_until = -1
     first = min(t.char_start for t in targets)
     # A later exam that found the edema gone: the part of its sentence between
@@ -857,7 +909,7 @@ def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]
         part, sentence = _part_of_sentence(lowered, layout, exam.start(), exam.end())
         if part[0] > resolved_at and not prior.not_done.search(lowered, *part):
             resolved_at, resolved_until = part[0], sentence[1]
-    return _LaterExams(mentioned_at, resolved_at, resolved_until, story)
+    return _LaterExams(mentioned_at, resolved_at, resolved_until, story, labelled)
 
 
 def _holds_findings(text: str, layout: Layout) -> bool:
@@ -1250,8 +1302,8 @@ def _etiology(
         for s in (own, text[cue_sentence.start : cue_sentence.end]):
             if s not in bucket:
                 bucket.append(s)
-    if explained:
-        weak = {}
+    if explained:  # but edema called "reactive" stays so: no category is named (the contract)
+        weak = {k: v for k, v in weak.items() if k == UNNAMED_CAUSE}
     chosen = strong or weak
     spans = strong_cues if strong else weak_cues
     cues_of = tuple((a, b, k) for k in chosen for a, b in spans.get(k, ()))

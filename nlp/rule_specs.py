@@ -325,6 +325,10 @@ class RuleSet:
     # matched (lower case); its side word is the side of bones named after it, not of
     # those before it (laterality.json "comparative").
     side_comparative: re.Pattern[str] | None = None
+    # Words that may stand between an attach-to-bone side word and its bone ("both
+    # medial clavicles"): matched (lower case) against the whole gap (laterality.json
+    # "attach_between").
+    side_attach_between: re.Pattern[str] | None = None
     # A sentence that speaks of a disease in general, not of this patient ("In
     # spontaneous osteonecrosis of the knee, by contrast, ...", "Transient
     # osteoporosis classically affects ..."): matched (lower case) at the

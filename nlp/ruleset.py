@@ -468,7 +468,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         lat,
         where,
         {"terms", "attach_max_chars"},
-        {"sentence_opener", "line_labels", "normal_side", "comparative"},
+        {"sentence_opener", "line_labels", "normal_side", "comparative", "attach_between"},
     )
     labels = lat.get("line_labels", {})
     if not isinstance(labels, dict):
@@ -577,6 +577,11 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         side_comparative=(
             _regex(lat["comparative"], "laterality.json", "comparative")
             if "comparative" in lat
+            else None
+        ),
+        side_attach_between=(
+            _regex(lat["attach_between"], "laterality.json", "attach_between")
+            if "attach_between" in lat
             else None
         ),
     )
