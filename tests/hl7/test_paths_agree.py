@@ -116,6 +116,9 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout53_en.jsonl",
         "heldout54_en.jsonl",
         "heldout53_de.jsonl",
+        "heldout55_en.jsonl",
+        "heldout56_en.jsonl",
+        "heldout55_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -55,7 +55,9 @@ heldout50_de (German reports and letters); its second wave heldout51_en and held
 (archive cases as "History:" and "Findings:", the second of less common regions and
 causes) and heldout51_de; its third wave heldout53_en, heldout54_en (archive cases as
 "History:" and "Findings:") and heldout53_de, kept as scored at first sight but for a
-few fixes (README and VOICES.md).
+few fixes (README and VOICES.md). The twenty-second round: heldout55_en (archive cases
+as "History:" and "Findings:", mostly hard negatives), heldout56_en (archive cases by
+many hands, uncommon bones and causes, several exams) and heldout55_de.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -140,6 +142,9 @@ FLOORS = {
     "heldout53_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.83, "site_f1": 0.82},
     "heldout54_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.93, "site_f1": 0.90},
     "heldout53_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.96, "site_f1": 0.84},
+    "heldout55_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.92, "site_f1": 0.91},
+    "heldout56_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
+    "heldout55_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.95, "site_f1": 0.96},
 }
 
 
