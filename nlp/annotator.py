@@ -15,7 +15,13 @@ from nlp.model import Annotation, Mention, Modifier
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
 from nlp.report import AFFIRMED, UNNAMED_CAUSE, MentionRecord, SiteCue, build_annotation
 from nlp.rule_specs import SignalRules
-from nlp.ruleset import DIFFERENTIAL_SECTION, EXAM_SECTION, RuleSet, load_ruleset
+from nlp.ruleset import (
+    DIFFERENTIAL_SECTION,
+    DISCUSSION_SECTION,
+    EXAM_SECTION,
+    RuleSet,
+    load_ruleset,
+)
 
 DEFAULT_LANGUAGE = "en"
 # Mentions in these sections that read as current are prior findings (the history).
@@ -1179,6 +1185,22 @@ def _sums_up(
     return (summary or label) and not reader.find_bones(words)
 
 
+def _speaks_of_case(text: str, layout: Layout, rules: RuleSet, cue_index: int) -> bool:
+    """True if the cue's sentence is a teaching discussion's word about this case.
+
+    "Discussion: This kissing pattern is the classic footprint of a pivot-shift
+    mechanism", "Take-home message: ... this pattern indicates insufficiency
+    fractures": its cause is the case's. A discussion's general sentences are not
+    (their cues are hypothetical, `clauses.json` "generic").
+    """
+    if rules.case_reference is None:
+        return False
+    sentence = layout.sentences[cue_index]
+    if layout.lines[sentence.line].section != DISCUSSION_SECTION:
+        return False
+    return rules.case_reference.search(text[sentence.start : sentence.end].lower()) is not None
+
+
 # A sentence this short that names a cause is a diagnosis label ("Toddler's fracture.").
 _LABEL_WORDS = 4
 _PARENTHESIS = re.compile(r"\([^()]*\)")
@@ -1289,7 +1311,11 @@ def _etiology(
         near = same_paragraph and (
             index - scope.sentences_before <= cue_index <= index + scope.sentences_after
         )
-        if not near and not _sums_up(text, layout, rules, reader, cue_index, index, line):
+        if (
+            not near
+            and not _sums_up(text, layout, rules, reader, cue_index, index, line)
+            and not _speaks_of_case(text, layout, rules, cue_index)
+        ):
             continue
         if cue_index != index and bones:
             named = _named_bones(text[cue_sentence.start : cue_sentence.end], rules, reader)

@@ -293,6 +293,10 @@ class RuleSet:
     # A sentence that sums up the findings before it ("Findings most consistent
     # with ulnar impaction."): its cause relates to the section's earlier mentions.
     etiology_summary: re.Pattern[str] | None = None
+    # A teaching discussion's sentence that speaks of this case ("This kissing pattern is
+    # the classic footprint of a pivot-shift mechanism", "here"): its causes relate to the
+    # case's mentions (etiology.json "case_reference").
+    case_reference: re.Pattern[str] | None = None
     # Words that put edema around something named before ("perifokales KMÖ",
     # "surrounding edema"): a mention so worded whose clause names no bone takes
     # the bones named before it in its sentence, else in the sentence before

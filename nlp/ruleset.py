@@ -434,7 +434,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         etio,
         where,
         {"categories", "drop_statuses"},
-        {"summary_pattern", "compartments", "spine_levels"},
+        {"summary_pattern", "compartments", "spine_levels", "case_reference"},
     )
     levels = etio.get("spine_levels")
     levels_rx = None if levels is None else _regex(levels, where, "spine_levels")
@@ -444,6 +444,8 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         )
     summary = etio.get("summary_pattern")
     summary_rx = None if summary is None else _regex(summary, where, "summary_pattern")
+    case = etio.get("case_reference")
+    case_rx = None if case is None else _regex(case, where, "case_reference")
     compartments = []
     for i, part in enumerate(etio.get("compartments", [])):
         w = f"{where}: compartments[{i}]"
@@ -550,6 +552,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             w.lower() for w in sent.get("mid_sentence_abbreviations", [])
         ),
         etiology_summary=summary_rx,
+        case_reference=case_rx,
         etiology_compartments=tuple(compartments),
         spine_levels=levels_rx,
         figure_line=None if figure_line is None else _regex(figure_line, where, "figure_line"),

@@ -221,3 +221,42 @@ def test_german_contusional_edema_is_trauma() -> None:
 )
 def test_german_signal_that_is_an_artefact(text: str, bme: str) -> None:
     assert annotate(text, language="de").bme == bme
+
+
+# -- a teaching discussion's word about this case --------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("discussion", "etiology"),
+    [
+        (
+            "Discussion: This kissing pattern is the classic footprint of a pivot-shift"
+            " injury of the knee.",
+            ("trauma",),
+        ),
+        (
+            "Take-home message: in an osteoporotic pelvis this pattern indicates insufficiency"
+            " fractures, not metastases.",
+            ("overload",),
+        ),
+        # a general teaching sentence names no cause of this case
+        (
+            "Teaching point: Osteonecrosis typically shows a serpiginous line on T1.",
+            (),
+        ),
+        # a differential the discussion rules out
+        (
+            "Discussion: With this pattern and intact skin, osteomyelitis is not a consideration.",
+            (),
+        ),
+    ],
+)
+def test_a_discussions_word_about_this_case_names_its_cause(
+    discussion: str, etiology: tuple[str, ...]
+) -> None:
+    text = (
+        "History: 40-year-old with pain.\n"
+        "Findings: Ill-defined high signal on STIR in the lateral femoral condyle and the"
+        " posterior lateral tibial plateau, low on T1.\n" + discussion
+    )
+    assert annotate(text, "MRI KNEE RIGHT").etiology == etiology
