@@ -434,7 +434,10 @@ def _signal_in_bone(
     for i in nearby:
         other = lowered[layout.sentences[i].start : layout.sentences[i].end]
         if reader.find_bones(other):
-            return not reader.names_structure(other)
+            # What lies beside its place is a landmark ("... of the posterior calcaneal
+            # tuberosity, directly deep to a skin ulcer. ... the same region is bright").
+            beside = signal.beside.search(other)
+            return not reader.names_structure(other[: beside.start()] if beside else other)
     return False
 
 
@@ -745,25 +748,35 @@ def _generic_hypothetical(
 def _caption_sides(
     text: str, layout: Layout, rules: RuleSet, reader: AnatomyReader
 ) -> list[str | None]:
-    """For each sentence, the side a figure caption before it on its line names.
+    """For each sentence, the side a figure caption or exam label before it on its line names.
 
     "Image 1: coronal PD fat-sat, right knee. ... the subchondral marrow contains a
     region of high signal": the caption's sentence (the last one of the line, up to
-    this one, that opens with "Image 1:", "Figure 2.") is nearer to the findings told
-    after it than a history of both knees.
+    this one, that opens with "Image 1:", "Figure 2.", or with the exam and a colon,
+    "MRT des rechten Vorfußes (24.10.): ...") is nearer to the findings told after it
+    than a history of both knees.
     """
     sides: list[str | None] = [None] * len(layout.sentences)
-    if rules.figure_line is None:
+    if rules.figure_line is None and rules.exam_heading is None:
         return sides
+    exam = None if rules.exam_heading is None else _exam_label(rules.exam_heading.pattern)
     line, side = -1, None
     for i, sentence in enumerate(layout.sentences):
         if sentence.line != line:
             line, side = sentence.line, None
         said = text[sentence.start : sentence.end].lower()
-        if rules.figure_line.match(said) is not None:
+        if (rules.figure_line is not None and rules.figure_line.match(said) is not None) or (
+            exam is not None and exam.match(said) is not None
+        ):
             side = reader.side_of(said)
         sides[i] = side
     return sides
+
+
+@functools.lru_cache(maxsize=4)
+def _exam_label(heading: str) -> re.Pattern[str]:
+    """An exam named as a label before its findings ("MRT des rechten Vorfußes (24.10.): ...")."""
+    return re.compile(rf"(?:{heading})\s*(?:\([^)]{{0,30}}\))?\s*:")
 
 
 def _opening_side(
@@ -979,7 +992,10 @@ def _around_what_came_before(
     """
     assert rules.around is not None
     sentence = layout.sentences[index]
-    words = text[sentence.start : match.char_start].lower().split()[-2:]
+    before = text[sentence.start : match.char_start].lower().split()
+    # the two words before it, or the sentence's first ("Surrounding it is extensive,
+    # ill-defined marrow oedema")
+    words = [*before[:1], *before[-2:]]
     # and a verb a few words after it ("STIR hyperintensity and low T1 signal surround
     # the segment and spread into the femoral neck")
     after = text[match.char_end : clause[1]].lower().split()[:_AROUND_AFTER_WORDS]

@@ -98,6 +98,7 @@ class LayoutReader:
         self._mid_sentence = rules.mid_sentence_abbreviations
         self._current = rules.current_sections
         self._exam_title = rules.exam_title
+        self._exam_heading = rules.exam_heading
 
     def unwrap(self, text: str) -> str:
         """`text` with soft line breaks (hard-wrapped dictation) made spaces; same length.
@@ -190,6 +191,13 @@ class LayoutReader:
                 operative = True
             elif opened == FINDINGS_SECTION and operative:
                 opened = OPERATIVE_SECTION  # what the surgeon found, not the imaging
+            elif (
+                opened is None
+                and section == HISTORY_SECTION
+                and self._exam_heading is not None
+                and self._exam_heading.fullmatch(raw.strip().lower()) is not None
+            ):
+                opened = FINDINGS_SECTION  # "Clinical history" ... then a bare "MRI" line
             if opened is not None:
                 was_inline = inline
                 inline = bool(self._inline_content(raw))

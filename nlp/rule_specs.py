@@ -354,6 +354,10 @@ class RuleSet:
     # sentences.json "figure_line": a teaching-case line ("Figure 2: ...", "Abbildung 3:");
     # consecutive such lines read as one paragraph (a cause in the next figure counts).
     figure_line: re.Pattern[str] | None = None
+    # sections.json "exam_heading": a bare line that names the imaging exam ("MRI", "MRI
+    # wrist and hand", "MRT nativ"), matched (lower case, whole line) after a history
+    # section: the findings begin there.
+    exam_heading: re.Pattern[str] | None = None
 
     @property
     def summaries(self) -> frozenset[str]:

@@ -269,9 +269,13 @@ def _parse_sections(
     frozenset[str | None],
     tuple[str, ...],
     re.Pattern[str] | None,
+    re.Pattern[str] | None,
 ]:
     obj = _check_keys(
-        obj, where, {"sections", "contract_names", "current_sections", "precedence"}, {"exam_title"}
+        obj,
+        where,
+        {"sections", "contract_names", "current_sections", "precedence"},
+        {"exam_title", "exam_heading"},
     )
     names = (*SECTIONS, EXAM_SECTION, DISCUSSION_SECTION, OPERATIVE_SECTION, DIFFERENTIAL_SECTION)
     specs = []
@@ -296,7 +300,9 @@ def _parse_sections(
     )
     precedence = tuple(_choice(p, SECTIONS, where, "precedence[]") for p in obj["precedence"])
     exam_title = _regex(obj["exam_title"], where, "exam_title") if "exam_title" in obj else None
-    return tuple(specs), dict(output), current, precedence, exam_title
+    heading = obj.get("exam_heading")
+    exam_heading = None if heading is None else _regex(heading, where, "exam_heading")
+    return tuple(specs), dict(output), current, precedence, exam_title, exam_heading
 
 
 def _parse_terms(
@@ -407,7 +413,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             f"{where}: language {meta['language']!r} does not match folder {language!r}"
         )
 
-    sections, section_output, current, precedence, exam_title = _parse_sections(
+    sections, section_output, current, precedence, exam_title, exam_heading = _parse_sections(
         *read_json(root, language, "sections.json")
     )
 
@@ -525,6 +531,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         section_output=section_output,
         current_sections=current,
         exam_title=exam_title,
+        exam_heading=exam_heading,
         precedence=precedence,
         abbreviations=frozenset(a.lower() for a in sent["abbreviations"]),
         wrap_words=frozenset(w.lower() for w in sent.get("wrap_continuation_words", [])),
