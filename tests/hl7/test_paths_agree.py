@@ -119,6 +119,9 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout55_en.jsonl",
         "heldout56_en.jsonl",
         "heldout55_de.jsonl",
+        "heldout57_en.jsonl",
+        "heldout58_en.jsonl",
+        "heldout57_de.jsonl",
         "styles_en.jsonl",
     ],
 )

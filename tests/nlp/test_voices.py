@@ -57,7 +57,9 @@ causes) and heldout51_de; its third wave heldout53_en, heldout54_en (archive cas
 "History:" and "Findings:") and heldout53_de, kept as scored at first sight but for a
 few fixes (README and VOICES.md). The twenty-second round: heldout55_en (archive cases
 as "History:" and "Findings:", mostly hard negatives), heldout56_en (archive cases by
-many hands, uncommon bones and causes, several exams) and heldout55_de.
+many hands, uncommon bones and causes, several exams) and heldout55_de; its second wave
+heldout57_en (archive cases, 32 of 40 absent), heldout58_en (cases hard for sides, parts of
+bones and causes) and heldout57_de.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -145,6 +147,9 @@ FLOORS = {
     "heldout55_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.92, "site_f1": 0.91},
     "heldout56_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
     "heldout55_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.95, "site_f1": 0.96},
+    "heldout57_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
+    "heldout58_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.94, "site_f1": 0.92},
+    "heldout57_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.95, "site_f1": 0.89},
 }
 
 
