@@ -79,7 +79,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     targets = _without_described_signals(unwrapped, targets, layout, rules, reader, described)
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     blocks = _block_sides(unwrapped, layout, reader, rules)
-    captions = _caption_sides(unwrapped, layout, rules, reader)
+    captions = _CaptionSides(unwrapped, layout, rules, reader)
     exams = _later_exams(unwrapped, layout, rules, targets)
     standing = _standing_differential(layout, rules, cues)
     records = [
@@ -553,7 +553,7 @@ def _record(
     reader: AnatomyReader,
     fallback: Callable[[], str | None],
     blocks: list[str | None],
-    captions: list[str | None],
+    captions: _CaptionSides,
     exams: _LaterExams,
     standing: bool,
     signal: Match | None = None,
@@ -745,32 +745,45 @@ def _generic_hypothetical(
     return out
 
 
-def _caption_sides(
-    text: str, layout: Layout, rules: RuleSet, reader: AnatomyReader
-) -> list[str | None]:
+class _CaptionSides:
     """For each sentence, the side a figure caption or exam label before it on its line names.
 
     "Image 1: coronal PD fat-sat, right knee. ... the subchondral marrow contains a
     region of high signal": the caption's sentence (the last one of the line, up to
     this one, that opens with "Image 1:", "Figure 2.", or with the exam and a colon,
     "MRT des rechten Vorfußes (24.10.): ...") is nearer to the findings told after it
-    than a history of both knees.
+    than a history of both knees. A line is read on first need, once.
     """
-    sides: list[str | None] = [None] * len(layout.sentences)
-    if rules.figure_line is None and rules.exam_heading is None:
-        return sides
-    exam = None if rules.exam_heading is None else _exam_label(rules.exam_heading.pattern)
-    line, side = -1, None
-    for i, sentence in enumerate(layout.sentences):
-        if sentence.line != line:
-            line, side = sentence.line, None
-        said = text[sentence.start : sentence.end].lower()
-        if (rules.figure_line is not None and rules.figure_line.match(said) is not None) or (
-            exam is not None and exam.match(said) is not None
-        ):
-            side = reader.side_of(said)
-        sides[i] = side
-    return sides
+
+    def __init__(self, text: str, layout: Layout, rules: RuleSet, reader: AnatomyReader) -> None:
+        self._text, self._layout, self._reader = text, layout, reader
+        self._figure = rules.figure_line
+        heading = rules.exam_heading
+        self._exam = None if heading is None else _exam_label(heading.pattern)
+        self._sides: dict[int, str | None] = {}
+
+    def __getitem__(self, index: int) -> str | None:
+        if index not in self._sides:
+            self._read_line(index)
+        return self._sides[index]
+
+    def _read_line(self, index: int) -> None:
+        sentences = self._layout.sentences
+        line = sentences[index].line
+        first = index
+        while first > 0 and sentences[first - 1].line == line:
+            first -= 1
+        side = None
+        for i in range(first, len(sentences)):
+            sentence = sentences[i]
+            if sentence.line != line:
+                break
+            said = self._text[sentence.start : sentence.end].lower()
+            if (self._figure is not None and self._figure.match(said) is not None) or (
+                self._exam is not None and self._exam.match(said) is not None
+            ):
+                side = self._reader.side_of(said)
+            self._sides[i] = side
 
 
 @functools.lru_cache(maxsize=4)

@@ -352,6 +352,7 @@ class ContextComponent:
         # Per rule key: direction, category (as written and upper case),
         # terminated_by, allowed and excluded target types.
         self._specs: dict[int, _RuleSpec] = {}
+        self._parentheses: set[int] = set()  # the "(" and ")" rules: a gloss ends no scope
         for i, r in enumerate(rules.context):
             rule = ConTextRule(
                 r.literal,
@@ -369,6 +370,8 @@ class ContextComponent:
             key = self._matcher.add(f"C{i}", r.literal, r.pattern)
             self.rank[key] = i
             self._rules[key] = rule
+            if r.direction == "TERMINATE" and r.literal in ("(", ")") and not r.pattern:
+                self._parentheses.add(key)
             self._specs[key] = _RuleSpec(
                 rule.direction,
                 rule.category,
@@ -394,7 +397,7 @@ class ContextComponent:
             modifiers: list[list[Any]] = []
             for key, s, e in _longest_first(self._matcher(doc[sent_start:sent_end]), self.rank):
                 spec = self._specs[key]
-                if spec.direction == "TERMINATE" and _gloss(doc, s, sent_start, sent_end):
+                if key in self._parentheses and _gloss(doc, s, sent_start, sent_end):
                     continue
                 lo, hi = _scope(spec.direction, spec.max_scope, s, e, sent_start, sent_end)
                 modifiers.append([spec, s, e, lo, hi])

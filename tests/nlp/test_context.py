@@ -253,7 +253,7 @@ def _medspacy_edges(component, doc, matches):  # type: ignore[no-untyped-def]
         modifiers = []
         for key, s, e in _longest_first(component._matcher(doc[start:end]), component.rank):
             rule = component._rules[key]
-            if rule.direction == "TERMINATE" and _gloss(doc, s, start, end):
+            if key in component._parentheses and _gloss(doc, s, start, end):
                 continue  # radflag's one change: a gloss in parentheses ends no scope
             lo, hi = _scope(rule.direction, rule.max_scope, s, e, start, end)
             modifiers.append(ConTextModifier(rule, s, e, doc, scope_start=lo, scope_end=hi))
