@@ -377,7 +377,7 @@ class AnatomyReader:
         start: int,
         end: int,
         heading: str,
-        fallback: str | Callable[[], str | None] | None,
+        fallback: str | Callable[[str | None], str | None] | None,
     ) -> Anatomy:
         """Bones (with laterality) and severity of the mention [start, end) in `clause`."""
         lo, hi = clause
@@ -418,7 +418,7 @@ class AnatomyReader:
         if not chosen and heading:
             heading_hits = self.find_bones(heading)
             bones = tuple(
-                (h.bone, self._final(h.bone, heading_side or _resolve(fallback)))
+                (h.bone, self._final(h.bone, heading_side or _resolve(fallback, h.bone)))
                 for h in heading_hits
             )
         else:
@@ -429,7 +429,7 @@ class AnatomyReader:
                         h.bone,
                         self._side_for(h, sides, hits, after_only)
                         or heading_side
-                        or _resolve(fallback),
+                        or _resolve(fallback, h.bone),
                     ),
                 )
                 for h in chosen
@@ -770,9 +770,9 @@ _ATTACH_GAP_CHARS = 40
 _BONE_WORD_CHARS = 48
 
 
-def _resolve(side: str | Callable[[], str | None] | None) -> str | None:
-    """A side given as a value, or as a function computing it only when it is needed."""
-    return side() if callable(side) else side
+def _resolve(side: str | Callable[[str | None], str | None] | None, bone: str) -> str | None:
+    """A side given as a value, or as a function of the bone computing it when needed."""
+    return side(bone) if callable(side) else side
 
 
 def _dedupe(bones: tuple[tuple[str, str | None], ...]) -> tuple[tuple[str, str | None], ...]:

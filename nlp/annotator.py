@@ -47,16 +47,24 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     unwrapped = doc_text(doc)
     matches: list[Match] = doc._.radflag_matches
     reader = _anatomy_reader(language)
-    # Where the text near a mention names no side: the rest of the report (the
-    # history first), then the title block, then the ordered procedure.
-    # Computed on first need: most mentions name their side.
-    fallback = functools.cache(
+    # Where the text near a mention names no side: the side the report's current
+    # sentences give that bone elsewhere ("Diagnosen: Osteomyelitis ... Metatarsale-I-
+    # Köpfchen links"), then the rest of the report (the history first), then the title
+    # block, then the ordered procedure. Computed on first need: most mentions name
+    # their side.
+    report_side = functools.cache(
         lambda: (
             _text_side(unwrapped, layout, reader, rules.normal_side)
             or reader.side_of(layout.exam_text)
             or reader.side_of(procedure or "")
         )
     )
+    named_sides = functools.cache(lambda: _named_bone_sides(unwrapped, layout, reader, rules))
+
+    def fallback(bone: str | None = None) -> str | None:
+        side = named_sides().get(bone) if bone is not None else None
+        return side or report_side()
+
     if rules.generic is not None:
         matches = _generic_hypothetical(unwrapped, matches, layout, rules.generic)
     targets = [m for m in matches if m.label == BME_LABEL]
@@ -542,6 +550,52 @@ def _text_side(
     return rest.pop() if len(rest) == 1 else None
 
 
+def _named_bone_sides(
+    text: str, layout: Layout, reader: AnatomyReader, rules: RuleSet
+) -> dict[str, str]:
+    """Bones that the report's current sentences name with one side, and that side.
+
+    A sentence of a findings, impression or addendum (or of no section) gives each bone
+    it names the side the reader attaches to it there ("2. Osteomyelitis Grundglied D1
+    und Metatarsale-I-Köpfchen links"); a bone given both sides gets none. A side said to
+    be normal ("Rechte Hüfte regelrecht") does not count.
+    """
+    lower = text.lower()
+    words = reader.laterality_words(lower)
+    if not words:
+        return {}
+    normal = rules.normal_side
+    spans = [m.span() for m in normal.finditer(lower)] if normal is not None else []
+    by_sentence: dict[int, list[tuple[int, str]]] = {}
+    for offset, side in words:
+        if not any(a <= offset < b for a, b in spans):
+            by_sentence.setdefault(layout.sentence_index(offset), []).append((offset, side))
+    seen: dict[str, set[str]] = {}
+    for index, offsets in by_sentence.items():
+        sentence = layout.sentences[index]
+        if layout.lines[sentence.line].section not in rules.current_sections:
+            continue
+        said = lower[sentence.start : sentence.end]
+        hits = reader.find_bones(said)
+        for offset, side in offsets:
+            at = offset - sentence.start
+            word_end = at + len(said[at:].split(None, 1)[0]) if said[at:].strip() else at
+            for hit in hits:
+                # right before the bone ("left acetabulum") or right after it
+                # ("Metatarsale-I-Köpfchen links"), at most one word between
+                gap = said[word_end : hit.start] if hit.start >= word_end else said[hit.end : at]
+                if (
+                    (hit.start >= word_end or hit.end <= at)
+                    and len(gap.split()) <= 1
+                    and not _GAP_BREAK.search(gap)
+                ):
+                    seen.setdefault(hit.bone, set()).add(side)
+    return {bone: sides.pop() for bone, sides in seen.items() if len(sides) == 1}
+
+
+_GAP_BREAK = re.compile(r"[,;:.()]")
+
+
 def _record(
     text: str,
     unwrapped: str,
@@ -551,7 +605,7 @@ def _record(
     layout: Layout,
     rules: RuleSet,
     reader: AnatomyReader,
-    fallback: Callable[[], str | None],
+    fallback: Callable[[str | None], str | None],
     blocks: list[str | None],
     captions: _CaptionSides,
     exams: _LaterExams,
@@ -624,7 +678,7 @@ def _record(
     if block is not None:
         # Under "RIGHT KNEE:" in a report of both knees, that block's side comes
         # before the rest of the report's.
-        def fallback() -> str | None:
+        def fallback(bone: str | None = None) -> str | None:
             return block
 
     anatomy = reader.read(
@@ -679,7 +733,7 @@ def _record(
     for side in sides:
         laterality = side if laterality is None or laterality == side else "bilateral"
     if not anatomy.bones:
-        laterality = fallback()
+        laterality = fallback(None)
     mention = Mention(
         start=match.char_start,
         end=match.char_end,
@@ -993,7 +1047,7 @@ def _around_what_came_before(
     rules: RuleSet,
     reader: AnatomyReader,
     anatomy: Anatomy,
-    fallback: Callable[[], str | None],
+    fallback: Callable[[str | None], str | None],
 ) -> Anatomy:
     """The bones of "perifocal edema" whose clause names none: those named before it.
 
@@ -1023,14 +1077,29 @@ def _around_what_came_before(
         (layout.sentences[i].start, layout.sentences[i].end)
         for i in _earlier_sentences(layout, index, 1)
     ]
-    for a, b in places:
+    # What the words and the sentence before name, and only then a sub-heading's bone
+    # ("Left femur: A lesion of the proximal femoral shaft ... Around it there is
+    # surrounding edema extending into the lesser trochanter": the shaft, not the femur).
+    tries = [(_after_label(text, layout, a, b), b, "") for a, b in places]
+    tries += [(a, b, layout.line_at(a).heading) for a, b in places]
+    for a, b, heading in tries:
         if b > a:
-            heading = layout.line_at(a).heading
             found = reader.read(text, (a, b), a, a, heading, fallback)
             if found.bones:
                 bones = tuple(dict.fromkeys((*found.bones, *anatomy.bones)))
                 return dataclasses.replace(found, bones=bones, severity=anatomy.severity)
     return anatomy
+
+
+def _after_label(text: str, layout: Layout, a: int, b: int) -> int:
+    """Where text[a:b] starts past its line's sub-heading label ("Left femur: ..."), if it
+    opens the line."""
+    line = layout.line_at(a)
+    if line.heading and not text[line.start : a].strip():
+        colon = text.find(":", a, b)
+        if colon != -1:
+            return colon + 1
+    return a
 
 
 def _spine_levels(sentence: str, rules: RuleSet) -> set[str]:

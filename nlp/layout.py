@@ -34,6 +34,9 @@ _FIELD_START = re.compile(r"[ \t]*(?:[-*>•][ \t]*)?[A-Z][A-Za-z&/ ]{0,30}:[ \t
 _SENTENCE_END = re.compile(r"(?:[.!]|(?<!\s)\?)(?=\s+\S)")
 _WORD_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z][A-Za-z.]*)\.$")
 _NUMBER_BEFORE = re.compile(r"(\S+)\s+\d{1,3}\.$")
+# A date that ends with its dot ("vom 06.05.", "on 3.4.") ends no sentence when the text
+# goes on in lower case.
+_DATE_BEFORE = re.compile(r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4}\.?)?$")
 
 
 @dataclass(frozen=True)
@@ -352,6 +355,11 @@ class LayoutReader:
             number = _NUMBER_BEFORE.search(piece) if self._ordinal_after else None
             if number and number.group(1).lower() in self._ordinal_after:
                 continue
+            if (
+                _DATE_BEFORE.search(piece)
+                and line[_skip_space(line, cut) : cut + _WINDOW][:1].islower()
+            ):
+                continue  # "in der Verlaufs-MRT vom 06.05. nicht mehr nachweisbar"
             out.extend(_bounded(line, start, begin, cut))
             begin = _skip_space(line, cut)
         stop = len(line.rstrip())
