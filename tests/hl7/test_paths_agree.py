@@ -122,6 +122,9 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout57_en.jsonl",
         "heldout58_en.jsonl",
         "heldout57_de.jsonl",
+        "heldout59_en.jsonl",
+        "heldout60_en.jsonl",
+        "heldout59_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -59,7 +59,8 @@ few fixes (README and VOICES.md). The twenty-second round: heldout55_en (archive
 as "History:" and "Findings:", mostly hard negatives), heldout56_en (archive cases by
 many hands, uncommon bones and causes, several exams) and heldout55_de; its second wave
 heldout57_en (archive cases, 32 of 40 absent), heldout58_en (cases hard for sides, parts of
-bones and causes) and heldout57_de.
+bones and causes) and heldout57_de; its third wave heldout59_en (archive cases),
+heldout60_en (reports, teaching cases, case reports and letters) and heldout59_de.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -150,6 +151,9 @@ FLOORS = {
     "heldout57_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
     "heldout58_en.jsonl": {"status_acc": 0.95, "flag_f1": 0.94, "site_f1": 0.92},
     "heldout57_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.95, "site_f1": 0.89},
+    "heldout59_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.89, "site_f1": 0.93},
+    "heldout60_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.96, "site_f1": 0.95},
+    "heldout59_de.jsonl": {"status_acc": 0.95, "flag_f1": 0.95, "site_f1": 0.90},
 }
 
 
