@@ -555,10 +555,10 @@ def _named_bone_sides(
 ) -> dict[str, str]:
     """Bones that the report's current sentences name with one side, and that side.
 
-    A sentence of a findings, impression or addendum (or of no section) gives each bone
-    it names the side the reader attaches to it there ("2. Osteomyelitis Grundglied D1
-    und Metatarsale-I-Köpfchen links"); a bone given both sides gets none. A side said to
-    be normal ("Rechte Hüfte regelrecht") does not count.
+    A side word of a findings, impression or addendum sentence (or one of no section)
+    names the bone right before or after it, at most one word and no punctuation
+    between ("the left acetabulum", "Metatarsale-I-Köpfchen links"); a bone given both
+    sides gets none. A side said to be normal ("Rechte Hüfte regelrecht") does not count.
     """
     lower = text.lower()
     words = reader.laterality_words(lower)

@@ -294,8 +294,8 @@ class RuleSet:
     # with ulnar impaction."): its cause relates to the section's earlier mentions.
     etiology_summary: re.Pattern[str] | None = None
     # A teaching discussion's sentence that speaks of this case ("This kissing pattern is
-    # the classic footprint of a pivot-shift mechanism", "here"): its causes relate to the
-    # case's mentions (etiology.json "case_reference").
+    # the classic footprint of a pivot-shift mechanism", "in this patient"): its causes
+    # relate to the case's mentions (etiology.json "case_reference").
     case_reference: re.Pattern[str] | None = None
     # Words that put edema around something named before ("perifokales KMÖ",
     # "surrounding edema"): a mention so worded whose clause names no bone takes
