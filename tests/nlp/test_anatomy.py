@@ -14,11 +14,7 @@ from hypothesis import strategies as st
 from nlp import annotate
 from nlp.anatomy import BoneFinder, literal_first
 from nlp.ruleset import RuleFileError, load_ruleset, read_ruleset, rules_root
-
-
-def sites(text: str, procedure: str | None = None) -> set[tuple[str, str | None]]:
-    return {(s.bone, s.laterality) for s in annotate(text, procedure).sites}
-
+from tests.nlp.sites import sites
 
 BONES = [
     ("Bone marrow edema in the MFC.", {"medial_femoral_condyle"}),

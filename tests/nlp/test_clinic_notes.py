@@ -4,10 +4,7 @@ consultations, operative notes (the genre of heldout33)."""
 from __future__ import annotations
 
 from nlp import annotate
-
-
-def sites(text: str) -> set[tuple[str, str | None]]:
-    return {(s.bone, s.laterality) for s in annotate(text).sites}
+from tests.nlp.sites import sites
 
 
 def test_the_normal_other_side_does_not_take_the_side_away() -> None:

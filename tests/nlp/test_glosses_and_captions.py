@@ -9,11 +9,7 @@ from __future__ import annotations
 import pytest
 
 from nlp import annotate
-
-
-def sites(text: str, procedure: str | None = None) -> set[tuple[str, str | None]]:
-    return {(s.bone, s.laterality) for s in annotate(text, procedure).sites}
-
+from tests.nlp.sites import sites
 
 # -- a short parenthesis inside a clause is a gloss: it ends no ConText scope ----------
 

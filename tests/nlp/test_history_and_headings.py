@@ -10,11 +10,7 @@ from __future__ import annotations
 import pytest
 
 from nlp import annotate
-
-
-def sites(text: str, procedure: str | None = None, language: str | None = None) -> set:
-    return {(s.bone, s.laterality) for s in annotate(text, procedure, language=language).sites}
-
+from tests.nlp.sites import sites
 
 # -- a bare line that names the exam opens the findings after a history -----------------
 

@@ -7,10 +7,7 @@ import pytest
 from nlp import annotate
 from nlp.layout import LayoutReader
 from nlp.ruleset import load_ruleset
-
-
-def _sites(text: str, procedure: str | None = None) -> set[tuple[str, str | None]]:
-    return {(s.bone, s.laterality) for s in annotate(text, procedure).sites}
+from tests.nlp.sites import sites as _sites
 
 
 @pytest.fixture(scope="module")

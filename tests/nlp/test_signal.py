@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nlp import annotate
+from tests.nlp.sites import sites as _sites
 
 PRESENT = [
     ("Findings: Increased STIR signal in the medial femoral condyle.", {"medial_femoral_condyle"}),
@@ -79,10 +80,6 @@ ABSENT = [
     "Findings: Focal high T2 signal and fissuring of the patellar cartilage at the median ridge.",
     "Findings: Increased STIR signal of the tibial periosteum along the middle third.",
 ]
-
-
-def _sites(text: str, procedure: str | None = None) -> set[tuple[str, str | None]]:
-    return {(s.bone, s.laterality) for s in annotate(text, procedure).sites}
 
 
 @pytest.mark.parametrize(("text", "bones"), PRESENT)

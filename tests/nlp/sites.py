@@ -1,0 +1,11 @@
+"""The (bone, laterality) pairs of a text's annotation: what most annotator tests compare."""
+
+from __future__ import annotations
+
+from nlp import annotate
+
+
+def sites(
+    text: str, procedure: str | None = None, language: str | None = None
+) -> set[tuple[str, str | None]]:
+    return {(s.bone, s.laterality) for s in annotate(text, procedure, language=language).sites}
