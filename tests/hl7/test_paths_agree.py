@@ -125,6 +125,9 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout59_en.jsonl",
         "heldout60_en.jsonl",
         "heldout59_de.jsonl",
+        "heldout61_en.jsonl",
+        "heldout62_en.jsonl",
+        "heldout61_de.jsonl",
         "styles_en.jsonl",
     ],
 )
