@@ -579,7 +579,7 @@ def _named_bone_sides(
         hits = reader.find_bones(said)
         for offset, side in offsets:
             at = offset - sentence.start
-            word_end = at + len(said[at:].split(None, 1)[0]) if said[at:].strip() else at
+            word_end = _WORD.match(said, at).end()  # type: ignore[union-attr]
             for hit in hits:
                 # right before the bone ("left acetabulum") or right after it
                 # ("Metatarsale-I-Köpfchen links"), at most one word between
@@ -594,6 +594,7 @@ def _named_bone_sides(
 
 
 _GAP_BREAK = re.compile(r"[,;:.()]")
+_WORD = re.compile(r"\S*")
 
 
 def _record(
