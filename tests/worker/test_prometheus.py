@@ -120,7 +120,9 @@ def test_real_prometheus_scrapes_a_running_radflag(
                 # The listener adds its counts every 5 s: wait for them as well.
                 delivered = _value(base, 'radflag_end_to_end_seconds_count{job="radflag"}')
                 accepted = _value(base, 'radflag_mllp_frames_total{outcome="accepted"}')
-                return delivered == 1.0 and accepted == 1.0
+                # ... and the workers' heartbeats, which a loaded machine may scrape late.
+                alive = _value(base, "radflag_workers_alive") or 0
+                return delivered == 1.0 and accepted == 1.0 and alive >= 2
 
             wait_until(scraped, timeout=90, interval=1.0, what="the delivery in Prometheus")
             assert _value(base, "radflag_annotations_total") == 1.0
