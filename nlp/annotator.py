@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from nlp.anatomy import Anatomy, AnatomyReader
 from nlp.language import resolve_language
-from nlp.layout import FINDINGS_SECTION, Layout, Sentence, list_item
+from nlp.layout import FINDINGS_SECTION, HISTORY_SECTION, Layout, Line, Sentence, list_item
 from nlp.model import Annotation, Mention, Modifier
 from nlp.pipeline import BME_LABEL, ETIOLOGY_LABEL, Match, build_pipeline, doc_text, layout_of
 from nlp.report import AFFIRMED, UNNAMED_CAUSE, MentionRecord, SiteCue, build_annotation
@@ -665,7 +665,11 @@ def _record(
         status = "historical"
     # An earlier exam's edema that a later one found gone still tells the case's cause.
     superseded = status in AFFIRMED and exams.supersedes(match.char_end)
-    if status in AFFIRMED and _after_prior_exam(unwrapped, match, sentence.start, rules, exams):
+    if (
+        status in AFFIRMED
+        and _after_prior_exam(unwrapped, match, sentence.start, rules, exams)
+        and not (superseded and _heads_history(layout, line, rules))
+    ):
         status = "historical"
     clause = _clause_of(unwrapped, match, targets, layout, reader)
     block = blocks[sentence.line]
@@ -857,6 +861,20 @@ def _opening_side(
     return reader.side_of(opened.group()) if opened else None
 
 
+def _heads_history(layout: Layout, line: Line, rules: RuleSet) -> bool:
+    """Whether `line` is a summary above the text's history: a letter's diagnosis.
+
+    "Diagnose: Migratorisches Knochenmarködemsyndrom / Anamnese: ... / Im
+    Kontroll-MRT des linken Knies ist das frühere Ödem vollständig rückläufig": the
+    later exam of the story does not make the letter's own diagnosis an earlier one.
+    """
+    if line.section not in rules.summaries:
+        return False
+    return any(
+        other.section == HISTORY_SECTION for other in layout.lines if other.start > line.start
+    )
+
+
 def _after_prior_exam(
     text: str, match: Match, sentence_start: int, rules: RuleSet, exams: _LaterExams
 ) -> bool:
@@ -870,15 +888,18 @@ def _after_prior_exam(
     prior = rules.prior_exam
     if prior is None:
         return False
+    before = text[sentence_start : match.char_start].lower()
     if exams.supersedes(match.char_end):
         # "MRI demonstrated ... edema of the femoral head. A repeat MRI after eight
         # weeks showed complete resolution ...": the later exam's word stands, also
         # over edema that persisted until then ("follow-up of the known edema because
-        # she still has pain. Follow-up MRI: normal marrow signal now").
-        return True
+        # she still has pain. Follow-up MRI: normal marrow signal now"); not over edema
+        # its own sentence calls current ("Die MRT zeigt ein neu aufgetretenes Ödem im
+        # Talus rechts. Im Kontroll-MRT des linken Knies ist das frühere Ödem
+        # vollständig rückläufig": the later exam is of another joint).
+        return prior.current is None or prior.current.search(before) is None
     if "PERSISTENT" in match.categories:
         return False
-    before = text[sentence_start : match.char_start].lower()
     ends = [m.end() for m in prior.opener.finditer(before)]
     if (
         not ends

@@ -203,15 +203,27 @@ def _without_outweighed(records: list[MentionRecord], cues: list[SiteCue]) -> li
 
     A bare "compression fracture" (weak: trauma) next to an impression that
     calls the same vertebra an insufficiency fracture, or a "chondral defect"
-    next to an addendum's "contusion" at the same plateau, gives way.
+    next to an addendum's "contusion" at the same plateau, gives way. So does the
+    weak cause of a mention that names no bone ("residual signal centred on the old
+    fracture") before any named cause: it is told of a site placed elsewhere
+    ("Healing tibial shaft fatigue fracture with residual marrow edema").
     """
     strong: set[str] = set()
+    named = bool(cues)
     for r in records:
         if r.etiology_evidence and not r.weak_etiology:
             strong.update(b for b, _ in r.bone_sides)
+            named = True
     for cue in cues:
         strong.update(cue.bones)
-    return [r for r in records if not (r.weak_etiology and strong & {b for b, _ in r.bone_sides})]
+    return [
+        r
+        for r in records
+        if not (
+            r.weak_etiology
+            and (strong & {b for b, _ in r.bone_sides} or (named and not r.bone_sides))
+        )
+    ]
 
 
 def _sentences(records: Iterable[MentionRecord]) -> tuple[str, ...]:

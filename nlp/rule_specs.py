@@ -244,6 +244,10 @@ class PriorExamRules:
     done_later: re.Pattern[str] | None = None
     resolved: re.Pattern[str] | None = None
     not_done: re.Pattern[str] | None = None
+    # Words before a mention in its own sentence that keep it current over a later
+    # exam ("Die MRT zeigt ein neu aufgetretenes Ödem im Talus rechts. Im
+    # Kontroll-MRT des linken Knies ist das frühere Ödem vollständig rückläufig").
+    current: re.Pattern[str] | None = None
     # A sentence that tells an exam's result ("MRI two weeks after onset revealed
     # ..."): in a history section ("Case presentation:") of a text with no findings
     # section after its history, it tells the case's findings, not its history.

@@ -604,14 +604,16 @@ def _parse_prior_exam(where: str, obj: object) -> PriorExamRules | None:
     if not isinstance(obj, dict):
         raise RuleFileError(f"{w} must be an object")
     story = ("done_later", "resolved", "not_done")
-    obj = _check_keys(obj, w, {"opener", "pivot"}, {"labelled", "later", "result", *story})
+    obj = _check_keys(
+        obj, w, {"opener", "pivot"}, {"labelled", "later", "result", "current", *story}
+    )
     if ("labelled" in obj) != ("later" in obj):
         raise RuleFileError(f"{w}: labelled and later go together")
     if len({key in obj for key in story}) != 1:
         raise RuleFileError(f"{w}: done_later, resolved and not_done go together")
     optional = {
         key: _regex(obj[key], w, key) if key in obj else None
-        for key in ("labelled", "later", "result", *story)
+        for key in ("labelled", "later", "result", "current", *story)
     }
     return PriorExamRules(
         _regex(obj["opener"], w, "opener"), _regex(obj["pivot"], w, "pivot"), **optional

@@ -1,0 +1,97 @@
+"""Twenty-third round: a letter's later exam in German, a fresh fracture that is no
+mechanism, a bare fracture beside a named one, and German toe and finger phalanges
+(tests/fixtures/reports/VOICES.md).
+
+Every text here is written for this test.
+"""
+
+from __future__ import annotations
+
+from nlp import annotate
+from tests.nlp.sites import sites
+
+# -- a later exam in a German letter ------------------------------------------------------
+
+
+def test_a_german_control_mri_that_finds_the_edema_gone_makes_the_first_one_history() -> None:
+    text = (
+        "Liebe Kollegin,\n\n"
+        "wir berichten über Frau M., 44 Jahre. Im März zeigte sich in der MRT ein"
+        " Knochenmarködem im linken Os naviculare, am ehesten als Stressreaktion.\n\n"
+        "Die Verlaufs-MRT vom 14.09. zeigt das Ödem nun komplett zurückgebildet, das"
+        " Markraumsignal ist regelrecht.\n\nMit kollegialen Grüßen"
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_a_planned_german_control_mri_changes_nothing() -> None:
+    text = (
+        "Befund: Knochenmarködem im Os naviculare links, vereinbar mit einer Stressreaktion.\n"
+        "Empfehlung: Eine Verlaufs-MRT sollte in 8 Wochen zeigen, ob das Ödem vollständig"
+        " rückläufig ist."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert ("navicular", "left") in {(s.bone, s.laterality) for s in annotation.sites}
+
+
+def test_new_edema_stays_current_beside_a_later_exam_of_another_joint() -> None:
+    text = (
+        "Diagnose: Wanderndes Knochenmarködemsyndrom\n"
+        "Anamnese: Im Sommer bestand ein Knochenmarködem des rechten Tibiakopfes.\n"
+        "Jetzt: Die MRT zeigt ein neu aufgetretenes Knochenmarködem im Os cuboideum links."
+        " Im Kontroll-MRT des rechten Knies ist das Ödem vollständig rückläufig."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert {(s.bone, s.laterality) for s in annotation.sites} == {("cuboid", "left")}
+    assert annotation.etiology == ("transient",)
+
+
+# -- fractures: a fresh one, a bare one -----------------------------------------------------
+
+
+def test_a_fresh_fracture_yields_to_the_insufficiency_fracture_named_at_the_same_bone() -> None:
+    text = (
+        "Befund: Bandförmige STIR-hyperintense Signalanhebung unter der Deckplatte LWK 2,"
+        " entsprechend einer frischen Fraktur.\n"
+        "Beurteilung: Osteoporotische Insuffizienzfraktur LWK 2 mit Knochenmarködem."
+    )
+    assert annotate(text).etiology == ("overload",)
+
+
+def test_a_fresh_fracture_alone_still_tells_trauma() -> None:
+    text = "Befund: Knochenmarködem im Tibiakopf rechts bei frischer Fraktur nach Sturz vom Rad."
+    assert annotate(text).etiology == ("trauma",)
+
+
+def test_a_bare_fracture_of_a_mention_without_a_bone_yields_to_a_named_fracture() -> None:
+    text = (
+        "Findings: The marrow edema has shrunk to a 2 cm zone around the old fracture.\n"
+        "Impression: Healing stress fracture of the left second metatarsal shaft with"
+        " residual marrow edema."
+    )
+    assert annotate(text).etiology == ("overload",)
+
+
+def test_a_bare_fracture_still_counts_when_nothing_else_is_named() -> None:
+    text = "Findings: Marrow edema around the fracture of the left distal radius."
+    assert annotate(text).etiology == ("trauma",)
+
+
+# -- German phalanges -----------------------------------------------------------------------
+
+
+def test_the_end_phalanx_of_a_numbered_toe_is_a_toe_phalanx() -> None:
+    text = "MRT Vorfuß rechts: STIR-hyperintenses Knochenmarködem im Endglied der 3. Zehe."
+    assert sites(text) == {("toe_phalanx", "right")}
+
+
+def test_a_numbered_toe_is_a_toe_phalanx() -> None:
+    text = "Befund: Knochenmarködem in der 2. Zehe links, vereinbar mit Stressreaktion."
+    assert sites(text) == {("toe_phalanx", "left")}
+
+
+def test_the_base_phalanx_of_the_index_finger_is_a_finger_phalanx() -> None:
+    text = "MRT Hand links: Knochenmarködem im Grundglied des Zeigefingers nach Quetschung."
+    assert sites(text) == {("finger_phalanx", "left")}
