@@ -387,6 +387,13 @@ class AnatomyReader:
         before = [h for h in hits if h.end <= start - lo]
         if after and before:
             cut = self._last_soft_break(segment[: start - lo])
+            owners = self._rules.owners
+            rest = segment[end - lo :]
+            if owners is not None and any(rx.match(rest) for rx in owners.inside_relations):
+                # "coronoid tip fracture, and bone bruising of the capitellum": bones
+                # named after the mention as its own place leave those of the list
+                # items before it (up to a comma) to their own nouns.
+                cut = max(cut, segment.rfind(",", 0, start - lo) + 1)
             before = [h for h in before if h.start >= cut]
         chosen = before + after
         signal = self._rules.signal

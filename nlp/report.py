@@ -214,14 +214,18 @@ def _without_outweighed(records: list[MentionRecord], cues: list[SiteCue]) -> li
         if r.etiology_evidence and not r.weak_etiology:
             strong.update(b for b, _ in r.bone_sides)
             named = True
+    everywhere = False  # a cause a summary names without a bone relates to every site
     for cue in cues:
         strong.update(cue.bones)
+        everywhere = everywhere or cue.anywhere
     return [
         r
         for r in records
         if not (
             r.weak_etiology
-            and (strong & {b for b, _ in r.bone_sides} or (named and not r.bone_sides))
+            and (
+                everywhere or strong & {b for b, _ in r.bone_sides} or (named and not r.bone_sides)
+            )
         )
     ]
 

@@ -95,3 +95,64 @@ def test_a_numbered_toe_is_a_toe_phalanx() -> None:
 def test_the_base_phalanx_of_the_index_finger_is_a_finger_phalanx() -> None:
     text = "MRT Hand links: Knochenmarködem im Grundglied des Zeigefingers nach Quetschung."
     assert sites(text) == {("finger_phalanx", "left")}
+
+
+# -- English: an earlier exam by its age, a summary's cause, list items, places ---------------
+
+
+def test_edema_on_an_mri_some_months_ago_is_history() -> None:
+    text = (
+        "Hx: marrow oedema L cuboid on MRI 2 months ago, follow-up.\n"
+        "Cuboid marrow signal now normal. Tendons intact."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_an_injury_some_weeks_ago_leaves_the_edema_current() -> None:
+    text = "History: fell two weeks ago.\nFindings: Bone bruise of the left lateral condyle."
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert ("lateral_femoral_condyle", "left") in {(s.bone, s.laterality) for s in annotation.sites}
+
+
+def test_a_cause_a_summary_names_outweighs_a_weak_cue_at_a_site() -> None:
+    text = (
+        "Findings:\n"
+        "- Patchy STIR hyperintense marrow signal in the calcaneus and talus, left foot.\n"
+        "- Subluxation of the subtalar joint with effusion.\n"
+        "Impression:\n"
+        "- Neuropathic arthropathy of the hindfoot.\n"
+        "- Superimposed osteomyelitis cannot be excluded."
+    )
+    assert annotate(text).etiology == ("infection",)
+
+
+def test_distal_clavicular_osteolysis_is_overload() -> None:
+    text = (
+        "Findings: STIR-bright marrow signal in the distal right clavicle with subchondral"
+        " irregularity.\nImpression: Distal clavicular osteolysis."
+    )
+    assert annotate(text).etiology == ("overload",)
+
+
+def test_a_position_word_between_proximal_and_tibia() -> None:
+    text = "Left: confluent marrow edema, proximal medial tibia, with a short T1 dark line."
+    assert sites(text) == {("proximal_tibia", "left")}
+
+
+def test_bones_of_an_earlier_list_item_stay_with_their_own_noun() -> None:
+    text = (
+        "Impression: Left wrist: ulnar styloid avulsion, scaphoid waist fracture, and bone"
+        " bruising of the capitate and lunate."
+    )
+    assert sites(text) == {("capitate", "left"), ("lunate", "left")}
+
+
+def test_bones_before_a_mention_without_its_own_place_stay_with_it() -> None:
+    text = "Findings: The left scaphoid, capitate and lunate show marrow edema."
+    assert sites(text) == {("scaphoid", "left"), ("capitate", "left"), ("lunate", "left")}
+
+
+def test_a_signal_that_involves_a_bone_is_in_it() -> None:
+    text = "Right shoulder: a thin rim of fluid-sensitive hyperintensity involves the glenoid."
+    assert sites(text) == {("glenoid", "right")}
