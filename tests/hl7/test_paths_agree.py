@@ -128,6 +128,9 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout61_en.jsonl",
         "heldout62_en.jsonl",
         "heldout61_de.jsonl",
+        "heldout63_en.jsonl",
+        "heldout64_en.jsonl",
+        "heldout63_de.jsonl",
         "styles_en.jsonl",
     ],
 )
