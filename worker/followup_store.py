@@ -167,6 +167,12 @@ class FollowupCounts:
 
 
 _CANDIDATES_MEMO = "followup_candidates"  # patient key -> active follow-ups, per unit
+# Whether any follow-up has one of some patient keys (`remember_candidates`), built once.
+_ANY_FOLLOWUP = (
+    select(FollowupPatientKey.__table__.c.followup_id)
+    .where(FollowupPatientKey.__table__.c.key.in_(bindparam("keys", expanding=True)))
+    .limit(1)
+)
 
 # The earlier reports of some patients at some regions, latest first (`prior_findings_many`
 # picks each request's own among them), built once.
@@ -418,6 +424,11 @@ class FollowupStore:
         # every active follow-up of the store: 9 ms a batch at 15,500 open ones, growing
         # with the store (docs/throughput.md, sixth pass). A patient has few follow-ups.
         with self._transaction() as session:
+            # Most patients have no follow-up yet: a Core look at the keys first, and
+            # the rows through the ORM (which later changes them) only for those that do.
+            if session.connection().execute(_ANY_FOLLOWUP, {"keys": list(keys)}).first() is None:
+                memo[_CANDIDATES_MEMO] = by_key
+                return
             found = session.execute(
                 select(FollowupPatientKey.key, FollowupRow)
                 .join(FollowupRow, FollowupRow.id == FollowupPatientKey.followup_id)

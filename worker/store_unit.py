@@ -16,12 +16,13 @@ unit once, when the other writer's rows are there to be updated.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, Insert, Table, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,23 +50,31 @@ class _LaterRows:
         self._rows.setdefault(model, []).append((values, children))
 
     def insert(self, session: Session) -> None:
+        connection = session.connection()
         while self._rows:
             model = next(iter(self._rows))
             rows = self._rows.pop(model)
             values = [row for row, _ in rows]
             table = model.__table__
             if not any(children for _, children in rows):
-                session.connection().execute(insert(table), values)
+                connection.execute(_insert(table), values)
                 continue
-            ids = (
-                session.connection()
-                .execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), values)
-                .scalars()
-                .all()
-            )
+            ids = connection.execute(_insert_returning_ids(table), values).scalars().all()
             for parent_id, (_, children) in zip(ids, rows, strict=True):
                 for child, key, child_values in children:
                     self.add(child, {**child_values, key: parent_id}, ())
+
+
+@functools.cache
+def _insert(table: Table) -> Insert:
+    """The INSERT of `table`'s rows, built once (its cache key then is memoized too)."""
+    return insert(table)
+
+
+@functools.cache
+def _insert_returning_ids(table: Table) -> Insert:
+    """`_insert` returning the new rows' ids in the order of the rows given."""
+    return insert(table).returning(table.c.id, sort_by_parameter_order=True)
 
 
 def known_new(dedupe_key: str) -> bool:
