@@ -917,7 +917,12 @@ def _after_prior_exam(
 
 @functools.lru_cache(maxsize=4)
 def _label_line(labelled: str) -> re.Pattern[str]:
-    """`labelled` (an earlier exam's label) as the whole of a line."""
+    """`labelled` (an earlier exam's label) as the whole of a line, its colon optional.
+
+    "Initial MRI" on a line of its own heads its findings as "Initial MRI:" does.
+    """
+    if labelled.endswith(r"\s*:"):
+        labelled = labelled[: -len(r"\s*:")] + r"\s*:?"
     return re.compile(rf"(?m)^[ \t]*(?:{labelled})[ \t]*$")
 
 

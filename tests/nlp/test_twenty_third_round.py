@@ -156,3 +156,46 @@ def test_bones_before_a_mention_without_its_own_place_stay_with_it() -> None:
 def test_a_signal_that_involves_a_bone_is_in_it() -> None:
     text = "Right shoulder: a thin rim of fluid-sensitive hyperintensity involves the glenoid."
     assert sites(text) == {("glenoid", "right")}
+
+
+# -- second wave: case reports told over several exams ----------------------------------------
+
+
+def test_findings_under_an_initial_mri_heading_without_a_colon_are_the_earlier_exams() -> None:
+    text = (
+        "Case presentation\nA 38-year-old woman had right ankle pain for six weeks.\n\n"
+        "Initial MRI\nMarked bone marrow edema of the right talus, low on T1 and high on STIR.\n\n"
+        "Follow-up MRI at four months\nThe talar marrow signal is normal again; no edema.\n"
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_edema_the_follow_up_heading_still_shows_is_current() -> None:
+    text = (
+        "Case presentation\nA 70-year-old man with back pain and fever.\n\n"
+        "Initial MRI\nConfluent marrow edema in the L2 and L3 vertebral bodies.\n\n"
+        "Follow-up MRI after eight weeks of antibiotics\n"
+        "Marrow edema persists in L2 and L3, less extensive than before.\n"
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert {(s.bone, s.laterality) for s in annotation.sites} == {("vertebral_body", None)}
+
+
+def test_an_mri_some_months_postpartum_is_a_later_exam() -> None:
+    text = (
+        "Case: at 35 weeks' gestation MRI showed bone marrow edema in the left femoral head.\n"
+        "MRI three months postpartum: normal marrow signal in both hips.\n"
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_no_repeat_imaging_is_no_later_exam() -> None:
+    text = (
+        "Imaging findings\nThe left femoral head is low on T1 and high on STIR.\n\n"
+        "Final diagnosis\nTransient osteoporosis of the left hip; at six weeks her pain had"
+        " settled and no repeat imaging was requested."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert annotation.etiology == ("transient",)
