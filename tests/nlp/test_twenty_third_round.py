@@ -199,3 +199,50 @@ def test_no_repeat_imaging_is_no_later_exam() -> None:
     annotation = annotate(text)
     assert annotation.bme == "present"
     assert annotation.etiology == ("transient",)
+
+
+def test_new_edema_since_the_prior_exam_is_current() -> None:
+    text = (
+        "Comparison: prior MRI 2025.\nFindings: The edema of the 4th metatarsal on the prior"
+        " study has resolved. New since the prior exam is STIR hyperintense signal in the"
+        " right 2nd metatarsal neck, in keeping with a stress reaction."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert annotation.etiology == ("overload",)
+
+
+def test_both_sesamoids_of_one_foot_are_no_side() -> None:
+    text = (
+        "MRI LEFT FOOT\nFindings: STIR hyperintense marrow in the first metatarsal head."
+        " Both sesamoids retain normal marrow signal."
+    )
+    assert sites(text) == {("metatarsal", "left")}
+
+
+def test_both_knees_still_are_both_sides() -> None:
+    text = "MRI both knees: bone marrow edema of both medial femoral condyles."
+    assert sites(text) == {("medial_femoral_condyle", "bilateral")}
+
+
+def test_a_distal_femoral_metadiaphyseal_lesion_places_the_edema_around_it() -> None:
+    text = (
+        "MRI LT KNEE\nDistal femoral metadiaphyseal lesion, T1 dark, cortical breach."
+        " Surrounding STIR bright marrow edema extends proximally 4 cm."
+    )
+    assert sites(text) == {("distal_femur", "left")}
+
+
+def test_a_signal_of_a_compound_haemangioma_is_no_edema() -> None:
+    text = "MRT BWS: Wirbelkörperhämangiom BWK 10, T1- und T2-hyperintens. Kein Ödem."
+    assert annotate(text, language="de").bme == "absent"
+
+
+def test_stir_hell_is_a_fluid_sensitive_signal() -> None:
+    text = "MRT Fuß li.: Os metatarsale IV mit Signalalteration im Markraum (STIR hell)."
+    assert sites(text, language="de") == {("metatarsal", "left")}
+
+
+def test_a_roman_numeral_after_a_metacarpal_leaves_its_side_word_beside_it() -> None:
+    text = "Befund: Knochenmarködem im Os hamatum links sowie im Metakarpale IV rechts."
+    assert sites(text, language="de") == {("hamate", "left"), ("metacarpal", "right")}
