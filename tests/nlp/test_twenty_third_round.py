@@ -246,3 +246,16 @@ def test_stir_hell_is_a_fluid_sensitive_signal() -> None:
 def test_a_roman_numeral_after_a_metacarpal_leaves_its_side_word_beside_it() -> None:
     text = "Befund: Knochenmarködem im Os hamatum links sowie im Metakarpale IV rechts."
     assert sites(text, language="de") == {("hamate", "left"), ("metacarpal", "right")}
+
+
+def test_numbered_exam_labels_tell_a_story_of_exams() -> None:
+    text = (
+        "Teaching case: edema that moves\n"
+        "History: 52-year-old man with left hip pain for a month, no injury.\n"
+        "MRI 1 (week 5): diffuse marrow edema of the left femoral head.\n"
+        "MRI 2 (month 5): the hip is normal now; new marrow edema in the left navicular.\n"
+        "Interpretation: migratory bone marrow edema syndrome."
+    )
+    annotation = annotate(text)
+    assert {(s.bone, s.laterality) for s in annotation.sites} == {("navicular", "left")}
+    assert annotation.etiology == ("transient",)
