@@ -131,6 +131,9 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout63_en.jsonl",
         "heldout64_en.jsonl",
         "heldout63_de.jsonl",
+        "heldout65_en.jsonl",
+        "heldout66_en.jsonl",
+        "heldout65_de.jsonl",
         "styles_en.jsonl",
     ],
 )
