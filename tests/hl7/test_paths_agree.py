@@ -134,6 +134,9 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout65_en.jsonl",
         "heldout66_en.jsonl",
         "heldout65_de.jsonl",
+        "heldout67_en.jsonl",
+        "heldout68_en.jsonl",
+        "heldout67_de.jsonl",
         "styles_en.jsonl",
     ],
 )
