@@ -214,10 +214,9 @@ def _without_outweighed(records: list[MentionRecord], cues: list[SiteCue]) -> li
         if r.etiology_evidence and not r.weak_etiology:
             strong.update(b for b, _ in r.bone_sides)
             named = True
-    everywhere = False  # a cause a summary names without a bone relates to every site
     for cue in cues:
         strong.update(cue.bones)
-        everywhere = everywhere or cue.anywhere
+    everywhere = any(cue.anywhere for cue in cues)  # named in a summary without a bone
     return [
         r
         for r in records
