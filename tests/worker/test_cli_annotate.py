@@ -104,3 +104,64 @@ def test_unknown_language_is_exit_2() -> None:
     code, _, err = run("--language", "xx", str(REPORTS / "knee-left.txt"))
     assert code == 2
     assert "unknown language 'xx'; supported: de, en" in err and len(err.splitlines()) == 1
+
+
+def run_stdin(data: bytes, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, ["annotate", *args, "-"], input=data)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_stdin_plain_text_is_one_report_with_id_stdin() -> None:
+    """`-` reads standard input; text that is neither HL7 nor JSON is one report."""
+    text = (REPORTS / "knee-left.txt").read_bytes()
+    code, out, _ = run_stdin(text)
+    assert code == 0
+    (obj,) = [json.loads(line) for line in out.splitlines()]
+    assert obj["id"] == "stdin"
+    assert obj["sites"] == [{"bone": "lateral_femoral_condyle", "laterality": "left"}]
+
+
+def test_stdin_json_lines_read_as_a_jsonl_file() -> None:
+    """JSON Lines on standard input give the same objects as the file."""
+    data = (REPORTS / "reports.jsonl").read_bytes()
+    code, out, _ = run_stdin(data)
+    assert code == 0
+    assert out == run(str(REPORTS / "reports.jsonl"))[1]
+
+
+def test_stdin_hl7_messages_read_as_an_hl7_file(tmp_path: Path) -> None:
+    """HL7 on standard input (MLLP-framed too) gives what the .hl7 file gives: MSH-10 as id."""
+    report = (REPORTS / "knee-left.txt").read_text(encoding="utf-8").strip().replace("\n", " ")
+    message = (
+        "MSH|^~\\&|RIS|GENHOSP|RADFLAG|GENHOSP|20260301120000||ORU^R01|CTRL77|P|2.5.1\r"
+        "PID|1||MRN0001^^^GENHOSP^MR||Test^Synthetic\r"
+        "OBR|1||ACC77|MRKNEE^MRI knee\r"
+        f"OBX|1|TX|IMP^Impression||{report}||||||F\r"
+    ).encode()
+    path = tmp_path / "one.hl7"
+    path.write_bytes(message)
+    code, out, _ = run_stdin(b"\x0b" + message + b"\x1c\r")
+    assert code == 0
+    assert json.loads(out)["id"] == "CTRL77"
+    assert out == run(str(path))[1]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"id": "a"}\n', "-:1: needs string fields id and text"),
+        (b"MSH|^\r", "-: message 1: not annotated"),
+        (b"Knochenmark\xf6dem\xff", "-: cannot read"),
+    ],
+)
+def test_bad_stdin_is_one_line_and_exit_2(data: bytes, message: str) -> None:
+    """Bad input on standard input is named `-`, one line, exit 2."""
+    code, _, err = run_stdin(data)
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_stdin_given_twice_is_exit_2() -> None:
+    """Standard input can be read once: `- -` is refused, not annotated as nothing."""
+    code, _, err = run_stdin(b"text", "-")
+    assert code == 2 and "can be given once" in err

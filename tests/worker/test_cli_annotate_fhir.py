@@ -56,6 +56,17 @@ def test_hl7_file_gives_one_bundle_per_message(tmp_path: Path) -> None:
     assert nlp.annotate(text, procedure="MRI KNEE RIGHT").bme == "present"
 
 
+def test_hl7_on_stdin_gives_the_bundles_of_the_hl7_file() -> None:
+    """`-` with HL7 on standard input reads it as messages: patient, order, accession."""
+    data = wrap_oru(KNEE, "MRI KNEE RIGHT", "lines", "C1", accession="A-1")
+    result = CliRunner().invoke(main, ["annotate", "--format", "fhir", "-"], input=data)
+    assert result.exit_code == 0
+    [bundle] = [json.loads(line) for line in result.stdout.splitlines()]
+    validate_bundle(bundle)
+    assert "Patient" in kinds(bundle) and "ServiceRequest" in kinds(bundle)
+    assert report_of(bundle)["identifier"][0]["value"] == "A-1"
+
+
 def test_text_and_jsonl_reports_have_no_patient(tmp_path: Path) -> None:
     code, bundles, _ = run(str(FIXTURES / "reports" / "knee-left.txt"))
     assert code == 0

@@ -2,7 +2,9 @@
 
 Readers are chosen by file suffix (`READERS`); each yields (report id, text,
 procedure, language or None) and raises `InputError` naming the file and line
-(or message).
+(or message). `-` reads standard input, its kind told by its first bytes
+(`stdin_kind`): HL7 messages, JSON Lines, or one plain-text report with the id
+`stdin`.
 """
 
 from __future__ import annotations
@@ -27,21 +29,45 @@ class InputError(Exception):
     """A report file cannot be read; the message names the file (and line)."""
 
 
-def read_txt(path: Path) -> Iterator[ReportInput]:
-    """A plain-text report; its id is the file stem."""
+STDIN = Path("-")
+_stdin_data: list[bytes] = []  # standard input, read once
+
+
+def _read_bytes(path: Path) -> bytes:
+    if path == STDIN:
+        if not _stdin_data:
+            _stdin_data.append(sys.stdin.buffer.read())
+        return _stdin_data[0]
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
+        return path.read_bytes()
+    except OSError as e:
         raise InputError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
-    yield path.stem, text, None, None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return _read_bytes(path).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
+
+
+def stdin_kind() -> str:
+    """What standard input holds, by its first bytes: ".hl7", ".jsonl" or ".txt"."""
+    start = _read_bytes(STDIN).lstrip(b"\x0b \t\r\n\xef\xbb\xbf")[:3]
+    if start in (b"MSH", b"FHS", b"BHS"):
+        return ".hl7"
+    return ".jsonl" if start.startswith(b"{") else ".txt"
+
+
+def read_txt(path: Path) -> Iterator[ReportInput]:
+    """A plain-text report; its id is the file stem (`stdin` for standard input)."""
+    text = _read_text(path)
+    yield ("stdin" if path == STDIN else path.stem), text, None, None
 
 
 def read_jsonl(path: Path) -> Iterator[ReportInput]:
     """JSON Lines of {"id", "text", "procedure"?}; blank lines are skipped."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
+    lines = _read_text(path).splitlines()
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -73,11 +99,7 @@ def hl7_reports(path: Path) -> Iterator[Report]:
     from hl7.errors import InboundMessageError
     from hl7.extract import extract_report
 
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"{path}: cannot read ({e.__class__.__name__}: {e})") from e
-    messages = split_messages(data)
+    messages = split_messages(_read_bytes(path))
     if not messages:
         raise InputError(f"{path}: no HL7 message (no MSH segment)")
     for number, message in enumerate(messages, 1):
@@ -98,7 +120,9 @@ READERS: dict[str, Callable[[Path], Iterator[ReportInput]]] = {
 
 
 def reports_in(path: Path) -> Iterator[ReportInput]:
-    """The reports in one file, by its suffix."""
+    """The reports in one file, by its suffix; `-`: standard input, by its first bytes."""
+    if path == STDIN:
+        return READERS[stdin_kind()](path)
     reader = READERS.get(path.suffix.lower())
     if reader is None:
         known = ", ".join(sorted(READERS))
@@ -138,10 +162,14 @@ def _known_language(_ctx: click.Context, _param: click.Parameter, value: str | N
 def annotate_command(
     paths: tuple[Path, ...], pretty: bool, language: str | None, output_format: str
 ) -> None:
-    """Annotate .txt, .jsonl or .hl7 reports: one JSON object per report on stdout."""
+    """Annotate .txt, .jsonl or .hl7 reports (- reads stdin): one JSON object per report."""
     from nlp import annotate
     from nlp.errors import NlpError
 
+    if list(paths).count(STDIN) > 1:
+        click.echo("radflag annotate: - (standard input) can be given once", err=True)
+        sys.exit(2)
+    _stdin_data.clear()  # this invocation's standard input, not an earlier one's (tests)
     if output_format == "fhir":
         from worker.cli.annotate_fhir import annotate_fhir
 
@@ -190,6 +218,7 @@ class _plain:
 
 __all__ = [
     "READERS",
+    "STDIN",
     "InputError",
     "annotate_command",
     "hl7_reports",
@@ -197,4 +226,5 @@ __all__ = [
     "read_jsonl",
     "read_txt",
     "reports_in",
+    "stdin_kind",
 ]

@@ -19,13 +19,14 @@ import click
 
 from fhir_out import BundleError, ReportMeta, build_bundle
 from fhir_out.hl7_meta import report_meta
-from worker.cli.annotate import InputError, hl7_reports, reports_in
+from worker.cli.annotate import STDIN, InputError, hl7_reports, reports_in, stdin_kind
 from worker.settings import Settings, SettingsError
 
 
 def fhir_inputs(path: Path) -> Iterator[tuple[ReportMeta, str | None]]:
     """(report metadata, language or None) for each report in a file, by its suffix."""
-    if path.suffix.lower() == ".hl7" and path.is_file():
+    hl7 = stdin_kind() == ".hl7" if path == STDIN else path.suffix.lower() == ".hl7"
+    if hl7 and (path == STDIN or path.is_file()):
         from worker.reports import report_language
 
         for report in hl7_reports(path):
