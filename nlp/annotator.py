@@ -180,7 +180,12 @@ def _hedged_by_summary(
     present = [(r, m) for r, m in kept if r.current and r.mention.status == "present"]
     if not present or not all(rules.targets[m.rule].signal for _, m in present):
         return records
-    statuses = {c.status for c in cues if layout.line_at(c.char_start).section in rules.summaries}
+    statuses = {
+        c.status
+        for c in cues
+        if layout.line_at(c.char_start).section in rules.summaries
+        or _summary_label(layout.line_at(c.char_start), rules)
+    }
     if "possible" not in statuses or "present" in statuses:
         return records
     return [
@@ -189,6 +194,15 @@ def _hedged_by_summary(
         else r
         for r in records
     ]
+
+
+def _summary_label(line: Line, rules: RuleSet) -> bool:
+    """True if the line is labelled as a note's summary ("Dx: ...", "Imp: ...",
+    "Radiologist: ..."), in its title block or a current section: it sums the note up
+    as a summary section does (sections.json `summary_labels`)."""
+    return line.heading in rules.summary_labels and (
+        line.section == EXAM_SECTION or line.section in rules.current_sections
+    )
 
 
 def _bone_owned(
@@ -1222,10 +1236,13 @@ def _site_cues(
         sentence = layout.sentences[index]
         section = layout.lines[sentence.line].section
         title = titled and sentence.line == 0
+        labelled = _summary_label(layout.lines[sentence.line], rules)
         if section == DIFFERENTIAL_SECTION:
             if not standing:
                 continue  # a later diagnosis or impression settled on one of them
-        elif index in with_mentions or (section not in rules.current_sections and not title):
+        elif index in with_mentions or (
+            section not in rules.current_sections and not title and not labelled
+        ):
             continue
         sentence_text = text[sentence.start : sentence.end]
         bones = _named_bones(sentence_text, rules, reader)
@@ -1235,7 +1252,12 @@ def _site_cues(
                 if levels and at_levels() and not levels & at_levels():
                     continue  # "3. Mild L4-L5 degenerative change." beside edema at L1
             out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak))
-        elif (section in summaries or section == DIFFERENTIAL_SECTION or title) and not spec.weak:
+        elif (
+            section in summaries
+            or section == DIFFERENTIAL_SECTION
+            or title
+            or labelled
+        ) and not spec.weak:
             out.append(SiteCue(spec.etiology, bones, sentence_text, anywhere=True))
     return out
 
@@ -1256,6 +1278,8 @@ def _case_title(text: str, layout: Layout, rules: RuleSet) -> bool:
     words = text[layout.lines[0].start : layout.lines[0].end].lower()
     if len(words.split()) > _TITLE_WORDS or ". " in words:
         return False
+    if rules.service_title is not None and rules.service_title.search(words) is not None:
+        return False  # a service's or meeting's name ("Sports Injury MDT - case 4")
     return rules.exam_title is None or rules.exam_title.search(words) is None
 
 

@@ -362,6 +362,13 @@ class RuleSet:
     # wrist and hand", "MRT nativ"), matched (lower case, whole line) after a history
     # section: the findings begin there.
     exam_heading: re.Pattern[str] | None = None
+    # sections.json "summary_labels": line labels that are no section title but sum up a
+    # note ("Dx: diabetic foot osteomyelitis", "Imp: active sacroiliitis"): a cause such a
+    # line names without a bone relates to every site, as a summary section's does.
+    summary_labels: frozenset[str] = frozenset()
+    # sections.json "service_title": a first line that names a service, meeting or unit
+    # ("Sports Injury MDT - case 4", "Klinik für Unfallchirurgie"), not a case's diagnosis.
+    service_title: re.Pattern[str] | None = None
 
     @property
     def summaries(self) -> frozenset[str]:

@@ -270,12 +270,14 @@ def _parse_sections(
     tuple[str, ...],
     re.Pattern[str] | None,
     re.Pattern[str] | None,
+    frozenset[str],
+    re.Pattern[str] | None,
 ]:
     obj = _check_keys(
         obj,
         where,
         {"sections", "contract_names", "current_sections", "precedence"},
-        {"exam_title", "exam_heading"},
+        {"exam_title", "exam_heading", "summary_labels", "service_title"},
     )
     names = (*SECTIONS, EXAM_SECTION, DISCUSSION_SECTION, OPERATIVE_SECTION, DIFFERENTIAL_SECTION)
     specs = []
@@ -302,7 +304,22 @@ def _parse_sections(
     exam_title = _regex(obj["exam_title"], where, "exam_title") if "exam_title" in obj else None
     heading = obj.get("exam_heading")
     exam_heading = None if heading is None else _regex(heading, where, "exam_heading")
-    return tuple(specs), dict(output), current, precedence, exam_title, exam_heading
+    labels = obj.get("summary_labels", [])
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
+        raise RuleFileError(f"{where}: summary_labels must be a list of strings")
+    summary_labels = frozenset(x.lower() for x in labels)
+    service = obj.get("service_title")
+    service_title = None if service is None else _regex(service, where, "service_title")
+    return (
+        tuple(specs),
+        dict(output),
+        current,
+        precedence,
+        exam_title,
+        exam_heading,
+        summary_labels,
+        service_title,
+    )
 
 
 def _parse_terms(
@@ -413,9 +430,16 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             f"{where}: language {meta['language']!r} does not match folder {language!r}"
         )
 
-    sections, section_output, current, precedence, exam_title, exam_heading = _parse_sections(
-        *read_json(root, language, "sections.json")
-    )
+    (
+        sections,
+        section_output,
+        current,
+        precedence,
+        exam_title,
+        exam_heading,
+        summary_labels,
+        service_title,
+    ) = _parse_sections(*read_json(root, language, "sections.json"))
 
     where, sent = read_json(root, language, "sentences.json")
     sent = _check_keys(
@@ -532,6 +556,8 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         current_sections=current,
         exam_title=exam_title,
         exam_heading=exam_heading,
+        summary_labels=summary_labels,
+        service_title=service_title,
         precedence=precedence,
         abbreviations=frozenset(a.lower() for a in sent["abbreviations"]),
         wrap_words=frozenset(w.lower() for w in sent.get("wrap_continuation_words", [])),
