@@ -823,9 +823,10 @@ class _CaptionSides:
 
     "Image 1: coronal PD fat-sat, right knee. ... the subchondral marrow contains a
     region of high signal": the caption's sentence (the last one of the line, up to
-    this one, that opens with "Image 1:", "Figure 2.", or with the exam and a colon,
-    "MRT des rechten Vorfußes (24.10.): ...") is nearer to the findings told after it
-    than a history of both knees. A line is read on first need, once.
+    this one, that opens with "Image 1:", "Figure 2.", with the exam and a colon,
+    "MRT des rechten Vorfußes (24.10.): ...", or with the exam and its side, "The MRI
+    of his left foot, performed last week, ...") is nearer to the findings told after
+    it than a history of both knees. A line is read on first need, once.
     """
 
     def __init__(self, text: str, layout: Layout, rules: RuleSet, reader: AnatomyReader) -> None:
@@ -833,6 +834,7 @@ class _CaptionSides:
         self._figure = rules.figure_line
         heading = rules.exam_heading
         self._exam = None if heading is None else _exam_label(heading.pattern)
+        self._said = rules.exam_sentence
         self._sides: dict[int, str | None] = {}
 
     def __getitem__(self, index: int) -> str | None:
@@ -852,8 +854,10 @@ class _CaptionSides:
             if sentence.line != line:
                 break
             said = self._text[sentence.start : sentence.end].lower()
-            if (self._figure is not None and self._figure.match(said) is not None) or (
-                self._exam is not None and self._exam.match(said) is not None
+            if (
+                (self._figure is not None and self._figure.match(said) is not None)
+                or (self._exam is not None and self._exam.match(said) is not None)
+                or (self._said is not None and self._said.match(said) is not None)
             ):
                 side = self._reader.side_of(said)
             self._sides[i] = side

@@ -272,12 +272,13 @@ def _parse_sections(
     re.Pattern[str] | None,
     frozenset[str],
     re.Pattern[str] | None,
+    re.Pattern[str] | None,
 ]:
     obj = _check_keys(
         obj,
         where,
         {"sections", "contract_names", "current_sections", "precedence"},
-        {"exam_title", "exam_heading", "summary_labels", "service_title"},
+        {"exam_title", "exam_heading", "summary_labels", "service_title", "exam_sentence"},
     )
     names = (*SECTIONS, EXAM_SECTION, DISCUSSION_SECTION, OPERATIVE_SECTION, DIFFERENTIAL_SECTION)
     specs = []
@@ -310,6 +311,8 @@ def _parse_sections(
     summary_labels = frozenset(x.lower() for x in labels)
     service = obj.get("service_title")
     service_title = None if service is None else _regex(service, where, "service_title")
+    said = obj.get("exam_sentence")
+    exam_sentence = None if said is None else _regex(said, where, "exam_sentence")
     return (
         tuple(specs),
         dict(output),
@@ -319,6 +322,7 @@ def _parse_sections(
         exam_heading,
         summary_labels,
         service_title,
+        exam_sentence,
     )
 
 
@@ -439,6 +443,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         exam_heading,
         summary_labels,
         service_title,
+        exam_sentence,
     ) = _parse_sections(*read_json(root, language, "sections.json"))
 
     where, sent = read_json(root, language, "sentences.json")
@@ -558,6 +563,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         exam_heading=exam_heading,
         summary_labels=summary_labels,
         service_title=service_title,
+        exam_sentence=exam_sentence,
         precedence=precedence,
         abbreviations=frozenset(a.lower() for a in sent["abbreviations"]),
         wrap_words=frozenset(w.lower() for w in sent.get("wrap_continuation_words", [])),
