@@ -1257,10 +1257,7 @@ def _site_cues(
                     continue  # "3. Mild L4-L5 degenerative change." beside edema at L1
             out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak))
         elif (
-            section in summaries
-            or section == DIFFERENTIAL_SECTION
-            or title
-            or labelled
+            section in summaries or section == DIFFERENTIAL_SECTION or title or labelled
         ) and not spec.weak:
             out.append(SiteCue(spec.etiology, bones, sentence_text, anywhere=True))
     return out
