@@ -117,8 +117,33 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     ]
     records = _carried_forward(_hedged_by_summary(kept, cues, layout, rules), exams)
     return build_annotation(
-        records, rules, _site_cues(unwrapped, records, cues, layout, rules, reader, standing)
+        records,
+        rules,
+        _site_cues(unwrapped, records, cues, layout, rules, reader, standing),
+        _denied_by_summary(cues, layout, rules),
     )
+
+
+def _denied_by_summary(cues: list[Match], layout: Layout, rules: RuleSet) -> frozenset[str]:
+    """Causes the summary denies and nowhere affirms: they are not the edema's.
+
+    "First report: edema of the lunate, in keeping with early avascular necrosis ...
+    Conclusion: ulnar impaction ... There are no features of avascular necrosis." The
+    summary (impression, addendum, a "Dx:" line) is the report's last word: a cause it
+    names only as negated is left out, wherever else it is named. Weak cues ("no
+    fracture") deny nothing.
+    """
+    denied: set[str] = set()
+    affirmed: set[str] = set()
+    for cue in cues:
+        spec = rules.etiology_cues[cue.rule]
+        if spec.etiology is None or spec.weak:
+            continue
+        line = layout.line_at(cue.char_start)
+        if line.section not in rules.summaries and not _summary_label(line, rules):
+            continue
+        (denied if cue.status == "negated" else affirmed).add(spec.etiology)
+    return frozenset(denied - affirmed)
 
 
 def _carried_forward(records: list[MentionRecord], exams: _LaterExams) -> list[MentionRecord]:

@@ -34,6 +34,11 @@ _FIELD_START = re.compile(r"[ \t]*(?:[-*>•][ \t]*)?[A-Z][A-Za-z&/ ]{0,30}:[ \t
 _SENTENCE_END = re.compile(r"(?:[.!]|(?<!\s)\?)(?=\s+\S)")
 _WORD_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z][A-Za-z.]*)\.$")
 _NUMBER_BEFORE = re.compile(r"(\S+)\s+\d{1,3}\.$")
+# A header's title qualified by a phrase after it ("addendum after mdt review"): the title,
+# a preposition, at most six more words.
+_QUALIFIED_TITLE = re.compile(
+    r"^([a-z][a-z/ ]{0,40}?) (?:after|following|by|from|per|dated)\b(?: \S+){0,6}$"
+)
 # A date that ends with its dot ("vom 06.05.", "on 3.4.") ends no sentence when the text
 # goes on in lower case.
 _DATE_BEFORE = re.compile(r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4}\.?)?$")
@@ -159,9 +164,19 @@ class LayoutReader:
             stripped = self._marker.sub("", stripped, count=1)
         colon = stripped.find(":")
         head = stripped[:colon] if colon > 0 else stripped.split(" - ", 1)[0]
-        section = self._title_section.get(head.strip().rstrip("-").strip().lower())
+        head = head.strip().rstrip("-").strip().lower()
+        section = self._title_section.get(head)
         if section is not None:
             return section
+        if colon > 0:
+            # "Addendum after MDT review with the reporting radiologist:", "Impression
+            # of the second reader:": a title that a phrase of its own qualifies
+            qualified = _QUALIFIED_TITLE.match(head)
+            if qualified is not None and qualified.group(1) in self._title_section:
+                return self._title_section[qualified.group(1)]
+        dot = self._dot_title(stripped)
+        if dot > 0:
+            return self._title_section[stripped[:dot].lower()]
         words = stripped.split(None, self._longest_title)
         if not words or words[0] != words[0].upper():
             return None  # a lower-case letter in the first word: no upper-case title
@@ -302,11 +317,27 @@ class LayoutReader:
         content = self._inline_content(header_line).lower()
         return len(content.split()) > _EXAM_TITLE_WORDS and self._exam_title.search(content) is None
 
-    @staticmethod
-    def _inline_content(header_line: str) -> str:
-        """What follows the header's colon on its own line ("" for a bare header)."""
+    def _inline_content(self, header_line: str) -> str:
+        """What follows the header's colon (or a "Title." run-in's dot) on its own line
+        ("" for a bare header)."""
         _, colon, rest = header_line.partition(":")
-        return rest.strip() if colon else ""
+        if colon:
+            return rest.strip()
+        stripped = header_line.strip()
+        dot = self._dot_title(stripped)
+        return stripped[dot + 1 :].strip() if dot > 0 else ""
+
+    def _dot_title(self, stripped: str) -> int:
+        """Where the dot of a run-in title ends it ("Teaching point. Bone marrow edema
+        syndrome is ...", "Imaging." alone), or -1: a capitalised title, a dot, then the
+        line's end or a capital letter."""
+        dot = stripped.find(".")
+        if dot <= 0 or not stripped[:1].isupper():
+            return -1
+        after = stripped[dot + 1 : dot + 3]
+        if after and not (after[:1] == " " and after[1:2].isupper()):
+            return -1
+        return dot if stripped[:dot].lower() in self._title_section else -1
 
     def _looks_like_title(self, line: str, index: int) -> bool:
         """A title line: the first lines, short, without a sentence inside, and not an

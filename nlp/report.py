@@ -153,9 +153,15 @@ class SiteCue:
 
 
 def build_annotation(
-    records: list[MentionRecord], rules: RuleSet, site_cues: Iterable[SiteCue] = ()
+    records: list[MentionRecord],
+    rules: RuleSet,
+    site_cues: Iterable[SiteCue] = (),
+    denied: frozenset[str] = frozenset(),
 ) -> Annotation:
-    """The Annotation for a report from its mention records (and causes named at its sites)."""
+    """The Annotation for a report from its mention records (and causes named at its sites).
+
+    `denied`: causes the summary names only as negated; they are left out.
+    """
     mentions = tuple(r.mention for r in records)
     status, deciding = report_status(records, rules)
     if status == "absent":
@@ -176,6 +182,8 @@ def build_annotation(
         bucket = evidence.setdefault(cue.etiology, [])
         if cue.sentence not in bucket:
             bucket.append(cue.sentence)
+    for category in denied:
+        evidence.pop(category, None)
     if len(evidence) > 1:
         # "reactive" is edema called reactive with no named cause (the contract).
         evidence.pop(UNNAMED_CAUSE, None)
