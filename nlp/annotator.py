@@ -327,6 +327,8 @@ def _without_described_signals(
             )
             if named is None:
                 named = _hedged_in_next_sentence(text, m, targets, layout, rules, reader)
+            if named is None:
+                named = _denied_later_in_line(text, m, targets, layout, rules, reader)
             if named is not None:
                 described.setdefault(named.char_start, m)
                 continue
@@ -371,6 +373,42 @@ def _hedged_in_next_sentence(
         ),
         None,
     )
+
+
+def _denied_later_in_line(
+    text: str,
+    signal: Match,
+    targets: list[Match],
+    layout: Layout,
+    rules: RuleSet,
+    reader: AnatomyReader,
+) -> Match | None:
+    """A named mention later on the signal's line that denies edema at the signal's bone.
+
+    "The apparent high STIR signal in the cuboid lies at the edge of the field of
+    view ... This is artefact: there is no bone marrow edema in the cuboid." The
+    paragraph says what the signal is not: the finding is the denied edema.
+    """
+    index = layout.sentence_index(signal.char_start)
+    line = layout.sentences[index].line
+    bones: set[str] | None = None
+    for later in range(index + 1, len(layout.sentences)):
+        if layout.sentences[later].line != line:
+            break
+        for t in _in_sentence(targets, layout, later):
+            if (
+                rules.targets[t.rule].signal
+                or rules.targets[t.rule].requires_bone
+                or t.status != "negated"
+            ):
+                continue
+            if bones is None:
+                lo, hi = _clause_of(text, signal, targets, layout, reader)
+                bones = {h.bone for h in reader.find_bones(text[lo:hi].lower())}
+            lo, hi = _clause_of(text, t, targets, layout, reader)
+            if bones and bones & {h.bone for h in reader.find_bones(text[lo:hi].lower())}:
+                return t
+    return None
 
 
 def _names_a_bone(

@@ -288,7 +288,7 @@ def test_styles_set_meets_thresholds() -> None:
             "MRI WRIST LEFT",
             "present",
             {("lunate", "left")},
-            {"overload"},
+            {"degenerative"},  # ulnar impaction: chondral wear with subchondral edema
         ),
         # A cause in a neighbouring sentence about another bone is not this edema's.
         (
