@@ -434,7 +434,7 @@ class AnatomyReader:
                     h.bone,
                     self._final(
                         h.bone,
-                        self._side_for(h, sides, hits, after_only)
+                        self._side_for(h, sides, hits, after_only, segment)
                         or heading_side
                         or _resolve(fallback, h.bone),
                     ),
@@ -690,6 +690,7 @@ class AnatomyReader:
         sides: list[tuple[int, str]],
         hits: Sequence[BoneHit] = (),
         after_only: frozenset[int] = frozenset(),
+        segment: str = "",
     ) -> str | None:
         """The nearest laterality word before the bone, else the first after it.
 
@@ -704,6 +705,14 @@ class AnatomyReader:
         following = [(pos, side) for pos, side in sides if pos >= hit.end and pos not in after_only]
         if following and preceding:
             before_pos, after_pos = preceding[-1][0], following[0][0]
+            if (
+                segment
+                and _RIGHT_AFTER.fullmatch(segment, hit.end, after_pos)
+                and "," in segment[before_pos : hit.start]
+            ):
+                # "iliakal beidseits, rechts ausgedehnter, sowie sakral nur links": a
+                # side right after the bone, in a part of its own after a comma
+                return following[0][1]
             if after_pos - hit.end <= _ADJACENT and any(
                 0 <= before_pos - h.end <= _ADJACENT for h in hits
             ):
@@ -756,6 +765,10 @@ def _longer_first(word: tuple[int, int, str]) -> tuple[int, int]:
 
 # At most this many characters between a bone and a side word written right after it.
 _ADJACENT = 2
+# Between a bone and the side word right after it: spaces, or a focusing word ("nur links").
+_RIGHT_AFTER = re.compile(
+    r"[ \t]*(?:(?:nur|lediglich|ausschlie(?:ß|ss)lich|jeweils|auch|only|also|solely)[ \t]+)?"
+)
 
 _OWN_MARROW_WORDS = 3  # "glenoid marrow also STIR bright": the bone's marrow owns the signal
 # A place set off by a comma after the signal's words, with no relation word:
