@@ -1,0 +1,278 @@
+"""Twenty-fourth round: letters, MDT minutes and second opinions; a note's summary labels,
+run-in titles, the side an exam sentence gives, a cause the summary denies, and German
+bone words (tests/fixtures/reports/VOICES.md).
+
+Every text here is written for this test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import annotate
+from nlp.model import Annotation
+from nlp.ruleset import load_ruleset
+
+
+def sites(annotation: Annotation) -> set[tuple[str, str | None]]:
+    return {(s.bone, s.laterality) for s in annotation.sites}
+
+
+# -- a note's summary label -----------------------------------------------------------------
+
+
+def test_a_dx_line_in_the_title_block_names_the_cause_of_every_site() -> None:
+    text = (
+        "DISCHARGE NOTE - Foot Unit\n"
+        "Dx: osteomyelitis, 1st ray.\n"
+        "Hx: 58F, diabetic, ulcer under the 1st MT head.\n"
+        "MRI day 1: low T1, high STIR marrow signal in the 1st MT head and the base of the"
+        " great toe proximal phalanx. No abscess.\n"
+    )
+    annotation = annotate(text, procedure="MRI FOOT LEFT")
+    assert annotation.etiology == ("infection",)
+    assert sites(annotation) == {("metatarsal", "left"), ("toe_phalanx", "left")}
+
+
+def test_the_same_cause_in_the_history_is_no_summary() -> None:
+    text = (
+        "Hx: osteomyelitis of the 1st ray treated two years ago.\n"
+        "MRI today: high STIR marrow signal in the 2nd MT head, no cortical breach.\n"
+    )
+    assert annotate(text, procedure="MRI FOOT LEFT").etiology == ()
+
+
+def test_an_imp_label_names_the_cause_of_a_terse_note() -> None:
+    text = (
+        "33M, alternating buttock pain, HLA-B27 positive.\n"
+        "MRI SIJ: subchondral BMO on the iliac side of both SI joints.\n"
+        "Imp: active sacroiliitis.\n"
+    )
+    annotation = annotate(text)
+    assert annotation.etiology == ("inflammatory",)
+    assert sites(annotation) == {("ilium", "bilateral")}
+
+
+def test_the_radiologists_hedged_word_on_a_signal_makes_it_possible() -> None:
+    text = (
+        "Sports MDT\n"
+        "- MRI left knee: faint STIR hyperintensity in the proximal tibial metaphysis.\n"
+        "- Radiologist: could be an early stress response, or residual red marrow.\n"
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "possible"
+    assert annotation.etiology == ("overload",)
+
+
+def test_a_service_name_on_the_first_line_is_no_diagnosis() -> None:
+    text = (
+        "Sports Injury Clinic\n"
+        "MRI of the left knee: STIR-bright marrow in the medial tibial metaphysis, no"
+        " fracture line. Findings are consistent with a stress reaction.\n"
+    )
+    assert annotate(text).etiology == ("overload",)
+    titled = "Sports injury of the knee\nBone bruise of the lateral femoral condyle, left.\n"
+    assert "trauma" in annotate(titled).etiology  # a case's title still names its cause
+
+
+# -- run-in titles and qualified titles -----------------------------------------------------
+
+
+def test_a_run_in_teaching_point_is_no_finding_of_the_patient() -> None:
+    case = (
+        "Case: a 50-year-old man with ankle pain.\n\n"
+        "Outcome. Our MRI of the left ankle five months later showed complete resolution:"
+        " the talus had normal marrow signal.\n\n"
+    )
+    text = case + "Teaching point. Bone marrow edema syndrome is self-limiting.\n"
+    assert annotate(text).bme == "absent"
+    # The same sentence as the patient's finding is present.
+    finding = "MRI left ankle.\nFindings. Bone marrow edema syndrome of the talus.\n"
+    assert annotate(finding).bme == "present"
+
+
+def test_an_addendum_qualified_by_its_occasion_overrules_the_findings() -> None:
+    text = (
+        "- Findings: possible small focus of marrow edema in the lateral talar dome.\n"
+        "- Addendum after MDT review: the focus is a truncation artefact. No bone marrow"
+        " edema.\n"
+    )
+    assert annotate(text, procedure="MRI ANKLE LEFT").bme == "absent"
+
+
+# -- sides ------------------------------------------------------------------------------------
+
+
+def test_an_exam_sentence_gives_its_side_to_the_findings_after_it() -> None:
+    text = (
+        "Two years ago he had a painful right knee, which settled.\n\n"
+        "The MRI of his left foot, done last week, was reviewed. There is increased STIR"
+        " signal in the navicular and the medial cuneiform.\n"
+    )
+    assert sites(annotate(text)) == {("navicular", "left"), ("cuneiform", "left")}
+
+
+@pytest.mark.parametrize(
+    ("said", "discounted"),
+    [
+        ("the scan was booked under the left ankle in error", True),
+        ("images labelled as right by mistake", True),
+        ("the scan was booked under the left ankle", False),
+        ("the apophyses on the left side are normal", True),
+        ("the cartilage on the right side is intact", True),
+        ("edema on the left side is marked", False),
+    ],
+)
+def test_sides_said_normal_or_in_error_do_not_count(said: str, discounted: bool) -> None:
+    """laterality.json `normal_side`: such a side is not the report's side."""
+    normal = load_ruleset("en").normal_side
+    assert normal is not None
+    assert (normal.search(said) is not None) is discounted
+
+
+def test_a_side_booked_in_error_leaves_the_side_the_text_gives() -> None:
+    text = (
+        "Re: right ankle. (The scan was booked under the left ankle in error; the images"
+        " are of the right ankle.) The MRI shows marrow oedema in the body of the talus.\n"
+    )
+    assert sites(annotate(text, procedure="MRI ANKLE LEFT")) == {("talus", "right")}
+
+
+def test_a_german_side_right_after_its_bone_in_a_part_of_its_own() -> None:
+    text = (
+        "MRT ISG: Knochenmarködem iliakal beidseits, rechts ausgedehnter, sowie sakral nur links.\n"
+    )
+    assert sites(annotate(text)) == {("ilium", "bilateral"), ("sacrum", "left")}
+
+
+# -- causes ------------------------------------------------------------------------------------
+
+
+def test_a_cause_the_summary_only_denies_is_left_out() -> None:
+    text = (
+        'First report: "Edema of the lunate, in keeping with avascular necrosis."\n'
+        "Review: There is bone marrow edema in the ulnar corner of the lunate with frayed"
+        " cartilage.\n"
+        "Conclusion: Ulnar impaction syndrome. There are no features of avascular necrosis.\n"
+    )
+    annotation = annotate(text, procedure="MRI WRIST LEFT")
+    assert "osteonecrosis" not in annotation.etiology
+    assert annotation.etiology == ("degenerative",)
+
+
+def test_a_cause_the_summary_affirms_and_denies_elsewhere_stays() -> None:
+    text = (
+        "Findings: Edema of the lunate with a sclerotic proximal pole.\n"
+        "Impression: Avascular necrosis of the lunate. No avascular necrosis of the"
+        " scaphoid.\n"
+    )
+    assert annotate(text, procedure="MRI WRIST LEFT").etiology == ("osteonecrosis",)
+
+
+def test_a_mimic_the_lesion_may_be_misread_as_is_no_cause() -> None:
+    text = (
+        "Left hip MRI: a 6 mm nidus in the femoral neck cortex with extensive bone marrow"
+        " edema around it. Osteoid osteoma; the edema can be misread as a stress fracture.\n"
+    )
+    assert annotate(text).etiology == ("tumor",)
+
+
+def test_cant_be_excluded_keeps_a_cause_as_a_possibility() -> None:
+    text = (
+        "MRI pelvis: questionable faint high STIR signal in the right sacral ala.\n\n"
+        "An early sacral stress reaction can't be excluded.\n"
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "possible"
+    assert annotation.etiology == ("overload",)
+
+
+def test_osteochondritis_dissecans_names_no_cause_of_its_own() -> None:
+    text = "MRI right elbow: osteochondritis dissecans of the capitellum with marrow edema.\n"
+    assert annotate(text).etiology == ()
+
+
+def test_ulnar_impaction_is_degenerative() -> None:
+    text = "MRI right wrist: subchondral edema in the lunate. Ulnar impaction syndrome.\n"
+    assert annotate(text).etiology == ("degenerative",)
+
+
+def test_a_favoured_degenerative_cause_is_not_outweighed_by_a_possible_tumor() -> None:
+    text = (
+        "Impression: Edema-like marrow signal in the right ilium. It is most likely"
+        " degenerative, but a metastatic deposit cannot be excluded.\n"
+    )
+    assert annotate(text).etiology == ("degenerative", "tumor")
+
+
+def test_a_bone_where_the_edema_resolved_is_no_site() -> None:
+    text = (
+        "Conclusion: Migrating bone marrow oedema: resolution in the talus with new"
+        " involvement of the navicular.\n"
+    )
+    assert sites(annotate(text, procedure="MRI ANKLE LEFT")) == {("navicular", "left")}
+
+
+def test_a_signal_the_addendum_calls_artefact_is_no_edema() -> None:
+    text = (
+        "Findings: high STIR signal in the cuboid.\n"
+        "Addendum: The apparent high STIR signal in the cuboid lies at the edge of the field"
+        " of view. This is artefact: there is no bone marrow edema in the cuboid.\n"
+    )
+    assert annotate(text, procedure="MRI FOOT LEFT").bme == "absent"
+
+
+def test_a_signal_at_another_bone_is_not_denied() -> None:
+    text = (
+        "Findings: high STIR signal in the cuboid. There is no bone marrow edema in the"
+        " navicular.\n"
+    )
+    annotation = annotate(text, procedure="MRI FOOT LEFT")
+    assert annotation.bme == "present"
+    assert sites(annotation) == {("cuboid", "left")}
+
+
+# -- bones ----------------------------------------------------------------------------------
+
+
+def test_mt_head_and_neck_is_no_femoral_neck() -> None:
+    text = "Marrow edema of the 5th MT head/neck."
+    assert sites(annotate(text, procedure="MRI FOOT RIGHT")) == {("metatarsal", "right")}
+
+
+def test_the_index_middle_phalanx_and_both_metacarpal_heads_of_one_hand() -> None:
+    text = (
+        "Erosions of both metacarpal heads with surrounding bone marrow edema, and marrow"
+        " edema in the head of the index middle phalanx."
+    )
+    assert sites(annotate(text, procedure="MRI HAND RIGHT")) == {
+        ("metacarpal", "right"),
+        ("finger_phalanx", "right"),
+    }
+
+
+def test_german_navicular_of_the_foot_and_supraacetabular_ilium() -> None:
+    foot = "Befund: Im Kahnbein der Fußwurzel eine Signalanhebung in der STIR, fraglich KMÖ."
+    assert sites(annotate(foot, procedure="MRT FUSS RECHTS")) == {("navicular", "right")}
+    wrist = "Befund: Knochenmarködem im Kahnbein, Fraktur."
+    assert sites(annotate(wrist, procedure="MRT HANDGELENK RECHTS")) == {("scaphoid", "right")}
+    pelvis = "Befund: Perifokales Knochenmarködem supraazetabulär rechts um eine Metastase."
+    assert sites(annotate(pelvis)) == {("ilium", "right")}
+
+
+def test_a_german_ebenso_opens_a_finding_of_its_own() -> None:
+    text = (
+        "MRT Becken: Frakturlinie am Schenkelhals links mit umgebendem Knochenmarködem,"
+        " ebenso Frakturen am oberen Schambeinast links mit Marködem."
+    )
+    assert sites(annotate(text)) == {("femoral_neck", "left"), ("pubis", "left")}
+
+
+def test_a_german_edema_that_may_develop_later_is_hypothetical() -> None:
+    text = (
+        "Beurteilung: Kein Knochenmarködem. Bei Persistenz Kontrolle sinnvoll, um ein sich"
+        " erst später ausbildendes Knochenmarködem, etwa im Rahmen eines transienten"
+        " Knochenmarködemsyndroms, zu erfassen."
+    )
+    annotation = annotate(text, procedure="MRT HÜFTE LINKS")
+    assert annotation.bme == "absent" and annotation.etiology == ()
