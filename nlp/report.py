@@ -64,9 +64,15 @@ def status_of(records: list[MentionRecord]) -> str | None:
 def report_status(records: list[MentionRecord], rules: RuleSet) -> tuple[str, list[MentionRecord]]:
     """The report's status and the records of the section that decided it."""
     # "No bone marrow edema elsewhere" in the impression does not take back the
-    # edema the findings describe: such mentions do not decide a section.
+    # edema the findings describe: such mentions do not decide a section. Nor does a
+    # hypothetical one ("should pain recur, an MRI to detect new bone marrow edema"):
+    # it says nothing of this exam's marrow.
     current = [
-        r for r in records if r.current and not (r.elsewhere and r.mention.status == "negated")
+        r
+        for r in records
+        if r.current
+        and not (r.elsewhere and r.mention.status == "negated")
+        and r.mention.status != "hypothetical"
     ]
     groups: dict[str | None, list[MentionRecord]] = {}
     for r in current:
