@@ -61,8 +61,12 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     )
     named_sides = functools.cache(lambda: _named_bone_sides(unwrapped, layout, reader, rules))
 
+    local = _local_side_bones(language)
+
     def fallback(bone: str | None = None) -> str | None:
         side = named_sides().get(bone) if bone is not None else None
+        if side is None and bone in local:
+            return None  # a pedicle's side is told beside it, not in the history
         return side or report_side()
 
     if rules.generic is not None:
@@ -144,6 +148,12 @@ def _denied_by_summary(cues: list[Match], layout: Layout, rules: RuleSet) -> fro
             continue
         (denied if cue.status == "negated" else affirmed).add(spec.etiology)
     return frozenset(denied - affirmed)
+
+
+@functools.cache
+def _local_side_bones(language: str) -> frozenset[str]:
+    """Bones that take their side only from the text near them (bones.jsonl `local_side`)."""
+    return frozenset(b.bone for b in load_ruleset(language).bones if b.local_side)
 
 
 def _carried_forward(records: list[MentionRecord], exams: _LaterExams) -> list[MentionRecord]:

@@ -127,6 +127,10 @@ class BoneSpec:
     # Regexes for both sides of a joint this bone shares with another ("on both sides
     # of the right SI joint"): each match names this bone and its partner.
     joint_sides: tuple[tuple[re.Pattern[str], str], ...] = ()
+    # Takes its side only from the text near it, never from the history, title or
+    # procedure: the posterior elements of a vertebra (a spinous process is midline; a
+    # "right foot" in the history is not the side of a pedicle).
+    local_side: bool = False
 
 
 @dataclass(frozen=True)

@@ -233,13 +233,18 @@ def parse_etiology_cue(obj: Any, where: str) -> EtiologyCueSpec:
 
 def parse_bone(obj: Any, where: str) -> BoneSpec:
     """One line of bones.jsonl."""
-    obj = _check_keys(obj, where, {"bone", "joint", "patterns"}, {"midline", "joint_sides"})
+    obj = _check_keys(
+        obj, where, {"bone", "joint", "patterns"}, {"midline", "joint_sides", "local_side"}
+    )
     patterns = obj["patterns"]
     if not isinstance(patterns, list) or not patterns:
         raise RuleFileError(f"{where}: patterns must be a non-empty list of regexes")
     midline = obj.get("midline", False)
     if not isinstance(midline, bool):
         raise RuleFileError(f"{where}: midline must be true or false")
+    local_side = obj.get("local_side", False)
+    if not isinstance(local_side, bool):
+        raise RuleFileError(f"{where}: local_side must be true or false")
     sides = obj.get("joint_sides", [])
     if not isinstance(sides, list):
         raise RuleFileError(f"{where}: joint_sides must be a list of {{pattern, with}}")
@@ -258,6 +263,7 @@ def parse_bone(obj: Any, where: str) -> BoneSpec:
         patterns=tuple(_regex(p, where, "patterns[]") for p in patterns),
         midline=midline,
         joint_sides=tuple(joint_sides),
+        local_side=local_side,
     )
 
 
