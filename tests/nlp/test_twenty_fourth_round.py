@@ -276,3 +276,111 @@ def test_a_german_edema_that_may_develop_later_is_hypothetical() -> None:
     )
     annotation = annotate(text, procedure="MRT HÜFTE LINKS")
     assert annotation.bme == "absent" and annotation.etiology == ()
+
+
+# -- second wave ------------------------------------------------------------------------------
+
+
+def test_a_hypothetical_mention_in_the_summary_does_not_take_back_the_findings() -> None:
+    text = (
+        "Befund: In BWK 8 bandförmige STIR-hyperintense Signalanhebung unter der Deckplatte"
+        " als Zeichen einer frischen Insuffizienzfraktur.\n"
+        "Procedere: Sollten erneut Schmerzen auftreten, MRT zum Nachweis oder Ausschluss eines"
+        " neuen Knochenmarködems.\n"
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert sites(annotation) == {("vertebral_body", None)}
+
+
+def test_an_mri_done_to_assess_the_graft_that_showed_resolution_is_a_later_exam() -> None:
+    text = (
+        "Case presentation: A 22-year-old sustained a pivoting injury to her left knee. MRI"
+        " two days later showed bone contusions in the lateral femoral condyle. An MRI"
+        " obtained six months after surgery to assess the graft showed complete resolution"
+        " of the bone contusions."
+    )
+    assert annotate(text).bme == "absent"
+    planned = (
+        "Findings: Bone contusion in the lateral femoral condyle, left knee.\n"
+        "Recommendation: An MRI in six months to assess resolution of the contusion."
+    )
+    assert annotate(planned).bme == "present"
+
+
+def test_a_regressing_residual_edema_is_still_there_in_german() -> None:
+    text = (
+        "Befund: Rechts ist das Ödem der Massa lateralis vollständig zurückgebildet.\n"
+        "Beurteilung: Regredientes Restödem der bekannten Sakruminsuffizienzfraktur links."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert sites(annotation) == {("sacrum", "left")}
+    assert annotation.etiology == ("overload",)
+
+
+def test_a_final_german_mri_that_finds_the_residual_edema_gone() -> None:
+    text = (
+        "Verlauf: Das Aufnahme-MRT hatte noch ein geringes Restödem im Hüftkopf rechts"
+        " gezeigt.\nAbschluss-MRT vom 24.06.: Das vorbeschriebene Restödem ist vollständig"
+        " rückgebildet, regelrechtes Fettmarksignal."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_a_german_earlier_exam_told_in_a_relative_clause_is_history() -> None:
+    text = (
+        "MRT der Sakroiliakalgelenke: Im Vergleich zur Voruntersuchung vor 2 Jahren, die ein"
+        " subchondrales Knochenmarködem iliakal beidseits gezeigt hatte, findet sich jetzt"
+        " kein Ödem mehr."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_german_spinous_process_of_a_vertebra_and_its_side() -> None:
+    text = (
+        "Anamnese: Sturz auf den rechten Fuß.\n"
+        "MRT LWS: frisches Knochenmarködem im gesamten LWK 1. Auch der Dornfortsatz von LWK 1"
+        " ist ödematös signalangehoben mit Frakturlinie."
+    )
+    assert sites(annotate(text)) == {("vertebral_body", None), ("posterior_elements", None)}
+    sided = "MRT LWS: Knochenmarködem im Pedikel von LWK 4 links."
+    assert sites(annotate(sided)) == {("posterior_elements", "left")}
+
+
+def test_a_disc_level_names_no_sacrum_and_a_rib_bearing_vertebra_no_rib() -> None:
+    text = (
+        "Findings: At L2, counted down from the last rib-bearing vertebra, a thin rim of"
+        " increased STIR signal under the superior endplate. At L5-S1, band-like edema-like"
+        " signal in both endplates, Modic type 1."
+    )
+    assert sites(annotate(text)) == {("vertebral_body", None)}
+    sacral = "Findings: Edema in the S1 segment of the sacrum, left ala."
+    assert ("sacrum", "left") in sites(annotate(sacral))
+
+
+def test_a_misspelt_insufficiency_fracture_is_overload() -> None:
+    text = (
+        "Findings: A questionable faint focus of increased signal in the subchondral lateral"
+        " femoral condyle on the coronal STIR.\n"
+        "Impression: Questionable subtle subchondral signal change lateral femoral condyle,"
+        " may represent early subchondral insuficiency fracture."
+    )
+    assert annotate(text, procedure="MRI KNEE RIGHT").etiology == ("overload",)
+
+
+def test_a_side_in_brackets_after_the_exam_and_lat_fem_condyle() -> None:
+    ankle = "MR Ankle (Rt)\nFindings: Reactive marrow oedema in the posterior talar process."
+    assert sites(annotate(ankle)) == {("talus", "right")}
+    knee = "MRI knee.\nLat fem condyle: faint PD FS hyperintensity in the marrow, ?real."
+    assert sites(annotate(knee, procedure="MRI KNEE LEFT")) == {("lateral_femoral_condyle", "left")}
+
+
+def test_a_generic_appositive_ends_before_the_patients_own_edema() -> None:
+    text = (
+        "Conclusion: Distal clavicular osteolysis, an overuse phenomenon classically seen in"
+        " weightlifters, with active marrow oedema of the distal clavicle."
+    )
+    annotation = annotate(text, procedure="MRI SHOULDER RIGHT")
+    assert annotation.bme == "present"
+    assert annotation.etiology == ("overload",)
