@@ -397,6 +397,18 @@ class AnatomyReader:
             before = [h for h in before if h.start >= cut]
         chosen = before + after
         signal = self._rules.signal
+        if signal is not None and signal.resolved_at is not None and chosen:
+            # "Migratory bone marrow oedema: resolution in the lateral femoral condyle
+            # and new oedema in the medial femoral condyle"
+            # ("resolution of lateral plateau oedema": the bone right before the mention is
+            # its own, and the mention's status is ConText's)
+            chosen = [
+                h
+                for h in chosen
+                if not self._resolved_at(segment, h.start)
+                or (h.end <= start - lo and not segment[h.end : start - lo].strip())
+                or (start - lo <= h.start < end - lo)
+            ]
         if signal is not None and len(chosen) > 1:
             # "sclerosis of the femur, superior to the patella": a bone named after
             # "superior to", "adjacent to" is a landmark, not where the finding is.
@@ -574,6 +586,13 @@ class AnatomyReader:
         if kinds - {"bone"}:
             return False
         return True if kinds else None
+
+    def _resolved_at(self, text: str, start: int) -> bool:
+        """True if words that say the edema has gone from it end right before `start`."""
+        signal = self._rules.signal
+        assert signal is not None and signal.resolved_at is not None
+        found = list(signal.resolved_at.finditer(text, max(0, start - 40), start))
+        return bool(found) and _ONLY_ARTICLE.fullmatch(text[found[-1].end() : start]) is not None
 
     def _after_beside(self, text: str, start: int) -> bool:
         """True if a beside-relation ("superior to", "adjacent to") ends right before `start`."""

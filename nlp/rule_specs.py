@@ -227,6 +227,9 @@ class SignalRules:
     # Words that call a sequence normal right after the signal (", in T1 regelrechtes
     # Fettmarksignal", "T1 normal"): the T1 named there is no "bright on T1".
     normal: re.Pattern[str] | None = None
+    # Words right before a bone that say the edema has gone from it ("resolution in the
+    # lateral femoral condyle and new oedema in the medial one"): no place of the mention.
+    resolved_at: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)

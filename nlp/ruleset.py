@@ -389,6 +389,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
             "part_of",
             "refer_back_identity",
             "normal",
+            "resolved_at",
         },
     )
     if not isinstance(obj["structures"], list) or not obj["structures"]:
@@ -416,6 +417,9 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
             else None
         ),
         normal=_regex(obj["normal"], w, "normal") if "normal" in obj else None,
+        resolved_at=(
+            _regex(obj["resolved_at"], w, "resolved_at") if "resolved_at" in obj else None
+        ),
         lookback_sentences=_int({"n": obj.get("lookback_sentences", 2)}, "n", w),
         structure_window_words=_int({"n": obj.get("structure_window_words", 2)}, "n", w),
     )

@@ -137,6 +137,12 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout67_en.jsonl",
         "heldout68_en.jsonl",
         "heldout67_de.jsonl",
+        "heldout69_en.jsonl",
+        "heldout70_en.jsonl",
+        "heldout69_de.jsonl",
+        "heldout71_en.jsonl",
+        "heldout72_en.jsonl",
+        "heldout71_de.jsonl",
         "styles_en.jsonl",
     ],
 )
