@@ -383,6 +383,8 @@ class AnatomyReader:
         lo, hi = clause
         segment = text[lo:hi].lower()
         hits = self.find_bones(segment)
+        if self._rules.head_anaphora is not None and "head" in segment:
+            hits = self._with_head_anaphora(text, lo, segment, hits)
         after = [h for h in hits if h.end > start - lo]  # bones in the mention count too
         before = [h for h in hits if h.end <= start - lo]
         if after and before:
@@ -454,6 +456,28 @@ class AnatomyReader:
                 for h in chosen
             )
         return Anatomy(_dedupe(bones), self._severity(segment[: start - lo]))
+
+    def _with_head_anaphora(
+        self, text: str, lo: int, segment: str, hits: list[BoneHit]
+    ) -> list[BoneHit]:
+        """`hits` and the bone head that "the head" of the clause stands for, if any.
+
+        "... outlines a segment of the anterosuperior femoral head. Surrounding oedema
+        fills the remainder of the head": the head last named, within the text's
+        previous `_ANAPHORA_CHARS`, whose bone is one of the head bones.
+        """
+        assert self._rules.head_anaphora is not None
+        out = list(hits)
+        for found in self._rules.head_anaphora.finditer(segment):
+            if any(
+                h.start <= found.start() < h.end or h.start < found.end() <= h.end for h in hits
+            ):
+                continue  # "the femoral head" itself
+            before = text[max(0, lo + found.start() - _ANAPHORA_CHARS) : lo + found.start()]
+            named = [h for h in self.find_bones(before.lower()) if h.bone in _HEAD_BONES]
+            if named:
+                out.append(BoneHit(named[-1].bone, found.start(), found.end()))
+        return sorted(out, key=lambda h: h.start)
 
     def _attached(self, text: str, word_end: int, bone_start: int) -> bool:
         """Whether a bone named at `bone_start` is the one an attach-to-bone side word
@@ -782,6 +806,9 @@ def _longer_first(word: tuple[int, int, str]) -> tuple[int, int]:
     return word[0], -word[1]
 
 
+# "the head" stands for a bone head named at most this many characters before it.
+_ANAPHORA_CHARS = 400
+_HEAD_BONES = frozenset({"femoral_head", "humeral_head", "radial_head", "fibular_head"})
 # At most this many characters between a bone and a side word written right after it.
 _ADJACENT = 2
 # Between a bone and the side word right after it: spaces, or a focusing word ("nur links").

@@ -317,6 +317,10 @@ class RuleSet:
     # clause names ("surrounding edema extends into the pedicle"): it keeps both
     # (clauses.json "around_spreads").
     around_spreads: re.Pattern[str] | None = None
+    # "the head" standing for the bone head last named before it ("... the femoral head.
+    # Surrounding oedema fills the remainder of the head"): the match's end is the
+    # word "head" (clauses.json "head_anaphora"; lower case).
+    head_anaphora: re.Pattern[str] | None = None
     # An earlier exam told in prose ("Eighteen months ago an MRI of the right knee
     # showed ..."): `opener` (lower case) ends where the prior exam's findings
     # begin; an affirmed mention after it in its sentence is historical unless a

@@ -544,7 +544,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         clauses,
         where,
         {"breaks"},
-        {"owners", "signal", "around", "around_spreads", "prior_exam", "generic"},
+        {"owners", "signal", "around", "around_spreads", "prior_exam", "generic", "head_anaphora"},
     )
     owners = _parse_owners(where, clauses.get("owners"))
     signal = _parse_signal(where, clauses.get("signal"))
@@ -610,6 +610,11 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         around_spreads=(
             _regex(clauses["around_spreads"], where, "around_spreads")
             if "around_spreads" in clauses
+            else None
+        ),
+        head_anaphora=(
+            _regex(clauses["head_anaphora"], where, "head_anaphora")
+            if "head_anaphora" in clauses
             else None
         ),
         signal=signal,
