@@ -384,3 +384,91 @@ def test_a_generic_appositive_ends_before_the_patients_own_edema() -> None:
     annotation = annotate(text, procedure="MRI SHOULDER RIGHT")
     assert annotation.bme == "present"
     assert annotation.etiology == ("overload",)
+
+
+# -- third wave ------------------------------------------------------------------------------
+
+
+def test_a_bone_the_edema_resolved_from_is_no_site_but_resolution_of_its_own_bone_is() -> None:
+    text = (
+        "Impression: Migratory bone marrow oedema: resolution in the lateral femoral condyle"
+        " and new oedema in the medial femoral condyle."
+    )
+    assert sites(annotate(text, procedure="MRI KNEE LEFT")) == {("medial_femoral_condyle", "left")}
+    own = (
+        "Comparison: prior oedema in the lateral tibial plateau.\n"
+        "Opinion: Near-complete resolution of lateral plateau oedema; a small residual focus"
+        " may persist."
+    )
+    assert ("lateral_tibial_plateau", "left") in {
+        (m.bones[0], m.laterality)
+        for m in annotate(own, procedure="MRI KNEE LEFT").mentions
+        if m.bones
+    }
+
+
+def test_the_remainder_of_the_head_is_the_femoral_head_named_before() -> None:
+    text = (
+        "Right hip: a serpiginous low T1 line outlines a segment of the femoral head."
+        " Surrounding oedema fills the remainder of the head and extends down the femoral neck."
+    )
+    assert sites(annotate(text)) == {("femoral_head", "right"), ("femoral_neck", "right")}
+    shoulder = (
+        "Left shoulder: the humeral head shows a subchondral lesion. Bone marrow oedema"
+        " throughout the rest of the head."
+    )
+    assert sites(annotate(shoulder)) == {("humeral_head", "left")}
+
+
+def test_a_caption_with_a_bone_diffusely_hyperintense_on_stir() -> None:
+    text = (
+        "Hx: 27M, R wrist pain.\nFig 1 cor T1 - lunate diffusely hypointense.\n"
+        "Fig 2 cor STIR - lunate diffusely hyperintense. No fracture line.\n"
+    )
+    assert sites(annotate(text)) == {("lunate", "right")}
+    fat = (
+        "Image 2: sagittal T2 shows the endplate bands of L3 as mildly bright, and on STIR"
+        " they are suppressed and dark."
+    )
+    assert annotate(fat).bme == "absent"
+
+
+def test_right_under_and_warmer_than_on_the_right_are_no_sides() -> None:
+    text = (
+        "History: chronic plantar heel ulcer on the left, the skin warmer than on the right.\n"
+        "Findings: possible faint STIR hyperintensity in the calcaneal marrow right under the"
+        " ulcer."
+    )
+    assert sites(annotate(text)) == {("calcaneus", "left")}
+
+
+def test_what_a_differential_would_expect_is_hypothetical() -> None:
+    text = (
+        "Findings: enchondroma of the distal femur. No perilesional marrow edema.\n"
+        "DDx: chondrosarcoma - would expect lesion-related pain, deep scalloping and"
+        " perilesional edema. None here."
+    )
+    assert annotate(text, procedure="MRI KNEE RIGHT").bme == "absent"
+
+
+def test_german_radiuskopf_ohne_umlaut_and_a_hyphenated_plateau() -> None:
+    elbow = "Befund: Umgebendes KMÖ in Radiuskopf und -hals nach Fraktur."
+    assert sites(annotate(elbow, procedure="MRT ELLENBOGEN LINKS")) == {("radial_head", "left")}
+    knee = "Befund: Bone bruise am postero-lateralen Tibiaplatau."
+    assert sites(annotate(knee, procedure="MRT KNIE RECHTS")) == {
+        ("lateral_tibial_plateau", "right")
+    }
+
+
+def test_german_marrow_said_to_be_oedematous_and_an_edema_that_may_come_later() -> None:
+    text = (
+        "MRT: Im Humeruskopf links ein landkartenartiges Areal; das umgebende Mark ist in den"
+        " fettgesättigten Sequenzen deutlich ödematös verändert."
+    )
+    assert sites(annotate(text)) == {("humeral_head", "left")}
+    later = (
+        "Die MRT zeigt ein regelrechtes Fettmarksignal des Lunatums ohne Ödem. Ein dann neu"
+        " auftretendes Knochenmarködem des Lunatums wäre als Frühzeichen einer Nekrose zu"
+        " werten."
+    )
+    assert annotate(later, procedure="MRT HANDGELENK LINKS").bme == "absent"
