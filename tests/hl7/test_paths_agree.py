@@ -143,6 +143,12 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout71_en.jsonl",
         "heldout72_en.jsonl",
         "heldout71_de.jsonl",
+        "heldout73_en.jsonl",
+        "heldout74_en.jsonl",
+        "heldout73_de.jsonl",
+        "heldout75_en.jsonl",
+        "heldout76_en.jsonl",
+        "heldout75_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -68,7 +68,13 @@ heldout64_en (dictated reports of many templates, addenda, comparisons) and held
 its second wave heldout65_en (case reports told over several exams, teaching texts),
 heldout66_en (short departmental reports, abbreviations) and heldout65_de; a last wave
 heldout67_en, heldout68_en and heldout67_de, scored on the final code with no rule changed
-for it (its floors are its first-sight figures, a little below).
+for it (its floors are its first-sight figures, a little below). The twenty-fourth round:
+heldout69_en (structured MSK reports), heldout70_en (letters, MDT minutes, second opinions,
+case reports) and heldout69_de; its second wave heldout71_en (spine, pelvis, sacrum),
+heldout72_en (limbs, many training styles) and heldout71_de; its third wave heldout73_en
+(teaching-case archives and quizzes), heldout74_en (US transcribed reports) and
+heldout73_de; a last wave heldout75_en, heldout76_en (personal reporting habits) and
+heldout75_de, scored on the final code with no rule changed for it.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -174,6 +180,18 @@ FLOORS = {
     "heldout67_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
     "heldout68_en.jsonl": {"status_acc": 0.85, "flag_f1": 0.81, "site_f1": 0.89},
     "heldout67_de.jsonl": {"status_acc": 0.89, "flag_f1": 0.88, "site_f1": 0.90},
+    "heldout69_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.93},
+    "heldout70_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.95, "site_f1": 0.95},
+    "heldout69_de.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.95},
+    "heldout71_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.95},
+    "heldout72_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.95},
+    "heldout71_de.jsonl": {"status_acc": 0.91, "flag_f1": 0.91, "site_f1": 0.90},
+    "heldout73_en.jsonl": {"status_acc": 0.84, "flag_f1": 0.85, "site_f1": 0.82},
+    "heldout74_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.93, "site_f1": 0.94},
+    "heldout73_de.jsonl": {"status_acc": 0.91, "flag_f1": 0.91, "site_f1": 0.87},
+    "heldout75_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.93, "site_f1": 0.90},
+    "heldout76_en.jsonl": {"status_acc": 0.82, "flag_f1": 0.84, "site_f1": 0.76},
+    "heldout75_de.jsonl": {"status_acc": 0.88, "flag_f1": 0.87, "site_f1": 0.83},
 }
 
 
