@@ -170,7 +170,7 @@ class LayoutReader:
             return section
         if colon > 0:
             # "Addendum after MDT review with the reporting radiologist:", "Impression
-            # of the second reader:": a title that a phrase of its own qualifies
+            # by the second reader:": a title that a phrase of its own qualifies
             qualified = _QUALIFIED_TITLE.match(head)
             if qualified is not None and qualified.group(1) in self._title_section:
                 return self._title_section[qualified.group(1)]
