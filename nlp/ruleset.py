@@ -16,7 +16,7 @@ import json
 import re
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import Any
+from typing import Any, TypedDict
 
 from nlp.model import BONES, ETIOLOGIES, SECTIONS
 from nlp.rule_specs import (
@@ -267,19 +267,22 @@ def parse_bone(obj: Any, where: str) -> BoneSpec:
     )
 
 
-def _parse_sections(
-    where: str, obj: Any
-) -> tuple[
-    tuple[SectionSpec, ...],
-    dict[str, str | None],
-    frozenset[str | None],
-    tuple[str, ...],
-    re.Pattern[str] | None,
-    re.Pattern[str] | None,
-    frozenset[str],
-    re.Pattern[str] | None,
-    re.Pattern[str] | None,
-]:
+class _SectionFields(TypedDict):
+    """The RuleSet fields sections.json gives."""
+
+    sections: tuple[SectionSpec, ...]
+    section_output: dict[str, str | None]
+    current_sections: frozenset[str | None]
+    precedence: tuple[str, ...]
+    exam_title: re.Pattern[str] | None
+    exam_heading: re.Pattern[str] | None
+    summary_labels: frozenset[str]
+    service_title: re.Pattern[str] | None
+    exam_sentence: re.Pattern[str] | None
+
+
+def _parse_sections(where: str, obj: Any) -> _SectionFields:
+    """sections.json: the RuleSet fields it gives, by name."""
     obj = _check_keys(
         obj,
         where,
@@ -319,17 +322,17 @@ def _parse_sections(
     service_title = None if service is None else _regex(service, where, "service_title")
     said = obj.get("exam_sentence")
     exam_sentence = None if said is None else _regex(said, where, "exam_sentence")
-    return (
-        tuple(specs),
-        dict(output),
-        current,
-        precedence,
-        exam_title,
-        exam_heading,
-        summary_labels,
-        service_title,
-        exam_sentence,
-    )
+    return {
+        "sections": tuple(specs),
+        "section_output": dict(output),
+        "current_sections": current,
+        "precedence": precedence,
+        "exam_title": exam_title,
+        "exam_heading": exam_heading,
+        "summary_labels": summary_labels,
+        "service_title": service_title,
+        "exam_sentence": exam_sentence,
+    }
 
 
 def _parse_terms(
@@ -444,17 +447,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             f"{where}: language {meta['language']!r} does not match folder {language!r}"
         )
 
-    (
-        sections,
-        section_output,
-        current,
-        precedence,
-        exam_title,
-        exam_heading,
-        summary_labels,
-        service_title,
-        exam_sentence,
-    ) = _parse_sections(*read_json(root, language, "sections.json"))
+    sections = _parse_sections(*read_json(root, language, "sections.json"))
 
     where, sent = read_json(root, language, "sentences.json")
     sent = _check_keys(
@@ -564,17 +557,9 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         raise RuleFileError(f"{where}: no suggestion for {sorted(missing)}")
 
     return RuleSet(
+        **sections,
         language=language,
         spacy_language=_str(meta["spacy_language"], "meta.json", "spacy_language"),
-        sections=sections,
-        section_output=section_output,
-        current_sections=current,
-        exam_title=exam_title,
-        exam_heading=exam_heading,
-        summary_labels=summary_labels,
-        service_title=service_title,
-        exam_sentence=exam_sentence,
-        precedence=precedence,
         abbreviations=frozenset(a.lower() for a in sent["abbreviations"]),
         wrap_words=frozenset(w.lower() for w in sent.get("wrap_continuation_words", [])),
         list_marker=sent["list_marker"],
