@@ -79,6 +79,11 @@ def _regex(value: Any, where: str, key: str) -> re.Pattern[str]:
         raise RuleFileError(f"{where}: {key} is not a valid regex ({e})") from e
 
 
+def _optional_regex(obj: dict[str, Any], key: str, where: str) -> re.Pattern[str] | None:
+    """The regex under `key`, or None when the file leaves the key out."""
+    return _regex(obj[key], where, key) if key in obj else None
+
+
 def _pattern(value: Any, where: str) -> TokenPattern | None:
     if value is None:
         return None
@@ -169,7 +174,7 @@ def parse_target(obj: Any, where: str) -> TargetRuleSpec:
         requires_bone=requires_bone,
         bone_owned=bone_owned,
         signal=signal,
-        regex=_regex(obj["regex"], where, "regex") if "regex" in obj else None,
+        regex=_optional_regex(obj, "regex", where),
         requires=_requires(obj, where),
         literal=_str(obj["literal"], where, "literal"),
         category=_choice(obj["category"], TARGET_CATEGORIES, where, "category"),
@@ -311,17 +316,13 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
         _choice(c, (*SECTIONS, None), where, "current_sections[]") for c in obj["current_sections"]
     )
     precedence = tuple(_choice(p, SECTIONS, where, "precedence[]") for p in obj["precedence"])
-    exam_title = _regex(obj["exam_title"], where, "exam_title") if "exam_title" in obj else None
+    exam_title = _optional_regex(obj, "exam_title", where)
     heading = obj.get("exam_heading")
     exam_heading = None if heading is None else _regex(heading, where, "exam_heading")
     labels = obj.get("summary_labels", [])
     if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
         raise RuleFileError(f"{where}: summary_labels must be a list of strings")
     summary_labels = frozenset(x.lower() for x in labels)
-    service = obj.get("service_title")
-    service_title = None if service is None else _regex(service, where, "service_title")
-    said = obj.get("exam_sentence")
-    exam_sentence = None if said is None else _regex(said, where, "exam_sentence")
     return {
         "sections": tuple(specs),
         "section_output": dict(output),
@@ -330,8 +331,8 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
         "exam_title": exam_title,
         "exam_heading": exam_heading,
         "summary_labels": summary_labels,
-        "service_title": service_title,
-        "exam_sentence": exam_sentence,
+        "service_title": _optional_regex(obj, "service_title", where),
+        "exam_sentence": _optional_regex(obj, "exam_sentence", where),
     }
 
 
@@ -406,23 +407,13 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
         inside=_regex(obj["inside"], w, "inside"),
         beside=_regex(obj["beside"], w, "beside"),
         identity=_regex(obj["identity"], w, "identity"),
-        fat_after=_regex(obj["fat_after"], w, "fat_after") if "fat_after" in obj else None,
-        not_identity=(
-            _regex(obj["not_identity"], w, "not_identity") if "not_identity" in obj else None
-        ),
-        alternative=(
-            _regex(obj["alternative"], w, "alternative") if "alternative" in obj else None
-        ),
-        part_of=_regex(obj["part_of"], w, "part_of") if "part_of" in obj else None,
-        refer_back_identity=(
-            _regex(obj["refer_back_identity"], w, "refer_back_identity")
-            if "refer_back_identity" in obj
-            else None
-        ),
-        normal=_regex(obj["normal"], w, "normal") if "normal" in obj else None,
-        resolved_at=(
-            _regex(obj["resolved_at"], w, "resolved_at") if "resolved_at" in obj else None
-        ),
+        fat_after=_optional_regex(obj, "fat_after", w),
+        not_identity=_optional_regex(obj, "not_identity", w),
+        alternative=_optional_regex(obj, "alternative", w),
+        part_of=_optional_regex(obj, "part_of", w),
+        refer_back_identity=_optional_regex(obj, "refer_back_identity", w),
+        normal=_optional_regex(obj, "normal", w),
+        resolved_at=_optional_regex(obj, "resolved_at", w),
         lookback_sentences=_int({"n": obj.get("lookback_sentences", 2)}, "n", w),
         structure_window_words=_int({"n": obj.get("structure_window_words", 2)}, "n", w),
     )
@@ -591,41 +582,17 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         spine_levels=levels_rx,
         figure_line=None if figure_line is None else _regex(figure_line, where, "figure_line"),
         owners=owners,
-        around=_regex(clauses["around"], where, "around") if "around" in clauses else None,
-        around_spreads=(
-            _regex(clauses["around_spreads"], where, "around_spreads")
-            if "around_spreads" in clauses
-            else None
-        ),
-        head_anaphora=(
-            _regex(clauses["head_anaphora"], where, "head_anaphora")
-            if "head_anaphora" in clauses
-            else None
-        ),
+        around=_optional_regex(clauses, "around", where),
+        around_spreads=_optional_regex(clauses, "around_spreads", where),
+        head_anaphora=_optional_regex(clauses, "head_anaphora", where),
         signal=signal,
         prior_exam=_parse_prior_exam(where, clauses.get("prior_exam")),
-        generic=_regex(clauses["generic"], where, "generic") if "generic" in clauses else None,
-        side_opener=(
-            _regex(lat["sentence_opener"], "laterality.json", "sentence_opener")
-            if "sentence_opener" in lat
-            else None
-        ),
+        generic=_optional_regex(clauses, "generic", where),
+        side_opener=_optional_regex(lat, "sentence_opener", "laterality.json"),
         side_labels=side_labels,
-        normal_side=(
-            _regex(lat["normal_side"], "laterality.json", "normal_side")
-            if "normal_side" in lat
-            else None
-        ),
-        side_comparative=(
-            _regex(lat["comparative"], "laterality.json", "comparative")
-            if "comparative" in lat
-            else None
-        ),
-        side_attach_between=(
-            _regex(lat["attach_between"], "laterality.json", "attach_between")
-            if "attach_between" in lat
-            else None
-        ),
+        normal_side=_optional_regex(lat, "normal_side", "laterality.json"),
+        side_comparative=_optional_regex(lat, "comparative", "laterality.json"),
+        side_attach_between=_optional_regex(lat, "attach_between", "laterality.json"),
     )
 
 
@@ -644,7 +611,7 @@ def _parse_prior_exam(where: str, obj: object) -> PriorExamRules | None:
     if len({key in obj for key in story}) != 1:
         raise RuleFileError(f"{w}: done_later, resolved and not_done go together")
     optional = {
-        key: _regex(obj[key], w, key) if key in obj else None
+        key: _optional_regex(obj, key, w)
         for key in ("labelled", "later", "result", "current", *story)
     }
     return PriorExamRules(
