@@ -34,11 +34,6 @@ _FIELD_START = re.compile(r"[ \t]*(?:[-*>•][ \t]*)?[A-Z][A-Za-z&/ ]{0,30}:[ \t
 _SENTENCE_END = re.compile(r"(?:[.!]|(?<!\s)\?)(?=\s+\S)")
 _WORD_BEFORE = re.compile(r"(?<![A-Za-z])([A-Za-z][A-Za-z.]*)\.$")
 _NUMBER_BEFORE = re.compile(r"(\S+)\s+\d{1,3}\.$")
-# A header's title qualified by a phrase after it ("addendum after mdt review"): the title,
-# a preposition, at most six more words.
-_QUALIFIED_TITLE = re.compile(
-    r"^([a-z][a-z/ ]{0,40}?) (?:after|following|by|from|per|dated)\b(?: \S+){0,6}$"
-)
 # A date that ends with its dot ("vom 06.05.", "on 3.4.") ends no sentence when the text
 # goes on in lower case.
 _DATE_BEFORE = re.compile(r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4}\.?)?$")
@@ -107,6 +102,7 @@ class LayoutReader:
         self._current = rules.current_sections
         self._exam_title = rules.exam_title
         self._exam_heading = rules.exam_heading
+        self._qualified = rules.title_qualifier
 
     def unwrap(self, text: str) -> str:
         """`text` with soft line breaks (hard-wrapped dictation) made spaces; same length.
@@ -171,7 +167,7 @@ class LayoutReader:
         if colon > 0:
             # "Addendum after MDT review with the reporting radiologist:", "Impression
             # by the second reader:": a title that a phrase of its own qualifies
-            qualified = _QUALIFIED_TITLE.match(head)
+            qualified = None if self._qualified is None else self._qualified.match(head)
             if qualified is not None and qualified.group(1) in self._title_section:
                 return self._title_section[qualified.group(1)]
         dot = self._dot_title(stripped)

@@ -384,6 +384,10 @@ class RuleSet:
     # MRI of his left foot, performed last week, ..."), matched at its start (lower case):
     # that side goes to the sentences after it on its line, like a caption's.
     exam_sentence: re.Pattern[str] | None = None
+    # sections.json "title_qualifier": a header whose title a phrase of its own qualifies
+    # ("addendum after mdt review with the reporting radiologist"), matched (lower case)
+    # against the whole header; group 1 is the title.
+    title_qualifier: re.Pattern[str] | None = None
 
     @property
     def summaries(self) -> frozenset[str]:

@@ -284,6 +284,7 @@ class _SectionFields(TypedDict):
     summary_labels: frozenset[str]
     service_title: re.Pattern[str] | None
     exam_sentence: re.Pattern[str] | None
+    title_qualifier: re.Pattern[str] | None
 
 
 def _parse_sections(where: str, obj: Any) -> _SectionFields:
@@ -292,7 +293,14 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
         obj,
         where,
         {"sections", "contract_names", "current_sections", "precedence"},
-        {"exam_title", "exam_heading", "summary_labels", "service_title", "exam_sentence"},
+        {
+            "exam_title",
+            "exam_heading",
+            "summary_labels",
+            "service_title",
+            "exam_sentence",
+            "title_qualifier",
+        },
     )
     names = (*SECTIONS, EXAM_SECTION, DISCUSSION_SECTION, OPERATIVE_SECTION, DIFFERENTIAL_SECTION)
     specs = []
@@ -333,6 +341,7 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
         "summary_labels": summary_labels,
         "service_title": _optional_regex(obj, "service_title", where),
         "exam_sentence": _optional_regex(obj, "exam_sentence", where),
+        "title_qualifier": _optional_regex(obj, "title_qualifier", where),
     }
 
 
