@@ -262,6 +262,8 @@ class AnatomyReader:
         self._rules = rules
         self._midline = {b.bone for b in rules.bones if b.midline}
         self.joint_of = {b.bone: b.joint for b in rules.bones}
+        # bones.jsonl `local_side`: a side only from the text near them
+        self.local_side = frozenset(b.bone for b in rules.bones if b.local_side)
         self.find_bones = BoneFinder(rules.bones)
         self._breaks = guarded(rules.clause_breaks)
         # ConText's CLAUSE_BREAK words ("with", "showing") join a finding to its
@@ -615,15 +617,13 @@ class AnatomyReader:
         """True if words that say the edema has gone from it end right before `start`."""
         signal = self._rules.signal
         assert signal is not None and signal.resolved_at is not None
-        found = list(signal.resolved_at.finditer(text, max(0, start - 40), start))
-        return bool(found) and _ONLY_ARTICLE.fullmatch(text[found[-1].end() : start]) is not None
+        return _right_before(signal.resolved_at, text, start, 40)
 
     def _after_beside(self, text: str, start: int) -> bool:
         """True if a beside-relation ("superior to", "adjacent to") ends right before `start`."""
         signal = self._rules.signal
         assert signal is not None
-        found = list(signal.beside.finditer(text, max(0, start - 24), start))
-        return bool(found) and _ONLY_ARTICLE.fullmatch(text[found[-1].end() : start]) is not None
+        return _right_before(signal.beside, text, start, 24)
 
     def _last_relation(self, gap: str) -> str | None:
         """ "inside" or "beside": the relation word nearest the end of `gap`, or None."""
@@ -823,6 +823,15 @@ _APPOSITION = re.compile(r",\s+(?:\S+\s+){0,3}$")
 # Where the places of a signal description end: the next clause ("..., and a rim of fluid").
 _PLACE_STOP = re.compile(r",\s*(?:and|but|while|whereas|with|which)\b|;|\.\s")
 _ONLY_ARTICLE = re.compile(r"\s*(?:(?:the|a|an|der|die|das|dem|den)\s+)?")
+
+
+def _right_before(rx: re.Pattern[str], text: str, start: int, window: int) -> bool:
+    """True if a match of `rx` in the `window` characters before `start` ends right before
+    it, an article at most between them."""
+    found = list(rx.finditer(text, max(0, start - window), start))
+    return bool(found) and _ONLY_ARTICLE.fullmatch(text[found[-1].end() : start]) is not None
+
+
 _MARROW = re.compile(r"(?:bone )?mar{1,3}ow|medullary|trabecular|cancellous|subchondral")
 
 

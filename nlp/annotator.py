@@ -61,11 +61,9 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     )
     named_sides = functools.cache(lambda: _named_bone_sides(unwrapped, layout, reader, rules))
 
-    local = _local_side_bones(language)
-
     def fallback(bone: str | None = None) -> str | None:
         side = named_sides().get(bone) if bone is not None else None
-        if side is None and bone in local:
+        if side is None and bone in reader.local_side:
             return None  # a pedicle's side is told beside it, not in the history
         return side or report_side()
 
@@ -148,12 +146,6 @@ def _denied_by_summary(cues: list[Match], layout: Layout, rules: RuleSet) -> fro
             continue
         (denied if cue.status == "negated" else affirmed).add(spec.etiology)
     return frozenset(denied - affirmed)
-
-
-@functools.cache
-def _local_side_bones(language: str) -> frozenset[str]:
-    """Bones that take their side only from the text near them (bones.jsonl `local_side`)."""
-    return frozenset(b.bone for b in load_ruleset(language).bones if b.local_side)
 
 
 def _carried_forward(records: list[MentionRecord], exams: _LaterExams) -> list[MentionRecord]:
@@ -413,20 +405,25 @@ def _denied_later_in_line(
             ):
                 continue
             if bones is None:
-                lo, hi = _clause_of(text, signal, targets, layout, reader)
-                bones = {h.bone for h in reader.find_bones(text[lo:hi].lower())}
-            lo, hi = _clause_of(text, t, targets, layout, reader)
-            if bones and bones & {h.bone for h in reader.find_bones(text[lo:hi].lower())}:
+                bones = _clause_bones(text, signal, targets, layout, reader)
+            if bones & _clause_bones(text, t, targets, layout, reader):
                 return t
     return None
+
+
+def _clause_bones(
+    text: str, match: Match, targets: list[Match], layout: Layout, reader: AnatomyReader
+) -> set[str]:
+    """The bones the mention's own clause names."""
+    lo, hi = _clause_of(text, match, targets, layout, reader)
+    return {h.bone for h in reader.find_bones(text[lo:hi].lower())}
 
 
 def _names_a_bone(
     text: str, match: Match, targets: list[Match], layout: Layout, reader: AnatomyReader
 ) -> bool:
     """True when the mention's own clause names a bone."""
-    lo, hi = _clause_of(text, match, targets, layout, reader)
-    return bool(reader.find_bones(text[lo:hi].lower()))
+    return bool(_clause_bones(text, match, targets, layout, reader))
 
 
 def _denies_identity(text: str, signal: Match, named: Match, rules: RuleSet) -> bool:
