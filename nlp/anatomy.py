@@ -727,8 +727,8 @@ class AnatomyReader:
                 cut = max(cut, found.end())
         return cut
 
-    @staticmethod
     def _side_for(
+        self,
         hit: BoneHit,
         sides: list[tuple[int, str]],
         hits: Sequence[BoneHit] = (),
@@ -748,9 +748,11 @@ class AnatomyReader:
         following = [(pos, side) for pos, side in sides if pos >= hit.end and pos not in after_only]
         if following and preceding:
             before_pos, after_pos = preceding[-1][0], following[0][0]
+            gap = self._rules.side_after_bone_gap
             if (
                 segment
-                and _RIGHT_AFTER.fullmatch(segment, hit.end, after_pos)
+                and gap is not None
+                and gap.fullmatch(segment, hit.end, after_pos)
                 and "," in segment[before_pos : hit.start]
             ):
                 # "iliakal beidseits, rechts ausgedehnter, sowie sakral nur links": a
@@ -811,10 +813,6 @@ _ANAPHORA_CHARS = 400
 _HEAD_BONES = frozenset({"femoral_head", "humeral_head", "radial_head", "fibular_head"})
 # At most this many characters between a bone and a side word written right after it.
 _ADJACENT = 2
-# Between a bone and the side word right after it: spaces, or a focusing word ("nur links").
-_RIGHT_AFTER = re.compile(
-    r"[ \t]*(?:(?:nur|lediglich|ausschlie(?:ß|ss)lich|jeweils|auch|only|also|solely)[ \t]+)?"
-)
 
 _OWN_MARROW_WORDS = 3  # "glenoid marrow also STIR bright": the bone's marrow owns the signal
 # A place set off by a comma after the signal's words, with no relation word:

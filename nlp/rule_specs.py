@@ -348,6 +348,10 @@ class RuleSet:
     # medial clavicles"): matched (lower case) against the whole gap (laterality.json
     # "attach_between").
     side_attach_between: re.Pattern[str] | None = None
+    # What may stand between a bone and a side word right after it, in a part of its own
+    # after a comma ("..., sowie sakral nur links"): matched (lower case) against the
+    # whole gap; that side is the bone's (laterality.json "after_bone_gap").
+    side_after_bone_gap: re.Pattern[str] | None = None
     # A sentence that speaks of a disease in general, not of this patient ("In
     # spontaneous osteonecrosis of the knee, by contrast, ...", "Transient
     # osteoporosis classically affects ..."): matched (lower case) at the

@@ -508,7 +508,14 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         lat,
         where,
         {"terms", "attach_max_chars"},
-        {"sentence_opener", "line_labels", "normal_side", "comparative", "attach_between"},
+        {
+            "sentence_opener",
+            "line_labels",
+            "normal_side",
+            "comparative",
+            "attach_between",
+            "after_bone_gap",
+        },
     )
     labels = lat.get("line_labels", {})
     if not isinstance(labels, dict):
@@ -602,6 +609,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         normal_side=_optional_regex(lat, "normal_side", "laterality.json"),
         side_comparative=_optional_regex(lat, "comparative", "laterality.json"),
         side_attach_between=_optional_regex(lat, "attach_between", "laterality.json"),
+        side_after_bone_gap=_optional_regex(lat, "after_bone_gap", "laterality.json"),
     )
 
 
