@@ -13,11 +13,12 @@ All regexes run on lower-cased text.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from nlp.ruleset import BoneSpec, RuleSet
+from nlp.ruleset import BoneSpec, NormalBones, RuleSet
 
 
 @dataclass(frozen=True)
@@ -413,6 +414,15 @@ class AnatomyReader:
                 or (h.end <= start - lo and not segment[h.end : start - lo].strip())
                 or (start - lo <= h.start < end - lo)
             ]
+        normal = self._rules.normal_bones
+        if normal is not None and len(chosen) > 1:
+            # "... a possible greater tuberosity contusion, while the glenoid, acromion
+            # and clavicle have normal marrow signal": bones said to be normal are no
+            # place of the mention when it has others (the mention's own bones stay).
+            said = _said_normal(segment, hits, normal)
+            if said:
+                kept = [h for h in chosen if h not in said or start - lo <= h.start < end - lo]
+                chosen = kept or chosen
         if signal is not None and len(chosen) > 1:
             # "sclerosis of the femur, superior to the patella": a bone named after
             # "superior to", "adjacent to" is a landmark, not where the finding is.
@@ -787,6 +797,11 @@ class AnatomyReader:
     def _final(self, bone: str, side: str | None) -> str | None:
         return None if bone in self._midline else side
 
+    def on_side(self, anatomy: Anatomy, side: str) -> Anatomy:
+        """`anatomy`'s bones all on `side` (midline bones keep none)."""
+        bones = tuple((bone, self._final(bone, side)) for bone, _ in anatomy.bones)
+        return dataclasses.replace(anatomy, bones=_dedupe(bones))
+
     def _severity(self, before: str) -> str | None:
         words = before.split()[-self._rules.severity_window_words :]
         window = " ".join(words)
@@ -841,6 +856,27 @@ _UNKNOWN = object()
 _ATTACH_GAP_CHARS = 40
 # How far after an attach-to-bone side word ("both") a bone's name is read.
 _BONE_WORD_CHARS = 48
+
+
+def _said_normal(segment: str, hits: list[BoneHit], normal: NormalBones) -> set[BoneHit]:
+    """The bones in `hits` (text order) of lists that `normal.says` calls normal."""
+    said: set[BoneHit] = set()
+    run: list[BoneHit] = []
+    for i, hit in enumerate(hits):
+        if run and hit.start >= run[-1].end and normal.joins.fullmatch(segment, run[-1].end, hit.start):
+            run.append(hit)
+        else:
+            run = [hit]
+        following = hits[i + 1] if i + 1 < len(hits) else None
+        if (
+            following is not None
+            and following.start >= hit.end
+            and normal.joins.fullmatch(segment, hit.end, following.start)
+        ):
+            continue  # the list goes on
+        if normal.says.match(segment, hit.end):
+            said.update(run)
+    return said
 
 
 def _resolve(side: str | Callable[[str | None], str | None] | None, bone: str) -> str | None:

@@ -795,10 +795,13 @@ def _record(
         anatomy = _around_what_came_before(
             unwrapped, match, clause, index, layout, rules, reader, anatomy, fallback
         )
-    if not anatomy.bones and rules.targets[match.rule].signal:
+    if not anatomy.bones and (rules.targets[match.rule].signal or opener is not None):
         # "MR images show high T2 signal in a subchondral pattern." after a
         # sentence naming the femoral heads: the signal is theirs; or before
-        # "This area lies in the cuboid."
+        # "This area lies in the cuboid." Edema a sentence gives a side of its own
+        # and no bone ("... calcaneal body on the right, with surrounding oedema. On
+        # the left there is a smaller zone of marrow oedema") is in the bones of the
+        # sentence before, on its own side.
         nearby = _earlier_sentences(layout, index, 1)
         if (
             rules.signal is not None
@@ -816,6 +819,8 @@ def _record(
                 heading,
                 fallback,
             )
+            if opener is not None:
+                borrowed = reader.on_side(borrowed, opener)
             anatomy = dataclasses.replace(borrowed, severity=anatomy.severity)
     sides = {side for _, side in anatomy.bones}
     laterality = None

@@ -233,6 +233,14 @@ class SignalRules:
 
 
 @dataclass(frozen=True)
+class NormalBones:
+    """clauses.json "normal_bones": a list of bones the clause says are normal."""
+
+    says: re.Pattern[str]  # matched (lower case) at the end of the list's last bone
+    joins: re.Pattern[str]  # the whole gap between two bones of the list
+
+
+@dataclass(frozen=True)
 class PriorExamRules:
     """clauses.json "prior_exam": where an earlier exam's findings are told in prose."""
 
@@ -321,6 +329,11 @@ class RuleSet:
     # Surrounding oedema fills the remainder of the head"): the match's end is the
     # word "head" (clauses.json "head_anaphora"; lower case).
     head_anaphora: re.Pattern[str] | None = None
+    # Bones the clause says are normal ("the glenoid, acromion and clavicle have
+    # normal marrow signal", "the right sacral margin being normal"): `says` is
+    # matched right after the last bone of a list whose bones `joins` joins; those
+    # bones are no place of a mention that has others (clauses.json "normal_bones").
+    normal_bones: NormalBones | None = None
     # An earlier exam told in prose ("Eighteen months ago an MRI of the right knee
     # showed ..."): `opener` (lower case) ends where the prior exam's findings
     # begin; an affirmed mention after it in its sentence is historical unless a

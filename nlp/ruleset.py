@@ -37,6 +37,7 @@ from nlp.rule_specs import (
     EtiologyCueSpec,
     EtiologyScope,
     LateralityTerm,
+    NormalBones,
     PriorExamRules,
     RuleFileError,
     RuleSet,
@@ -544,7 +545,16 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         clauses,
         where,
         {"breaks"},
-        {"owners", "signal", "around", "around_spreads", "prior_exam", "generic", "head_anaphora"},
+        {
+            "owners",
+            "signal",
+            "around",
+            "around_spreads",
+            "prior_exam",
+            "generic",
+            "head_anaphora",
+            "normal_bones",
+        },
     )
     owners = _parse_owners(where, clauses.get("owners"))
     signal = _parse_signal(where, clauses.get("signal"))
@@ -601,6 +611,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         around=_optional_regex(clauses, "around", where),
         around_spreads=_optional_regex(clauses, "around_spreads", where),
         head_anaphora=_optional_regex(clauses, "head_anaphora", where),
+        normal_bones=_parse_normal_bones(where, clauses.get("normal_bones")),
         signal=signal,
         prior_exam=_parse_prior_exam(where, clauses.get("prior_exam")),
         generic=_optional_regex(clauses, "generic", where),
@@ -611,6 +622,16 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         side_attach_between=_optional_regex(lat, "attach_between", "laterality.json"),
         side_after_bone_gap=_optional_regex(lat, "after_bone_gap", "laterality.json"),
     )
+
+
+def _parse_normal_bones(where: str, obj: object) -> NormalBones | None:
+    if obj is None:
+        return None
+    w = f"{where}: normal_bones"
+    if not isinstance(obj, dict):
+        raise RuleFileError(f"{w} must be an object")
+    obj = _check_keys(obj, w, {"says", "joins"}, set())
+    return NormalBones(_regex(obj["says"], w, "says"), _regex(obj["joins"], w, "joins"))
 
 
 def _parse_prior_exam(where: str, obj: object) -> PriorExamRules | None:
@@ -676,6 +697,7 @@ __all__ = [
     "EtiologyCueSpec",
     "EtiologyScope",
     "LateralityTerm",
+    "NormalBones",
     "RuleFileError",
     "RuleSet",
     "SeverityTerm",
