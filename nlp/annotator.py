@@ -725,6 +725,18 @@ def _record(
         line.section in rules.current_sections
         or told
         or (standing and line.section == DIFFERENTIAL_SECTION)
+        # "Discussion: ... That high STIR signal is marrow edema surrounding the
+        # fracture line": a teaching discussion's word about this case's images, said
+        # before the mention (not "Edema ... accompanies insertional disease, but it is
+        # not seen in this case")
+        or (
+            line.section == DISCUSSION_SECTION
+            and rules.case_reference is not None
+            and rules.case_reference.search(
+                unwrapped[sentence.start : match.char_end].lower()
+            )
+            is not None
+        )
     )
     status = match.status
     if (
@@ -1306,6 +1318,10 @@ def _site_cues(
         )
     )
     titled = _case_title(text, layout, rules)
+    choice = rules.answer_choice
+    chosen = functools.cache(
+        lambda: () if choice is None else tuple(m.group(1) for m in choice.finditer(text.lower()))
+    )
     out = []
     for cue in cues:
         spec = rules.etiology_cues[cue.rule]
@@ -1319,6 +1335,10 @@ def _site_cues(
         if section == DIFFERENTIAL_SECTION:
             if not standing:
                 continue  # a later diagnosis or impression settled on one of them
+        elif _answer_option(text, layout, sentence.line) not in (None, *chosen()):
+            # a quiz's choices ("What is the most likely diagnosis? ... C. Calcaneal
+            # osteomyelitis"), but the one its answer picks ("Answer: B")
+            continue
         elif index in with_mentions or (
             section not in rules.current_sections and not title and not labelled
         ):
@@ -1336,6 +1356,27 @@ def _site_cues(
         ) and not spec.weak:
             out.append(SiteCue(spec.etiology, bones, sentence_text, anywhere=True))
     return out
+
+
+# A quiz's choice: "A. Plantar fasciitis", "(c) Osteomyelitis", "D) Normal variant".
+_OPTION = re.compile(r"\s*\(?([A-Fa-f])[.)]\s+\S")
+_OPTIONS_MAX = 8  # choices a question offers
+
+
+def _answer_option(text: str, layout: Layout, index: int) -> str | None:
+    """The letter (lower case) of line `index` if it is one of the choices a question line
+    above it offers, else None."""
+    own = _OPTION.match(text[layout.lines[index].start : layout.lines[index].end])
+    if own is None:
+        return None
+    for i in range(index - 1, max(-1, index - _OPTIONS_MAX - 1), -1):
+        line = layout.lines[i]
+        words = text[line.start : line.end]
+        if _OPTION.match(words) is None:
+            if words.rstrip().endswith("?"):
+                return own.group(1).lower()
+            return None
+    return None
 
 
 # A case title is short: "Kienbock disease", "Freiberg infraction, right foot".

@@ -397,6 +397,10 @@ class RuleSet:
     # sections.json "service_title": a first line that names a service, meeting or unit
     # ("Sports Injury MDT - case 4", "Klinik für Unfallchirurgie"), not a case's diagnosis.
     service_title: re.Pattern[str] | None = None
+    # sections.json "answer_choice": the letter a quiz's answer picks ("Answer: B"), group 1
+    # (lower case). A question's choices ("A) Ulnar impaction", "B) Kienboeck disease")
+    # name no cause of the case's edema, but the one the answer picks does.
+    answer_choice: re.Pattern[str] | None = None
     # sections.json "exam_sentence": a sentence that opens with the exam and its side ("The
     # MRI of his left foot, performed last week, ..."), matched at its start (lower case):
     # that side goes to the sentences after it on its line, like a caption's.

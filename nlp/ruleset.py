@@ -286,6 +286,7 @@ class _SectionFields(TypedDict):
     service_title: re.Pattern[str] | None
     exam_sentence: re.Pattern[str] | None
     title_qualifier: re.Pattern[str] | None
+    answer_choice: re.Pattern[str] | None
 
 
 def _parse_sections(where: str, obj: Any) -> _SectionFields:
@@ -301,6 +302,7 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
             "service_title",
             "exam_sentence",
             "title_qualifier",
+            "answer_choice",
         },
     )
     names = (*SECTIONS, EXAM_SECTION, DISCUSSION_SECTION, OPERATIVE_SECTION, DIFFERENTIAL_SECTION)
@@ -343,6 +345,7 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
         "service_title": _optional_regex(obj, "service_title", where),
         "exam_sentence": _optional_regex(obj, "exam_sentence", where),
         "title_qualifier": _optional_regex(obj, "title_qualifier", where),
+        "answer_choice": _optional_regex(obj, "answer_choice", where),
     }
 
 
