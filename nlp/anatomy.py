@@ -280,6 +280,11 @@ class AnatomyReader:
             (t, literal_first(t.pattern), required_any(t.pattern.pattern)) for t in rules.laterality
         ]
         self._sides: dict[str, object] = {}
+        self._parts = [
+            (literal_first(rx), spec.bone, required_literal(rx.pattern))
+            for spec in rules.bones
+            for rx in spec.parts
+        ]
         # The owners' word lists, each regex with its required literal (skipped at C
         # speed where the text lacks it) and its word first (see `literal_first`).
         owners = rules.owners
@@ -388,6 +393,8 @@ class AnatomyReader:
         hits = self.find_bones(segment)
         if self._rules.head_anaphora is not None and "head" in segment:
             hits = self._with_head_anaphora(text, lo, segment, hits)
+        if self._parts:
+            hits = self._with_parts(text, lo, segment, hits)
         after = [h for h in hits if h.end > start - lo]  # bones in the mention count too
         before = [h for h in hits if h.end <= start - lo]
         if after and before:
@@ -489,6 +496,23 @@ class AnatomyReader:
             named = [h for h in self.find_bones(before.lower()) if h.bone in _HEAD_BONES]
             if named:
                 out.append(BoneHit(named[-1].bone, found.start(), found.end()))
+        return sorted(out, key=lambda h: h.start)
+
+    def _with_parts(self, text: str, lo: int, segment: str, hits: list[BoneHit]) -> list[BoneHit]:
+        """`hits` and the bones that bare part words of the clause stand for (bones.jsonl
+        `parts`): "the waist and proximal pole" after "the scaphoid waist" are the
+        scaphoid's, when it is the bone last named within `_ANAPHORA_CHARS` before them."""
+        out = list(hits)
+        for rx, bone, literal in self._parts:
+            if literal is not None and literal not in segment:
+                continue
+            for found in rx.finditer(segment):
+                if any(h.start < found.end() and found.start() < h.end for h in out):
+                    continue  # "the scaphoid waist" itself
+                before = text[max(0, lo + found.start() - _ANAPHORA_CHARS) : lo + found.start()]
+                named = self.find_bones(before.lower())
+                if named and named[-1].bone == bone:
+                    out.append(BoneHit(bone, found.start(), found.end()))
         return sorted(out, key=lambda h: h.start)
 
     def _attached(self, text: str, word_end: int, bone_start: int) -> bool:
@@ -863,7 +887,11 @@ def _said_normal(segment: str, hits: list[BoneHit], normal: NormalBones) -> set[
     said: set[BoneHit] = set()
     run: list[BoneHit] = []
     for i, hit in enumerate(hits):
-        if run and hit.start >= run[-1].end and normal.joins.fullmatch(segment, run[-1].end, hit.start):
+        if (
+            run
+            and hit.start >= run[-1].end
+            and normal.joins.fullmatch(segment, run[-1].end, hit.start)
+        ):
             run.append(hit)
         else:
             run = [hit]

@@ -69,6 +69,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
 
     if rules.generic is not None:
         matches = _generic_hypothetical(unwrapped, matches, layout, rules.generic)
+    matches = _unchosen_hypothetical(unwrapped, matches, layout, rules)
     targets = [m for m in matches if m.label == BME_LABEL]
     # A bare "edema" counts only where a bone owns it; the others are not
     # mentions at all (nor clause neighbours of the real ones).
@@ -732,9 +733,7 @@ def _record(
         or (
             line.section == DISCUSSION_SECTION
             and rules.case_reference is not None
-            and rules.case_reference.search(
-                unwrapped[sentence.start : match.char_end].lower()
-            )
+            and rules.case_reference.search(unwrapped[sentence.start : match.char_end].lower())
             is not None
         )
     )
@@ -903,6 +902,32 @@ def _generic_hypothetical(
             m = dataclasses.replace(m, status="hypothetical")
         out.append(m)
     return out
+
+
+def _unchosen_hypothetical(
+    text: str, matches: list[Match], layout: Layout, rules: RuleSet
+) -> list[Match]:
+    """Mentions in a quiz's choices as hypothetical, but in the one its answer picks.
+
+    "D. Patellar bone bruise from transient lateral dislocation ... Answer: B." says
+    what the case might have been, not what it shows.
+    """
+    out = []
+    for m in matches:
+        if m.label == BME_LABEL and m.status != "hypothetical":
+            letter = _answer_option(
+                text, layout, layout.sentences[layout.sentence_index(m.char_start)].line
+            )
+            if letter is not None and letter not in _chosen(text, rules):
+                m = dataclasses.replace(m, status="hypothetical")
+        out.append(m)
+    return out
+
+
+def _chosen(text: str, rules: RuleSet) -> tuple[str, ...]:
+    """The letters a quiz's answer picks ("Answer: B"), lower case."""
+    choice = rules.answer_choice
+    return () if choice is None else tuple(m.group(1) for m in choice.finditer(text.lower()))
 
 
 class _CaptionSides:
@@ -1318,10 +1343,7 @@ def _site_cues(
         )
     )
     titled = _case_title(text, layout, rules)
-    choice = rules.answer_choice
-    chosen = functools.cache(
-        lambda: () if choice is None else tuple(m.group(1) for m in choice.finditer(text.lower()))
-    )
+    chosen = functools.cache(lambda: _chosen(text, rules))
     out = []
     for cue in cues:
         spec = rules.etiology_cues[cue.rule]

@@ -131,6 +131,10 @@ class BoneSpec:
     # procedure: the posterior elements of a vertebra (a spinous process is midline; a
     # "right foot" in the history is not the side of a pedicle).
     local_side: bool = False
+    # Words for a part of this bone that name it alone when it is the bone last named
+    # before them ("... across the scaphoid waist. Surrounding high STIR signal through
+    # the waist and proximal pole"): regexes (lower case).
+    parts: tuple[re.Pattern[str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -240,7 +240,7 @@ def parse_etiology_cue(obj: Any, where: str) -> EtiologyCueSpec:
 def parse_bone(obj: Any, where: str) -> BoneSpec:
     """One line of bones.jsonl."""
     obj = _check_keys(
-        obj, where, {"bone", "joint", "patterns"}, {"midline", "joint_sides", "local_side"}
+        obj, where, {"bone", "joint", "patterns"}, {"midline", "joint_sides", "local_side", "parts"}
     )
     patterns = obj["patterns"]
     if not isinstance(patterns, list) or not patterns:
@@ -263,6 +263,9 @@ def parse_bone(obj: Any, where: str) -> BoneSpec:
                 _choice(side["with"], BONES, where, "joint_sides[].with"),
             )
         )
+    parts = obj.get("parts", [])
+    if not isinstance(parts, list):
+        raise RuleFileError(f"{where}: parts must be a list of regexes")
     return BoneSpec(
         bone=_choice(obj["bone"], BONES, where, "bone"),
         joint=_str(obj["joint"], where, "joint"),
@@ -270,6 +273,7 @@ def parse_bone(obj: Any, where: str) -> BoneSpec:
         midline=midline,
         joint_sides=tuple(joint_sides),
         local_side=local_side,
+        parts=tuple(_regex(p, where, "parts[]") for p in parts),
     )
 
 
