@@ -1330,7 +1330,11 @@ def _site_cues(
     with_mentions = {layout.sentence_index(r.mention.start) for r in records}
     # A summary whose mentions name no bone ("DDx: 1. Transient bone marrow edema
     # syndrome. 2. Stress reaction.") still speaks of the edema its findings place.
-    summaries = rules.summaries - {r.section for r in records if r.bone_sides}
+    # A hypothetical mention ("An osteoporotic fracture would show band-like edema under
+    # an endplate") places no edema of the case's.
+    summaries = rules.summaries - {
+        r.section for r in records if r.bone_sides and r.mention.status != "hypothetical"
+    }
     # The spine levels the edema is at (on first need): a cause named only at others
     # is not its.
     at_levels = functools.cache(
@@ -1380,8 +1384,9 @@ def _site_cues(
     return out
 
 
-# A quiz's choice: "A. Plantar fasciitis", "(c) Osteomyelitis", "D) Normal variant".
-_OPTION = re.compile(r"\s*\(?([A-Fa-f])[.)]\s+\S")
+# A quiz's choice: "A. Plantar fasciitis", "(c) Osteomyelitis", "D) Normal variant", "3. Osseous
+# metastasis".
+_OPTION = re.compile(r"\s*\(?([A-Fa-f1-6])[.)]\s+\S")
 _OPTIONS_MAX = 8  # choices a question offers
 
 
