@@ -504,9 +504,12 @@ def _signal_in_bone(
     own, semicolon, rest = after.partition(";")
     if semicolon and signal.identity.match(rest.lstrip()):
         own = after
-    if signal.fat_after is not None and signal.fat_after.search(own):
-        return False  # "... that drops out on STIR": fat
     alternative = signal.alternative.search(own) if signal.alternative is not None else None
+    fat = signal.fat_after.search(own) if signal.fat_after is not None else None
+    if fat is not None and (alternative is None or fat.start() < alternative.start()):
+        # "... that drops out on STIR": fat; not "edema vs artifact from inhomogeneous fat
+        # suppression", an alternative
+        return False
     said = own[: alternative.start()] if alternative is not None else own
     for found in signal.identity.finditer(said):
         window = " ".join(own[found.end() :].split()[:6])
