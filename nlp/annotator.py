@@ -842,12 +842,17 @@ def _record(
         laterality = side if laterality is None or laterality == side else "bilateral"
     if not anatomy.bones:
         laterality = fallback(None)
+    section = line.section
+    if current and section != "impression" and _summary_label(line, rules):
+        # "Dx: inhomogeneous fat suppression artefact. No bone marrow edema." sums the
+        # note up as an impression does, and decides over the findings as one
+        section = "impression"
     mention = Mention(
         start=match.char_start,
         end=match.char_end,
         text=text[match.char_start : match.char_end],
         status=status,  # type: ignore[arg-type]
-        section=rules.section_output.get(line.section) if line.section else None,
+        section=rules.section_output.get(section) if section else None,
         bones=tuple(b for b, _ in anatomy.bones),
         laterality=laterality,  # type: ignore[arg-type]
         severity=anatomy.severity,
@@ -872,7 +877,7 @@ def _record(
     )
     return MentionRecord(
         mention=mention,
-        section=line.section,
+        section=section,
         current=current,
         bone_sides=anatomy.bones,
         sentence=unwrapped[sentence.start : sentence.end],

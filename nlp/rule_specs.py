@@ -369,6 +369,11 @@ class RuleSet:
     # after a comma ("..., sowie sakral nur links"): matched (lower case) against the
     # whole gap; that side is the bone's (laterality.json "after_bone_gap").
     side_after_bone_gap: re.Pattern[str] | None = None
+    # What stands between a bone's word and a side that names the joint or bone it is
+    # part of ("the sacral side of the left joint", "the iliac margin of the right SI
+    # joint"): matched against the whole gap; that side is the bone's, whatever side
+    # came before it (laterality.json "part_of_gap").
+    side_part_of_gap: re.Pattern[str] | None = None
     # A sentence that speaks of a disease in general, not of this patient ("In
     # spontaneous osteonecrosis of the knee, by contrast, ...", "Transient
     # osteoporosis classically affects ..."): matched (lower case) at the

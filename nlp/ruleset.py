@@ -523,6 +523,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             "comparative",
             "attach_between",
             "after_bone_gap",
+            "part_of_gap",
         },
     )
     labels = lat.get("line_labels", {})
@@ -628,6 +629,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         side_comparative=_optional_regex(lat, "comparative", "laterality.json"),
         side_attach_between=_optional_regex(lat, "attach_between", "laterality.json"),
         side_after_bone_gap=_optional_regex(lat, "after_bone_gap", "laterality.json"),
+        side_part_of_gap=_optional_regex(lat, "part_of_gap", "laterality.json"),
     )
 
 
