@@ -633,7 +633,13 @@ def _text_side(
     rest: set[str] = set()
     for offset, side in named(text.lower()):
         i = bisect_right(starts, offset) - 1
-        if i >= 0 and offset <= layout.lines[i].end and layout.lines[i].section != EXAM_SECTION:
+        # a teaching discussion's sides are said in general ("The left hip is affected
+        # about as often as the right")
+        if (
+            i >= 0
+            and offset <= layout.lines[i].end
+            and layout.lines[i].section not in (EXAM_SECTION, DISCUSSION_SECTION)
+        ):
             rest.add(side)
     return rest.pop() if len(rest) == 1 else None
 
