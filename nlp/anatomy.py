@@ -631,6 +631,8 @@ class AnatomyReader:
                 and not self._after_beside(before, last_start)  # "Around the cavity, ..."
             ):
                 return False  # "infiltrating lesion with high T2 signal ... within the sacrum"
+            if last_kind == "soft" and not before[last_end:].strip():
+                return False  # "periosteal high signal along the posteromedial cortex"
         if places:
             return "bone" in places
         if before_words:
