@@ -386,7 +386,8 @@ def _denied_later_in_line(
     rules: RuleSet,
     reader: AnatomyReader,
 ) -> Match | None:
-    """A named mention later on the signal's line that denies edema at the signal's bone.
+    """A named mention later on the signal's line that denies edema at the signal's bone,
+    or, naming no bone, in a sentence that refers back to the signal.
 
     "The apparent high STIR signal in the cuboid lies at the edge of the field of
     view ... This is artefact: there is no bone marrow edema in the cuboid." The
@@ -407,7 +408,18 @@ def _denied_later_in_line(
                 continue
             if bones is None:
                 bones = _clause_bones(text, signal, targets, layout, reader)
-            if bones & _clause_bones(text, t, targets, layout, reader):
+            own = _clause_bones(text, t, targets, layout, reader)
+            if bones & own:
+                return t
+            sentence = layout.sentences[later]
+            if (
+                not own
+                and rules.signal is not None
+                and rules.signal.refer_back.match(text[sentence.start : sentence.end].lower())
+            ):
+                # "... shows an apparent band of high signal across the lateral femoral
+                # condyle ... The finding in (a) is therefore an artefact of inhomogeneous
+                # fat suppression and not marrow edema."
                 return t
     return None
 
