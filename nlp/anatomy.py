@@ -474,6 +474,19 @@ class AnatomyReader:
                 )
                 for h in chosen
             )
+        if any(side == "bilateral" for _, side in bones):
+            own = _own_side(
+                segment,
+                [w for w in sides if w[0] not in after_only],
+                start - lo,
+                end - lo,
+                hits,
+                self._rules.side_own_gap,
+            )
+            if own is not None:
+                # "bilateral osteonecrosis of the femoral heads, ... edematous on the
+                # right": the edema is on the side said right with it
+                bones = tuple((bone, own if side == "bilateral" else side) for bone, side in bones)
         return Anatomy(_dedupe(bones), self._severity(segment[: start - lo]))
 
     def _with_head_anaphora(
@@ -886,6 +899,41 @@ _UNKNOWN = object()
 _ATTACH_GAP_CHARS = 40
 # How far after an attach-to-bone side word ("both") a bone's name is read.
 _BONE_WORD_CHARS = 48
+
+
+# How near a mention a one-sided word is said of it ("edematous on the right", "on the
+# right with bone marrow edema"), in characters.
+_OWN_SIDE_CHARS = 16
+
+
+def _own_side(
+    segment: str,
+    sides: list[tuple[int, str]],
+    start: int,
+    end: int,
+    hits: list[BoneHit],
+    gap: re.Pattern[str] | None,
+) -> str | None:
+    """A left or right word right after the mention [start, end) with only `gap` between
+    (laterality.json "own_gap"), or right before it with no bone between, else None; not
+    one compared with the other side near it."""
+    for offset, side in sides:
+        if side == "bilateral" or any(
+            other not in (side, "bilateral") and 0 < abs(at - offset) <= _COMPARISON_CHARS
+            for at, other in sides
+        ):
+            continue  # "links etwas betonter als rechts", "re. > li.": both sides
+        if (
+            gap is not None
+            and end <= offset <= end + _OWN_SIDE_CHARS
+            and gap.fullmatch(segment, end, offset)
+        ):
+            return side
+        if start - _OWN_SIDE_CHARS * 2 <= offset < start and not any(
+            offset < h.start and h.end <= start for h in hits
+        ):
+            return side
+    return None
 
 
 def _said_normal(segment: str, hits: list[BoneHit], normal: NormalBones) -> set[BoneHit]:

@@ -374,6 +374,10 @@ class RuleSet:
     # joint"): matched against the whole gap; that side is the bone's, whatever side
     # came before it (laterality.json "part_of_gap").
     side_part_of_gap: re.Pattern[str] | None = None
+    # What may stand between a mention and a side word after it that is the mention's own
+    # ("edematous on the right" after "bilateral osteonecrosis of the femoral heads"):
+    # matched against the whole gap (laterality.json "own_gap").
+    side_own_gap: re.Pattern[str] | None = None
     # A sentence that speaks of a disease in general, not of this patient ("In
     # spontaneous osteonecrosis of the knee, by contrast, ...", "Transient
     # osteoporosis classically affects ..."): matched (lower case) at the

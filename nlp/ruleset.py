@@ -524,6 +524,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             "attach_between",
             "after_bone_gap",
             "part_of_gap",
+            "own_gap",
         },
     )
     labels = lat.get("line_labels", {})
@@ -630,6 +631,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         side_attach_between=_optional_regex(lat, "attach_between", "laterality.json"),
         side_after_bone_gap=_optional_regex(lat, "after_bone_gap", "laterality.json"),
         side_part_of_gap=_optional_regex(lat, "part_of_gap", "laterality.json"),
+        side_own_gap=_optional_regex(lat, "own_gap", "laterality.json"),
     )
 
 
