@@ -796,9 +796,13 @@ class AnatomyReader:
         preceding = [(pos, side) for pos, side in sides if pos < hit.end]
         following = [(pos, side) for pos, side in sides if pos >= hit.end and pos not in after_only]
         part_of = self._rules.side_part_of_gap
-        if following and segment and part_of is not None:
-            if part_of.fullmatch(segment, hit.end, following[0][0]):
-                return following[0][1]  # "the sacral side of the left joint"
+        if (
+            following
+            and segment
+            and part_of is not None
+            and part_of.fullmatch(segment, hit.end, following[0][0])
+        ):
+            return following[0][1]  # "the sacral side of the left joint"
         if following and preceding:
             before_pos, after_pos = preceding[-1][0], following[0][0]
             gap = self._rules.side_after_bone_gap
