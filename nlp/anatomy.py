@@ -168,7 +168,7 @@ def leading_alternatives(pattern: str) -> tuple[str, ...] | None:
 _RIGHT_BEFORE = re.compile(r"\s*(?:[-/\u2013]\s*[a-z]?\d{1,2}\s*)?")
 _AND = re.compile(r"\band\b|\bund\b")
 _COORDINATED_REACH = 16  # characters from a coordinator to the relation word it joins
-_COORDINATOR = re.compile(r"(?:\band\b|\bas well as\b|,|\balso\b|\bund\b|\bsowie\b)")
+_COORDINATOR = re.compile(r"(?:\band\b|\bas well as\b|,(?!\d)|\balso\b|\bund\b|\bsowie\b)")
 
 
 # Characters of a required literal that group bone patterns (BoneFinder).
