@@ -118,6 +118,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         for r, m in zip(records, targets, strict=True)
         if r.bone_sides or not rules.targets[m.rule].requires_bone
     ]
+    kept = _explained_by_summary(kept, unwrapped, cues, layout, rules)
     records = _carried_forward(_hedged_by_summary(kept, cues, layout, rules), exams)
     return build_annotation(
         records,
@@ -221,6 +222,57 @@ def _hedged_by_summary(
         if r.current and r.mention.status == "present"
         else r
         for r in records
+    ]
+
+
+def _explained_by_summary(
+    kept: list[tuple[MentionRecord, Match]],
+    text: str,
+    cues: list[Match],
+    layout: Layout,
+    rules: RuleSet,
+) -> list[tuple[MentionRecord, Match]]:
+    """Bare signals that the summary explains as something else than edema: negated.
+
+    "Findings: ... patchy intermediate T1 signal ..., minimally brighter on the
+    fat-suppressed image. Diagnosis: Red (hematopoietic) marrow reconversion, a normal
+    variant." When every affirmed mention is a bare signal, the summary sections affirm
+    no edema and name no cause, and one of their sentences names what such a signal is
+    instead (clauses.json signal `mimics`), the signals are that.
+    """
+    signal = rules.signal
+    if signal is None or signal.mimics is None:
+        return kept
+    affirmed = [(r, m) for r, m in kept if r.current and r.mention.status in AFFIRMED]
+    if not affirmed or not all(rules.targets[m.rule].signal for _, m in affirmed):
+        return kept
+    if any(r.section in rules.summaries for r, _ in affirmed):
+        return kept
+
+    def summary(offset: int) -> bool:
+        line = layout.line_at(offset)
+        return line.section in rules.summaries or _summary_label(line, rules)
+
+    if any(
+        summary(c.char_start) and c.status in AFFIRMED and rules.etiology_cues[c.rule].etiology
+        for c in cues
+    ):
+        return kept
+    explained = any(
+        summary(sentence.start)
+        and signal.mimics.search(text[sentence.start : sentence.end].lower()) is not None
+        for sentence in layout.sentences
+    )
+    if not explained:
+        return kept
+    return [
+        (
+            dataclasses.replace(r, mention=dataclasses.replace(r.mention, status="negated")),
+            m,
+        )
+        if r.current and r.mention.status in AFFIRMED
+        else (r, m)
+        for r, m in kept
     ]
 
 

@@ -216,6 +216,9 @@ class SignalRules:
     # to the mention it negates ("nicht als KMÖ zu werten", "does not represent
     # marrow edema"): that negated mention is the signal's.
     not_identity: re.Pattern[str] | None = None
+    # What a bare signal is instead of edema when a summary says so ("Diagnosis: Red
+    # (hematopoietic) marrow reconversion"): red marrow, artefact (lower case).
+    mimics: re.Pattern[str] | None = None
     # Words that open an alternative to what the signal is ("versus", "oder"): an
     # identity word after one speaks of the alternative ("versus partial volume
     # from the adjacent synovitis"), not of the signal.

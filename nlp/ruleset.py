@@ -411,6 +411,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
             "refer_back_identity",
             "normal",
             "resolved_at",
+            "mimics",
         },
     )
     if not isinstance(obj["structures"], list) or not obj["structures"]:
@@ -431,6 +432,7 @@ def _parse_signal(where: str, obj: Any) -> SignalRules | None:
         refer_back_identity=_optional_regex(obj, "refer_back_identity", w),
         normal=_optional_regex(obj, "normal", w),
         resolved_at=_optional_regex(obj, "resolved_at", w),
+        mimics=_optional_regex(obj, "mimics", w),
         lookback_sentences=_int({"n": obj.get("lookback_sentences", 2)}, "n", w),
         structure_window_words=_int({"n": obj.get("structure_window_words", 2)}, "n", w),
     )
