@@ -606,6 +606,20 @@ class AnatomyReader:
         lo, hi = clause
         after = text[end:hi].lower()
         stop = _PLACE_STOP.search(after)
+        while stop is not None and stop.group().startswith(","):
+            # "high signal on fat-suppressed T2 images, with low T1 signal, throughout the
+            # remainder of the humeral head": an aside that gives the dark side of the same
+            # finding ends no place
+            aside_end = after.find(",", stop.end())
+            aside = after[stop.end() : aside_end]
+            if not (
+                0 < aside_end - stop.end() <= _ASIDE_CHARS
+                and signal.low.search(aside)
+                and signal.not_fluid.search(aside)
+                and not signal.fluid.search(aside)
+            ):
+                break
+            stop = _PLACE_STOP.search(after, aside_end + 1)
         if stop:
             after = after[: stop.start()]
         words = self._owner_words(after)
@@ -881,6 +895,7 @@ _OWN_MARROW_WORDS = 3  # "glenoid marrow also STIR bright": the bone's marrow ow
 # ", anterolateral left 7th rib" (a bone and up to three words of its position).
 _APPOSITION = re.compile(r",\s+(?:\S+\s+){0,3}$")
 # Where the places of a signal description end: the next clause ("..., and a rim of fluid").
+_ASIDE_CHARS = 40  # an aside's length ("with low T1 signal")
 _PLACE_STOP = re.compile(r",\s*(?:and|but|while|whereas|with|which)\b|;|\.\s")
 _ONLY_ARTICLE = re.compile(r"\s*(?:(?:the|a|an|der|die|das|dem|den)\s+)?")
 
