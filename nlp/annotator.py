@@ -1295,9 +1295,9 @@ def _around_what_came_before(
     assert rules.around is not None
     sentence = layout.sentences[index]
     before = text[sentence.start : match.char_start].lower().split()
-    # the two words before it, or the sentence's first ("Surrounding it is extensive,
+    # the two words before it, or the sentence's first two ("Surrounding it is extensive,
     # ill-defined marrow oedema")
-    words = [*before[:1], *before[-2:]]
+    words = [*before[:2], *before[-2:]]
     # and a verb a few words after it ("STIR hyperintensity and low T1 signal surround
     # the segment and spread into the femoral neck")
     after = text[match.char_end : clause[1]].lower().split()[:_AROUND_AFTER_WORDS]
