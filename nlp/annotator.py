@@ -1321,7 +1321,23 @@ def _around_what_came_before(
         if b > a:
             found = reader.read(text, (a, b), a, a, heading, fallback)
             if found.bones:
-                bones = tuple(dict.fromkeys((*found.bones, *anatomy.bones)))
+                # a bone named there with its side keeps that side over the one the
+                # mention's own clause only fell back to ("In the right femoral head ...
+                # Surrounding this, ... signal throughout the remainder of the femoral head")
+                named = {bone for bone, _ in found.bones}
+                own = anatomy
+                found_sides = {side for _, side in found.bones} - {None}
+                if (
+                    len(found_sides) == 1
+                    and "bilateral" not in found_sides
+                    and not reader.laterality_words(text[clause[0] : clause[1]].lower())
+                ):
+                    # and its clause, naming no side, is on that side too ("..., extending
+                    # into the femoral neck")
+                    own = reader.on_side(anatomy, found_sides.pop())
+                bones = tuple(
+                    dict.fromkeys((*found.bones, *(b for b in own.bones if b[0] not in named)))
+                )
                 return dataclasses.replace(found, bones=bones, severity=anatomy.severity)
     return anatomy
 
