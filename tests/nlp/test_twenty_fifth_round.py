@@ -294,3 +294,44 @@ def test_german_should_symptoms_persist_is_hypothetical() -> None:
         " eine Kontrolle, da sich ein Knochenmarködem im Frühstadium dem Nachweis entziehen kann."
     )
     assert annotate(text, language="de").bme == "absent"
+
+
+# -- after the last wave ---------------------------------------------------------------------
+
+
+def test_edema_around_a_named_head_keeps_its_side_in_a_study_of_both_hips() -> None:
+    text = (
+        "EXAM: MRI BOTH HIPS\n"
+        "FINDINGS: In the right femoral head there is a geographic subchondral lesion with a"
+        " double-line sign. Surrounding this, there is extensive STIR hyperintense signal"
+        " throughout the remainder of the femoral head, extending into the femoral neck. In the"
+        " left femoral head a smaller lesion with normal surrounding marrow.\n"
+        "IMPRESSION:\n"
+        "1. Bilateral femoral head osteonecrosis. On the right there is surrounding marrow edema"
+        " in the femoral head and neck.\n"
+        "2. On the left, small osteonecrosis without associated edema."
+    )
+    assert sites(annotate(text)) == {("femoral_head", "right"), ("femoral_neck", "right")}
+
+
+def test_german_a_prosthesis_side_is_not_the_report_side() -> None:
+    text = (
+        "Ihre Patientin (Z.n. Knie-TEP links 2019) stellte sich wegen Schmerzen am rechten Knie"
+        " vor. Im MRT zeigte sich ein subchondrales Knochenmarködem in der medialen"
+        " Femurkondyle."
+    )
+    assert sites(annotate(text, language="de")) == {("medial_femoral_condyle", "right")}
+
+
+def test_german_an_order_for_the_wrong_side_is_not_the_side() -> None:
+    text = (
+        "Die Anforderung lautete versehentlich auf rechts; untersucht wurde das linke"
+        " Handgelenk. Im Kahnbein fand sich eine fragliche Signalanhebung in der STIR."
+    )
+    annotation = annotate(text, procedure="MRT HANDGELENK RECHTS", language="de")
+    assert sites(annotation) == {("scaphoid", "left")}
+
+
+def test_german_corpus_sterni_is_the_sternum() -> None:
+    text = "Befund: Im Corpus sterni flächiges Marködem (STIR-hyperintens, T1-hypointens)."
+    assert sites(annotate(text, language="de")) == {("sternum", None)}
