@@ -54,7 +54,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     # their side.
     report_side = functools.cache(
         lambda: (
-            _text_side(unwrapped, layout, reader, rules.normal_side)
+            _text_side(unwrapped, layout, reader, rules.normal_side, rules.exam_sentence)
             or reader.side_of(layout.exam_text)
             or reader.side_of(procedure or "")
         )
@@ -668,7 +668,11 @@ def _block_sides(
 
 
 def _text_side(
-    text: str, layout: Layout, reader: AnatomyReader, normal: re.Pattern[str] | None
+    text: str,
+    layout: Layout,
+    reader: AnatomyReader,
+    normal: re.Pattern[str] | None,
+    exam: re.Pattern[str] | None = None,
 ) -> str | None:
     """The one side the report's text names outside its title block, the history first.
 
@@ -705,6 +709,13 @@ def _text_side(
             and layout.lines[i].section not in (EXAM_SECTION, DISCUSSION_SECTION)
         ):
             rest.add(side)
+    if len(rest) > 1 and exam is not None:
+        # both sides named ("she had a left ACL reconstruction in 2016 ... I requested an
+        # MRI of the right wrist"): the side given with the exam (sections.json
+        # `exam_sentence`) is the report's
+        with_exam = {reader.side_of(m.group()) for m in exam.finditer(text.lower())} - {None}
+        if len(with_exam) == 1:
+            return with_exam.pop()
     return rest.pop() if len(rest) == 1 else None
 
 
