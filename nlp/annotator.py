@@ -123,7 +123,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     return build_annotation(
         records,
         rules,
-        _site_cues(unwrapped, records, cues, layout, rules, reader, standing),
+        _site_cues(unwrapped, records, cues, layout, rules, reader, standing, exams.story),
         _denied_by_summary(cues, layout, rules),
     )
 
@@ -1422,6 +1422,7 @@ def _site_cues(
     rules: RuleSet,
     reader: AnatomyReader,
     standing: bool = False,
+    story: bool = False,
 ) -> list[SiteCue]:
     """Causes in current sentences that hold no mention, with the bones those sentences name.
 
@@ -1471,7 +1472,16 @@ def _site_cues(
             # osteomyelitis"), but the one its answer picks ("Answer: B")
             continue
         elif index in with_mentions or (
-            section not in rules.current_sections and not title and not labelled
+            section not in rules.current_sections
+            and not title
+            and not labelled
+            # a case told as a story: "... an MRI was obtained; it revealed ... A diagnosis
+            # of subchondral insufficiency fracture of the medial femoral condyle was made"
+            and not (
+                story
+                and section == "history"
+                and _tells_result(text, layout.lines[sentence.line].start, sentence.end, rules)
+            )
         ):
             continue
         sentence_text = text[sentence.start : sentence.end]
