@@ -416,7 +416,14 @@ def _hedged_in_next_sentence(
     ):
         return None
     if _referring_next(text, layout, index, rules.signal) is None:
-        return None
+        # "... an ill-defined area of increased STIR signal in the medial talar dome. A
+        # small osteochondral lesion with marrow edema cannot be excluded.": a next
+        # sentence of the same line that names no bone speaks of the signal too
+        following = layout.sentences[index + 1]
+        if following.line != layout.sentences[index].line or reader.find_bones(
+            text[following.start : following.end].lower()
+        ):
+            return None
     return next(
         (
             t
