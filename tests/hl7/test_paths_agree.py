@@ -159,6 +159,12 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout82_en.jsonl",
         "heldout83_en.jsonl",
         "heldout82_de.jsonl",
+        "heldout84_en.jsonl",
+        "heldout85_en.jsonl",
+        "heldout84_de.jsonl",
+        "heldout86_en.jsonl",
+        "heldout87_en.jsonl",
+        "heldout86_de.jsonl",
         "styles_en.jsonl",
     ],
 )

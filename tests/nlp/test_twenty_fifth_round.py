@@ -335,3 +335,61 @@ def test_german_an_order_for_the_wrong_side_is_not_the_side() -> None:
 def test_german_corpus_sterni_is_the_sternum() -> None:
     text = "Befund: Im Corpus sterni flächiges Marködem (STIR-hyperintens, T1-hypointens)."
     assert sites(annotate(text, language="de")) == {("sternum", None)}
+
+
+# -- the fourth wave ---------------------------------------------------------------------------
+
+
+def test_a_past_operation_on_the_other_side_is_not_the_side() -> None:
+    text = (
+        "Re: right knee injury\n"
+        "She twisted her right knee landing. Of note she had a left ACL reconstruction in 2016"
+        " which has done well. The MRI confirms bone bruising of the lateral femoral condyle."
+    )
+    assert sites(annotate(text)) == {("lateral_femoral_condyle", "right")}
+
+
+def test_the_side_given_with_the_exam_wins_when_the_text_names_both() -> None:
+    text = (
+        "Mrs A remains troubled by the right wrist; the left wrist is quiet apart from a"
+        " fracture years ago. I requested a contrast MRI of the right wrist. The MRI shows"
+        " osteitis, that is, bone marrow oedema, in the capitate."
+    )
+    assert sites(annotate(text)) == {("capitate", "right")}
+
+
+def test_a_diagnosis_told_in_a_case_story_names_the_cause() -> None:
+    text = (
+        "Case presentation\n"
+        "A 63-year-old man had sudden medial right knee pain. An MRI was obtained three weeks"
+        " later; it revealed extensive high signal on the fat-suppressed proton density images"
+        " throughout the medial femoral condyle. A diagnosis of subchondral insufficiency"
+        " fracture of the medial femoral condyle was made."
+    )
+    annotation = annotate(text)
+    assert sites(annotation) == {("medial_femoral_condyle", "right")}
+    assert annotation.etiology == ("overload",)
+
+
+def test_a_hedged_next_sentence_naming_no_bone_hedges_the_signal() -> None:
+    text = (
+        "Addendum: there is a subtle ill-defined area of increased STIR signal in the medial"
+        " talar dome. A small osteochondral lesion with marrow edema cannot be excluded."
+    )
+    assert annotate(text).bme == "possible"
+
+
+def test_lay_words_for_a_bone_bruise() -> None:
+    text = "The scan shows bruising of the bone in the talus, under the shin bone."
+    annotation = annotate(text, procedure="MRI ANKLE LEFT")
+    assert sites(annotation) == {("talus", "left")}
+    assert annotation.etiology == ("trauma",)
+
+
+def test_german_a_pulsation_artefact_is_no_edema() -> None:
+    text = (
+        "Befund: In der coronaren STIR umschriebene Signalanhebung im Os trapezium.\n"
+        "Beurteilung: Die Signalanhebung im Trapezium ist als Pulsationsartefakt der A. radialis"
+        " zu werten; kein Knochenmarködem."
+    )
+    assert annotate(text, language="de").bme == "absent"

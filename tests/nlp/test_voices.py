@@ -80,7 +80,10 @@ reports, posters), heldout79_en (dictated reports in strong personal habits) and
 heldout77_de; its second wave heldout80_en (mixed as a blind set), heldout81_en (figure
 captions and image galleries) and heldout80_de; a last wave heldout82_en, heldout83_en
 (unusual habits: by sequence, as tables, abbreviations, several exams) and heldout82_de,
-scored on the final code with no rule changed for it.
+scored on the final code with no rule changed for it; then a fourth wave heldout84_en (case
+libraries and journal case reports), heldout85_en (letters, MDT minutes, second opinions)
+and heldout84_de, and a second last wave heldout86_en, heldout87_en (many countries'
+conventions) and heldout86_de, scored on the round's final code with no rule changed for it.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -208,6 +211,12 @@ FLOORS = {
     "heldout82_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.89, "site_f1": 0.92},
     "heldout83_en.jsonl": {"status_acc": 0.89, "flag_f1": 0.91, "site_f1": 0.81},
     "heldout82_de.jsonl": {"status_acc": 0.91, "flag_f1": 0.91, "site_f1": 0.87},
+    "heldout84_en.jsonl": {"status_acc": 0.89, "flag_f1": 0.88, "site_f1": 0.92},
+    "heldout85_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.92, "site_f1": 0.94},
+    "heldout84_de.jsonl": {"status_acc": 0.97, "flag_f1": 0.95, "site_f1": 0.91},
+    "heldout86_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.92, "site_f1": 0.84},
+    "heldout87_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.93, "site_f1": 0.89},
+    "heldout86_de.jsonl": {"status_acc": 0.77, "flag_f1": 0.85, "site_f1": 0.76},
 }
 
 
