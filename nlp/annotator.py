@@ -1344,7 +1344,7 @@ def _around_what_came_before(
                 # Surrounding this, ... signal throughout the remainder of the femoral head")
                 named = {bone for bone, _ in found.bones}
                 own = anatomy
-                found_sides = {side for _, side in found.bones} - {None}
+                found_sides = {side for _, side in found.bones if side is not None}
                 if (
                     len(found_sides) == 1
                     and "bilateral" not in found_sides
