@@ -177,6 +177,8 @@ class LayoutReader:
         if not words or words[0] != words[0].upper():
             return None  # a lower-case letter in the first word: no upper-case title
         for n in range(min(self._longest_title, len(words)), 0, -1):
+            if n < len(words) and words[n][:1].isdigit() and n == 1 and len(words) > 2:
+                continue  # "CASE 0412 - Rib stress fracture": a numbered title, no header
             candidate = " ".join(words[:n])
             if candidate.isupper() and candidate.lower() in self._title_section:
                 return self._title_section[candidate.lower()]
