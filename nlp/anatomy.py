@@ -505,11 +505,16 @@ class AnatomyReader:
                 h.start <= found.start() < h.end or h.start < found.end() <= h.end for h in hits
             ):
                 continue  # "the femoral head" itself
-            before = text[max(0, lo + found.start() - _ANAPHORA_CHARS) : lo + found.start()]
-            named = [h for h in self.find_bones(before.lower()) if h.bone in _HEAD_BONES]
+            named = [
+                h for h in self._named_before(text, lo + found.start()) if h.bone in _HEAD_BONES
+            ]
             if named:
                 out.append(BoneHit(named[-1].bone, found.start(), found.end()))
         return sorted(out, key=lambda h: h.start)
+
+    def _named_before(self, text: str, at: int) -> list[BoneHit]:
+        """The bones named in the `_ANAPHORA_CHARS` of `text` before `at`, in text order."""
+        return self.find_bones(text[max(0, at - _ANAPHORA_CHARS) : at].lower())
 
     def _with_parts(self, text: str, lo: int, segment: str, hits: list[BoneHit]) -> list[BoneHit]:
         """`hits` and the bones that bare part words of the clause stand for (bones.jsonl
@@ -522,8 +527,7 @@ class AnatomyReader:
             for found in rx.finditer(segment):
                 if any(h.start < found.end() and found.start() < h.end for h in out):
                     continue  # "the scaphoid waist" itself
-                before = text[max(0, lo + found.start() - _ANAPHORA_CHARS) : lo + found.start()]
-                named = self.find_bones(before.lower())
+                named = self._named_before(text, lo + found.start())
                 if named and named[-1].bone == bone:
                     out.append(BoneHit(bone, found.start(), found.end()))
         return sorted(out, key=lambda h: h.start)
@@ -959,16 +963,8 @@ def _said_normal(segment: str, hits: list[BoneHit], normal: NormalBones) -> set[
     """The bones in `hits` (text order) of lists that `normal.says` calls normal."""
     said: set[BoneHit] = set()
     run: list[BoneHit] = []
-    for i, hit in enumerate(hits):
-        if (
-            run
-            and hit.start >= run[-1].end
-            and normal.joins.fullmatch(segment, run[-1].end, hit.start)
-        ):
-            run.append(hit)
-        else:
-            run = [hit]
-        following = hits[i + 1] if i + 1 < len(hits) else None
+    for hit, following in zip(hits, [*hits[1:], None], strict=True):
+        run.append(hit)
         if (
             following is not None
             and following.start >= hit.end
@@ -977,6 +973,7 @@ def _said_normal(segment: str, hits: list[BoneHit], normal: NormalBones) -> set[
             continue  # the list goes on
         if normal.says.match(segment, hit.end):
             said.update(run)
+        run = []
     return said
 
 

@@ -821,12 +821,7 @@ def _record(
         # fracture line": a teaching discussion's word about this case's images, said
         # before the mention (not "Edema ... accompanies insertional disease, but it is
         # not seen in this case")
-        or (
-            line.section == DISCUSSION_SECTION
-            and rules.case_reference is not None
-            and rules.case_reference.search(unwrapped[sentence.start : match.char_end].lower())
-            is not None
-        )
+        or _speaks_of_case(unwrapped, layout, rules, index, upto=match.char_end)
     )
     status = match.status
     if (
@@ -1008,13 +1003,14 @@ def _unchosen_hypothetical(
     "D. Patellar bone bruise from transient lateral dislocation ... Answer: B." says
     what the case might have been, not what it shows.
     """
+    chosen = functools.cache(lambda: _chosen(text, rules))
     out = []
     for m in matches:
         if m.label == BME_LABEL and m.status != "hypothetical":
             letter = _answer_option(
                 text, layout, layout.sentences[layout.sentence_index(m.char_start)].line
             )
-            if letter is not None and letter not in _chosen(text, rules):
+            if letter is not None and letter not in chosen():
                 m = dataclasses.replace(m, status="hypothetical")
         out.append(m)
     return out
@@ -1600,7 +1596,9 @@ def _sums_up(
     return (summary or label) and not reader.find_bones(words)
 
 
-def _speaks_of_case(text: str, layout: Layout, rules: RuleSet, cue_index: int) -> bool:
+def _speaks_of_case(
+    text: str, layout: Layout, rules: RuleSet, cue_index: int, upto: int | None = None
+) -> bool:
     """True if the cue's sentence is a teaching discussion's word about this case.
 
     "Discussion: This kissing pattern is the classic footprint of a pivot-shift
@@ -1613,7 +1611,10 @@ def _speaks_of_case(text: str, layout: Layout, rules: RuleSet, cue_index: int) -
     sentence = layout.sentences[cue_index]
     if layout.lines[sentence.line].section != DISCUSSION_SECTION:
         return False
-    return rules.case_reference.search(text[sentence.start : sentence.end].lower()) is not None
+    # up to `upto` when given: a mention's sentence refers to the case before it ("That
+    # high STIR signal is marrow edema ..."), not after ("..., but it is not seen in this case")
+    end = sentence.end if upto is None else upto
+    return rules.case_reference.search(text[sentence.start : end].lower()) is not None
 
 
 # A sentence this short that names a cause is a diagnosis label ("Toddler's fracture.").
