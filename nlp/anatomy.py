@@ -482,6 +482,7 @@ class AnatomyReader:
                 end - lo,
                 hits,
                 self._rules.side_own_gap,
+                self._rules.side_own_break,
             )
             if own is not None:
                 # "bilateral osteonecrosis of the femoral heads, ... edematous on the
@@ -936,13 +937,17 @@ def _own_side(
     end: int,
     hits: list[BoneHit],
     gap: re.Pattern[str] | None,
+    parted: re.Pattern[str] | None = None,
 ) -> str | None:
     """A left or right word right after the mention [start, end) with only `gap` between
     (laterality.json "own_gap"), or right before it with no bone between, else None; not
-    one compared with the other side near it."""
+    one compared with the other side near it, unless `parted` (laterality.json
+    "own_break") stands between that other side and the side word with its mention."""
     for offset, side in sides:
         if side == "bilateral" or any(
-            other not in (side, "bilateral") and 0 < abs(at - offset) <= _COMPARISON_CHARS
+            other not in (side, "bilateral")
+            and 0 < abs(at - offset) <= _COMPARISON_CHARS
+            and not _parted(segment, at, min(offset, start), max(offset, end), parted)
             for at, other in sides
         ):
             continue  # "links etwas betonter als rechts", "re. > li.": both sides
@@ -957,6 +962,19 @@ def _own_side(
         ):
             return side
     return None
+
+
+def _parted(
+    segment: str, at: int, lo: int, hi: int, parted: re.Pattern[str] | None
+) -> bool:
+    """Whether a side word at `at` stands in another clause than [lo, hi): `parted` between."""
+    if parted is None or lo <= at < hi:
+        return False
+    return (
+        parted.search(segment, hi, at) is not None
+        if at >= hi
+        else parted.search(segment, at, lo) is not None
+    )
 
 
 def _said_normal(segment: str, hits: list[BoneHit], normal: NormalBones) -> set[BoneHit]:

@@ -381,6 +381,10 @@ class RuleSet:
     # ("edematous on the right" after "bilateral osteonecrosis of the femoral heads"):
     # matched against the whole gap (laterality.json "own_gap").
     side_own_gap: re.Pattern[str] | None = None
+    # What parts the other side's clause from a mention's own side ("on the right with
+    # bone marrow edema, and stage 2 on the left"): the other side beyond it is no
+    # comparison that makes the mention's side both (laterality.json "own_break").
+    side_own_break: re.Pattern[str] | None = None
     # A sentence that speaks of a disease in general, not of this patient ("In
     # spontaneous osteonecrosis of the knee, by contrast, ...", "Transient
     # osteoporosis classically affects ..."): matched (lower case) at the

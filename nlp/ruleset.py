@@ -527,6 +527,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             "after_bone_gap",
             "part_of_gap",
             "own_gap",
+            "own_break",
         },
     )
     labels = lat.get("line_labels", {})
@@ -634,6 +635,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         side_after_bone_gap=_optional_regex(lat, "after_bone_gap", "laterality.json"),
         side_part_of_gap=_optional_regex(lat, "part_of_gap", "laterality.json"),
         side_own_gap=_optional_regex(lat, "own_gap", "laterality.json"),
+        side_own_break=_optional_regex(lat, "own_break", "laterality.json"),
     )
 
 
