@@ -964,9 +964,7 @@ def _own_side(
     return None
 
 
-def _parted(
-    segment: str, at: int, lo: int, hi: int, parted: re.Pattern[str] | None
-) -> bool:
+def _parted(segment: str, at: int, lo: int, hi: int, parted: re.Pattern[str] | None) -> bool:
     """Whether a side word at `at` stands in another clause than [lo, hi): `parted` between."""
     if parted is None or lo <= at < hi:
         return False
