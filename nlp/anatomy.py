@@ -676,7 +676,11 @@ class AnatomyReader:
                 and len(between.split()) <= _OWN_MARROW_WORDS
             ):
                 return True  # "Bankart fragment, glenoid marrow also STIR bright"
-        kinds = {kind for _, _, kind in before_words}
+        # "Surrounding the lesion, the marrow of the femoral head ... shows high STIR
+        # signal": what the signal is beside is not where it is
+        kinds = {
+            kind for w_start, _, kind in before_words if not self._after_beside(before, w_start)
+        }
         if kinds - {"bone"}:
             return False
         return True if kinds else None

@@ -54,9 +54,14 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     # their side.
     report_side = functools.cache(
         lambda: (
-            _text_side(unwrapped, layout, reader, rules.normal_side, rules.exam_sentence)
+            _text_side(
+                unwrapped, layout, reader, rules, title=f"{layout.exam_text}\n{procedure or ''}"
+            )
             or reader.side_of(layout.exam_text)
             or reader.side_of(procedure or "")
+            # an earlier exam's side ("Comparison: MRI of the left ankle two years ago"),
+            # when nothing else names one
+            or _text_side(unwrapped, layout, reader, rules, _SIDELESS_SECTIONS[:2])
         )
     )
     named_sides = functools.cache(lambda: _named_bone_sides(unwrapped, layout, reader, rules))
@@ -674,48 +679,88 @@ def _block_sides(
     return sides
 
 
+# Sections whose side words are no side of the report's text: the title block, a
+# teaching discussion's ("The left hip is affected about as often as the right") and an
+# earlier exam's comparison ("MRI of the left ankle two years ago"; used when nothing
+# else names a side).
+_SIDELESS_SECTIONS = (EXAM_SECTION, DISCUSSION_SECTION, "comparison")
+# How far before "the other knee" the side word it is the other of may stand, in characters.
+_OPPOSITE_CHARS = 300
+_OTHER_SIDE = {"left": "right", "right": "left"}
+
+
 def _text_side(
     text: str,
     layout: Layout,
     reader: AnatomyReader,
-    normal: re.Pattern[str] | None,
-    exam: re.Pattern[str] | None = None,
+    rules: RuleSet,
+    skipped: tuple[str, ...] = (),
+    title: str = "",
 ) -> str | None:
     """The one side the report's text names outside its title block, the history first.
 
     "History: right knee pain." gives right; a text naming both sides
     ("prior left hip episode, now right knee pain") gives none, so the title
-    or the procedure decides.
+    or the procedure decides. Sides named in the `skipped` sections do not count
+    (by default a teaching discussion's and an earlier exam's comparison). Where both
+    sides are named, the one said with the joint the `title` (title block and procedure)
+    names is the report's.
     """
+    skipped = skipped or _SIDELESS_SECTIONS
+    normal = rules.normal_side
+    opposite = rules.side_opposite
 
     def named(lower: str) -> list[tuple[int, str]]:
         """Side words, without those that only say a side is normal ("the right knee is
-        normal": the other knee is the patient's)."""
+        normal": the other knee is the patient's); "the other knee" after a side word
+        is the other side, and that side word is no side of the exam."""
         found = reader.laterality_words(lower)
-        if normal is None or not found:
+        if not found:
             return found
-        spans = [m.span() for m in normal.finditer(lower)]
-        return [w for w in found if not any(a <= w[0] < b for a, b in spans)]
+        if normal is not None:
+            spans = [m.span() for m in normal.finditer(lower)]
+            found = [w for w in found if not any(a <= w[0] < b for a, b in spans)]
+        if opposite is not None and found:
+            for m in opposite.finditer(lower):
+                before = [
+                    w
+                    for w in found
+                    if m.start() - _OPPOSITE_CHARS <= w[0] < m.start() and w[1] in _OTHER_SIDE
+                ]
+                if before:
+                    found.remove(before[-1])
+                    found.append((m.start(), _OTHER_SIDE[before[-1][1]]))
+            found.sort()
+        return found
 
+    joints = [rx for joint, rx in rules.exam_joints if title and rx.search(title.lower())]
     history = [x for x in layout.lines if x.section == "history"]
     if history:
         joined = " ".join(text[x.start : x.end] for x in history).lower()
-        sides = {side for _, side in named(joined)}
+        words = named(joined)
+        sides = {side for _, side in words}
         if len(sides) == 1:
             return sides.pop()
+        with_joint = (
+            _joint_side(joined, words, joints, rules.exam_joints) if len(sides) > 1 else None
+        )
+        if with_joint is not None:
+            return with_joint
     # Then one scan of the whole text, each side word placed in its line's section.
     starts = [x.start for x in layout.lines]
     rest: set[str] = set()
-    for offset, side in named(text.lower()):
+    counted: list[tuple[int, str]] = []
+    lower = text.lower()
+    for offset, side in named(lower):
         i = bisect_right(starts, offset) - 1
-        # a teaching discussion's sides are said in general ("The left hip is affected
-        # about as often as the right")
-        if (
-            i >= 0
-            and offset <= layout.lines[i].end
-            and layout.lines[i].section not in (EXAM_SECTION, DISCUSSION_SECTION)
-        ):
+        if i >= 0 and offset <= layout.lines[i].end and layout.lines[i].section not in skipped:
             rest.add(side)
+            counted.append((offset, side))
+    if len(rest) > 1:
+        with_joint = _joint_side(lower, counted, joints, rules.exam_joints)
+        if with_joint is not None:
+            return with_joint
+    exam = rules.exam_sentence
     if len(rest) > 1 and exam is not None:
         # both sides named ("she had a left ACL reconstruction in 2016 ... I requested an
         # MRI of the right wrist"): the side given with the exam (sections.json
@@ -724,6 +769,51 @@ def _text_side(
         if len(with_exam) == 1:
             return with_exam.pop()
     return rest.pop() if len(rest) == 1 else None
+
+
+# How many words may stand between a side word and the joint it is said of ("the left
+# wrist", "left-sided painful knee", "Knie links").
+_JOINT_WORDS = 2
+_JOINT_GAP = re.compile(r"[\s-]*(?:[^\W\d]+[\s-]+){0,%d}" % _JOINT_WORDS)
+
+
+def _joint_side(
+    lower: str,
+    words: list[tuple[int, str]],
+    joints: list[re.Pattern[str]],
+    every: tuple[tuple[str, re.Pattern[str]], ...],
+) -> str | None:
+    """The one side of `words` said with a joint word of `joints` (right before the
+    joint, at most `_JOINT_WORDS` words between, or right after it), else None. Only
+    when each side word is said with a joint (of `every`): "pain on the right side
+    ... left shoulder: rotator cuff repair 2020" names no side by joints."""
+    if not joints:
+        return None
+    sides: set[str] = set()
+    for offset, side in words:
+        word_end = _WORD.match(lower, offset).end()  # type: ignore[union-attr]
+        gap = _JOINT_GAP.match(lower, word_end)
+        starts = _word_starts(lower, word_end, gap.end() if gap is not None else word_end)
+
+        def said_with(rx: re.Pattern[str], offset: int = offset) -> bool:
+            if any(rx.match(lower, at) for at in starts):
+                return True
+            found = None
+            for found in rx.finditer(lower, max(0, offset - 24), offset):
+                pass
+            return found is not None and not lower[found.end() : offset].strip(" \t-")
+
+        if not any(said_with(rx) for _, rx in every):
+            return None
+        if any(said_with(rx) for rx in joints):
+            sides.add(side)
+    return sides.pop() if len(sides) == 1 else None
+
+
+def _word_starts(lower: str, lo: int, hi: int) -> list[int]:
+    """Where words start in lower[lo:hi], and `hi` itself."""
+    starts = [m.start() for m in re.finditer(r"(?<![^\W\d])[^\W\d]", lower[lo:hi])]
+    return [lo + x for x in starts] + [hi]
 
 
 def _named_bone_sides(
@@ -764,12 +854,16 @@ def _named_bone_sides(
                     (hit.start >= word_end or hit.end <= at)
                     and len(gap.split()) <= 1
                     and not _GAP_BREAK.search(gap)
+                    # "the contralateral femoral neck and both femoral heads": a side
+                    # after "and" is the next bone's
+                    and (hit.start >= word_end or not _GAP_JOIN.search(gap))
                 ):
                     seen.setdefault(hit.bone, set()).add(side)
     return {bone: sides.pop() for bone, sides in seen.items() if len(sides) == 1}
 
 
 _GAP_BREAK = re.compile(r"[,;:.()]")
+_GAP_JOIN = re.compile(r"\b(?:and|or|und|oder|sowie)\b")
 _WORD = re.compile(r"\S*")
 
 

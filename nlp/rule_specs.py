@@ -385,6 +385,16 @@ class RuleSet:
     # bone marrow edema, and stage 2 on the left"): the other side beyond it is no
     # comparison that makes the mention's side both (laterality.json "own_break").
     side_own_break: re.Pattern[str] | None = None
+    # The exam's joint named as the other side of one named before ("Right total knee
+    # replacement 2019. Now medial pain in the other knee", "fell onto the opposite
+    # shoulder"): it says the side opposite that earlier side word, which is no side of
+    # the exam (laterality.json "opposite").
+    side_opposite: re.Pattern[str] | None = None
+    # Words for the joints an exam's title or procedure may name, by joint ("knee":
+    # "knee", "Kniegelenk"): when the text names both sides, the side said with the
+    # exam's joint ("bruising about the right shoulder and tenderness at the left
+    # wrist" under "MRI of the wrist") is the report's (laterality.json "exam_joints").
+    exam_joints: tuple[tuple[str, re.Pattern[str]], ...] = ()
     # A sentence that speaks of a disease in general, not of this patient ("In
     # spontaneous osteonecrosis of the knee, by contrast, ...", "Transient
     # osteoporosis classically affects ..."): matched (lower case) at the

@@ -528,6 +528,8 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             "part_of_gap",
             "own_gap",
             "own_break",
+            "opposite",
+            "exam_joints",
         },
     )
     labels = lat.get("line_labels", {})
@@ -539,6 +541,13 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             _choice(side, LATERALITIES, where, "line_labels"),
         )
         for word, side in labels.items()
+    )
+    joints = lat.get("exam_joints", {})
+    if not isinstance(joints, dict):
+        raise RuleFileError(f"{where}: exam_joints must be an object")
+    exam_joints = tuple(
+        (_str(joint, where, "exam_joints key"), _regex(rx, where, f"exam_joints.{joint}"))
+        for joint, rx in joints.items()
     )
     laterality = []
     for rx, value, t in _parse_terms(where, lat["terms"], "laterality", LATERALITIES, {"attach"}):
@@ -636,6 +645,8 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         side_part_of_gap=_optional_regex(lat, "part_of_gap", "laterality.json"),
         side_own_gap=_optional_regex(lat, "own_gap", "laterality.json"),
         side_own_break=_optional_regex(lat, "own_break", "laterality.json"),
+        side_opposite=_optional_regex(lat, "opposite", "laterality.json"),
+        exam_joints=exam_joints,
     )
 
 

@@ -65,3 +65,86 @@ def test_an_exam_labelled_by_month_before_today_is_earlier() -> None:
 def test_a_month_label_without_a_later_exam_is_current() -> None:
     text = "MRI right ankle\nMarch 2026: marrow oedema of the talar dome.\n"
     assert sites(annotate(text)) == {("talus", "right")}
+
+
+# -- the exam's side when the history names another joint's ------------------------------------
+
+
+def test_the_other_knee_after_a_replaced_one_is_the_other_side() -> None:
+    text = (
+        "History: left total knee replacement 2018. Now pain in the other knee for two months.\n"
+        "Findings: marrow oedema in the lateral tibial plateau."
+    )
+    assert sites(annotate(text)) == {("lateral_tibial_plateau", "right")}
+
+
+def test_the_opposite_shoulder_after_a_fall() -> None:
+    text = (
+        "Clinical details: known left shoulder instability. Fell onto the opposite shoulder.\n"
+        "Findings: Hill-Sachs impaction with oedema of the humeral head."
+    )
+    assert sites(annotate(text, procedure="MRI SHOULDER")) == {("humeral_head", "right")}
+
+
+def test_the_other_knee_said_normal_is_no_opposite() -> None:
+    text = (
+        "History: right knee pain after a twisting injury; the other knee is normal.\n"
+        "Findings: bone bruise of the lateral femoral condyle."
+    )
+    assert sites(annotate(text)) == {("lateral_femoral_condyle", "right")}
+
+
+def test_an_earlier_exam_of_the_other_side_is_no_side_of_this_one() -> None:
+    text = (
+        "MRI right ankle\n"
+        "Comparison: MRI of the left ankle two years ago with talar marrow edema.\n"
+        "Findings: faint high STIR signal in the lateral process of the talus."
+    )
+    assert sites(annotate(text)) == {("talus", "right")}
+
+
+def test_an_earlier_exam_gives_the_side_when_nothing_else_does() -> None:
+    text = (
+        "Comparison: MRI of the left knee, March 2025.\n"
+        "Findings: new marrow oedema in the medial femoral condyle."
+    )
+    assert sites(annotate(text)) == {("medial_femoral_condyle", "left")}
+
+
+def test_the_side_said_with_the_exams_joint_wins_over_another_joints() -> None:
+    text = (
+        "MRI of the wrist\n"
+        "History: fell off a ladder, grazes on the left elbow and pain at the right wrist.\n"
+        "Findings: increased STIR signal in the lunate."
+    )
+    assert sites(annotate(text)) == {("lunate", "right")}
+
+
+def test_no_side_by_joint_when_a_side_word_names_no_joint() -> None:
+    text = (
+        "MRT der linken Schulter\n"
+        "Indikation: Schmerzen links beim Liegen. Rechte Schulter: Z.n. Naht 2019.\n"
+        "Befund: fragliches Knochenmarködem im Tuberculum majus."
+    )
+    assert sites(annotate(text)) == {("humeral_head", "left")}
+
+
+# -- a bone beside "and both" ------------------------------------------------------------------
+
+
+def test_both_after_and_is_the_next_bones_side() -> None:
+    text = (
+        "History: right hip pain.\n"
+        "Findings: high STIR signal in the femoral neck on the symptomatic side. The"
+        " contralateral femoral neck and both femoral heads are of normal marrow signal."
+    )
+    assert sites(annotate(text)) == {("femoral_neck", "right")}
+
+
+def test_what_a_signal_surrounds_is_not_where_it_is() -> None:
+    text = (
+        "MRI right hip\n"
+        "Findings: Surrounding the necrotic segment, the marrow of the femoral head shows"
+        " diffuse high STIR signal."
+    )
+    assert sites(annotate(text)) == {("femoral_head", "right")}
