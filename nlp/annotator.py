@@ -772,9 +772,12 @@ def _text_side(
 
 
 # How many words may stand between a side word and the joint it is said of ("the left
-# wrist", "left-sided painful knee", "Knie links").
+# wrist", "left-sided painful knee"), and how near after the joint a side word may follow
+# ("Knie links").
 _JOINT_WORDS = 2
-_JOINT_GAP = re.compile(r"[\s-]*(?:[^\W\d]+[\s-]+){0,%d}" % _JOINT_WORDS)
+_JOINT_GAP = re.compile(rf"[\s-]*(?:[^\W\d]+[\s-]+){{0,{_JOINT_WORDS}}}")
+_JOINT_BEFORE_CHARS = 24
+_WORD_START = re.compile(r"(?<![^\W\d])[^\W\d]")
 
 
 def _joint_side(
@@ -783,37 +786,31 @@ def _joint_side(
     joints: list[re.Pattern[str]],
     every: tuple[tuple[str, re.Pattern[str]], ...],
 ) -> str | None:
-    """The one side of `words` said with a joint word of `joints` (right before the
-    joint, at most `_JOINT_WORDS` words between, or right after it), else None. Only
-    when each side word is said with a joint (of `every`): "pain on the right side
-    ... left shoulder: rotator cuff repair 2020" names no side by joints."""
+    """The one side of `words` said with a joint word of `joints`, else None. Only when
+    each side word is said with a joint (of `every`): "pain on the right side ... left
+    shoulder: rotator cuff repair 2020" names no side by joints."""
     if not joints:
         return None
     sides: set[str] = set()
     for offset, side in words:
-        word_end = _WORD.match(lower, offset).end()  # type: ignore[union-attr]
-        gap = _JOINT_GAP.match(lower, word_end)
-        starts = _word_starts(lower, word_end, gap.end() if gap is not None else word_end)
-
-        def said_with(rx: re.Pattern[str], offset: int = offset) -> bool:
-            if any(rx.match(lower, at) for at in starts):
-                return True
-            found = None
-            for found in rx.finditer(lower, max(0, offset - 24), offset):
-                pass
-            return found is not None and not lower[found.end() : offset].strip(" \t-")
-
-        if not any(said_with(rx) for _, rx in every):
+        if not any(_said_with(lower, offset, rx) for _, rx in every):
             return None
-        if any(said_with(rx) for rx in joints):
+        if any(_said_with(lower, offset, rx) for rx in joints):
             sides.add(side)
     return sides.pop() if len(sides) == 1 else None
 
 
-def _word_starts(lower: str, lo: int, hi: int) -> list[int]:
-    """Where words start in lower[lo:hi], and `hi` itself."""
-    starts = [m.start() for m in re.finditer(r"(?<![^\W\d])[^\W\d]", lower[lo:hi])]
-    return [lo + x for x in starts] + [hi]
+def _said_with(lower: str, offset: int, joint: re.Pattern[str]) -> bool:
+    """Whether the side word at `offset` is said of a `joint` word: right before it, at
+    most `_JOINT_WORDS` words between ("left wrist"), or right after it ("Knie links")."""
+    word_end = _WORD.match(lower, offset).end()  # type: ignore[union-attr]
+    gap = _JOINT_GAP.match(lower, word_end)
+    gap_end = gap.end() if gap is not None else word_end
+    starts = [m.start() for m in _WORD_START.finditer(lower, word_end, gap_end)] + [gap_end]
+    if any(joint.match(lower, at) for at in starts):
+        return True
+    before = [m.end() for m in joint.finditer(lower, max(0, offset - _JOINT_BEFORE_CHARS), offset)]
+    return bool(before) and not lower[before[-1] : offset].strip(" \t-")
 
 
 def _named_bone_sides(
