@@ -1018,4 +1018,32 @@ def merge_sides(a: str | None, b: str | None) -> str | None:
     return "bilateral"
 
 
-__all__ = ["Anatomy", "AnatomyReader", "BoneFinder", "BoneHit", "merge_sides"]
+def spine_levels(sentence: str, pattern: re.Pattern[str] | None) -> set[str]:
+    """The spine levels a sentence names ("L4-5" is L4 and L5; "T11-L1" its two ends), by
+    `pattern` (etiology.json "spine_levels"; none without it).
+
+    A lone "T1" or "T2" is the sequence, not the vertebra.
+    """
+    out: set[str] = set()
+    if pattern is None:
+        return out
+    for found in pattern.finditer(sentence.lower()):
+        letter, number, end_letter, end_number = found.groups()
+        first = int(number)
+        if end_number is None:
+            if f"{letter}{first}" not in _SEQUENCE_NAMES:
+                out.add(f"{letter}{first}")
+            continue
+        out.add(f"{letter}{first}")
+        last = int(end_number)
+        if end_letter in (None, letter) and first < last <= first + 6:
+            out.update(f"{letter}{n}" for n in range(first + 1, last + 1))
+        else:
+            out.add(f"{end_letter or letter}{last}")
+    return out
+
+
+_SEQUENCE_NAMES = frozenset({"t1", "t2"})
+
+
+__all__ = ["Anatomy", "AnatomyReader", "BoneFinder", "BoneHit", "merge_sides", "spine_levels"]

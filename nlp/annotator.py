@@ -8,7 +8,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 
-from nlp.anatomy import Anatomy, AnatomyReader
+from nlp.anatomy import Anatomy, AnatomyReader, spine_levels
 from nlp.language import resolve_language
 from nlp.layout import FINDINGS_SECTION, HISTORY_SECTION, Layout, Line, Sentence, list_item
 from nlp.model import Annotation, Mention, Modifier
@@ -1458,32 +1458,6 @@ def _after_label(text: str, layout: Layout, a: int, b: int) -> int:
     return a
 
 
-def _spine_levels(sentence: str, rules: RuleSet) -> set[str]:
-    """The spine levels a sentence names ("L4-5" is L4 and L5; "T11-L1" its two ends).
-
-    A lone "T1" or "T2" is the sequence, not the vertebra.
-    """
-    assert rules.spine_levels is not None
-    out: set[str] = set()
-    for found in rules.spine_levels.finditer(sentence.lower()):
-        letter, number, end_letter, end_number = found.groups()
-        first = int(number)
-        if end_number is None:
-            if f"{letter}{first}" not in _SEQUENCE_NAMES:
-                out.add(f"{letter}{first}")
-            continue
-        out.add(f"{letter}{first}")
-        last = int(end_number)
-        if end_letter in (None, letter) and first < last <= first + 6:
-            out.update(f"{letter}{n}" for n in range(first + 1, last + 1))
-        else:
-            out.add(f"{end_letter or letter}{last}")
-    return out
-
-
-_SEQUENCE_NAMES = frozenset({"t1", "t2"})
-
-
 def _named_bones(sentence: str, rules: RuleSet, reader: AnatomyReader) -> frozenset[str]:
     """The bones a sentence names; naming none, those of the joint parts it names.
 
@@ -1540,7 +1514,7 @@ def _site_cues(
     at_levels = functools.cache(
         lambda: set().union(
             *(
-                _spine_levels(r.sentence, rules)
+                spine_levels(r.sentence, rules.spine_levels)
                 for r in records
                 if r.current and r.mention.status in AFFIRMED
             )
@@ -1582,7 +1556,7 @@ def _site_cues(
         bones = _named_bones(sentence_text, rules, reader)
         if bones:
             if rules.spine_levels is not None:
-                levels = _spine_levels(sentence_text, rules)
+                levels = spine_levels(sentence_text, rules.spine_levels)
                 if levels and at_levels() and not levels & at_levels():
                     continue  # "3. Mild L4-L5 degenerative change." beside edema at L1
             out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from nlp.anatomy import merge_sides
+from nlp.anatomy import merge_sides, spine_levels
 from nlp.model import ETIOLOGIES, Annotation, Flag, Mention, Site
 from nlp.ruleset import RuleSet
 
@@ -85,7 +85,7 @@ def report_status(records: list[MentionRecord], rules: RuleSet) -> tuple[str, li
         if status is None:
             continue
         if status == "absent" and _speaks_of_other_bones(
-            groups[section], rules.precedence[i + 1 :], groups
+            groups[section], rules.precedence[i + 1 :], groups, rules
         ):
             continue
         return status, groups[section]
@@ -96,24 +96,50 @@ def _speaks_of_other_bones(
     denying: list[MentionRecord],
     outranked: Sequence[str],
     groups: dict[str | None, list[MentionRecord]],
+    rules: RuleSet,
 ) -> bool:
     """True when a section denies edema only at bones other than those it outranks affirm.
 
     "Resolution of the previous sacral edema" in the impression does not take
     back the new iliac edema the findings describe; "No bone marrow edema." or
-    "the edema in the iliac bone has resolved" would.
+    "the edema in the iliac bone has resolved" would. Vertebrae are told apart by
+    their levels: "Modic type 2 change at L2-L3, without edema" does not take back
+    edema of the L4 and L5 bodies.
     """
     denied = {bone for r in denying for bone, _ in r.bone_sides}
     if not denied or any(not r.bone_sides for r in denying):
         return False
-    affirmed = {
-        bone
-        for section in outranked
-        for r in groups.get(section, [])
-        if r.mention.status in AFFIRMED
-        for bone, _ in r.bone_sides
-    }
-    return bool(affirmed) and not affirmed & denied
+    affirming = [
+        r for section in outranked for r in groups.get(section, []) if r.mention.status in AFFIRMED
+    ]
+    affirmed = {bone for r in affirming for bone, _ in r.bone_sides}
+    if not affirmed:
+        return False
+    shared = affirmed & denied
+    if not shared:
+        return True
+    if not shared <= _LEVELLED:
+        return False
+    denied_levels = _levels(denying, rules)
+    affirmed_levels = _levels(
+        [r for r in affirming if {b for b, _ in r.bone_sides} & shared], rules
+    )
+    return bool(denied_levels) and bool(affirmed_levels) and not denied_levels & affirmed_levels
+
+
+# Contract bones whose mentions are told apart by the spine levels their sentences name.
+_LEVELLED = frozenset({"vertebral_body", "posterior_elements"})
+
+
+def _levels(records: list[MentionRecord], rules: RuleSet) -> set[str] | None:
+    """The spine levels the records' sentences name; None when one of them names none."""
+    out: set[str] = set()
+    for r in records:
+        levels = spine_levels(r.sentence, rules.spine_levels)
+        if not levels:
+            return None
+        out |= levels
+    return out
 
 
 # Contract bones for "femur/tibia, unspecified part" and the named parts that

@@ -148,3 +148,38 @@ def test_what_a_signal_surrounds_is_not_where_it_is() -> None:
         " diffuse high STIR signal."
     )
     assert sites(annotate(text)) == {("femoral_head", "right")}
+
+
+# -- marrow signal without the word "signal"; vertebrae told apart by level ---------------------
+
+
+def test_low_t1_high_stir_without_the_word_signal_is_edema() -> None:
+    text = "Findings: Marrow of the 2nd metatarsal head confluent low T1, high STIR, enhancing."
+    annotation = annotate(text, procedure="MRI RIGHT FOOT")
+    assert annotation.bme == "present"
+    assert sites(annotation) == {("metatarsal", "right")}
+
+
+def test_a_lesion_low_t1_high_stir_is_the_lesions_signal() -> None:
+    text = "Findings: A lesion in the proximal tibia, low T1, high STIR, in keeping with an enchondroma."
+    assert annotate(text).bme == "absent"
+
+
+def test_an_impression_denying_edema_at_other_levels_does_not_take_it_back() -> None:
+    text = (
+        "FINDINGS: The marrow of the T11 and T12 vertebral bodies is low on T1 and high on"
+        " STIR around the infected disc.\n"
+        "IMPRESSION:\n1. T11-T12 spondylodiscitis.\n2. Modic type 2 change at L3-L4, without"
+        " edema.\n"
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert "infection" in annotation.etiology
+
+
+def test_an_impression_denying_edema_at_the_same_level_takes_it_back() -> None:
+    text = (
+        "FINDINGS: Possible faint high STIR signal in the L4 vertebral body.\n"
+        "IMPRESSION: No marrow edema at L4; the signal is partial volume.\n"
+    )
+    assert annotate(text).bme == "absent"
