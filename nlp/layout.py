@@ -38,6 +38,9 @@ _NUMBER_BEFORE = re.compile(r"(\S+)\s+\d{1,3}\.$")
 # goes on in lower case.
 _DATE_BEFORE = re.compile(r"\b\d{1,2}\.\d{1,2}\.(?:\d{2,4}\.?)?$")
 
+# Columns of a table row: a tab, or two or more spaces, between words of a line.
+_COLUMN_GAP = re.compile(r"\S(?:\t| {2,})[ \t]*\S")
+
 
 @dataclass(frozen=True)
 class Sentence:
@@ -138,6 +141,8 @@ class LayoutReader:
             return False
         if self.section_of_line(following) is not None or self._heading.match(following):
             return False
+        if _COLUMN_GAP.search(before) and _COLUMN_GAP.search(after):
+            return False  # rows of a table ("medial cuneiform\tnl\thigh\tedema")
         last_word = before.rsplit(None, 1)[-1]
         return (
             after[0].islower()

@@ -183,3 +183,26 @@ def test_an_impression_denying_edema_at_the_same_level_takes_it_back() -> None:
         "IMPRESSION: No marrow edema at L4; the signal is partial volume.\n"
     )
     assert annotate(text).bme == "absent"
+
+
+# -- tables ------------------------------------------------------------------------------------
+
+
+def test_rows_of_a_table_are_lines_of_their_own() -> None:
+    text = (
+        "MRI RIGHT MIDFOOT\n"
+        "bone\tT1\tSTIR\tcomment\n"
+        "medial cuneiform\tnl\thigh\tedema lateral aspect\n"
+        "middle cuneiform\tnl\tnl\t-\n"
+        "cuboid\tnl\tnl\t-\n"
+    )
+    assert sites(annotate(text)) == {("cuneiform", "right")}
+
+
+def test_aligned_columns_are_rows() -> None:
+    text = (
+        "MRI LEFT KNEE\nFindings\n"
+        "  medial femoral condyle   - grade IV defect with marrow edema beneath it\n"
+        "  trochlear groove         - grade II, no marrow change\n"
+    )
+    assert sites(annotate(text)) == {("medial_femoral_condyle", "left")}
