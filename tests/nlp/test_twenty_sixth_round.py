@@ -161,7 +161,10 @@ def test_low_t1_high_stir_without_the_word_signal_is_edema() -> None:
 
 
 def test_a_lesion_low_t1_high_stir_is_the_lesions_signal() -> None:
-    text = "Findings: A lesion in the proximal tibia, low T1, high STIR, in keeping with an enchondroma."
+    text = (
+        "Findings: A lesion in the proximal tibia, low T1, high STIR, in keeping with an"
+        " enchondroma."
+    )
     assert annotate(text).bme == "absent"
 
 
