@@ -209,3 +209,19 @@ def test_aligned_columns_are_rows() -> None:
         "  trochlear groove         - grade II, no marrow change\n"
     )
     assert sites(annotate(text)) == {("medial_femoral_condyle", "left")}
+
+
+def test_the_other_side_after_a_comma_is_its_own_part() -> None:
+    text = (
+        "IMPRESSION\n- Bilateral femoral head osteonecrosis: left ARCO IIIA with marrow edema,"
+        " right ARCO II without edema."
+    )
+    assert sites(annotate(text)) == {("femoral_head", "left")}
+
+
+def test_a_lesser_extent_on_the_other_side_keeps_both() -> None:
+    text = (
+        "IMPRESSION: Bilateral femoral head osteonecrosis with marrow edema on the right, and"
+        " to a lesser extent on the left."
+    )
+    assert sites(annotate(text)) == {("femoral_head", "bilateral")}
