@@ -51,6 +51,7 @@ STATUS_BY_CATEGORY = (
     ("NEGATED_EXISTENCE", "negated"),
     ("HYPOTHETICAL", "hypothetical"),
     ("HISTORICAL", "historical"),
+    ("RESOLVED", "historical"),
     ("POSSIBLE_EXISTENCE", "possible"),
 )
 
@@ -75,7 +76,9 @@ def status_from(categories: set[str]) -> str:
     """A mention's status from the ConText categories that modify it.
 
     A finding said to persist, change or be seen again ("the previously seen
-    edema has decreased") is current even though "previously" is historical.
+    edema has decreased") is current even though "previously" is historical; one
+    said to be gone ("RESOLVED": "the edema still present on the prior study is no
+    longer seen") stays past.
     """
     if "PERSISTENT" in categories:
         categories = categories - {"HISTORICAL"}
@@ -427,7 +430,15 @@ class ContextComponent:
                         continue
                     if cue is None:
                         cue = (doc[first].idx, doc[last - 1].idx + len(doc[last - 1]), spec.upper)
-                    categories.setdefault(t_start, set()).add(spec.upper)
+                    category = spec.upper
+                    if category == "RESOLVED" and any(
+                        doc[k].text == "," for k in range(min(t_end, s), max(t_start, e))
+                    ):
+                        # "ein weiterhin nachweisbares ... Ödem im Kondylus, die Frakturlinie
+                        # ist nicht mehr abgrenzbar": gone across a comma may be another
+                        # thing's; a finding said to persist outweighs it
+                        category = "HISTORICAL"
+                    categories.setdefault(t_start, set()).add(category)
                     cues.setdefault(t_start, []).append(cue)
             for i in indices:
                 found[i] = frozenset(categories.get(matches[i].start, set()))

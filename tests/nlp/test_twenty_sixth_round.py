@@ -225,3 +225,39 @@ def test_a_lesser_extent_on_the_other_side_keeps_both() -> None:
         " to a lesser extent on the left."
     )
     assert sites(annotate(text)) == {("femoral_head", "bilateral")}
+
+
+# -- gone now, still there before ---------------------------------------------------------------
+
+
+def test_edema_still_present_before_and_no_longer_seen_is_past() -> None:
+    text = (
+        "Findings: The marrow oedema still present in the talar neck on the prior study is no"
+        " longer seen."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_german_edema_still_present_before_and_gone_now_is_past() -> None:
+    text = (
+        "Befund: Das in der Voruntersuchung noch vorhandene Knochenmarködem im Talushals ist"
+        " nicht mehr abgrenzbar."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_gone_across_a_comma_is_another_things() -> None:
+    text = (
+        "Befund: Ein weiterhin nachweisbares, jedoch deutlich regredientes Ödem im Femurkondylus,"
+        " die Frakturlinie ist nicht mehr abgrenzbar."
+    )
+    assert annotate(text).bme == "present"
+
+
+def test_german_edema_hidden_at_first_is_hypothetical() -> None:
+    text = (
+        "Beurteilung: Kein Nachweis einer Stressreaktion. Bei Persistenz der Beschwerden Kontrolle,"
+        " da ein Knochenmarködem im Rahmen einer frühen Stressreaktion dem Nachweis initial"
+        " entgehen kann."
+    )
+    assert annotate(text).bme == "absent"
