@@ -731,6 +731,14 @@ class AnatomyReader:
         # calcification on the xray, endosteal" joins nothing to the lesion.
         return bool(_COORDINATOR.search(gap, max(0, last - _COORDINATED_REACH), last))
 
+    def names_only_soft_tissue(self, text: str) -> bool:
+        """True if `text` (lower case) names a soft tissue and no bone, marrow or structure
+        ("periosteal edema", "the fat pad")."""
+        if self._rules.owners is None or self._rules.signal is None:
+            return False
+        kinds = {kind for _, _, kind in self._owner_words(text)}
+        return kinds == {"soft"}
+
     def names_structure(self, text: str) -> bool:
         """True if `text` (lower case) names a soft tissue or a structure (cyst, lesion...)."""
         return any(kind != "bone" for _, _, kind in self._owner_words(text))

@@ -96,7 +96,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     cues = [m for m in matches if m.label == ETIOLOGY_LABEL]
     blocks = _block_sides(unwrapped, layout, reader, rules)
     captions = _CaptionSides(unwrapped, layout, rules, reader)
-    exams = _later_exams(unwrapped, layout, rules, targets)
+    exams = _later_exams(unwrapped, layout, rules, targets, reader)
     standing = _standing_differential(layout, rules, cues)
     records = [
         _record(
@@ -1270,7 +1270,13 @@ class _LaterExams:
         return any(a <= start < b for a, b in self.labelled)
 
 
-def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]) -> _LaterExams:
+# How far before "resolved" the words naming what resolved are read, in characters.
+_RESOLVED_SUBJECT_CHARS = 40
+
+
+def _later_exams(
+    text: str, layout: Layout, rules: RuleSet, targets: list[Match], reader: AnatomyReader
+) -> _LaterExams:
     """The text's `_LaterExams`, found once a report (`targets`: its mentions)."""
     prior = rules.prior_exam
     if prior is None or prior.later is None:
@@ -1301,6 +1307,10 @@ def _later_exams(text: str, layout: Layout, rules: RuleSet, targets: list[Match]
         if found.start() < resolved_at:
             continue
         part, sentence = _part_of_sentence(lowered, layout, found.start(), found.end())
+        if reader.names_only_soft_tissue(
+            lowered[max(part[0], found.start() - _RESOLVED_SUBJECT_CHARS) : found.start()]
+        ):
+            continue  # "Follow-up MRI: periosteal edema resolved; marrow signal still ..."
         if prior.done_later.search(lowered, *part) and not prior.not_done.search(lowered, *part):
             resolved_at, resolved_until = part[0], sentence[1]
             continue

@@ -261,3 +261,25 @@ def test_german_edema_hidden_at_first_is_hypothetical() -> None:
         " entgehen kann."
     )
     assert annotate(text).bme == "absent"
+
+
+# -- what a later exam found gone ----------------------------------------------------------------
+
+
+def test_soft_tissue_resolved_on_a_later_exam_does_not_take_back_marrow_edema() -> None:
+    text = (
+        "Findings: Ill-defined high STIR signal in the medullary cavity of the left tibial"
+        " diaphysis.\n"
+        "Follow-up: repeat MRI at 8 weeks: periosteal edema resolved; marrow signal on STIR"
+        " decreased but still mildly increased.\n"
+    )
+    assert sites(annotate(text)) == {("tibial_shaft", "left")}
+
+
+def test_a_bone_now_of_normal_signal_on_a_later_exam_is_resolved() -> None:
+    text = (
+        "Findings: low T1, high STIR marrow signal in the left femoral head and neck.\n"
+        "Follow-up MRI 3 months later: head now normal signal. Faint residual STIR"
+        " hyperintensity in the inferior femoral neck.\n"
+    )
+    assert sites(annotate(text)) == {("femoral_neck", "left")}
