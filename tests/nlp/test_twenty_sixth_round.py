@@ -283,3 +283,31 @@ def test_a_bone_now_of_normal_signal_on_a_later_exam_is_resolved() -> None:
         " hyperintensity in the inferior femoral neck.\n"
     )
     assert sites(annotate(text)) == {("femoral_neck", "left")}
+
+
+# -- German: Z. n., Lernpunkte, signal raised "in der STIR" -------------------------------------
+
+
+def test_german_z_n_with_a_space_is_history() -> None:
+    text = (
+        "Diagnosen: Femurkopfnekrose rechts; Z. n. Knochenmarködem des rechten Hüftkopfes 2021.\n"
+        "Befund: Das damalige Ödem hat sich vollständig zurückgebildet; aktuell kein Ödem."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_german_teaching_points_are_no_findings() -> None:
+    text = (
+        "Befund: Korbhenkelriss des Innenmeniskus. Kein Knochenmarködem.\n"
+        "Lernpunkte:\n1. Knochenkontusionen am lateralen Tibiaplateau sind typisch für eine"
+        " Ruptur des vorderen Kreuzbandes.\n"
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_german_signal_raised_in_the_stir_is_edema() -> None:
+    text = (
+        "Befund: Das Markraumsignal des Os cuboideum ist in T1 vermindert und in der STIR"
+        " deutlich angehoben."
+    )
+    assert sites(annotate(text, procedure="MRT FUSS RECHTS")) == {("cuboid", "right")}
