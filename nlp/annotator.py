@@ -760,6 +760,15 @@ def _text_side(
         with_joint = _joint_side(lower, counted, joints, rules.exam_joints)
         if with_joint is not None:
             return with_joint
+        # the history names both sides, the findings one ("seven months earlier a
+        # painful left knee ... Image 1: Sagittal T1-weighted image of the right ankle")
+        current = {
+            side
+            for offset, side in counted
+            if layout.lines[bisect_right(starts, offset) - 1].section in rules.current_sections
+        }
+        if len(current) == 1:
+            return current.pop()
     exam = rules.exam_sentence
     if len(rest) > 1 and exam is not None:
         # both sides named ("she had a left ACL reconstruction in 2016 ... I requested an

@@ -311,3 +311,24 @@ def test_german_signal_raised_in_the_stir_is_edema() -> None:
         " deutlich angehoben."
     )
     assert sites(annotate(text, procedure="MRT FUSS RECHTS")) == {("cuboid", "right")}
+
+
+def test_the_findings_side_when_the_history_names_both() -> None:
+    text = (
+        "History: six weeks of right ankle pain. A year earlier a painful left knee with marrow"
+        " edema that resolved.\n"
+        "Findings:\nImage 1: Sagittal STIR image of the right ankle shows diffuse hyperintensity"
+        " of the talus.\n"
+    )
+    assert sites(annotate(text)) == {("talus", "right")}
+
+
+def test_a_request_form_that_states_the_wrong_side() -> None:
+    text = (
+        "Clinical details: LEFT knee, twisting injury. NB request form states right; patient"
+        " confirms the left knee was imaged.\n"
+        "Findings: bone bruise of the lateral femoral condyle."
+    )
+    assert sites(annotate(text, procedure="MRI KNEE RIGHT")) == {
+        ("lateral_femoral_condyle", "left")
+    }
