@@ -332,3 +332,17 @@ def test_a_request_form_that_states_the_wrong_side() -> None:
     assert sites(annotate(text, procedure="MRI KNEE RIGHT")) == {
         ("lateral_femoral_condyle", "left")
     }
+
+
+def test_german_latin_condyles() -> None:
+    assert sites(annotate("Befund: Knochenmarködem im Condylus medialis femoris links.")) == {
+        ("medial_femoral_condyle", "left")
+    }
+    assert sites(annotate("Befund: Knochenmarködem im Condylus lateralis tibiae links.")) == {
+        ("lateral_tibial_plateau", "left")
+    }
+
+
+def test_german_oedemzone_at_a_bone() -> None:
+    text = "Befund: Im Ramus superior ossis pubis rechts Ödemzone mit zarter Frakturlinie."
+    assert sites(annotate(text)) == {("pubis", "right")}
