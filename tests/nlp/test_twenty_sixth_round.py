@@ -346,3 +346,19 @@ def test_german_latin_condyles() -> None:
 def test_german_oedemzone_at_a_bone() -> None:
     text = "Befund: Im Ramus superior ossis pubis rechts Ödemzone mit zarter Frakturlinie."
     assert sites(annotate(text)) == {("pubis", "right")}
+
+
+def test_a_terminator_that_ends_a_longer_cue_still_ends_scopes() -> None:
+    text = (
+        "Findings:\n- Right distal radius: previous marrow edema resolved; a small area of"
+        " sclerosis remains.\n"
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_previously_diffuse_signal_is_the_earlier_exams() -> None:
+    text = (
+        "Findings: T12: stable wedging. Previously diffuse STIR hyperintensity in the T12 body;"
+        " the marrow is now isointense to the adjacent vertebrae.\n"
+    )
+    assert annotate(text).bme == "absent"
