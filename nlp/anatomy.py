@@ -678,9 +678,16 @@ class AnatomyReader:
                 return True  # "Bankart fragment, glenoid marrow also STIR bright"
         # "Surrounding the lesion, the marrow of the femoral head ... shows high STIR
         # signal": what the signal is beside is not where it is
-        kinds = {
-            kind for w_start, _, kind in before_words if not self._after_beside(before, w_start)
-        }
+        placed = [
+            (w_start, kind)
+            for w_start, _, kind in before_words
+            if not self._after_beside(before, w_start)
+        ]
+        # "... Knorpelschaden mit subchondralen Signalalterationen: im medialen Tibiaplateau
+        # ... STIR-hyperintense Areale": a colon opens the signal's own part, unless only a
+        # label stands before it ("Scaphoid: ?faint STIR hyperintensity")
+        colon = before.rfind(":")
+        kinds = {kind for w_start, kind in placed if w_start > colon} or {k for _, k in placed}
         if kinds - {"bone"}:
             return False
         return True if kinds else None

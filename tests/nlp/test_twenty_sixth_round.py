@@ -362,3 +362,20 @@ def test_previously_diffuse_signal_is_the_earlier_exams() -> None:
         " the marrow is now isointense to the adjacent vertebrae.\n"
     )
     assert annotate(text).bme == "absent"
+
+
+def test_a_colon_opens_the_signals_own_part() -> None:
+    text = (
+        "Befund: Knorpelschaden medial femorotibial mit subchondralen Signalalterationen: im"
+        " medialen Tibiaplateau jeweils STIR-hyperintense, unscharf begrenzte Areale."
+    )
+    assert sites(annotate(text, procedure="MRT KNIE LINKS")) == {("medial_tibial_plateau", "left")}
+
+
+def test_german_mri_worth_repeating_if_suspected_is_hypothetical() -> None:
+    text = (
+        "Befund: Kein Knochenmarködem im Akromion.\n"
+        "Procedere: Bei Verdacht auf eine aktivierte ACG-Arthrose mit Knochenmarködem wäre vorher"
+        " eine erneute MRT sinnvoll."
+    )
+    assert annotate(text).bme == "absent"
