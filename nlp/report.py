@@ -256,6 +256,8 @@ def _without_outweighed(records: list[MentionRecord], cues: list[SiteCue]) -> li
             named = True
     for cue in cues:
         strong.update(cue.bones)
+    # "the tibial plateau" is the medial plateau a named cause is given at
+    strong.update(bone for bone, parts in UNSPECIFIED_PARTS.items() if parts & strong)
     everywhere = any(cue.anywhere for cue in cues)  # named in a summary without a bone
     return [
         r

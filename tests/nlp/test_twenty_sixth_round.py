@@ -379,3 +379,21 @@ def test_german_mri_worth_repeating_if_suspected_is_hypothetical() -> None:
         " eine erneute MRT sinnvoll."
     )
     assert annotate(text).bme == "absent"
+
+
+# -- weak causes ---------------------------------------------------------------------------------
+
+
+def test_german_synovitis_beside_a_named_cause_is_no_cause() -> None:
+    text = (
+        "Befund: Subchondrale Signalanhebungen in der PD fs am Tibiaplateau. Mäßiger Erguss mit"
+        " Synovitis.\n"
+        "Beurteilung: Medial betonte Gonarthrose mit subchondralem Knochenmarködem am medialen"
+        " Tibiaplateau im Sinne einer aktivierten Arthrose."
+    )
+    assert annotate(text).etiology == ("degenerative",)
+
+
+def test_german_synovitis_alone_is_a_weak_inflammatory_cause() -> None:
+    text = "Beurteilung: Knochenmarködem im Os lunatum bei ausgeprägter Synovitis des Handgelenks."
+    assert annotate(text).etiology == ("inflammatory",)
