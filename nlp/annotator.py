@@ -74,6 +74,10 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
 
     if rules.generic is not None:
         matches = _generic_hypothetical(unwrapped, matches, layout, rules.generic)
+    if rules.contrasted is not None:
+        matches = _generic_hypothetical(
+            unwrapped, matches, layout, rules.contrasted, causes_too=True
+        )
     matches = _unchosen_hypothetical(unwrapped, matches, layout, rules)
     targets = [m for m in matches if m.label == BME_LABEL]
     # A bare "edema" counts only where a bone owns it; the others are not
@@ -1071,18 +1075,23 @@ def _record(
 
 
 def _generic_hypothetical(
-    text: str, matches: list[Match], layout: Layout, generic: re.Pattern[str]
+    text: str,
+    matches: list[Match],
+    layout: Layout,
+    generic: re.Pattern[str],
+    causes_too: bool = False,
 ) -> list[Match]:
     """Mentions in sentences about a disease in general, as hypothetical.
 
     The causes such a sentence names stay: a teaching text's general words are
     mostly about the case's own disease ("Steroid-associated avascular necrosis
-    is often bilateral").
+    is often bilateral"); with `causes_too` (a sentence that sets another disease
+    against the case) they are hypothetical as well.
     """
     verdicts: dict[int, bool] = {}
     out = []
     for m in matches:
-        if m.label != BME_LABEL:
+        if m.label != BME_LABEL and not causes_too:
             out.append(m)
             continue
         index = layout.sentence_index(m.char_start)

@@ -402,6 +402,11 @@ class RuleSet:
     # sentence's start; its mentions and causes are hypothetical (clauses.json
     # "generic").
     generic: re.Pattern[str] | None = None
+    # A teaching sentence that sets another disease against the case ("Osteonecrosis, by
+    # contrast, usually shows a geographic subchondral lesion ..."): matched (lower case)
+    # at the sentence's start; its mentions and causes are hypothetical (clauses.json
+    # "contrasted").
+    contrasted: re.Pattern[str] | None = None
     # Parts of a joint a cause may be named at instead of a bone ("patellofemoral
     # osteoarthritis"), with the bones each holds: etiology.json "compartments".
     etiology_compartments: tuple[tuple[re.Pattern[str], frozenset[str]], ...] = ()

@@ -397,3 +397,21 @@ def test_german_synovitis_beside_a_named_cause_is_no_cause() -> None:
 def test_german_synovitis_alone_is_a_weak_inflammatory_cause() -> None:
     text = "Beurteilung: Knochenmarködem im Os lunatum bei ausgeprägter Synovitis des Handgelenks."
     assert annotate(text).etiology == ("inflammatory",)
+
+
+def test_a_disease_set_against_the_case_is_no_cause() -> None:
+    text = (
+        "Findings: The right femoral head and neck are diffusely low on T1 and high on STIR."
+        " Osteonecrosis, by contrast, usually shows a geographic subchondral lesion with a"
+        " double-line sign, which is absent here.\n"
+        "Impression: Transient osteoporosis of the right hip."
+    )
+    assert annotate(text).etiology == ("transient",)
+
+
+def test_an_inflammatory_response_to_a_tumour_is_no_inflammatory_cause() -> None:
+    text = (
+        "Findings: Osteoid osteoma nidus in the left femoral neck with extensive surrounding bone"
+        " marrow edema, an inflammatory response to the nidus."
+    )
+    assert annotate(text).etiology == ("tumor",)
