@@ -398,21 +398,7 @@ class ContextComponent:
         cue_spans: list[tuple[tuple[int, int, str], ...]] = [()] * len(matches)
         for (sent_start, sent_end), indices in by_sentence.items():
             modifiers: list[list[Any]] = []
-            found_here = list(self._matcher(doc[sent_start:sent_end]))
-            chosen = _longest_first(found_here, self.rank)
-            # A terminator that ends a longer cue ("resolved;" in "... marrow edema
-            # resolved; sclerosis remains") still ends the scopes across it.
-            ends = {e for _, _, e in chosen}
-            chosen += [
-                (key, s, e)
-                for key, s, e in found_here
-                if e - s == 1
-                and e in ends
-                and self._specs[key].direction == "TERMINATE"
-                and (key, s, e) not in chosen
-            ]
-            chosen.sort(key=lambda m: m[1])
-            for key, s, e in chosen:
+            for key, s, e in _longest_first(self._matcher(doc[sent_start:sent_end]), self.rank):
                 spec = self._specs[key]
                 if key in self._parentheses and _gloss(doc, s, sent_start, sent_end):
                     continue

@@ -348,7 +348,7 @@ def test_german_oedemzone_at_a_bone() -> None:
     assert sites(annotate(text)) == {("pubis", "right")}
 
 
-def test_a_terminator_that_ends_a_longer_cue_still_ends_scopes() -> None:
+def test_what_remains_after_a_semicolon_is_not_the_resolved_edema() -> None:
     text = (
         "Findings:\n- Right distal radius: previous marrow edema resolved; a small area of"
         " sclerosis remains.\n"
