@@ -743,7 +743,7 @@ def _text_side(
         joined = " ".join(text[x.start : x.end] for x in history).lower()
         words = named(joined)
         sides = {side for _, side in words}
-        if len(sides) == 1:
+        if len(sides) == 1 and not _other_joints_only(joined, words, joints, rules.exam_joints):
             return sides.pop()
         with_joint = (
             _joint_side(joined, words, joints, rules.exam_joints) if len(sides) > 1 else None
@@ -781,7 +781,9 @@ def _text_side(
         with_exam = {reader.side_of(m.group()) for m in exam.finditer(text.lower())} - {None}
         if len(with_exam) == 1:
             return with_exam.pop()
-    return rest.pop() if len(rest) == 1 else None
+    if len(rest) == 1 and not _other_joints_only(lower, counted, joints, rules.exam_joints):
+        return rest.pop()
+    return None
 
 
 # How many words may stand between a side word and the joint it is said of ("the left
@@ -811,6 +813,21 @@ def _joint_side(
         if any(_said_with(lower, offset, rx) for rx in joints):
             sides.add(side)
     return sides.pop() if len(sides) == 1 else None
+
+
+def _other_joints_only(
+    lower: str,
+    words: list[tuple[int, str]],
+    joints: list[re.Pattern[str]],
+    every: tuple[tuple[str, re.Pattern[str]], ...],
+) -> bool:
+    """Whether every side word is said with a joint, none with one of `joints` (the
+    exam's): "Episode of left hip transient osteoporosis" under "MRI RIGHT KNEE"."""
+    return bool(joints) and all(
+        any(_said_with(lower, offset, rx) for _, rx in every)
+        and not any(_said_with(lower, offset, rx) for rx in joints)
+        for offset, _ in words
+    )
 
 
 def _said_with(lower: str, offset: int, joint: re.Pattern[str]) -> bool:

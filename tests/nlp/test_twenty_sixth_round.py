@@ -415,3 +415,30 @@ def test_an_inflammatory_response_to_a_tumour_is_no_inflammatory_cause() -> None
         " marrow edema, an inflammatory response to the nidus."
     )
     assert annotate(text).etiology == ("tumor",)
+
+
+# -- a bone label over its shaft; another joint's side; "if present" ------------------------------
+
+
+def test_a_tibia_label_over_its_diaphysis_is_the_tibial_shaft() -> None:
+    text = (
+        "MRI BOTH LEGS\nFindings:\nR tibia: posteromedial mid-diaphysis, periosteal edema plus"
+        " marrow edema on STIR.\nL tibia: marrow normal.\n"
+    )
+    assert sites(annotate(text)) == {("tibial_shaft", "right")}
+
+
+def test_a_side_said_only_of_another_joint_is_not_the_exams() -> None:
+    text = (
+        "MRI LEFT KNEE\nClinical: knee pain for 4 weeks. Right hip transient osteoporosis last"
+        " year, resolved.\nFindings: bone marrow oedema of the medial femoral condyle."
+    )
+    assert sites(annotate(text)) == {("medial_femoral_condyle", "left")}
+
+
+def test_edema_if_present_is_hypothetical() -> None:
+    text = (
+        "Impression: No bone marrow edema. Periarticular bone marrow edema, if present, would"
+        " support CRPS."
+    )
+    assert annotate(text).bme == "absent"
