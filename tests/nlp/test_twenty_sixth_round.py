@@ -442,3 +442,11 @@ def test_edema_if_present_is_hypothetical() -> None:
         " support CRPS."
     )
     assert annotate(text).bme == "absent"
+
+
+def test_a_lesser_trochanter_abbreviation_is_no_side() -> None:
+    text = (
+        "MRI PELVIS / BOTH HIPS\nFN: bilat fracture lines in the femoral necks w/ surrounding BME"
+        " on STIR.\nGT/LT: nml.\n"
+    )
+    assert sites(annotate(text)) == {("femoral_neck", "bilateral")}
