@@ -450,3 +450,20 @@ def test_a_lesser_trochanter_abbreviation_is_no_side() -> None:
         " on STIR.\nGT/LT: nml.\n"
     )
     assert sites(annotate(text)) == {("femoral_neck", "bilateral")}
+
+
+def test_signal_difficult_to_separate_from_normal_marrow_is_possible() -> None:
+    text = (
+        "Findings: a faint increase in STIR signal in the medial epicondyle of the right humerus,"
+        " which is difficult to separate from the normal signal of red marrow at this age."
+    )
+    assert annotate(text).bme == "possible"
+
+
+def test_an_addendum_that_considers_the_edema_equivocal() -> None:
+    text = (
+        "Impression: Marrow edema in the medial cuneiform, suggestive of a stress reaction.\n"
+        "ADDENDUM: On review the signal may be partly related to inhomogeneous fat suppression."
+        " The marrow edema is therefore considered equivocal.\n"
+    )
+    assert annotate(text).bme == "possible"
