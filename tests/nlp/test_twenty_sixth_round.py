@@ -455,7 +455,7 @@ def test_a_lesser_trochanter_abbreviation_is_no_side() -> None:
 def test_signal_difficult_to_separate_from_normal_marrow_is_possible() -> None:
     text = (
         "Findings: a faint increase in STIR signal in the medial epicondyle of the right humerus,"
-        " which is difficult to separate from the normal signal of red marrow at this age."
+        " which is difficult to separate from the normal signal of the physeal cartilage."
     )
     assert annotate(text).bme == "possible"
 
