@@ -467,3 +467,16 @@ def test_an_addendum_that_considers_the_edema_equivocal() -> None:
         " The marrow edema is therefore considered equivocal.\n"
     )
     assert annotate(text).bme == "possible"
+
+
+def test_stable_erosions_far_after_resolved_edema_do_not_bring_it_back() -> None:
+    text = (
+        "Conclusion: No active sacroiliitis. Resolution of the bone marrow oedema of the left"
+        " ilium seen previously, with post-inflammatory fat metaplasia and stable erosions."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_stable_edema_is_current() -> None:
+    text = "Conclusion: The bone marrow oedema of the medial femoral condyle is stable."
+    assert annotate(text).bme == "present"
