@@ -84,6 +84,14 @@ scored on the final code with no rule changed for it; then a fourth wave heldout
 libraries and journal case reports), heldout85_en (letters, MDT minutes, second opinions)
 and heldout84_de, and a second last wave heldout86_en, heldout87_en (many countries'
 conventions) and heldout86_de, scored on the round's final code with no rule changed for it.
+The twenty-sixth round: heldout88_en (transcribed reports and case entries), heldout89_en
+(causes as specialists write them), heldout90_en (where sides hide) and heldout88_de; its
+second wave heldout91_en (archive searches), heldout92_en (children, the elderly, the spine
+and trunk) and heldout91_de (follow-ups); its third wave heldout93_en (sports and trauma),
+heldout94_en (templates and tables) and heldout93_de (teaching texts, letters, expert
+opinions); its fourth wave heldout95_en (mixed as a blind set), heldout96_en (how status is
+worded) and heldout95_de; a last wave heldout97_en, heldout98_en and heldout97_de, scored on
+the round's final code with no rule changed for it.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -217,6 +225,22 @@ FLOORS = {
     "heldout86_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.92, "site_f1": 0.84},
     "heldout87_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.93, "site_f1": 0.89},
     "heldout86_de.jsonl": {"status_acc": 0.77, "flag_f1": 0.85, "site_f1": 0.76},
+    "heldout88_en.jsonl": {"status_acc": 0.89, "flag_f1": 0.92, "site_f1": 0.91},
+    "heldout89_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.93, "site_f1": 0.93},
+    "heldout90_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.87},
+    "heldout88_de.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.94},
+    "heldout91_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.93},
+    "heldout92_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.96, "site_f1": 0.87},
+    "heldout91_de.jsonl": {"status_acc": 0.88, "flag_f1": 0.89, "site_f1": 0.84},
+    "heldout93_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.92},
+    "heldout94_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.88},
+    "heldout93_de.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.94},
+    "heldout95_en.jsonl": {"status_acc": 0.89, "flag_f1": 0.91, "site_f1": 0.90},
+    "heldout96_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.96, "site_f1": 0.90},
+    "heldout95_de.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.95},
+    "heldout97_en.jsonl": {"status_acc": 0.89, "flag_f1": 0.89, "site_f1": 0.83},
+    "heldout98_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.93, "site_f1": 0.86},
+    "heldout97_de.jsonl": {"status_acc": 0.88, "flag_f1": 0.88, "site_f1": 0.80},
 }
 
 
