@@ -124,7 +124,9 @@ def _speaks_of_other_bones(
     affirmed_levels = _levels(
         [r for r in affirming if {b for b, _ in r.bone_sides} & shared], rules
     )
-    return bool(denied_levels) and bool(affirmed_levels) and not denied_levels & affirmed_levels
+    if not denied_levels or not affirmed_levels:
+        return False
+    return not denied_levels & affirmed_levels
 
 
 # Contract bones whose mentions are told apart by the spine levels their sentences name.
