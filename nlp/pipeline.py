@@ -431,9 +431,8 @@ class ContextComponent:
                     if cue is None:
                         cue = (doc[first].idx, doc[last - 1].idx + len(doc[last - 1]), spec.upper)
                     category = spec.upper
-                    if category == "RESOLVED" and any(
-                        doc[k].text == "," for k in range(min(t_end, s), max(t_start, e))
-                    ):
+                    between = range(t_end, s) if t_end <= s else range(e, t_start)
+                    if category == "RESOLVED" and any(doc[k].text == "," for k in between):
                         # "ein weiterhin nachweisbares ... Ödem im Kondylus, die Frakturlinie
                         # ist nicht mehr abgrenzbar": gone across a comma may be another
                         # thing's; a finding said to persist outweighs it

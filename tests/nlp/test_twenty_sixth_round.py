@@ -480,3 +480,11 @@ def test_stable_erosions_far_after_resolved_edema_do_not_bring_it_back() -> None
 def test_stable_edema_is_current() -> None:
     text = "Conclusion: The bone marrow oedema of the medial femoral condyle is stable."
     assert annotate(text).bme == "present"
+
+
+def test_resolved_with_its_own_comma_is_resolved() -> None:
+    text = (
+        "Findings:\n- Talus: the marrow oedema seen on the prior has fully resolved.\n"
+        "- Residual: mild subchondral sclerosis, unchanged.\n"
+    )
+    assert annotate(text).bme == "absent"
