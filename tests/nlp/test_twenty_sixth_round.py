@@ -484,7 +484,7 @@ def test_stable_edema_is_current() -> None:
 
 def test_resolved_with_its_own_comma_is_resolved() -> None:
     text = (
-        "Findings:\n- Talus: the marrow oedema seen on the prior has fully resolved.\n"
-        "- Residual: mild subchondral sclerosis, unchanged.\n"
+        "Impression:\n- Stress reaction of the talus: marrow oedema resolved, residual chronic"
+        " change only.\n"
     )
     assert annotate(text).bme == "absent"
