@@ -1342,12 +1342,16 @@ def _later_exams(
         if found.start() < resolved_at:
             continue
         part, sentence = _part_of_sentence(lowered, layout, found.start(), found.end())
-        if reader.names_only_soft_tissue(
-            lowered[max(part[0], found.start() - _RESOLVED_SUBJECT_CHARS) : found.start()]
-        ):
-            continue  # "Follow-up MRI: periosteal edema resolved; marrow signal still ..."
+        # "Follow-up MRI: periosteal edema resolved; marrow signal still ...": what
+        # resolved is soft tissue (read only when a later exam could be its sentence's)
+        soft = functools.cache(
+            lambda part=part, found=found: reader.names_only_soft_tissue(
+                lowered[max(part[0], found.start() - _RESOLVED_SUBJECT_CHARS) : found.start()]
+            )
+        )
         if prior.done_later.search(lowered, *part) and not prior.not_done.search(lowered, *part):
-            resolved_at, resolved_until = part[0], sentence[1]
+            if not soft():
+                resolved_at, resolved_until = part[0], sentence[1]
             continue
         # ... or in one of the two sentences before, on the same line: "... and a new
         # MRI was done. The graft is intact. The bone bruises seen on the first scan
@@ -1360,6 +1364,7 @@ def _later_exams(
                 and back.start > resolved_at
                 and prior.done_later.search(lowered, back.start, back.end)
                 and not prior.not_done.search(lowered, back.start, back.end)
+                and not soft()
             ):
                 resolved_at, resolved_until = back.start, sentence[1]
                 break
