@@ -737,51 +737,48 @@ def _text_side(
             found.sort()
         return found
 
-    joints = [rx for joint, rx in rules.exam_joints if title and rx.search(title.lower())]
+    exam_joints = frozenset(
+        joint for joint, rx in rules.exam_joints if title and rx.search(title.lower())
+    )
     history = [x for x in layout.lines if x.section == "history"]
     if history:
         joined = " ".join(text[x.start : x.end] for x in history).lower()
         words = named(joined)
         sides = {side for _, side in words}
-        if len(sides) == 1 and not _other_joints_only(joined, words, joints, rules.exam_joints):
+        by_joint = _side_by_joint(joined, words, exam_joints, rules)
+        if len(sides) == 1 and by_joint != _OTHER_JOINTS:
             return sides.pop()
-        with_joint = (
-            _joint_side(joined, words, joints, rules.exam_joints) if len(sides) > 1 else None
-        )
-        if with_joint is not None:
-            return with_joint
+        if len(sides) > 1 and by_joint not in (None, _OTHER_JOINTS):
+            return by_joint
     # Then one scan of the whole text, each side word placed in its line's section.
     starts = [x.start for x in layout.lines]
-    rest: set[str] = set()
     counted: list[tuple[int, str]] = []
+    current: set[str] = set()  # sides of the findings, impression or addendum
     lower = text.lower()
     for offset, side in named(lower):
         i = bisect_right(starts, offset) - 1
         if i >= 0 and offset <= layout.lines[i].end and layout.lines[i].section not in skipped:
-            rest.add(side)
             counted.append((offset, side))
+            if layout.lines[i].section in rules.current_sections:
+                current.add(side)
+    rest = {side for _, side in counted}
+    by_joint = _side_by_joint(lower, counted, exam_joints, rules)
     if len(rest) > 1:
-        with_joint = _joint_side(lower, counted, joints, rules.exam_joints)
-        if with_joint is not None:
-            return with_joint
+        if by_joint not in (None, _OTHER_JOINTS):
+            return by_joint
         # the history names both sides, the findings one ("seven months earlier a
         # painful left knee ... Image 1: Sagittal T1-weighted image of the right ankle")
-        current = {
-            side
-            for offset, side in counted
-            if layout.lines[bisect_right(starts, offset) - 1].section in rules.current_sections
-        }
         if len(current) == 1:
             return current.pop()
-    exam = rules.exam_sentence
-    if len(rest) > 1 and exam is not None:
-        # both sides named ("she had a left ACL reconstruction in 2016 ... I requested an
-        # MRI of the right wrist"): the side given with the exam (sections.json
-        # `exam_sentence`) is the report's
-        with_exam = {reader.side_of(m.group()) for m in exam.finditer(text.lower())} - {None}
-        if len(with_exam) == 1:
-            return with_exam.pop()
-    if len(rest) == 1 and not _other_joints_only(lower, counted, joints, rules.exam_joints):
+        exam = rules.exam_sentence
+        if exam is not None:
+            # both sides named ("she had a left ACL reconstruction in 2016 ... I requested
+            # an MRI of the right wrist"): the side given with the exam (sections.json
+            # `exam_sentence`) is the report's
+            with_exam = {reader.side_of(m.group()) for m in exam.finditer(lower)} - {None}
+            if len(with_exam) == 1:
+                return with_exam.pop()
+    if len(rest) == 1 and by_joint != _OTHER_JOINTS:
         return rest.pop()
     return None
 
@@ -795,39 +792,31 @@ _JOINT_BEFORE_CHARS = 24
 _WORD_START = re.compile(r"(?<![^\W\d])[^\W\d]")
 
 
-def _joint_side(
-    lower: str,
-    words: list[tuple[int, str]],
-    joints: list[re.Pattern[str]],
-    every: tuple[tuple[str, re.Pattern[str]], ...],
+# `_side_by_joint`'s answer when every side word is said only of other joints than the exam's.
+_OTHER_JOINTS = "other joints"
+
+
+def _side_by_joint(
+    lower: str, words: list[tuple[int, str]], exam_joints: frozenset[str], rules: RuleSet
 ) -> str | None:
-    """The one side of `words` said with a joint word of `joints`, else None. Only when
-    each side word is said with a joint (of `every`): "pain on the right side ... left
-    shoulder: rotator cuff repair 2020" names no side by joints."""
-    if not joints:
+    """What the joints the side words are said of tell, when each is said of one (of
+    laterality.json `exam_joints`) and the title names a joint: the one side said of the
+    exam's joints ("grazes on the left elbow and pain at the right wrist" under "MRI of
+    the wrist"), `_OTHER_JOINTS` when none is ("Episode of left hip transient
+    osteoporosis" under "MRI RIGHT KNEE"), else None ("pain on the right side ... left
+    shoulder: cuff repair 2020" names no side by joints)."""
+    if not exam_joints or not words:
         return None
     sides: set[str] = set()
     for offset, side in words:
-        if not any(_said_with(lower, offset, rx) for _, rx in every):
+        said = {joint for joint, rx in rules.exam_joints if _said_with(lower, offset, rx)}
+        if not said:
             return None
-        if any(_said_with(lower, offset, rx) for rx in joints):
+        if said & exam_joints:
             sides.add(side)
+    if not sides:
+        return _OTHER_JOINTS
     return sides.pop() if len(sides) == 1 else None
-
-
-def _other_joints_only(
-    lower: str,
-    words: list[tuple[int, str]],
-    joints: list[re.Pattern[str]],
-    every: tuple[tuple[str, re.Pattern[str]], ...],
-) -> bool:
-    """Whether every side word is said with a joint, none with one of `joints` (the
-    exam's): "Episode of left hip transient osteoporosis" under "MRI RIGHT KNEE"."""
-    return bool(joints) and all(
-        any(_said_with(lower, offset, rx) for _, rx in every)
-        and not any(_said_with(lower, offset, rx) for rx in joints)
-        for offset, _ in words
-    )
 
 
 def _said_with(lower: str, offset: int, joint: re.Pattern[str]) -> bool:

@@ -124,22 +124,20 @@ def _speaks_of_other_bones(
     affirmed_levels = _levels(
         [r for r in affirming if {b for b, _ in r.bone_sides} & shared], rules
     )
-    if not denied_levels or not affirmed_levels:
-        return False
-    return not denied_levels & affirmed_levels
+    return bool(denied_levels and affirmed_levels) and not denied_levels & affirmed_levels
 
 
 # Contract bones whose mentions are told apart by the spine levels their sentences name.
 _LEVELLED = frozenset({"vertebral_body", "posterior_elements"})
 
 
-def _levels(records: list[MentionRecord], rules: RuleSet) -> set[str] | None:
-    """The spine levels the records' sentences name; None when one of them names none."""
+def _levels(records: list[MentionRecord], rules: RuleSet) -> set[str]:
+    """The spine levels the records' sentences name; none when one of them names none."""
     out: set[str] = set()
     for r in records:
         levels = spine_levels(r.sentence, rules.spine_levels)
         if not levels:
-            return None
+            return set()
         out |= levels
     return out
 
