@@ -665,6 +665,14 @@ class AnatomyReader:
                 return False  # "infiltrating lesion with high T2 signal ... within the sacrum"
             if last_kind == "soft" and not before[last_end:].strip():
                 return False  # "periosteal high signal along the posteromedial cortex"
+        own_words = text[start:end].lower().split() + before.split()[-1:]
+        if "structure" not in places and any(
+            _MARROW.search(w) and not w.startswith("extra") for w in own_words
+        ):
+            # "periosteal edema + intramedullary STIR hyperintensity", "faint marrow STIR
+            # signal": a marrow word in or right before the phrase places it, whatever else
+            # its clause names
+            return True
         if places:
             return "bone" in places
         if before_words:
