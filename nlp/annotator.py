@@ -713,6 +713,11 @@ def _text_side(
     skipped = skipped or _SIDELESS_SECTIONS
     normal = rules.normal_side
     opposite = rules.side_opposite
+    title_side = reader.side_of(title) if title.strip() else None
+    # a side word said of a past event ("Previous ORIF of the left ankle (2017)") is no
+    # side of an exam whose title names the other side, nor, with no title side, beside
+    # the other side said of no past event
+    past_side = _OTHER_SIDE.get(title_side or "") if rules.side_past is not None else None
 
     def named(lower: str) -> list[tuple[int, str]]:
         """Side words, without those that only say a side is normal ("the right knee is
@@ -735,6 +740,15 @@ def _text_side(
                     found.remove(before[-1])
                     found.append((m.start(), _OTHER_SIDE[before[-1][1]]))
             found.sort()
+        if rules.side_past is not None and found:
+            if past_side is not None:
+                found = [w for w in found if w[1] != past_side or not _said_of_past(lower, w[0], rules)]
+            elif {"left", "right"} <= {side for _, side in found}:
+                # "Old ununited ulnar styloid fracture of the right wrist ... Fall onto the
+                # left hand": of both sides, the one not said of a past event
+                now = [w for w in found if not _said_of_past(lower, w[0], rules)]
+                if now and len({side for _, side in now}) == 1:
+                    found = now
         return found
 
     exam_joints = frozenset(
@@ -781,6 +795,27 @@ def _text_side(
     if len(rest) == 1 and by_joint != _OTHER_JOINTS:
         return rest.pop()
     return None
+
+
+# Where the sentence of a side word begins and ends, for `_said_of_past`.
+_SENTENCE_END = re.compile(r"[.;!?\n](?:\s|$)|\n")
+
+
+def _said_of_past(lower: str, offset: int, rules: RuleSet) -> bool:
+    """Whether the sentence of the side word at `offset` tells a past event (laterality.json
+    `past`: "Previous ORIF of the left ankle (2017).", "Right shoulder stabilisation 2019")
+    and no present complaint (`past_unless`: "left knee pain after meniscectomy")."""
+    past = rules.side_past
+    if past is None:
+        return False
+    starts = [m.end() for m in _SENTENCE_END.finditer(lower, max(0, offset - 200), offset)]
+    start = starts[-1] if starts else max(0, offset - 200)
+    end_match = _SENTENCE_END.search(lower, offset, offset + 200)
+    end = end_match.start() if end_match else min(len(lower), offset + 200)
+    if past.search(lower, start, end) is None:
+        return False
+    unless = rules.side_past_unless
+    return unless is None or unless.search(lower, start, end) is None
 
 
 # How many words may stand between a side word and the joint it is said of ("the left

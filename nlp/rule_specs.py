@@ -391,6 +391,14 @@ class RuleSet:
     # shoulder"): it says the side opposite that earlier side word, which is no side of
     # the exam (laterality.json "opposite").
     side_opposite: re.Pattern[str] | None = None
+    # Words of a past event ("Previous ORIF of the left ankle (2017)", "Right shoulder
+    # stabilisation 2019", "Z.n. VKB-Plastik links"): a side word in such a sentence is no
+    # side of the report when the title block or the procedure names the other side
+    # (laterality.json "past").
+    side_past: re.Pattern[str] | None = None
+    # Words of a present complaint that keep such a side word the report's ("left knee
+    # pain seven months after meniscectomy") (laterality.json "past_unless").
+    side_past_unless: re.Pattern[str] | None = None
     # Words for the joints an exam's title or procedure may name, by joint ("knee":
     # "knee", "Kniegelenk"): when the text names both sides, the side said with the
     # exam's joint ("bruising about the right shoulder and tenderness at the left

@@ -530,6 +530,8 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             "own_break",
             "opposite",
             "exam_joints",
+            "past",
+            "past_unless",
         },
     )
     labels = lat.get("line_labels", {})
@@ -648,6 +650,8 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         side_own_gap=_optional_regex(lat, "own_gap", "laterality.json"),
         side_own_break=_optional_regex(lat, "own_break", "laterality.json"),
         side_opposite=_optional_regex(lat, "opposite", "laterality.json"),
+        side_past=_optional_regex(lat, "past", "laterality.json"),
+        side_past_unless=_optional_regex(lat, "past_unless", "laterality.json"),
         exam_joints=exam_joints,
     )
 
