@@ -10,13 +10,8 @@ from __future__ import annotations
 import pytest
 
 from nlp import annotate
-from nlp.model import Annotation
 from nlp.ruleset import load_ruleset
-
-
-def sites(annotation: Annotation) -> set[tuple[str, str | None]]:
-    return {(s.bone, s.laterality) for s in annotation.sites}
-
+from tests.nlp.sites import annotation_sites as sites
 
 # -- a note's summary label -----------------------------------------------------------------
 

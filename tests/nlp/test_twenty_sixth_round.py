@@ -7,12 +7,7 @@ Every text here is written for this test.
 from __future__ import annotations
 
 from nlp import annotate
-from nlp.model import Annotation
-
-
-def sites(annotation: Annotation) -> set[tuple[str, str | None]]:
-    return {(s.bone, s.laterality) for s in annotation.sites}
-
+from tests.nlp.sites import annotation_sites as sites
 
 # -- a side said with the mention, the other side in a clause of its own -----------------------
 
