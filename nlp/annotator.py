@@ -57,7 +57,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
             _text_side(
                 unwrapped, layout, reader, rules, title=f"{layout.exam_text}\n{procedure or ''}"
             )
-            or reader.side_of(layout.exam_text)
+            or _title_side(layout.exam_text, reader, rules)
             or reader.side_of(procedure or "")
             # an earlier exam's side ("Comparison: MRI of the left ankle two years ago"),
             # when nothing else names one
@@ -713,7 +713,7 @@ def _text_side(
     skipped = skipped or _SIDELESS_SECTIONS
     normal = rules.normal_side
     opposite = rules.side_opposite
-    title_side = reader.side_of(title) if title.strip() else None
+    title_side = _title_side(title, reader, rules) if title.strip() else None
     # a side word said of a past event ("Previous ORIF of the left ankle (2017)") is no
     # side of an exam whose title names the other side, nor, with no title side, beside
     # the other side said of no past event
@@ -742,7 +742,9 @@ def _text_side(
             found.sort()
         if rules.side_past is not None and found:
             if past_side is not None:
-                found = [w for w in found if w[1] != past_side or not _said_of_past(lower, w[0], rules)]
+                found = [
+                    w for w in found if w[1] != past_side or not _said_of_past(lower, w[0], rules)
+                ]
             elif {"left", "right"} <= {side for _, side in found}:
                 # "Old ununited ulnar styloid fracture of the right wrist ... Fall onto the
                 # left hand": of both sides, the one not said of a past event
@@ -795,6 +797,22 @@ def _text_side(
     if len(rest) == 1 and by_joint != _OTHER_JOINTS:
         return rest.pop()
     return None
+
+
+def _title_side(title: str, reader: AnatomyReader, rules: RuleSet) -> str | None:
+    """The side a title block (or procedure) names, without side words laterality.json
+    `normal_side` says are not the exam's ("MRT Sprunggelenk RECHTS (Seitenangabe der
+    Anforderung „links“ fehlerhaft)"); both sides -> bilateral."""
+    normal = rules.normal_side
+    lower = title.lower()
+    if normal is None or normal.search(lower) is None:
+        return reader.side_of(title)
+    spans = [m.span() for m in normal.finditer(lower)]
+    words = reader.laterality_words(lower)
+    sides = {side for at, side in words if not any(a <= at < b for a, b in spans)}
+    if "bilateral" in sides or {"left", "right"} <= sides:
+        return "bilateral"
+    return next(iter(sides), None)
 
 
 # Where the sentence of a side word begins and ends, for `_said_of_past`.

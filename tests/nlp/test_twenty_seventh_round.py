@@ -1,0 +1,185 @@
+"""Twenty-seventh round: sides of past events, marrow words beside periosteal edema,
+German "regredient" (tests/fixtures/reports/VOICES.md).
+
+Every text here is written for this test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp import annotate
+from tests.nlp.sites import annotation_sites, sites
+
+# -- a side word said of a past event ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "history",
+    [
+        "Twisted ankle at football 5 days ago. Previous ORIF of the left ankle (2016).",
+        "Sprain last week. Left ankle arthroscopy in 2019.",
+        "Runner. Prior left talar stress fracture, healed.",
+    ],
+)
+def test_a_past_event_on_the_other_side_gives_no_side(history: str) -> None:
+    text = (
+        f"MRI RIGHT ANKLE\nClinical details: {history}\n"
+        "Findings: Bone bruise of the lateral talar dome."
+    )
+    assert sites(text) == {("talus", "right")}
+
+
+def test_a_present_complaint_with_a_past_operation_keeps_its_side() -> None:
+    """The order's side may be wrong: the symptomatic knee of the history is the report's."""
+    text = (
+        "History: left knee pain, five months after arthroscopic meniscectomy.\n"
+        "Findings: Subchondral marrow oedema in the medial tibial plateau."
+    )
+    assert sites(text, "MRI KNEE RIGHT WO CONTRAST") == {("medial_tibial_plateau", "left")}
+
+
+def test_without_a_title_side_the_side_of_no_past_event_is_the_reports() -> None:
+    text = (
+        "MRI WRIST\nHistory: Fell on the right hand 4 days ago. Old scaphoid fracture of the"
+        " left wrist from school years.\n"
+        "Findings: Marrow oedema in the distal radius."
+    )
+    assert sites(text) == {("distal_radius", "right")}
+
+
+def test_a_year_old_patient_is_no_past_event() -> None:
+    text = (
+        "History: 52-year-old man with right elbow pain.\n"
+        "Findings: Marrow oedema in the radial head."
+    )
+    assert sites(text, "MRI ELBOW LEFT WO CONTRAST") == {("radial_head", "right")}
+
+
+def test_german_past_event_on_the_other_side() -> None:
+    text = (
+        "MRT Kniegelenk rechts\nAnamnese: Distorsion vor 1 Woche. Z.n. VKB-Plastik links 2018.\n"
+        "Befund: Knochenmarködem im lateralen Femurkondylus."
+    )
+    assert sites(text) == {("lateral_femoral_condyle", "right")}
+
+
+# -- marrow words beside soft-tissue edema -------------------------------------------------------
+
+
+def test_a_marrow_word_places_a_signal_beside_periosteal_edema() -> None:
+    text = (
+        "MRI right leg.\nTibia: periosteal edema along the medial cortex + intramedullary STIR"
+        " hyperintensity in the tibial diaphysis."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert annotation_sites(annotation) == {("tibial_shaft", "right")}
+
+
+def test_periosteal_high_signal_alone_stays_soft_tissue() -> None:
+    text = "MRI right leg.\nTibia: periosteal high STIR signal along the medial cortex."
+    assert annotate(text).bme == "absent"
+
+
+def test_marrow_and_periosteal_edema_is_a_mention() -> None:
+    text = "Left fibular shaft: fracture line with surrounding marrow and periosteal oedema."
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert annotation_sites(annotation) == {("fibular_shaft", "left")}
+
+
+def test_a_fat_pad_after_a_signal_is_no_fat() -> None:
+    text = (
+        "MRI right heel. STIR shows high signal throughout the calcaneus, with swelling of the"
+        " heel fat pad."
+    )
+    assert sites(text) == {("calcaneus", "right")}
+
+
+def test_fat_after_a_signal_still_says_fat() -> None:
+    text = "MRI right heel. High STIR signal in the calcaneus, which is fat on T1."
+    assert annotate(text).bme == "absent"
+
+
+def test_inhomogeneous_fat_suppression_as_the_cause_is_artefact() -> None:
+    text = (
+        "Findings: STIR hyperintensity in the medial talar dome.\n"
+        "Addendum: the STIR hyperintensity in the talar dome is due to inhomogeneous fat"
+        " suppression; there is no bone marrow oedema."
+    )
+    assert annotate(text).bme == "absent"
+
+
+# -- hedges and sides ----------------------------------------------------------------------------
+
+
+def test_difficult_to_exclude_hedges() -> None:
+    text = (
+        "Impression: A small bone contusion of the medial femoral condyle is difficult to exclude."
+    )
+    assert annotate(text).bme == "possible"
+
+
+def test_both_referring_back_is_no_side() -> None:
+    text = (
+        "MRI RIGHT KNEE\nFindings: cartilage loss over the MFC and MTP with subchondral marrow"
+        " oedema in both (MFC 2 cm, MTP 1 cm)."
+    )
+    assert sites(text) == {("medial_femoral_condyle", "right"), ("medial_tibial_plateau", "right")}
+
+
+# -- German ----------------------------------------------------------------------------------------
+
+
+def test_german_regredient_alone_is_still_there() -> None:
+    text = "MRT linkes Knie. Im Verlauf rückläufiges Knochenmarködem im lateralen Tibiaplateau."
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert annotation_sites(annotation) == {("lateral_tibial_plateau", "left")}
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Das Knochenmarködem im lateralen Tibiaplateau ist vollständig regredient.",
+        "Vollständig rückläufiges Knochenmarködem im lateralen Tibiaplateau.",
+    ],
+)
+def test_german_completely_regredient_is_resolved(said: str) -> None:
+    assert annotate(f"MRT linkes Knie. {said}").bme == "absent"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "Ein Knochenmarködem im Os scaphoideum lässt sich nicht nachweisen.",
+        "Ein Knochenmarködem im Os scaphoideum liegt jedoch derzeit nicht vor.",
+    ],
+)
+def test_german_negations_after_the_mention(said: str) -> None:
+    assert annotate(f"MRT rechtes Handgelenk. {said}").bme == "absent"
+
+
+def test_german_both_sides_of_one_joint_is_no_side() -> None:
+    text = (
+        "MRT Fuß links.\nBefund: KMÖ beidseits des Talonavikulargelenks (Taluskopf und Os"
+        " naviculare)."
+    )
+    assert sites(text) == {("talus", "left"), ("navicular", "left")}
+
+
+def test_german_side_called_wrong_on_the_order_is_no_side() -> None:
+    text = (
+        "MRT Sprunggelenk RECHTS (Seitenangabe der Anforderung „links“ fehlerhaft).\n"
+        "Befund: Knochenmarködem im Talus."
+    )
+    assert sites(text) == {("talus", "right")}
+
+
+def test_german_signal_valued_as_artefact_is_none() -> None:
+    text = (
+        "MRT rechtes Knie. Fleckige Signalanhebung in der STIR im lateralen Tibiakopf um die"
+        " Schrauben, die als Suszeptibilitätsartefakt gewertet wurde."
+    )
+    assert annotate(text).bme == "absent"
