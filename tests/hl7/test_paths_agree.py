@@ -181,6 +181,11 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout97_en.jsonl",
         "heldout98_en.jsonl",
         "heldout97_de.jsonl",
+        "heldout99_en.jsonl",
+        "heldout100_en.jsonl",
+        "heldout101_en.jsonl",
+        "heldout99_de.jsonl",
+        "heldout101_de.jsonl",
         "styles_en.jsonl",
     ],
 )

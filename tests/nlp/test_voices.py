@@ -92,6 +92,9 @@ heldout94_en (templates and tables) and heldout93_de (teaching texts, letters, e
 opinions); its fourth wave heldout95_en (mixed as a blind set), heldout96_en (how status is
 worded) and heldout95_de; a last wave heldout97_en, heldout98_en and heldout97_de, scored on
 the round's final code with no rule changed for it.
+The twenty-seventh round: heldout99_en (archive cases across radiology), heldout100_en
+(which bone and which side), heldout101_en (causes), heldout99_de and heldout101_de (status
+wording and time).
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -241,6 +244,11 @@ FLOORS = {
     "heldout97_en.jsonl": {"status_acc": 0.89, "flag_f1": 0.89, "site_f1": 0.83},
     "heldout98_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.93, "site_f1": 0.86},
     "heldout97_de.jsonl": {"status_acc": 0.88, "flag_f1": 0.88, "site_f1": 0.80},
+    "heldout99_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.90, "site_f1": 0.97},
+    "heldout100_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.96, "site_f1": 0.91},
+    "heldout101_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.97},
+    "heldout99_de.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.91},
+    "heldout101_de.jsonl": {"status_acc": 0.97, "flag_f1": 0.94, "site_f1": 0.89},
 }
 
 
