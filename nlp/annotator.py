@@ -57,8 +57,11 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
             _text_side(
                 unwrapped, layout, reader, rules, title=f"{layout.exam_text}\n{procedure or ''}"
             )
-            or _title_side(layout.exam_text, reader, rules)
+            or _title_side(layout.exam_text, reader, rules, without_past=True)
             or reader.side_of(procedure or "")
+            # a title block whose only side is said of a past event ("Hx R fibula ORIF 2019")
+            # and no procedure side
+            or _title_side(layout.exam_text, reader, rules)
             # an earlier exam's side ("Comparison: MRI of the left ankle two years ago"),
             # when nothing else names one
             or _text_side(unwrapped, layout, reader, rules, _SIDELESS_SECTIONS[:2])
@@ -713,7 +716,7 @@ def _text_side(
     skipped = skipped or _SIDELESS_SECTIONS
     normal = rules.normal_side
     opposite = rules.side_opposite
-    title_side = _title_side(title, reader, rules) if title.strip() else None
+    title_side = _title_side(title, reader, rules, without_past=True) if title.strip() else None
     # a side word said of a past event ("Previous ORIF of the left ankle (2017)") is no
     # side of an exam whose title names the other side, nor, with no title side, beside
     # the other side said of no past event
@@ -799,17 +802,25 @@ def _text_side(
     return None
 
 
-def _title_side(title: str, reader: AnatomyReader, rules: RuleSet) -> str | None:
+def _title_side(
+    title: str, reader: AnatomyReader, rules: RuleSet, without_past: bool = False
+) -> str | None:
     """The side a title block (or procedure) names, without side words laterality.json
     `normal_side` says are not the exam's ("MRT Sprunggelenk RECHTS (Seitenangabe der
-    Anforderung „links“ fehlerhaft)"); both sides -> bilateral."""
+    Anforderung „links“ fehlerhaft)"), and `without_past`, without those said of a past
+    event (a title block that is a history line: "Runner. Hx R fibula ORIF 2019."); both
+    sides -> bilateral."""
     normal = rules.normal_side
     lower = title.lower()
-    if normal is None or normal.search(lower) is None:
-        return reader.side_of(title)
-    spans = [m.span() for m in normal.finditer(lower)]
     words = reader.laterality_words(lower)
-    sides = {side for at, side in words if not any(a <= at < b for a, b in spans)}
+    if not words:
+        return None
+    if normal is not None and normal.search(lower) is not None:
+        spans = [m.span() for m in normal.finditer(lower)]
+        words = [(at, side) for at, side in words if not any(a <= at < b for a, b in spans)]
+    if without_past and rules.side_past is not None:
+        words = [(at, side) for at, side in words if not _said_of_past(lower, at, rules)]
+    sides = {side for _, side in words}
     if "bilateral" in sides or {"left", "right"} <= sides:
         return "bilateral"
     return next(iter(sides), None)

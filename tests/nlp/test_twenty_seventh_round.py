@@ -183,3 +183,41 @@ def test_german_signal_valued_as_artefact_is_none() -> None:
         " Schrauben, die als Suszeptibilitätsartefakt gewertet wurde."
     )
     assert annotate(text).bme == "absent"
+
+
+def test_a_title_line_that_tells_a_past_event_gives_way_to_the_procedure() -> None:
+    text = (
+        "Cyclist, shin pain. Hx R tibial nailing 2017.\n"
+        "Tibia: marrow oedema in the tibial diaphysis around a transverse T1-dark line."
+    )
+    assert sites(text, "MRI TIBIA FIBULA LEFT WO CONTRAST") == {("tibial_shaft", "left")}
+
+
+def test_a_post_op_title_keeps_its_side() -> None:
+    text = "MRI LEFT KNEE POST-OP\nFindings: Marrow oedema in the lateral femoral condyle."
+    assert sites(text) == {("lateral_femoral_condyle", "left")}
+
+
+# -- negation scope and abbreviations --------------------------------------------------------------
+
+
+def test_and_a_new_finding_ends_a_negation() -> None:
+    text = (
+        "MRI left ankle. No fluid beneath the osteochondral fragment, and a small contusion of"
+        " the distal fibula."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert annotation_sites(annotation) == {("distal_fibula", "left")}
+
+
+def test_a_negated_list_stays_negated() -> None:
+    assert annotate("MRI left ankle. No fracture, effusion, or marrow oedema.").bme == "absent"
+
+
+def test_post_with_a_period_is_an_abbreviation() -> None:
+    text = "MRI R knee. Kissing contusions LFC and post. LTP. Menisci intact."
+    assert sites(text) == {
+        ("lateral_femoral_condyle", "right"),
+        ("lateral_tibial_plateau", "right"),
+    }
