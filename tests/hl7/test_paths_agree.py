@@ -186,6 +186,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout101_en.jsonl",
         "heldout99_de.jsonl",
         "heldout101_de.jsonl",
+        "heldout102_en.jsonl",
+        "heldout102_de.jsonl",
         "styles_en.jsonl",
     ],
 )

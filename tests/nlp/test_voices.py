@@ -94,7 +94,8 @@ worded) and heldout95_de; a last wave heldout97_en, heldout98_en and heldout97_d
 the round's final code with no rule changed for it.
 The twenty-seventh round: heldout99_en (archive cases across radiology), heldout100_en
 (which bone and which side), heldout101_en (causes), heldout99_de and heldout101_de (status
-wording and time).
+wording and time); a last wave heldout102_en, heldout103_en and heldout102_de, scored on the
+round's final code with no rule changed for it.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -245,10 +246,13 @@ FLOORS = {
     "heldout98_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.93, "site_f1": 0.86},
     "heldout97_de.jsonl": {"status_acc": 0.88, "flag_f1": 0.88, "site_f1": 0.80},
     "heldout99_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.90, "site_f1": 0.97},
-    "heldout100_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.96, "site_f1": 0.91},
+    "heldout100_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.96, "site_f1": 0.93},
     "heldout101_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.97},
     "heldout99_de.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.91},
     "heldout101_de.jsonl": {"status_acc": 0.97, "flag_f1": 0.94, "site_f1": 0.89},
+    "heldout102_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.97},
+    "heldout103_en.jsonl": {"status_acc": 0.89, "flag_f1": 0.88, "site_f1": 0.74},
+    "heldout102_de.jsonl": {"status_acc": 0.85, "flag_f1": 0.89, "site_f1": 0.89},
 }
 
 
