@@ -826,8 +826,10 @@ def _title_side(
     return next(iter(sides), None)
 
 
-# Where the sentence of a side word begins and ends, for `_said_of_past`.
+# Where the sentence of a side word begins and ends, for `_said_of_past`, and how far
+# either way it is looked for, in characters.
 _SENTENCE_END = re.compile(r"[.;!?\n](?:\s|$)|\n")
+_PAST_SENTENCE_CHARS = 200
 
 
 def _said_of_past(lower: str, offset: int, rules: RuleSet) -> bool:
@@ -837,10 +839,11 @@ def _said_of_past(lower: str, offset: int, rules: RuleSet) -> bool:
     past = rules.side_past
     if past is None:
         return False
-    starts = [m.end() for m in _SENTENCE_END.finditer(lower, max(0, offset - 200), offset)]
-    start = starts[-1] if starts else max(0, offset - 200)
-    end_match = _SENTENCE_END.search(lower, offset, offset + 200)
-    end = end_match.start() if end_match else min(len(lower), offset + 200)
+    lo, hi = max(0, offset - _PAST_SENTENCE_CHARS), offset + _PAST_SENTENCE_CHARS
+    starts = [m.end() for m in _SENTENCE_END.finditer(lower, lo, offset)]
+    start = starts[-1] if starts else lo
+    end_match = _SENTENCE_END.search(lower, offset, hi)
+    end = end_match.start() if end_match else min(len(lower), hi)
     if past.search(lower, start, end) is None:
         return False
     unless = rules.side_past_unless
