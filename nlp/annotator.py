@@ -763,6 +763,10 @@ def _text_side(
     if history:
         joined = " ".join(text[x.start : x.end] for x in history).lower()
         words = named(joined)
+        if rules.side_past is not None:
+            # a history that names a side only for a past event ("Right distal radius
+            # fracture as a child.") leaves the side to the rest of the text
+            words = [w for w in words if not _said_of_past(joined, w[0], rules)]
         sides = {side for _, side in words}
         by_joint = _side_by_joint(joined, words, exam_joints, rules)
         if len(sides) == 1 and by_joint != _OTHER_JOINTS:
@@ -830,6 +834,8 @@ def _title_side(
 # either way it is looked for, in characters.
 _SENTENCE_END = re.compile(r"[.;!?\n](?:\s|$)|\n")
 _PAST_SENTENCE_CHARS = 200
+# How many words either side of the side word a present complaint may stand.
+_COMPLAINT_WORDS = 3
 
 
 def _said_of_past(lower: str, offset: int, rules: RuleSet) -> bool:
@@ -847,7 +853,14 @@ def _said_of_past(lower: str, offset: int, rules: RuleSet) -> bool:
     if past.search(lower, start, end) is None:
         return False
     unless = rules.side_past_unless
-    return unless is None or unless.search(lower, start, end) is None
+    if unless is None:
+        return True
+    # the complaint said with the side word ("left knee pain", "pain in the left knee"), not
+    # anywhere in a long unpunctuated line ("... swelling since ?ACL had a left knee
+    # arthroscopy in 2017")
+    before = lower[start:offset].split()[-_COMPLAINT_WORDS:]
+    after = lower[offset:end].split()[: _COMPLAINT_WORDS + 1]
+    return unless.search(" ".join(before + after)) is None
 
 
 # How many words may stand between a side word and the joint it is said of ("the left
