@@ -175,6 +175,11 @@ class LayoutReader:
             qualified = None if self._qualified is None else self._qualified.match(head)
             if qualified is not None and qualified.group(1) in self._title_section:
                 return self._title_section[qualified.group(1)]
+            # "Nachtrag (nach Rücksprache ...):", "Addendum (second read):": a title with
+            # its qualifier in brackets
+            bare, bracket, _ = head.partition(" (")
+            if bracket and head.endswith(")") and bare.strip() in self._title_section:
+                return self._title_section[bare.strip()]
         dot = self._dot_title(stripped)
         if dot > 0:
             return self._title_section[stripped[:dot].lower()]

@@ -221,3 +221,48 @@ def test_post_with_a_period_is_an_abbreviation() -> None:
         ("lateral_femoral_condyle", "right"),
         ("lateral_tibial_plateau", "right"),
     }
+
+
+def test_a_bracketed_qualifier_keeps_an_addendum_title() -> None:
+    text = (
+        "MRT Kniegelenk rechts\nBeurteilung: Fragliches Knochenmarködem am unteren Patellapol.\n"
+        "Nachtrag (nach Rücksprache mit dem Zuweiser): Kein Knochenmarködem der Patella."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_german_signal_inside_a_tendon_is_no_bone() -> None:
+    text = "MRT linke Schulter.\nSSP: Tendinopathie, ansatznah intratendinös T2-hyperintens."
+    assert annotate(text).bme == "absent"
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        "This is consistent with active axial spondyloarthritis.",
+        "The picture is one of active axial spondyloarthritis.",
+        "Taken together I think a spondyloarthritis is the most likely explanation.",
+    ],
+)
+def test_a_letters_summary_sentence_names_the_cause(summary: str) -> None:
+    text = (
+        "Dear Dr Lowe,\nHis MRI shows bone marrow oedema in the right sacrum and ilium. The"
+        f" lumbar spine is unremarkable.\n{summary}\nKind regards"
+    )
+    assert annotate(text).etiology == ("inflammatory",)
+
+
+def test_german_classification_not_certainly_possible_hedges() -> None:
+    text = (
+        "MRT linkes Knie. Subchondrale Signalanhebung im medialen Femurkondylus, deren Einordnung"
+        " als Knochenmarködem nicht sicher möglich ist."
+    )
+    assert annotate(text).bme == "possible"
+
+
+def test_german_a_differential_not_certainly_told_apart_keeps_the_edema() -> None:
+    text = (
+        "Beurteilung: Osteonekrose der medialen Femurkondyle rechts mit deutlichem Ödem,"
+        " Abgrenzung zur subchondralen Insuffizienzfraktur nicht sicher möglich."
+    )
+    assert annotate(text).bme == "present"
