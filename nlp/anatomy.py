@@ -881,6 +881,12 @@ class AnatomyReader:
                 and not bones_after
                 and not labels_next
                 and after_pos - hit.end < hit.start - before_pos
+                # "iliakal und sakral sowie Erosionen links": the side of another finding
+                and not (
+                    segment
+                    and self._rules.side_other_finding is not None
+                    and self._rules.side_other_finding.search(segment, hit.end, after_pos)
+                )
             ):
                 return following[0][1]
         if preceding:

@@ -1780,6 +1780,19 @@ def _sums_up(
     return (summary or label) and not reader.find_bones(words)
 
 
+def _leads(
+    text: str, layout: Layout, rules: RuleSet, reader: AnatomyReader, cue_index: int, index: int
+) -> bool:
+    """True if the cue's sentence, right before the mention's, says what the imaging shows
+    and names no bone ("His MRI of the sacroiliac joints shows active sacroiliitis. There is
+    bone marrow oedema on the iliac side ..."): etiology.json `lead_pattern`."""
+    if rules.etiology_lead is None or cue_index != index - 1:
+        return False
+    sentence = layout.sentences[cue_index]
+    words = text[sentence.start : sentence.end].lower().lstrip()
+    return rules.etiology_lead.match(words) is not None and not reader.find_bones(words)
+
+
 def _speaks_of_case(
     text: str, layout: Layout, rules: RuleSet, cue_index: int, upto: int | None = None
 ) -> bool:
@@ -1913,6 +1926,7 @@ def _etiology(
         )
         if (
             not near
+            and not (same_paragraph and _leads(text, layout, rules, reader, cue_index, index))
             and not _sums_up(text, layout, rules, reader, cue_index, index, line)
             and not _speaks_of_case(text, layout, rules, cue_index)
         ):

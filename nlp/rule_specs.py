@@ -320,6 +320,10 @@ class RuleSet:
     # A sentence that sums up the findings before it ("Findings most consistent
     # with ulnar impaction."): its cause relates to the section's earlier mentions.
     etiology_summary: re.Pattern[str] | None = None
+    # etiology.json "lead_pattern": a sentence that opens a paragraph with what the
+    # imaging shows ("His MRI of the sacroiliac joints shows active sacroiliitis."): its
+    # cause is the mention's in the sentence right after it
+    etiology_lead: re.Pattern[str] | None = None
     # A teaching discussion's sentence that speaks of this case ("This kissing pattern is
     # the classic footprint of a pivot-shift mechanism", "in this patient"): its causes
     # relate to the case's mentions (etiology.json "case_reference").
@@ -399,6 +403,10 @@ class RuleSet:
     # Words of a present complaint that keep such a side word the report's ("left knee
     # pain seven months after meniscectomy") (laterality.json "past_unless").
     side_past_unless: re.Pattern[str] | None = None
+    # A coordinator and a word after a bone ("... und sakral sowie Erosionen links"): what
+    # follows is another finding, and a side word after it is that finding's, not the
+    # bone's (laterality.json "other_finding").
+    side_other_finding: re.Pattern[str] | None = None
     # Words for the joints an exam's title or procedure may name, by joint ("knee":
     # "knee", "Kniegelenk"): when the text names both sides, the side said with the
     # exam's joint ("bruising about the right shoulder and tenderness at the left

@@ -482,7 +482,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         etio,
         where,
         {"categories", "drop_statuses"},
-        {"summary_pattern", "compartments", "spine_levels", "case_reference"},
+        {"summary_pattern", "lead_pattern", "compartments", "spine_levels", "case_reference"},
     )
     levels = etio.get("spine_levels")
     levels_rx = None if levels is None else _regex(levels, where, "spine_levels")
@@ -492,6 +492,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         )
     summary = etio.get("summary_pattern")
     summary_rx = None if summary is None else _regex(summary, where, "summary_pattern")
+    lead_rx = _optional_regex(etio, "lead_pattern", where)
     case = etio.get("case_reference")
     case_rx = None if case is None else _regex(case, where, "case_reference")
     compartments = []
@@ -532,6 +533,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             "exam_joints",
             "past",
             "past_unless",
+            "other_finding",
         },
     )
     labels = lat.get("line_labels", {})
@@ -627,6 +629,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
             w.lower() for w in sent.get("mid_sentence_abbreviations", [])
         ),
         etiology_summary=summary_rx,
+        etiology_lead=lead_rx,
         case_reference=case_rx,
         etiology_compartments=tuple(compartments),
         spine_levels=levels_rx,
@@ -652,6 +655,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         side_opposite=_optional_regex(lat, "opposite", "laterality.json"),
         side_past=_optional_regex(lat, "past", "laterality.json"),
         side_past_unless=_optional_regex(lat, "past_unless", "laterality.json"),
+        side_other_finding=_optional_regex(lat, "other_finding", "laterality.json"),
         exam_joints=exam_joints,
     )
 

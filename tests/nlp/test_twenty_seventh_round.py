@@ -266,3 +266,42 @@ def test_german_a_differential_not_certainly_told_apart_keeps_the_edema() -> Non
         " Abgrenzung zur subchondralen Insuffizienzfraktur nicht sicher möglich."
     )
     assert annotate(text).bme == "present"
+
+
+def test_a_lead_sentence_of_what_the_mri_shows_names_the_cause() -> None:
+    text = (
+        "Dear Dr Lowe,\n\nHer MRI of the sacroiliac joints shows active sacroiliitis. There is bone"
+        " marrow oedema on the iliac side of the left sacroiliac joint.\n\nKind regards"
+    )
+    annotation = annotate(text)
+    assert annotation.etiology == ("inflammatory",)
+    assert annotation_sites(annotation) == {("ilium", "left")}
+
+
+def test_an_mdt_outcome_is_a_summary() -> None:
+    text = (
+        "MDT summary\nImaging: STIR hyperintensity on the iliac side of the right SI joint.\n"
+        "Outcome:\n- Active sacroiliitis -> axial spondyloarthritis"
+    )
+    assert annotate(text).etiology == ("inflammatory",)
+
+
+def test_a_side_after_another_finding_is_that_findings() -> None:
+    text = (
+        "Beurteilung: Sakroiliitis beidseits, links betont, mit Knochenmarködem iliakal und sakral"
+        " sowie Erosionen links."
+    )
+    assert sites(text, language="de") == {("ilium", "bilateral"), ("sacrum", "bilateral")}
+
+
+def test_a_side_right_after_its_bone_in_a_list_is_the_bones() -> None:
+    text = "Impression: Marrow oedema of the pubis left, acetabulum left and sacral ala right."
+    assert ("sacrum", "right") in sites(text)
+
+
+def test_german_the_sacral_side_of_both_joints_is_bilateral() -> None:
+    text = (
+        "MRT ISG. Befund: In der STIR beidseits subchondrales Knochenmarködem, iliakal betont,"
+        " rechts mehr als links, auch auf der sakralen Seite beider Gelenke."
+    )
+    assert sites(text) == {("ilium", "bilateral"), ("sacrum", "bilateral")}
