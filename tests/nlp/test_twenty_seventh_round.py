@@ -305,3 +305,36 @@ def test_german_the_sacral_side_of_both_joints_is_bilateral() -> None:
         " rechts mehr als links, auch auf der sakralen Seite beider Gelenke."
     )
     assert sites(text) == {("ilium", "bilateral"), ("sacrum", "bilateral")}
+
+
+def test_german_not_an_edema_in_an_addendum_takes_it_back() -> None:
+    text = (
+        "MRT Rückfuß li.\nBeurteilung: Knochenmarködem Calcaneus.\nNachtrag: Es handelt sich um"
+        " ein intraossäres Lipom des Calcaneus, nicht um ein Ödem."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_a_modic_1_change_of_the_prior_study_is_history() -> None:
+    text = (
+        "Findings: Modic type 2 fatty change at the L4-L5 endplates; on the prior study this was"
+        " Modic type 1, now converted. No STIR hyperintense endplate signal.\n"
+        "Impression: Modic 2 endplate change (converted from Modic 1)."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_edema_that_spares_the_cortex_is_not_the_cortexs() -> None:
+    text = (
+        "Findings: A mass in the left temporal lobe with surrounding oedema. Note that the"
+        " edema spares the cortex. The calvarial marrow has normal signal."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_german_the_question_put_to_the_mri_is_no_finding() -> None:
+    text = (
+        "Sehr geehrte Kollegin,\n\nFragestellung an die MRT war ein Bone bruise des Humeruskopfes"
+        " links.\n\nDer Humeruskopf zeigt ein regelrechtes Marksignal."
+    )
+    assert annotate(text).bme == "absent"
