@@ -673,6 +673,18 @@ class AnatomyReader:
             # signal": a marrow word in or right before the phrase places it, whatever else
             # its clause names
             return True
+        marrow_words = list(_MARROW.finditer(before, max(0, len(before) - _MARROW_REACH)))
+        part = before[marrow_words[-1].start() :] if marrow_words else ""
+        if (
+            part
+            and "structure" not in places
+            and not part.lstrip().startswith("extra")
+            and {kind for _, _, kind in self._owner_words(part)} == {"bone"}
+            and all(kind != "structure" for _, _, kind in before_words)
+        ):
+            # "..., enhancing synovium, and an area of abnormal marrow signal in the distal
+            # tibial metaphysis, low on T1 and high on STIR": its own part speaks of marrow
+            return True
         if places:
             return "bone" in places
         if before_words:
@@ -945,6 +957,8 @@ def _right_before(rx: re.Pattern[str], text: str, start: int, window: int) -> bo
     return bool(found) and _ONLY_ARTICLE.fullmatch(text[found[-1].end() : start]) is not None
 
 
+# How far before a signal description a marrow word may name its place, in characters.
+_MARROW_REACH = 100
 _MARROW = re.compile(r"(?:bone )?mar{1,3}ow|medullary|trabecular|cancellous|subchondral")
 
 

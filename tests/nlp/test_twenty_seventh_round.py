@@ -338,3 +338,20 @@ def test_german_the_question_put_to_the_mri_is_no_finding() -> None:
         " links.\n\nDer Humeruskopf zeigt ein regelrechtes Marksignal."
     )
     assert annotate(text).bme == "absent"
+
+
+def test_a_marrow_signal_described_after_a_soft_tissue_finding_is_the_marrows() -> None:
+    text = (
+        "History: fever, left ankle pain.\nFindings: It shows a tibiotalar effusion with thickened,"
+        " enhancing synovium, and an area of abnormal marrow signal in the distal tibial"
+        " metaphysis, low on T1-weighted images and high on STIR, abutting the physis."
+    )
+    assert sites(text) == {("distal_tibia", "left")}
+
+
+def test_a_tumour_filling_the_medullary_cavity_is_no_edema() -> None:
+    text = (
+        "MRI: tumour fills 12 cm of the fibular shaft medullary cavity, T1 low / T2 high, with a"
+        " large soft tissue mass."
+    )
+    assert annotate(text).bme == "absent"
