@@ -188,6 +188,10 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout101_de.jsonl",
         "heldout102_en.jsonl",
         "heldout102_de.jsonl",
+        "heldout104_en.jsonl",
+        "heldout105_en.jsonl",
+        "heldout106_en.jsonl",
+        "heldout104_de.jsonl",
         "styles_en.jsonl",
     ],
 )
