@@ -814,17 +814,22 @@ def _title_side(
     Anforderung „links“ fehlerhaft)"), and `without_past`, without those said of a past
     event (a title block that is a history line: "Runner. Hx R fibula ORIF 2019."); both
     sides -> bilateral."""
+    side = reader.side_of(title)  # remembered for short texts: titles repeat
+    if side is None:
+        return None
     normal = rules.normal_side
     lower = title.lower()
+    normal_hit = normal is not None and normal.search(lower) is not None
+    past = rules.side_past if without_past else None
+    if not normal_hit and (past is None or past.search(lower) is None):
+        return side
     words = reader.laterality_words(lower)
-    if not words:
-        return None
-    if normal is not None and normal.search(lower) is not None:
+    if normal is not None and normal_hit:
         spans = [m.span() for m in normal.finditer(lower)]
-        words = [(at, side) for at, side in words if not any(a <= at < b for a, b in spans)]
-    if without_past and rules.side_past is not None:
-        words = [(at, side) for at, side in words if not _said_of_past(lower, at, rules)]
-    sides = {side for _, side in words}
+        words = [w for w in words if not any(a <= w[0] < b for a, b in spans)]
+    if past is not None:
+        words = [w for w in words if not _said_of_past(lower, w[0], rules)]
+    sides = {named for _, named in words}
     if "bilateral" in sides or {"left", "right"} <= sides:
         return "bilateral"
     return next(iter(sides), None)
