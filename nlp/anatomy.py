@@ -674,11 +674,12 @@ class AnatomyReader:
             # its clause names
             return True
         marrow_words = list(_MARROW.finditer(before, max(0, len(before) - _MARROW_REACH)))
-        part = before[marrow_words[-1].start() :] if marrow_words else ""
+        at = marrow_words[-1].start() if marrow_words else -1
+        # not "extramedullary" (soft tissue)
+        part = before[at:] if at >= 0 and not before[:at].endswith("extra") else ""
         if (
             part
             and "structure" not in places
-            and not part.lstrip().startswith("extra")
             and {kind for _, _, kind in self._owner_words(part)} == {"bone"}
             and all(kind != "structure" for _, _, kind in before_words)
         ):
