@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from nlp.ruleset import BoneSpec, NormalBones, RuleSet
@@ -344,10 +344,7 @@ class AnatomyReader:
         return side  # type: ignore[return-value]
 
     def _side_of(self, text: str) -> str | None:
-        sides = {side for _, side in self.laterality_words(text.lower())}
-        if "bilateral" in sides or {"left", "right"} <= sides:
-            return "bilateral"
-        return next(iter(sides), None)
+        return one_side(side for _, side in self.laterality_words(text.lower()))
 
     def clause(
         self,
@@ -956,6 +953,14 @@ def _right_before(rx: re.Pattern[str], text: str, start: int, window: int) -> bo
     it, an article at most between them."""
     found = list(rx.finditer(text, max(0, start - window), start))
     return bool(found) and _ONLY_ARTICLE.fullmatch(text[found[-1].end() : start]) is not None
+
+
+def one_side(sides: Iterable[str]) -> str | None:
+    """The one laterality of the side words `sides` name: both sides -> bilateral."""
+    named = set(sides)
+    if "bilateral" in named or {"left", "right"} <= named:
+        return "bilateral"
+    return next(iter(named), None)
 
 
 # How far before a signal description a marrow word may name its place, in characters.

@@ -8,7 +8,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 
-from nlp.anatomy import Anatomy, AnatomyReader, spine_levels
+from nlp.anatomy import Anatomy, AnatomyReader, one_side, spine_levels
 from nlp.language import resolve_language
 from nlp.layout import FINDINGS_SECTION, HISTORY_SECTION, Layout, Line, Sentence, list_item
 from nlp.model import Annotation, Mention, Modifier
@@ -829,10 +829,7 @@ def _title_side(
         words = [w for w in words if not any(a <= w[0] < b for a, b in spans)]
     if past is not None:
         words = [w for w in words if not _said_of_past(lower, w[0], rules)]
-    sides = {named for _, named in words}
-    if "bilateral" in sides or {"left", "right"} <= sides:
-        return "bilateral"
-    return next(iter(sides), None)
+    return one_side(named for _, named in words)
 
 
 # Where the sentence of a side word begins and ends, for `_said_of_past`, and how far
