@@ -932,7 +932,8 @@ def _named_bone_sides(
     spans = [m.span() for m in normal.finditer(lower)] if normal is not None else []
     by_sentence: dict[int, list[tuple[int, str]]] = {}
     for offset, side in words:
-        if not any(a <= offset < b for a, b in spans):
+        # nor a side said of a past event ("previous right hallux amputation")
+        if not any(a <= offset < b for a, b in spans) and not _said_of_past(lower, offset, rules):
             by_sentence.setdefault(layout.sentence_index(offset), []).append((offset, side))
     seen: dict[str, set[str]] = {}
     for index, offsets in by_sentence.items():
