@@ -1683,8 +1683,14 @@ def _site_cues(
                     continue  # "3. Mild L4-L5 degenerative change." beside edema at L1
             out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak))
         elif (
-            section in summaries or section == DIFFERENTIAL_SECTION or title or labelled
-        ) and not spec.weak:
+            (section in summaries or section == DIFFERENTIAL_SECTION or title or labelled)
+            and not spec.weak
+            and not (
+                cue.status == "historical"
+                and rules.etiology_past_summary is not None
+                and rules.etiology_past_summary.search(sentence_text.lower()) is not None
+            )
+        ):
             out.append(SiteCue(spec.etiology, bones, sentence_text, anywhere=True))
     return out
 

@@ -105,6 +105,7 @@ class LayoutReader:
         self._current = rules.current_sections
         self._exam_title = rules.exam_title
         self._exam_heading = rules.exam_heading
+        self._findings_paragraph = rules.findings_paragraph
         self._qualified = rules.title_qualifier
 
     def unwrap(self, text: str) -> str:
@@ -206,10 +207,13 @@ class LayoutReader:
         inline = False
         resume: str | None = None  # the current section a one-line header interrupted
         operative = False  # an operative note's own sections have opened
+        blank = False  # a blank line came before this one
         for start, end in self._pieces(text):
             raw = text[start:end]
             if not raw.strip():
+                blank = True
                 continue
+            after_blank, blank = blank, False
             opened = self.section_of_line(raw)
             if opened == EXAM_SECTION and self._physical_exam(raw):
                 opened = HISTORY_SECTION  # "Exam: tender over the MCL, left knee normal."
@@ -224,7 +228,17 @@ class LayoutReader:
                 and self._exam_heading.fullmatch(raw.strip().lower()) is not None
             ):
                 opened = FINDINGS_SECTION  # "Clinical history" ... then a bare "MRI" line
-            if opened is not None:
+            if (
+                opened is None
+                and after_blank
+                and section == HISTORY_SECTION
+                and not inline
+                and self._findings_paragraph is not None
+                and self._findings_paragraph.match(raw.strip().lower()) is not None
+            ):
+                # a letter's history, then a paragraph of what today's MRI shows
+                section, opened_findings = FINDINGS_SECTION, True
+            elif opened is not None:
                 was_inline = inline
                 inline = bool(self._inline_content(raw))
                 # "FINDINGS:" (added by an HL7 &GDT block, say), then "Comparison:

@@ -324,6 +324,10 @@ class RuleSet:
     # imaging shows ("His MRI of the sacroiliac joints shows active sacroiliitis."): its
     # cause is the mention's in the sentence right after it
     etiology_lead: re.Pattern[str] | None = None
+    # etiology.json "past_summary": a summary line that tells a past illness ("Z.n.
+    # Mammakarzinom 2011, tumorfrei", "History of breast cancer 2015, in remission"): its
+    # cause, said historical, does not relate to every site as a summary's does
+    etiology_past_summary: re.Pattern[str] | None = None
     # A teaching discussion's sentence that speaks of this case ("This kissing pattern is
     # the classic footprint of a pivot-shift mechanism", "in this patient"): its causes
     # relate to the case's mentions (etiology.json "case_reference").
@@ -442,6 +446,11 @@ class RuleSet:
     # wrist and hand", "MRT nativ"), matched (lower case, whole line) after a history
     # section: the findings begin there.
     exam_heading: re.Pattern[str] | None = None
+    # sections.json "findings_paragraph": the start (lower case) of a paragraph, after a
+    # blank line inside a history section, that says what today's imaging shows ("Im MRT
+    # des li. Fußes vom 28.03. zeigte sich ...", "His MRI shows ..."): a letter's findings,
+    # which begin there.
+    findings_paragraph: re.Pattern[str] | None = None
     # sections.json "summary_labels": line labels that are no section title but sum up a
     # note ("Dx: diabetic foot osteomyelitis", "Imp: active sacroiliitis"): a cause such a
     # line names without a bone relates to every site, as a summary section's does.

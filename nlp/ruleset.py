@@ -286,6 +286,7 @@ class _SectionFields(TypedDict):
     precedence: tuple[str, ...]
     exam_title: re.Pattern[str] | None
     exam_heading: re.Pattern[str] | None
+    findings_paragraph: re.Pattern[str] | None
     summary_labels: frozenset[str]
     service_title: re.Pattern[str] | None
     exam_sentence: re.Pattern[str] | None
@@ -302,6 +303,7 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
         {
             "exam_title",
             "exam_heading",
+            "findings_paragraph",
             "summary_labels",
             "service_title",
             "exam_sentence",
@@ -345,6 +347,7 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
         "precedence": precedence,
         "exam_title": exam_title,
         "exam_heading": exam_heading,
+        "findings_paragraph": _optional_regex(obj, "findings_paragraph", where),
         "summary_labels": summary_labels,
         "service_title": _optional_regex(obj, "service_title", where),
         "exam_sentence": _optional_regex(obj, "exam_sentence", where),
@@ -482,7 +485,14 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         etio,
         where,
         {"categories", "drop_statuses"},
-        {"summary_pattern", "lead_pattern", "compartments", "spine_levels", "case_reference"},
+        {
+            "summary_pattern",
+            "lead_pattern",
+            "compartments",
+            "spine_levels",
+            "case_reference",
+            "past_summary",
+        },
     )
     levels = etio.get("spine_levels")
     levels_rx = None if levels is None else _regex(levels, where, "spine_levels")
@@ -630,6 +640,7 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         ),
         etiology_summary=summary_rx,
         etiology_lead=lead_rx,
+        etiology_past_summary=_optional_regex(etio, "past_summary", where),
         case_reference=case_rx,
         etiology_compartments=tuple(compartments),
         spine_levels=levels_rx,
