@@ -256,6 +256,11 @@ def guarded(patterns: tuple[re.Pattern[str], ...]) -> list[tuple[re.Pattern[str]
     return [(rx, required_literal(rx.pattern)) for rx in patterns]
 
 
+
+# What may stand between a mention and a verb of spreading ("marrow edema, which extends
+# into"): a comma, "which" or "that".
+_SPREAD_LEAD = re.compile(r"^[\s,]*(?:(?:which|that|die|das|der|welche[sr]?)\s+)?")
+
 class AnatomyReader:
     """Reads bones, laterality and severity around mentions, for one language."""
 
@@ -394,10 +399,17 @@ class AnatomyReader:
             hits = self._with_parts(text, lo, segment, hits)
         after = [h for h in hits if h.end > start - lo]  # bones in the mention count too
         before = [h for h in hits if h.end <= start - lo]
-        if after and before:
+        rest = segment[end - lo :]
+        spreads = self._rules.around_spreads
+        if (
+            after
+            and before
+            # "fracture of the femoral head with marrow edema extending into the femoral
+            # neck": edema that spreads into the bones after it is at the one before too
+            and (spreads is None or spreads.match(_SPREAD_LEAD.sub("", rest, count=1)) is None)
+        ):
             cut = self._last_soft_break(segment[: start - lo])
             owners = self._rules.owners
-            rest = segment[end - lo :]
             if owners is not None and any(rx.match(rest) for rx in owners.inside_relations):
                 # "coronoid tip fracture, and bone bruising of the capitellum": bones
                 # named after the mention as its own place leave those of the list

@@ -182,6 +182,9 @@ class SiteCue:
     sentence: str
     anywhere: bool = False  # named in a summary without a bone: relates to every site
     weak: bool = False  # a weak cue ("Nondisplaced femoral neck fracture."): only if nothing else
+    # the one side the sentence names ("Mild left hip osteoarthritis."), if any: it relates
+    # only to sites of that side (or of none, or both)
+    side: str | None = None
 
 
 def build_annotation(
@@ -201,7 +204,17 @@ def build_annotation(
     affirmed = [r for r in records if r.current and r.mention.status in AFFIRMED]
     sites = sites_of(affirmed)
     site_bones = {site.bone for site in sites}
-    related = [c for c in site_cues if c.anywhere or c.bones & site_bones]
+    related = [
+        c
+        for c in site_cues
+        if c.anywhere
+        or c.bones
+        & (
+            site_bones
+            if c.side is None
+            else {s.bone for s in sites if s.laterality in (None, "bilateral", c.side)}
+        )
+    ]
     cues = [c for c in related if not c.weak]
     evidence: dict[str, list[str]] = {}
     for r in _without_outweighed(affirmed, cues):
