@@ -446,6 +446,9 @@ class AnatomyReader:
             if landmarks and len(landmarks) < len(chosen):
                 chosen = [h for h in chosen if h not in landmarks]
         sides = self.laterality_words(segment, hits)
+        # "less extensive than on the right": the side a comparison is made with is not
+        # the finding's
+        sides = [w for w in sides if not _THAN.search(segment, max(0, w[0] - 16), w[0])]
         # "... in the iliac and the sacral bone, most marked on the left": a side said
         # of a comparison is no side of the bones before it. Each side word's own
         # neighbourhood is searched: the regex opens with an alternation, which the
@@ -953,6 +956,9 @@ _ADJACENT = 2
 _OWN_MARROW_WORDS = 3  # "glenoid marrow also STIR bright": the bone's marrow owns the signal
 # A place set off by a comma after the signal's words, with no relation word:
 # ", anterolateral left 7th rib" (a bone and up to three words of its position).
+# Right before a side word that a comparison is made with ("less than on the right",
+# "geringer als links").
+_THAN = re.compile(r"\b(?:than|als)\s+(?:(?:on|in|at|auf)\s+)?(?:(?:the|der)\s+)?$")
 _APPOSITION = re.compile(r",\s+(?:\S+\s+){0,3}$")
 # Where the places of a signal description end: the next clause ("..., and a rim of fluid").
 _ASIDE_CHARS = 40  # an aside's length ("with low T1 signal")
