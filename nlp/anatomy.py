@@ -1096,6 +1096,9 @@ def spine_levels(sentence: str, pattern: re.Pattern[str] | None) -> set[str]:
         return out
     for found in pattern.finditer(sentence.lower()):
         letter, number, end_letter, end_number = found.groups()
+        # German names ("BWK 9", "HWK 5") read as the letters the rest use
+        letter = _LEVEL_LETTERS.get(letter, letter)
+        end_letter = _LEVEL_LETTERS.get(end_letter, end_letter) if end_letter else end_letter
         first = int(number)
         if end_number is None:
             if f"{letter}{first}" not in _SEQUENCE_NAMES:
@@ -1111,6 +1114,8 @@ def spine_levels(sentence: str, pattern: re.Pattern[str] | None) -> set[str]:
 
 
 _SEQUENCE_NAMES = frozenset({"t1", "t2"})
+# The region letters of German vertebra names ("BWK", "HWK") as the other names' ("T", "C").
+_LEVEL_LETTERS = {"b": "t", "h": "c"}
 
 
 __all__ = ["Anatomy", "AnatomyReader", "BoneFinder", "BoneHit", "merge_sides", "spine_levels"]

@@ -1688,8 +1688,7 @@ def _site_cues(
             (section in summaries or section == DIFFERENTIAL_SECTION or title or labelled)
             and not spec.weak
             and not (
-                cue.status == "historical"
-                and rules.etiology_past_summary is not None
+                rules.etiology_past_summary is not None
                 and rules.etiology_past_summary.search(sentence_text.lower()) is not None
             )
         ):
@@ -1890,6 +1889,28 @@ def _list_paragraph(
     return not reader.find_bones(item.lower())
 
 
+def _other_level_part(
+    text: str, sentence: Sentence, match: Match, cue: Match, rules: RuleSet
+) -> bool:
+    """Whether the cue stands in another part (between ";") of the mention's sentence that
+    names only other spine levels than the mention's part ("KMÖ im Wirbelkörper LWK 3;
+    übrige WK mit normalem Fettmark; Osteochondrose L4/5")."""
+    if rules.spine_levels is None or ";" not in text[sentence.start : sentence.end]:
+        return False
+
+    def part(at: int) -> tuple[int, int]:
+        lo = text.rfind(";", sentence.start, at) + 1 or sentence.start
+        hi = text.find(";", at, sentence.end)
+        return max(lo, sentence.start), hi if hi >= 0 else sentence.end
+
+    own, other = part(match.char_start), part(cue.char_start)
+    if own == other:
+        return False
+    mine = spine_levels(text[own[0] : own[1]], rules.spine_levels)
+    theirs = spine_levels(text[other[0] : other[1]], rules.spine_levels)
+    return bool(mine and theirs and not mine & theirs)
+
+
 def _etiology(
     text: str,
     match: Match,
@@ -1946,6 +1967,8 @@ def _etiology(
             named = _named_bones(text[cue_sentence.start : cue_sentence.end], rules, reader)
             if named and not named & bones:
                 continue
+        if cue_index == index and _other_level_part(text, layout.sentences[index], match, cue, rules):
+            continue
         (weak_cues if spec.weak else strong_cues).setdefault(spec.etiology, []).append(
             (cue.char_start, cue.char_end)
         )

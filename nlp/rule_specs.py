@@ -326,7 +326,7 @@ class RuleSet:
     etiology_lead: re.Pattern[str] | None = None
     # etiology.json "past_summary": a summary line that tells a past illness ("Z.n.
     # Mammakarzinom 2011, tumorfrei", "History of breast cancer 2015, in remission"): its
-    # cause, said historical, does not relate to every site as a summary's does
+    # cause does not relate to every site as a summary's does
     etiology_past_summary: re.Pattern[str] | None = None
     # A teaching discussion's sentence that speaks of this case ("This kissing pattern is
     # the classic footprint of a pivot-shift mechanism", "in this patient"): its causes
