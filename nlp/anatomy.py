@@ -256,10 +256,10 @@ def guarded(patterns: tuple[re.Pattern[str], ...]) -> list[tuple[re.Pattern[str]
     return [(rx, required_literal(rx.pattern)) for rx in patterns]
 
 
-
 # What may stand between a mention and a verb of spreading ("marrow edema, which extends
 # into"): a comma, "which" or "that".
 _SPREAD_LEAD = re.compile(r"^[\s,]*(?:(?:which|that|die|das|der|welche[sr]?)\s+)?")
+
 
 class AnatomyReader:
     """Reads bones, laterality and severity around mentions, for one language."""
@@ -446,9 +446,10 @@ class AnatomyReader:
             if landmarks and len(landmarks) < len(chosen):
                 chosen = [h for h in chosen if h not in landmarks]
         sides = self.laterality_words(segment, hits)
-        # "less extensive than on the right": the side a comparison is made with is not
-        # the finding's
-        sides = [w for w in sides if not _THAN.search(segment, max(0, w[0] - 16), w[0])]
+        # "LEFT KNEE: ... less extensive than on the right": the side a comparison is made
+        # with is not the finding's, unless the other side is said right before the
+        # comparison ("on the left more than on the right" names both)
+        sides = [w for w in sides if not self._compared_with(segment, w[0], sides)]
         # "... in the iliac and the sacral bone, most marked on the left": a side said
         # of a comparison is no side of the bones before it. Each side word's own
         # neighbourhood is searched: the regex opens with an alternation, which the
@@ -501,6 +502,17 @@ class AnatomyReader:
                 # right": the edema is on the side said right with it
                 bones = tuple((bone, own if side == "bilateral" else side) for bone, side in bones)
         return Anatomy(_dedupe(bones), self._severity(segment[: start - lo]))
+
+    @staticmethod
+    def _compared_with(segment: str, offset: int, sides: list[tuple[int, str]]) -> bool:
+        """Whether the side word at `offset` is what a comparison is made with ("less
+        extensive than on the right") and no other side word stands in the few words
+        before the comparison."""
+        than = _THAN.search(segment, max(0, offset - 16), offset)
+        if than is None:
+            return False
+        lo = max(0, than.start() - _COMPARED_SIDE_CHARS)
+        return not any(lo <= at < than.start() for at, _ in sides)
 
     def _with_head_anaphora(
         self, text: str, lo: int, segment: str, hits: list[BoneHit]
@@ -958,6 +970,7 @@ _OWN_MARROW_WORDS = 3  # "glenoid marrow also STIR bright": the bone's marrow ow
 # ", anterolateral left 7th rib" (a bone and up to three words of its position).
 # Right before a side word that a comparison is made with ("less than on the right",
 # "geringer als links").
+_COMPARED_SIDE_CHARS = 24  # "on the left more than": the other side before "than"
 _THAN = re.compile(r"\b(?:than|als)\s+(?:(?:on|in|at|auf)\s+)?(?:(?:the|der)\s+)?$")
 _APPOSITION = re.compile(r",\s+(?:\S+\s+){0,3}$")
 # Where the places of a signal description end: the next clause ("..., and a rim of fluid").

@@ -1967,7 +1967,9 @@ def _etiology(
             named = _named_bones(text[cue_sentence.start : cue_sentence.end], rules, reader)
             if named and not named & bones:
                 continue
-        if cue_index == index and _other_level_part(text, layout.sentences[index], match, cue, rules):
+        if cue_index == index and _other_level_part(
+            text, layout.sentences[index], match, cue, rules
+        ):
             continue
         (weak_cues if spec.weak else strong_cues).setdefault(spec.etiology, []).append(
             (cue.char_start, cue.char_end)
