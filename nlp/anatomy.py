@@ -511,6 +511,10 @@ class AnatomyReader:
         than = _THAN.search(segment, max(0, offset - 16), offset)
         if than is None:
             return False
+        if than.group(1) == "als":
+            # German "links ausgedehnter als rechts": the sides of both joints are read
+            # from "beidseits" and the side said first
+            return True
         lo = max(0, than.start() - _COMPARED_SIDE_CHARS)
         return not any(lo <= at < than.start() for at, _ in sides)
 
@@ -971,7 +975,7 @@ _OWN_MARROW_WORDS = 3  # "glenoid marrow also STIR bright": the bone's marrow ow
 # Right before a side word that a comparison is made with ("less than on the right",
 # "geringer als links").
 _COMPARED_SIDE_CHARS = 24  # "on the left more than": the other side before "than"
-_THAN = re.compile(r"\b(?:than|als)\s+(?:(?:on|in|at|auf)\s+)?(?:(?:the|der)\s+)?$")
+_THAN = re.compile(r"\b(than|als)\s+(?:(?:on|in|at|auf)\s+)?(?:(?:the|der)\s+)?$")
 _APPOSITION = re.compile(r",\s+(?:\S+\s+){0,3}$")
 # Where the places of a signal description end: the next clause ("..., and a rim of fluid").
 _ASIDE_CHARS = 40  # an aside's length ("with low T1 signal")
