@@ -112,7 +112,19 @@ def _speaks_of_other_bones(
     affirming = [
         r for section in outranked for r in groups.get(section, []) if r.mention.status in AFFIRMED
     ]
-    affirmed = {bone for r in affirming for bone, _ in r.bone_sides}
+    # a bone whose last word in those sections is not affirmed ("the contusion edema of the
+    # distal radius has resolved completely" after the first exam's) is no longer affirmed
+    last: dict[str, str] = {}
+    for r in sorted(
+        (r for section in outranked for r in groups.get(section, [])),
+        key=lambda r: r.mention.start,
+    ):
+        for bone, _ in r.bone_sides:
+            last[bone] = r.mention.status
+    affirming = [
+        r for r in affirming if any(last.get(b) in AFFIRMED for b, _ in r.bone_sides)
+    ]
+    affirmed = {bone for r in affirming for bone, _ in r.bone_sides if last.get(bone) in AFFIRMED}
     if not affirmed:
         return False
     shared = affirmed & denied
