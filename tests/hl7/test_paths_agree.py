@@ -192,6 +192,17 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout105_en.jsonl",
         "heldout106_en.jsonl",
         "heldout104_de.jsonl",
+        # heldout103_en and heldout112_en are left out: a mention in a history line with no
+        # findings header after it (h103-030, h112-030) reads otherwise under the findings
+        # header an HL7 result adds
+        "heldout107_en.jsonl",
+        "heldout107_de.jsonl",
+        "heldout108_en.jsonl",
+        "heldout109_en.jsonl",
+        "heldout109_de.jsonl",
+        "heldout112_de.jsonl",
+        "heldout113_en.jsonl",
+        "heldout113_de.jsonl",
         "styles_en.jsonl",
     ],
 )

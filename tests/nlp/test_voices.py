@@ -99,6 +99,13 @@ round's final code with no rule changed for it, then fixed; a second last wave h
 (archive cases across radiology), heldout105_en (clinical reports of many practices),
 heldout106_en (letters and summaries that quote an MRI) and heldout104_de, scored on the
 round's final code with no rule changed for it.
+The twenty-eighth round: heldout107_en (structured MSK templates, signal-only edema),
+heldout107_de (Befunde of practices and clinics), heldout108_en (teaching cases across the
+body), heldout109_en (dictation, speech-recognition slips), heldout109_de (letters quoting an
+MRI); a second wave heldout112_en and heldout112_de (clinicians' letters quoting MRI
+results), heldout113_en and heldout113_de (radiology house styles); a last wave
+heldout110_en, heldout110_de and heldout111_en, scored on the round's final code with no
+rule changed for it.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -260,6 +267,15 @@ FLOORS = {
     "heldout105_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.81},
     "heldout106_en.jsonl": {"status_acc": 0.87, "flag_f1": 0.87, "site_f1": 0.88},
     "heldout104_de.jsonl": {"status_acc": 0.97, "flag_f1": 0.94, "site_f1": 0.89},
+    "heldout107_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
+    "heldout107_de.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.95},
+    "heldout108_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
+    "heldout109_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.94},
+    "heldout109_de.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.89},
+    "heldout112_en.jsonl": {"status_acc": 0.87, "flag_f1": 0.89, "site_f1": 0.93},
+    "heldout112_de.jsonl": {"status_acc": 0.91, "flag_f1": 0.90, "site_f1": 0.78},
+    "heldout113_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.89},
+    "heldout113_de.jsonl": {"status_acc": 0.91, "flag_f1": 0.91, "site_f1": 0.89},
 }
 
 
