@@ -113,18 +113,25 @@ def _speaks_of_other_bones(
         r for section in outranked for r in groups.get(section, []) if r.mention.status in AFFIRMED
     ]
     # a bone whose last word in those sections is not affirmed ("the contusion edema of the
-    # distal radius has resolved completely" after the first exam's) is no longer affirmed
+    # distal radius has resolved completely" after the first exam's) is no longer affirmed;
+    # vertebrae are told apart by their levels, below, not by this
     last: dict[str, str] = {}
     for r in sorted(
         (r for section in outranked for r in groups.get(section, [])),
         key=lambda r: r.mention.start,
     ):
         for bone, _ in r.bone_sides:
-            last[bone] = r.mention.status
+            if bone not in _LEVELLED:
+                last[bone] = r.mention.status
     affirming = [
-        r for r in affirming if any(last.get(b) in AFFIRMED for b, _ in r.bone_sides)
+        r for r in affirming if any(b not in last or last[b] in AFFIRMED for b, _ in r.bone_sides)
     ]
-    affirmed = {bone for r in affirming for bone, _ in r.bone_sides if last.get(bone) in AFFIRMED}
+    affirmed = {
+        bone
+        for r in affirming
+        for bone, _ in r.bone_sides
+        if bone not in last or last[bone] in AFFIRMED
+    }
     if not affirmed:
         return False
     shared = affirmed & denied

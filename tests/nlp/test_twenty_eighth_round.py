@@ -282,3 +282,28 @@ def test_german_aber_between_adjectives_keeps_the_bone() -> None:
 def test_german_misspelt_condyle() -> None:
     text = "Subchondrales Knochenmarködem in der medialen Femurkondlye."
     assert sites(text, language="de") == {("medial_femoral_condyle", None)}
+
+
+def test_the_findings_own_resolved_word_frees_the_edema_elsewhere() -> None:
+    text = (
+        "Bildgebung:\nMRT vom 09.11.: Knochenmarködem im Kahnbein; zusätzlich Kontusionsödem"
+        " des distalen Radius.\nMRT vom 22.12.: Frakturlinie der Kahnbeintaille mit weiterhin"
+        " ausgeprägtem Knochenmarködem. Das Kontusionsödem im distalen Radius ist vollständig"
+        " rückgebildet.\n\nBeurteilung: Kahnbeintaillenfraktur; die Kontusion des distalen"
+        " Radius ist folgenlos ausgeheilt."
+    )
+    assert annotate(text, language="de").bme == "present"
+
+
+def test_an_old_vertebra_without_edema_in_both_sections_leaves_the_new_one() -> None:
+    """Vertebrae are told apart by their levels: the findings' last word on T7 does not take
+    back the edema at L1."""
+    text = (
+        "Findings: New compression fracture of L1 with band-like STIR hyperintense marrow edema"
+        " under the endplate. Old mild wedge T7 unchanged, no edema.\n\n"
+        "IMPRESSION:\n1. Acute L1 osteoporotic insufficiency fracture.\n"
+        "2. Old T7 wedge, no edema."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert annotation_sites(annotation) == {("vertebral_body", None)}
