@@ -203,6 +203,9 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout112_de.jsonl",
         "heldout113_en.jsonl",
         "heldout113_de.jsonl",
+        "heldout110_en.jsonl",
+        "heldout110_de.jsonl",
+        "heldout111_en.jsonl",
         "styles_en.jsonl",
     ],
 )
