@@ -970,12 +970,12 @@ _HEAD_BONES = frozenset({"femoral_head", "humeral_head", "radial_head", "fibular
 _ADJACENT = 2
 
 _OWN_MARROW_WORDS = 3  # "glenoid marrow also STIR bright": the bone's marrow owns the signal
-# A place set off by a comma after the signal's words, with no relation word:
-# ", anterolateral left 7th rib" (a bone and up to three words of its position).
 # Right before a side word that a comparison is made with ("less than on the right",
 # "geringer als links").
 _COMPARED_SIDE_CHARS = 24  # "on the left more than": the other side before "than"
 _THAN = re.compile(r"\b(than|als)\s+(?:(?:on|in|at|auf)\s+)?(?:(?:the|der)\s+)?$")
+# A place set off by a comma after the signal's words, with no relation word:
+# ", anterolateral left 7th rib" (a bone and up to three words of its position).
 _APPOSITION = re.compile(r",\s+(?:\S+\s+){0,3}$")
 # Where the places of a signal description end: the next clause ("..., and a rim of fluid").
 _ASIDE_CHARS = 40  # an aside's length ("with low T1 signal")

@@ -1899,9 +1899,10 @@ def _other_level_part(
         return False
 
     def part(at: int) -> tuple[int, int]:
-        lo = text.rfind(";", sentence.start, at) + 1 or sentence.start
+        """The ";"-delimited part of the sentence around offset `at`."""
+        lo = text.rfind(";", sentence.start, at)
         hi = text.find(";", at, sentence.end)
-        return max(lo, sentence.start), hi if hi >= 0 else sentence.end
+        return (lo + 1 if lo >= 0 else sentence.start), (hi if hi >= 0 else sentence.end)
 
     own, other = part(match.char_start), part(cue.char_start)
     if own == other:
