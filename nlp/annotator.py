@@ -475,6 +475,8 @@ def _denied_later_in_line(
                 rules.targets[t.rule].signal
                 or rules.targets[t.rule].requires_bone
                 or t.status != "negated"
+                # "... and no other site of marrow oedema": a denial of other places
+                or "ELSEWHERE" in t.categories
             ):
                 continue
             if bones is None:

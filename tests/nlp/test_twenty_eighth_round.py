@@ -307,3 +307,17 @@ def test_an_old_vertebra_without_edema_in_both_sections_leaves_the_new_one() -> 
     annotation = annotate(text)
     assert annotation.bme == "present"
     assert annotation_sites(annotation) == {("vertebral_body", None)}
+
+
+def test_a_denial_of_other_sites_does_not_take_a_signal() -> None:
+    """Scored in the last wave (h110-008 missed it): "no other site of marrow oedema" denies
+    edema elsewhere, not the signal the findings gave before it."""
+    text = (
+        "Findings: The T11 and T12 vertebral bodies show confluent low T1 signal and high STIR"
+        " signal through much of their height. Elsewhere there is degenerative disc disease with"
+        " type 2 Modic change at L4/5 and no other site of marrow oedema.\n\n"
+        "Impression: Spondylodiscitis at T11/12 with osteomyelitis of both vertebral bodies."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert annotation_sites(annotation) == {("vertebral_body", None)}
