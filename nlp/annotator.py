@@ -1683,9 +1683,16 @@ def _site_cues(
                 levels = spine_levels(sentence_text, rules.spine_levels)
                 if levels and at_levels() and not levels & at_levels():
                     continue  # "3. Mild L4-L5 degenerative change." beside edema at L1
-            sides = {side for _, side in reader.laterality_words(sentence_text.lower())}
-            side = sides.pop() if len(sides) == 1 and sides <= {"left", "right"} else None
-            out.append(SiteCue(spec.etiology, bones, sentence_text, weak=spec.weak, side=side))
+            side = one_side(s for _, s in reader.laterality_words(sentence_text.lower()))
+            out.append(
+                SiteCue(
+                    spec.etiology,
+                    bones,
+                    sentence_text,
+                    weak=spec.weak,
+                    side=None if side == "bilateral" else side,
+                )
+            )
         elif (
             (section in summaries or section == DIFFERENTIAL_SECTION or title or labelled)
             and not spec.weak

@@ -123,15 +123,13 @@ def _speaks_of_other_bones(
         for bone, _ in r.bone_sides:
             if bone not in _LEVELLED:
                 last[bone] = r.mention.status
-    affirming = [
-        r for r in affirming if any(b not in last or last[b] in AFFIRMED for b, _ in r.bone_sides)
-    ]
     affirmed = {
         bone
         for r in affirming
         for bone, _ in r.bone_sides
         if bone not in last or last[bone] in AFFIRMED
     }
+    affirming = [r for r in affirming if {b for b, _ in r.bone_sides} & affirmed]
     if not affirmed:
         return False
     shared = affirmed & denied
