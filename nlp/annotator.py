@@ -664,13 +664,17 @@ def _block_sides(
     sides: list[str | None] = []
     current: str | None = None
     section = None
-    for line in layout.lines:
+    for k, line in enumerate(layout.lines):
         if line.section != section:
             section, current = line.section, None
         raw = text[line.start : line.end].strip()
         words = raw.rstrip(":").split()
         side = None
-        if 0 < len(words) <= 4 and (raw.endswith(":") or raw.isupper()) and ". " not in raw:
+        if (
+            0 < len(words) <= 4
+            and (raw.endswith(":") or raw.isupper() or _titles_a_list(text, layout, k, raw))
+            and ". " not in raw
+        ):
             side = reader.side_of(raw.lower())
         if side is None:
             # "R: ...", "Lt wrist: ...", and one label after a header ("Findings: Right
@@ -686,6 +690,20 @@ def _block_sides(
             current = side
         sides.append(current)
     return sides
+
+
+# A line that opens a list ("- 3rd metatarsal: ..."), by its marker.
+_LIST_LINE = re.compile(r"\s*(?:[-*\u2022\u2013]|\d{1,2}[.)])\s")
+
+
+def _titles_a_list(text: str, layout: Layout, k: int, raw: str) -> bool:
+    """Whether line `k` (`raw`, stripped), of at most three words without a full stop,
+    is the title of the list right below it in its section ("Right foot" over "- 3rd
+    metatarsal: STIR-bright marrow ...")."""
+    if len(raw.split()) > 3 or raw.endswith(".") or k + 1 >= len(layout.lines):
+        return False
+    below = layout.lines[k + 1]
+    return below.section == layout.lines[k].section and bool(_LIST_LINE.match(text, below.start))
 
 
 # Sections whose side words are no side of the report's text: the title block, a
@@ -1179,17 +1197,24 @@ def _generic_hypothetical(
     is often bilateral"); with `causes_too` (a sentence that sets another disease
     against the case) they are hypothetical as well.
     """
-    verdicts: dict[int, bool] = {}
+    verdicts: dict[tuple[int, int], bool] = {}
     out = []
     for m in matches:
         if m.label != BME_LABEL and not causes_too:
             out.append(m)
             continue
         index = layout.sentence_index(m.char_start)
-        if index not in verdicts:
-            sentence = layout.sentences[index]
-            verdicts[index] = generic.match(text[sentence.start : sentence.end].lower()) is not None
-        if verdicts[index] and m.status != "hypothetical":
+        sentence = layout.sentences[index]
+        # a ";" opens a part that may be such a sentence of its own ("... is typical of
+        # osteoarthritis; osteonecrosis, by contrast, usually involves the femoral head")
+        part = text.rfind(";", sentence.start, m.char_start) + 1 or sentence.start
+        if (index, part) not in verdicts:
+            verdicts[index, part] = (
+                generic.match(text[sentence.start : sentence.end].lower()) is not None
+                or part != sentence.start
+                and generic.match(text[part : sentence.end].lstrip().lower()) is not None
+            )
+        if verdicts[index, part] and m.status != "hypothetical":
             m = dataclasses.replace(m, status="hypothetical")
         out.append(m)
     return out
