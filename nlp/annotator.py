@@ -1209,11 +1209,10 @@ def _generic_hypothetical(
         # osteoarthritis; osteonecrosis, by contrast, usually involves the femoral head")
         part = text.rfind(";", sentence.start, m.char_start) + 1 or sentence.start
         if (index, part) not in verdicts:
-            verdicts[index, part] = (
-                generic.match(text[sentence.start : sentence.end].lower()) is not None
-                or part != sentence.start
-                and generic.match(text[part : sentence.end].lstrip().lower()) is not None
-            )
+            whole = generic.match(text[sentence.start : sentence.end].lower())
+            rest = text[part : sentence.end].lstrip().lower()
+            own = part != sentence.start and generic.match(rest)
+            verdicts[index, part] = bool(whole or own)
         if verdicts[index, part] and m.status != "hypothetical":
             m = dataclasses.replace(m, status="hypothetical")
         out.append(m)
