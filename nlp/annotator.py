@@ -1105,6 +1105,8 @@ def _record(
         anatomy = _around_what_came_before(
             unwrapped, match, clause, index, layout, rules, reader, anatomy, fallback
         )
+    if rules.continuation is not None and anatomy.bones:
+        anatomy = _continued(unwrapped, match, targets, sentence, rules, reader, anatomy, fallback)
     if not anatomy.bones and (rules.targets[match.rule].signal or opener is not None):
         # "MR images show high T2 signal in a subchondral pattern." after a
         # sentence naming the femoral heads: the signal is theirs; or before
@@ -1524,6 +1526,46 @@ def _part_of_sentence(
 
 
 _AROUND_AFTER_WORDS = 6  # words after a mention searched for an `around` word
+
+
+def _continued(
+    text: str,
+    match: Match,
+    targets: list[Match],
+    sentence: Sentence,
+    rules: RuleSet,
+    reader: AnatomyReader,
+    anatomy: Anatomy,
+    fallback: Callable[[str | None], str | None],
+) -> Anatomy:
+    """The mention's bones and those of a part of its sentence that goes on to another place.
+
+    "In den Köpfen der Metakarpalia II und III Knochenmarködem im Sinne einer Osteitis,
+    ebenso ein kleineres Areal im Os capitatum": the part after "ebenso" (clauses.json
+    `continuation`, up to the next ";" or the sentence's end) names no edema of its own,
+    so its bones are the mention's. Not when another mention stands before that part.
+    """
+    assert rules.continuation is not None
+    found = rules.continuation.search(text, match.char_end, sentence.end)
+    if found is None or any(match.char_end <= t.char_start < found.end() for t in targets):
+        return anatomy
+    end = text.find(";", found.end(), sentence.end)
+    end = sentence.end if end < 0 else end
+    if any(found.end() <= t.char_start < end for t in targets):
+        return anatomy  # the part tells a finding of its own
+    part = text[found.end() : end].lower()
+    signal = rules.signal
+    if signal is not None and (
+        any(rx.search(part) for rx in signal.structures)
+        or (signal.normal is not None and signal.normal.search(part))
+    ):
+        return anatomy  # another thing's place ("also a small cyst in the capitate")
+    more = reader.read(text, (found.end(), end), found.end(), found.end(), "", fallback)
+    named = {bone for bone, _ in anatomy.bones}
+    added = tuple(one for one in more.bones if one[0] not in named)
+    if not added:
+        return anatomy
+    return dataclasses.replace(anatomy, bones=anatomy.bones + added)
 
 
 def _around_what_came_before(

@@ -341,6 +341,11 @@ class RuleSet:
     # clause names ("surrounding edema extends into the pedicle"): it keeps both
     # (clauses.json "around_spreads").
     around_spreads: re.Pattern[str] | None = None
+    # Words after a mention, past a comma or ";", that go on to another place of the same
+    # finding without naming it again ("... Knochenmarködem im Sinne einer Osteitis,
+    # ebenso ein kleineres Areal im Os capitatum"): the bones of that part are the
+    # mention's too (clauses.json "continuation").
+    continuation: re.Pattern[str] | None = None
     # "the head" standing for the bone head last named before it ("... the femoral head.
     # Surrounding oedema fills the remainder of the head"): the match's end is the
     # word "head" (clauses.json "head_anaphora"; lower case).
