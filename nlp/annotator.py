@@ -575,7 +575,8 @@ def _signal_in_bone(
         signal.inside.match(following.lstrip(" ,;:"))  # "on T1", "in der T1-Wichtung"
         and signal.not_fluid.search(following)
         and not signal.fluid.search(following)
-        and not signal.low.search(following)
+        # ", in T1 flau signalgeminderter Markraum": the dark side of the same finding
+        and not signal.low.search(" ".join(after.split()[:5]))
         # ", in T1 regelrechtes Fettmarksignal": T1 is said to be normal
         and not (signal.normal and signal.normal.search(" ".join(after.split()[:5])))
     ):
