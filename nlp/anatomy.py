@@ -683,6 +683,12 @@ class AnatomyReader:
             places.append(kind)
         before = text[lo:start].lower()
         before_words = self._owner_words(before)
+        around = self._rules.around
+        if around is not None and around.search(" ".join(before.split()[-2:])):
+            # "Bankart-Läsion 4 mm mit umgebender STIR-Hyperintensität", "lesion in the
+            # glenoid with surrounding high STIR signal": the signal is around the
+            # structure, in the bone it lies in
+            before_words = [w for w in before_words if w[2] != "structure"]
         if before_words:
             last_start, last_end, last_kind = before_words[-1]
             if (
