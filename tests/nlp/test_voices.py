@@ -107,6 +107,13 @@ results), heldout113_en and heldout113_de (radiology house styles); a last wave
 heldout110_en, heldout110_de and heldout111_en, scored on the round's final code with no
 rule changed for it (one regression of the round's own rules, h110-028, was mended after,
 and one class of heldout110_en's misses fixed, h110-008).
+The twenty-ninth round: heldout114_en and heldout114_de (foot, ankle and knee, sports),
+heldout115_en and heldout115_de (hip, pelvis and spine; tumour, infection, follow-ups),
+heldout116_de (hand, wrist and shoulder; rheumatology letters); a second wave heldout117_en
+(upper limb, clinic letters), heldout117_de (diabetic foot, stress fractures, children),
+heldout118_en and heldout118_de (older knees and hips, SONK, transient osteoporosis); a last
+wave heldout119_en, heldout119_de (a mixed MSK day) and heldout120_en (reports from other
+hospitals and countries), scored on the round's final code with no rule changed for it.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -279,7 +286,18 @@ FLOORS = {
     "heldout113_de.jsonl": {"status_acc": 0.91, "flag_f1": 0.91, "site_f1": 0.89},
     "heldout110_en.jsonl": {"status_acc": 0.89, "flag_f1": 0.88, "site_f1": 0.83},
     "heldout110_de.jsonl": {"status_acc": 0.85, "flag_f1": 0.87, "site_f1": 0.88},
-    "heldout111_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.93, "site_f1": 0.92},
+    "heldout111_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.93, "site_f1": 0.92},    "heldout114_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.97},
+    "heldout114_de.jsonl": {"status_acc": 0.97, "flag_f1": 0.96, "site_f1": 0.97},
+    "heldout115_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
+    "heldout115_de.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.92},
+    "heldout116_de.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.93},
+    "heldout117_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.89, "site_f1": 0.91},
+    "heldout117_de.jsonl": {"status_acc": 0.89, "flag_f1": 0.86, "site_f1": 0.79},
+    "heldout118_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.95, "site_f1": 0.94},
+    "heldout118_de.jsonl": {"status_acc": 0.92, "flag_f1": 0.91, "site_f1": 0.88},
+    "heldout119_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.94},
+    "heldout119_de.jsonl": {"status_acc": 0.89, "flag_f1": 0.91, "site_f1": 0.85},
+    "heldout120_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.97},
 }
 
 
