@@ -7,7 +7,7 @@ SHARED ?= ../shared
 OUT    ?= out
 JSON   ?=
 
-.PHONY: install run test check fmt eval bench screenshots chaos soak fuzz clean
+.PHONY: install run test check fmt eval bench bench-listener-bound screenshots chaos soak fuzz clean
 
 install: $(STAMP)
 
@@ -46,6 +46,11 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.nlp --corpus $(SHARED)/corpus/dev.jsonl --corpus-de $(SHARED)/corpus/dev_de.jsonl
 	$(BIN)/python -m bench.hl7 --corpus $(SHARED)/corpus/dev.jsonl
 	$(BIN)/python -m bench.service --corpus $(SHARED)/corpus/dev.jsonl $(if $(JSON),--json $(JSON))
+
+# What any listener reaches on this machine against the listener goal (docs/throughput.md,
+# "The twentieth pass"): radflag listen, a minimal Python and a compiled durable path.
+bench-listener-bound: $(STAMP)
+	$(BIN)/python -m bench.listener_bound --corpus $(SHARED)/corpus/dev.jsonl
 
 chaos: $(STAMP)
 	./scripts/install-system-deps
