@@ -1527,6 +1527,9 @@ def _part_of_sentence(
 
 
 _AROUND_AFTER_WORDS = 6  # words after a mention searched for an `around` word
+# How far after a mention a `continuation` word may start, in characters ("KMÖ im Sinne
+# einer Osteitis, ebenso ..."): a word further on goes on from something else.
+_CONTINUATION_REACH = 80
 
 
 def _continued(
@@ -1548,7 +1551,11 @@ def _continued(
     """
     assert rules.continuation is not None
     found = rules.continuation.search(text, match.char_end, sentence.end)
-    if found is None or any(match.char_end <= t.char_start < found.end() for t in targets):
+    if (
+        found is None
+        or found.start() - match.char_end > _CONTINUATION_REACH
+        or any(match.char_end <= t.char_start < found.end() for t in targets)
+    ):
         return anatomy
     end = text.find(";", found.end(), sentence.end)
     end = sentence.end if end < 0 else end
@@ -1556,11 +1563,12 @@ def _continued(
         return anatomy  # the part tells a finding of its own
     part = text[found.end() : end].lower()
     signal = rules.signal
-    if signal is not None and (
-        any(rx.search(part) for rx in signal.structures)
-        or (signal.normal is not None and signal.normal.search(part))
+    if reader.names_structure(part) or (
+        signal is not None and signal.normal is not None and signal.normal.search(part)
     ):
-        return anatomy  # another thing's place ("also a small cyst in the capitate")
+        # another thing's place ("ebenso eine kleine Zyste im Os hamatum", "zusätzlich
+        # Tendinopathie am Ansatz der Sehne am Kalkaneus") or a normal bone
+        return anatomy
     more = reader.read(text, (found.end(), end), found.end(), found.end(), "", fallback)
     named = {bone for bone, _ in anatomy.bones}
     added = tuple(one for one in more.bones if one[0] not in named)

@@ -170,6 +170,14 @@ def test_likewise_a_cyst_is_no_second_place() -> None:
     assert {b for b, _ in annotation_sites(annotate(text, language="de"))} == {"triquetrum"}
 
 
+def test_additionally_a_tendon_is_no_second_place() -> None:
+    text = (
+        "Befund: Im Os triquetrum Knochenmarködem im Sinne einer Osteitis, zusätzlich"
+        " Tendinopathie der Sehne am Ansatz am Os hamatum."
+    )
+    assert {b for b, _ in annotation_sites(annotate(text, language="de"))} == {"triquetrum"}
+
+
 def test_as_well_as_another_lesion_ends_the_clause() -> None:
     text = (
         "Beurteilung: Metastase im Os ilium links mit perifokalem Knochenmarködem sowie"
