@@ -56,7 +56,8 @@ def build_bound(out: Path) -> Path:
     """bench/listener_bound.c compiled into `out`; exits 2 with one line when no compiler."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
-        sys.exit("listener_bound: no C compiler (cc or gcc) on PATH")
+        print("listener_bound: no C compiler (cc or gcc) on PATH", file=sys.stderr)
+        sys.exit(2)
     binary = out / "listener_bound"
     subprocess.run(
         [compiler, "-O2", "-o", str(binary), str(ROOT / "bench" / "listener_bound.c")], check=True
