@@ -571,14 +571,15 @@ def _signal_in_bone(
             return False
     after = lowered[match.char_end : sentence.end]
     following = " ".join(after.split()[:3])
+    near = " ".join(after.split()[:5])
     if (
         signal.inside.match(following.lstrip(" ,;:"))  # "on T1", "in der T1-Wichtung"
         and signal.not_fluid.search(following)
         and not signal.fluid.search(following)
         # ", in T1 flau signalgeminderter Markraum": the dark side of the same finding
-        and not signal.low.search(" ".join(after.split()[:5]))
+        and not signal.low.search(near)
         # ", in T1 regelrechtes Fettmarksignal": T1 is said to be normal
-        and not (signal.normal and signal.normal.search(" ".join(after.split()[:5])))
+        and not (signal.normal and signal.normal.search(near))
     ):
         return False  # "the endplates are bright on T1": fat
     preceding = " ".join(lowered[sentence.start : match.char_start].split()[-2:])
@@ -662,6 +663,7 @@ def _block_sides(
     or of a side label that opens it ("R: ...", "Lt wrist: ...", laterality.json
     `line_labels`)."""
     labels = dict(rules.side_labels)
+    item = list_item(rules.list_marker)
     sides: list[str | None] = []
     current: str | None = None
     section = None
@@ -673,7 +675,7 @@ def _block_sides(
         side = None
         if (
             0 < len(words) <= 4
-            and (raw.endswith(":") or raw.isupper() or _titles_a_list(text, layout, k, raw))
+            and (raw.endswith(":") or raw.isupper() or _titles_a_list(text, layout, k, raw, item))
             and ". " not in raw
         ):
             side = reader.side_of(raw.lower())
@@ -693,18 +695,16 @@ def _block_sides(
     return sides
 
 
-# A line that opens a list ("- 3rd metatarsal: ..."), by its marker.
-_LIST_LINE = re.compile(r"\s*(?:[-*\u2022\u2013]|\d{1,2}[.)])\s")
-
-
-def _titles_a_list(text: str, layout: Layout, k: int, raw: str) -> bool:
+def _titles_a_list(text: str, layout: Layout, k: int, raw: str, item: re.Pattern[str]) -> bool:
     """Whether line `k` (`raw`, stripped), of at most three words without a full stop,
     is the title of the list right below it in its section ("Right foot" over "- 3rd
-    metatarsal: STIR-bright marrow ...")."""
+    metatarsal: STIR-bright marrow ..."; `item`: sentences.json `list_marker`)."""
     if len(raw.split()) > 3 or raw.endswith(".") or k + 1 >= len(layout.lines):
         return False
     below = layout.lines[k + 1]
-    return below.section == layout.lines[k].section and bool(_LIST_LINE.match(text, below.start))
+    return below.section == layout.lines[k].section and bool(
+        item.match(text[below.start : below.end])
+    )
 
 
 # Sections whose side words are no side of the report's text: the title block, a
@@ -1186,6 +1186,13 @@ def _record(
     )
 
 
+def _semicolon_part(text: str, sentence: Sentence, at: int) -> tuple[int, int]:
+    """The ";"-delimited part of `sentence` around offset `at` (start, end)."""
+    lo = text.rfind(";", sentence.start, at)
+    hi = text.find(";", at, sentence.end)
+    return (lo + 1 if lo >= 0 else sentence.start), (hi if hi >= 0 else sentence.end)
+
+
 def _generic_hypothetical(
     text: str,
     matches: list[Match],
@@ -1210,7 +1217,7 @@ def _generic_hypothetical(
         sentence = layout.sentences[index]
         # a ";" opens a part that may be such a sentence of its own ("... is typical of
         # osteoarthritis; osteonecrosis, by contrast, usually involves the femoral head")
-        part = text.rfind(";", sentence.start, m.char_start) + 1 or sentence.start
+        part, _ = _semicolon_part(text, sentence, m.char_start)
         if (index, part) not in verdicts:
             whole = generic.match(text[sentence.start : sentence.end].lower())
             rest = text[part : sentence.end].lstrip().lower()
@@ -1557,8 +1564,7 @@ def _continued(
         or any(match.char_end <= t.char_start < found.end() for t in targets)
     ):
         return anatomy
-    end = text.find(";", found.end(), sentence.end)
-    end = sentence.end if end < 0 else end
+    _, end = _semicolon_part(text, sentence, found.end())
     if any(found.end() <= t.char_start < end for t in targets):
         return anatomy  # the part tells a finding of its own
     part = text[found.end() : end].lower()
@@ -1982,13 +1988,8 @@ def _other_level_part(
     if rules.spine_levels is None or ";" not in text[sentence.start : sentence.end]:
         return False
 
-    def part(at: int) -> tuple[int, int]:
-        """The ";"-delimited part of the sentence around offset `at`."""
-        lo = text.rfind(";", sentence.start, at)
-        hi = text.find(";", at, sentence.end)
-        return (lo + 1 if lo >= 0 else sentence.start), (hi if hi >= 0 else sentence.end)
-
-    own, other = part(match.char_start), part(cue.char_start)
+    own = _semicolon_part(text, sentence, match.char_start)
+    other = _semicolon_part(text, sentence, cue.char_start)
     if own == other:
         return False
     mine = spine_levels(text[own[0] : own[1]], rules.spine_levels)
