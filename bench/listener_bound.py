@@ -35,16 +35,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.service import _echo_server, ack_rate, messages
+from bench.service import _echo_server, ack_rate, cpu_seconds, messages
 from tests.servers import accepts, free_port, service_env, start_listener, start_redis, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def own_cpu() -> float:
@@ -116,14 +110,15 @@ def main(argv: list[str] | None = None) -> int:
             queue, task = batch_task("x" * 26, "2026-01-01T00:00:00.000000+00:00")
             (base / "task").write_text(task)
             bounds = {
-                "minimal Python": [sys.executable, str(ROOT / "bench" / "minimal_listener.py")],
+                "minimal Python": [sys.executable, "-m", "bench.minimal_listener"],
                 "compiled": [str(binary)],
             }
             ports = {"radflag listen": (port, listener.pid)}
             for name, command in bounds.items():
                 bound_port = free_port()
                 process = subprocess.Popen(
-                    [*command, str(bound_port), redis_port, sha, queue, str(base / "task")]
+                    [*command, str(bound_port), redis_port, sha, queue, str(base / "task")],
+                    cwd=ROOT,
                 )
                 children.append(process.terminate)
                 wait_until(lambda p=bound_port: accepts(p), timeout=20, what=name)

@@ -5,9 +5,10 @@ does it: MLLP frames, MSH-3/4/10 by splitting the first segment, the message bas
 its journal entry, one EVALSHA of worker/intake_batch.lua in flight for all messages
 waiting (up to 64) on its own Redis connection (RESP parsed by hiredis), each ACK written
 after Redis answered. No screen, no checks of the message, no counters, no TLS, no
-reconnects: NOT a listener to run, a measurement. Started by bench/listener_bound.py:
+reconnects: NOT a listener to run, a measurement. Started by bench/listener_bound.py
+(from the project's root):
 
-    python bench/minimal_listener.py PORT REDIS_PORT SCRIPT_SHA QUEUE TASK_FILE
+    python -m bench.minimal_listener PORT REDIS_PORT SCRIPT_SHA QUEUE TASK_FILE
 """
 
 from __future__ import annotations
@@ -21,13 +22,9 @@ from typing import Any
 
 import hiredis
 
+from worker.intake_connection import pack_command
+
 MAX_BATCH = 64
-
-
-def pack(parts: list[bytes]) -> bytes:
-    out = [b"*%d\r\n" % len(parts)]
-    out += [b"$%d\r\n%b\r\n" % (len(part), part) for part in parts]
-    return b"".join(out)
 
 
 class Intake(asyncio.Protocol):
@@ -75,7 +72,7 @@ class Intake(asyncio.Protocol):
         args += [b"30", b"radflag:batch:"]
         for _, _, dedupe, at, entry in batch:
             args += [at, b"radflag.annotate|" + dedupe, entry]
-        self.transport.write(pack([b"EVALSHA", self.sha, b"%d" % len(keys), *keys, *args]))
+        self.transport.write(pack_command([b"EVALSHA", self.sha, b"%d" % len(keys), *keys, *args]))
         self.in_flight = batch
 
 

@@ -381,11 +381,16 @@ def soak(port: int, reports: list[dict[str, Any]], destination: MllpDestination,
     return delivered
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far, from /proc."""
+    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def redis_usage(server: RedisServer, client: redis.Redis) -> tuple[float, int]:
     """redis-server's CPU seconds so far, and the commands it has run (a script's own included)."""
     assert server.process is not None
-    stat = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    cpu = (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+    cpu = cpu_seconds(server.process.pid)
     stats: dict[str, dict[str, Any]] = client.info("commandstats")  # type: ignore[assignment]
     calls = sum(int(one["calls"]) for one in stats.values())
     return cpu, calls

@@ -60,10 +60,10 @@ def test_a_bound_acks_only_what_the_intake_script_wrote(tmp_path: Path, bound: s
         if bound == "compiled":
             command = [str(build_bound(tmp_path))]
         else:
-            command = [sys.executable, str(ROOT / "bench" / "minimal_listener.py")]
+            command = [sys.executable, "-m", "bench.minimal_listener"]
         port = free_port()
         process = subprocess.Popen(
-            [*command, str(port), redis_port, sha, "celery", str(tmp_path / "task")]
+            [*command, str(port), redis_port, sha, "celery", str(tmp_path / "task")], cwd=ROOT
         )
         wait_until(lambda: accepts(port), timeout=20, what=bound)
         control_ids = [f"C{i:04d}" for i in range(12)]
