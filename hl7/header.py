@@ -55,13 +55,12 @@ def parse_header(message: bytes) -> MessageHeader:
     if not segment.startswith(b"MSH"):
         raise SegmentSequenceError("message does not start with an MSH segment")
     delimiters = _delimiters(segment)
-    latin = segment.decode("iso-8859-1")
-    character_set = _first(_field(latin.split(delimiters.field), 18), delimiters)
+    fields = segment.decode("iso-8859-1").split(delimiters.field)
+    character_set = _first(_field(fields, 18), delimiters)
     # An ASCII MSH (nearly all) reads the same in UTF-8 and the Latin-1 view.
-    text = (
-        latin if not character_set and segment.isascii() else decode_message(segment, character_set)
-    )
-    return _header_from_msh(text, delimiters)
+    if character_set or not segment.isascii():
+        fields = decode_message(segment, character_set).split(delimiters.field)
+    return _header_from_fields(fields, delimiters)
 
 
 def check_supported(header: MessageHeader) -> None:
@@ -138,33 +137,46 @@ def _field(fields: list[str], number: int) -> str:
 
 
 def _first(value: str, d: Delimiters) -> str:
-    """First component of the first repetition, unescaped."""
-    if not value:
+    """First component of the first repetition, unescaped ("" for an empty or null field)."""
+    if not value or value == _HL7_NULL:
         return ""
-    return unescape(value.split(d.repetition, 1)[0].split(d.component, 1)[0], d).strip()
+    if d.repetition in value or d.component in value or d.escape in value:
+        return unescape(value.split(d.repetition, 1)[0].split(d.component, 1)[0], d).strip()
+    return value.strip()  # most values: nothing to split or unescape
 
 
-def _header_from_msh(msh: str, d: Delimiters) -> MessageHeader:
-    fields = msh.split(d.field)
-    message_type = _field(fields, 9).split(d.repetition, 1)[0].split(d.component)
+_MSH_FIELDS = 19  # MSH-1 to MSH-19: the last one read (language)
+
+
+def _header_from_fields(fields: list[str], d: Delimiters) -> MessageHeader:
+    """The header from MSH split on its field separator (index n-1 is MSH-n)."""
+    if len(fields) < _MSH_FIELDS:
+        fields = fields + [""] * (_MSH_FIELDS - len(fields))
+    null = _HL7_NULL
+    sending_application, sending_facility, receiving_application, receiving_facility = (
+        "" if value == null else value for value in fields[2:6]
+    )
+    message_type = ("" if fields[8] == null else fields[8]).split(d.repetition, 1)[0]
+    message_type = message_type.split(d.component)
+    # Positional, in the dataclass's field order: keywords cost a frozen dataclass twice as much.
     header = MessageHeader(
-        field_separator=d.field,
-        encoding_characters=d.encoding_characters,
+        d.field,
+        d.encoding_characters,
         # HD fields are kept whole (namespace^universal id^type, inbound delimiters)
         # so the ACK can swap them back exactly.
-        sending_application=_field(fields, 3),
-        sending_facility=_field(fields, 4),
-        receiving_application=_field(fields, 5),
-        receiving_facility=_field(fields, 6),
-        message_type=unescape(message_type[0], d).strip().upper(),
-        trigger_event=unescape(message_type[1], d).strip().upper() if len(message_type) > 1 else "",
-        control_id=_first(_field(fields, 10), d),
-        processing_id=_first(_field(fields, 11), d),
-        version=_first(_field(fields, 12), d),
-        accept_ack_type=_first(_field(fields, 15), d).upper(),
-        application_ack_type=_first(_field(fields, 16), d).upper(),
-        character_set=_first(_field(fields, 18), d),
-        language=_first(_field(fields, 19), d),
+        sending_application,
+        sending_facility,
+        receiving_application,
+        receiving_facility,
+        unescape(message_type[0], d).strip().upper(),  # message_type
+        unescape(message_type[1], d).strip().upper() if len(message_type) > 1 else "",  # trigger
+        _first(fields[9], d),  # control_id
+        _first(fields[10], d),  # processing_id
+        _first(fields[11], d),  # version
+        _first(fields[14], d).upper(),  # accept_ack_type
+        _first(fields[15], d).upper(),  # application_ack_type
+        _first(fields[17], d),  # character_set
+        _first(fields[18], d),  # language
     )
     missing = (
         "MSH-9 message type is empty"

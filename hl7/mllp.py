@@ -82,6 +82,8 @@ class FrameDecoder:
         completed before it in `frames`; bytes after the oversized frame stay
         buffered for the next call.
         """
+        if not self._buffer and not self._in_frame and self._whole_frame(data):  # the usual read
+            return [data[1 : -len(END_BLOCK)]]
         self._buffer += data
         frames: list[bytes] = []
         while self._buffer:
@@ -96,6 +98,16 @@ class FrameDecoder:
             if isinstance(outcome, bytes):
                 frames.append(outcome)
         return frames
+
+    def _whole_frame(self, data: bytes) -> bool:
+        """`data` is exactly one frame within the size limit: what the loop below would take."""
+        end = len(data) - len(END_BLOCK)
+        return (
+            data[:1] == START_BLOCK
+            and 0 < end <= self.max_frame_bytes + 1
+            and data.find(END_BLOCK, 1) == end
+            and data.find(START_BLOCK, 1) < 0
+        )
 
     def close(self) -> bytes | None:
         """At EOF: the payload of an unterminated frame if it looks complete, else None."""

@@ -97,6 +97,10 @@ class ListenerCounts:
     def count(self, name: str, amount: int = 1, **labels: str) -> None:
         self.pending[_field_of(name, tuple(labels.items()))] += amount
 
+    def add(self, field: str, amount: int = 1) -> None:
+        """`count` by the counter's field (`counter_field`), found once by the caller."""
+        self.pending[field] += amount
+
     async def flush(self, client: aioredis.Redis) -> None:
         """Add the pending counts and refresh the heartbeat; keeps the counts if Redis fails."""
         counts, self.pending = dict(self.pending), Counter()

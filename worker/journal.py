@@ -72,6 +72,28 @@ def encode(task: str, kwargs: dict[str, Any]) -> str:
     return f'{{"task":{json.dumps(task)},"kwargs":{{"raw_b64":"{raw}"{more}}}}}'
 
 
+def encode_message(
+    task: str, raw_b64: str, control_id: str, dedupe_key: str, received_at: str, ack_code: str
+) -> str:
+    """`encode` of a queued message's arguments (the listener's `message_kwargs`), in one format.
+
+    The same text as `encode(task, {"raw_b64": ..., "control_id": ..., "dedupe_key": ...,
+    "received_at": ..., "ack_code": ...})`, each string escaped by the function json.dumps
+    uses for it; the listener writes one per message.
+    """
+    return _MESSAGE_ENTRY % (
+        _json_string(task), raw_b64, _json_string(control_id), _json_string(dedupe_key),
+        _json_string(received_at), _json_string(ack_code),
+    )  # fmt: skip
+
+
+_MESSAGE_ENTRY = (
+    '{"task":%s,"kwargs":{"raw_b64":"%s","control_id":%s,"dedupe_key":%s,'
+    '"received_at":%s,"ack_code":%s}}'
+)
+_json_string = json.encoder.encode_basestring_ascii  # json.dumps(str): quoted, ASCII
+
+
 def decode(entry: str, raw: bytes | str, since: float) -> JournalEntry:
     """An entry from its stored JSON."""
     data = json.loads(raw)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 import contextlib
 import functools
 import itertools
@@ -49,7 +50,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, cast
@@ -66,8 +66,8 @@ from hl7.model import MessageHeader
 from hl7.orders import is_event_message, screen_event
 from worker import journal, keys, tls
 from worker.celery_app import BrokerUnavailable, batch_task, task_envelope
-from worker.counters import FLUSH_INTERVAL, ListenerCounts
-from worker.intake_connection import IntakeConnection, pack_command, pool_connection
+from worker.counters import FLUSH_INTERVAL, ListenerCounts, counter_field
+from worker.intake_connection import IntakeConnection, pool_connection
 from worker.replicas import ReplicaConfirmation
 from worker.settings import Settings
 
@@ -114,14 +114,30 @@ _FALLBACK_HEADER = MessageHeader(
 Outcome = bool | BaseException
 
 
-@dataclass
 class _Pending:
-    """A message waiting for the intake's next Redis write."""
+    """A message waiting for the intake's next Redis write: its part of the group write."""
 
-    kwargs: dict[str, str]
-    dedupe: str  # its dedupe mark's Redis key
-    entry: str  # its journal entry id
-    done: Callable[[Outcome], None]  # called once, with the write's outcome for this message
+    __slots__ = ("dedupe", "done", "entry", "packed", "payload", "received_at")
+
+    def __init__(
+        self, dedupe: str, received_at: str, entry: str, payload: str,
+        done: Callable[[Outcome], None],
+    ) -> None:  # fmt: skip
+        self.dedupe = dedupe  # its dedupe mark's Redis key
+        self.received_at = received_at  # ISO 8601, as in its task's arguments
+        self.entry = entry  # its journal entry id
+        self.payload = payload  # its journal entry (`journal.encode_message`)
+        # Its three arguments of worker/intake_batch.lua as RESP, packed once.
+        at, entry_bytes, payload_bytes = received_at.encode(), entry.encode(), payload.encode()
+        self.packed = b"$%d\r\n%b\r\n$%d\r\n%b\r\n$%d\r\n%b\r\n" % (
+            len(at), at, len(entry_bytes), entry_bytes, len(payload_bytes), payload_bytes,
+        )  # fmt: skip
+        self.done = done  # called once, with the write's outcome for this message
+
+
+def _pack_arguments(*values: bytes) -> bytes:
+    """Bulk strings of a RESP command (`pack_command`'s without the count), in one format."""
+    return b"".join([b"$%d\r\n%b\r\n" % (len(value), value) for value in values])
 
 
 def _tell(waiting: _Pending, outcome: Outcome) -> None:
@@ -241,15 +257,14 @@ class Intake:
         Needs `batching`. The listener's connections use this directly: no future
         and no task per message.
         """
-        kwargs = self.message_kwargs(raw, header, ack_code, received_at)
-        self._pending.append(
-            _Pending(
-                kwargs,
-                keys.dedupe_redis_key(header.dedupe_key),
-                journal.entry_id(keys.TASK_ANNOTATE, header.dedupe_key),
-                done,
-            )
-        )
+        at = received_at.isoformat()
+        dedupe_key = header.dedupe_key
+        payload = journal.encode_message(
+            keys.TASK_ANNOTATE, binascii.b2a_base64(raw, newline=False).decode("ascii"),
+            header.control_id, dedupe_key, at, ack_code,
+        )  # fmt: skip
+        entry = journal.entry_id(keys.TASK_ANNOTATE, dedupe_key)
+        self._pending.append(_Pending(keys.dedupe_redis_key(dedupe_key), at, entry, payload, done))
         if not self._scheduled and self._in_flight < MAX_WRITES_IN_FLIGHT:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._write_next)  # frames of this turn join
@@ -373,16 +388,23 @@ class Intake:
 
     def _batch_command(self, batch: list[_Pending]) -> bytes:
         """The packed EVALSHA of worker/intake_batch.lua for the batch (`_batch_script`'s)."""
-        script_keys, script_args = self._batch_script(batch)
-        parts = [b"EVALSHA", self._batch_sha, b"%d" % len(script_keys)]
-        parts += [key.encode() for key in script_keys]
-        parts += [arg.encode() if isinstance(arg, str) else b"%d" % arg for arg in script_args]
-        return pack_command(parts)
+        head_keys, head_args = self._batch_head(batch)
+        script_keys = [key.encode() for key in head_keys]
+        script_keys += [waiting.dedupe.encode() for waiting in batch]
+        args = [arg.encode() if isinstance(arg, str) else b"%d" % arg for arg in head_args]
+        count = 3 + len(script_keys) + len(args) + 3 * len(batch)
+        command = [
+            b"*%d\r\n" % count,
+            _pack_arguments(b"EVALSHA", self._batch_sha, b"%d" % len(script_keys), *script_keys),
+            _pack_arguments(*args),
+        ]
+        command += [waiting.packed for waiting in batch]
+        return b"".join(command)
 
-    def _batch_script(self, batch: list[_Pending]) -> tuple[list[str], list[str | int]]:
-        """worker/intake_batch.lua's keys and arguments for a group write of `batch`."""
+    def _batch_head(self, batch: list[_Pending]) -> tuple[list[str], list[str | int]]:
+        """worker/intake_batch.lua's keys and arguments for a group write, before the messages'."""
         batch_id = next_batch_id()
-        queue, task = batch_task(batch_id, batch[0].kwargs["received_at"])
+        queue, task = batch_task(batch_id, batch[0].received_at)
         now = repr(time.time())
         script_keys = [
             queue, keys.JOURNAL_KEY, keys.JOURNAL_SINCE_KEY, keys.INTAKE_OPEN_KEY,
@@ -392,13 +414,14 @@ class Intake:
             self.duplicate_window, now, task, batch_id, self.max_batch, BATCH_LIST_TTL,
             OPEN_BATCH_TTL, keys.BATCH_PREFIX,
         ]  # fmt: skip
+        return script_keys, script_args
+
+    def _batch_script(self, batch: list[_Pending]) -> tuple[list[str], list[str | int]]:
+        """worker/intake_batch.lua's keys and arguments for a group write of `batch`."""
+        script_keys, script_args = self._batch_head(batch)
         for waiting in batch:
             script_keys.append(waiting.dedupe)
-            script_args += [
-                waiting.kwargs["received_at"],
-                waiting.entry,
-                journal.encode(keys.TASK_ANNOTATE, waiting.kwargs),
-            ]
+            script_args += [waiting.received_at, waiting.entry, waiting.payload]
         return script_keys, script_args
 
     async def _write_batch(self, batch: list[_Pending]) -> list[bool]:
@@ -521,6 +544,7 @@ class ListenError(OSError):
 # A connection stops reading while this many of its frames wait for their answer
 # (a sender that pipelines); a sender that waits for each ACK never gets there.
 MAX_WAITING_FRAMES = 16
+_RECEIVED_BYTES = counter_field("radflag_mllp_received_bytes_total")
 
 
 class _Close:
@@ -596,7 +620,7 @@ class _MllpConnection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         listener = self.listener
         self.last_read = self.loop.time()
-        listener.counts.count("radflag_mllp_received_bytes_total", len(data))
+        listener.counts.add(_RECEIVED_BYTES, len(data))
         decoder = self.decoder
         noise_before = decoder.noise_bytes
         try:
@@ -824,6 +848,8 @@ class MllpListener:
         self.buffered = 0
         self._refusing = False
         self.counts = ListenerCounts()  # flushed to Redis by `serve`'s heartbeat
+        # (outcome, message type label, ACK code) -> the two counters a frame adds to
+        self._count_fields: dict[tuple[str, str, str], tuple[str, str]] = {}
 
     async def start(self) -> None:
         """Bind and start accepting; `self.port` is the bound port afterwards."""
@@ -971,12 +997,19 @@ class MllpListener:
         return build_ack(header, code, control_id=_ack_id(), timestamp=received_at)
 
     def _count(self, header: MessageHeader, ack_code: str, outcome: str) -> None:
-        self.counts.count("radflag_mllp_frames_total", outcome=outcome)
-        self.counts.count(
-            "radflag_messages_received_total",
-            message_type=message_type_label(header),
-            ack_code=ack_code,
-        )
+        key = (outcome, message_type_label(header), ack_code)  # bounded: labels, codes
+        fields = self._count_fields.get(key)
+        if fields is None:
+            fields = self._count_fields[key] = (
+                counter_field("radflag_mllp_frames_total", {"outcome": outcome}),
+                counter_field(
+                    "radflag_messages_received_total",
+                    {"message_type": key[1], "ack_code": ack_code},
+                ),
+            )
+        add = self.counts.add
+        for field in fields:
+            add(field)
 
     async def _reject(
         self,

@@ -219,3 +219,37 @@ def test_a_frame_at_the_limit_cut_inside_its_end_block_decodes() -> None:
         assert decoder.feed(stream[size + 2 :]) == [b"p" * size]
     with pytest.raises(FrameTooLarge):
         FrameDecoder(1).feed(encode_frame(b"pp")[:3])
+
+
+def _outcome(decoder: FrameDecoder, data: bytes) -> tuple[object, int, int, int]:
+    """What one `feed` returns or raises, and the decoder's counts after it."""
+    try:
+        result: object = decoder.feed(data)
+    except FrameTooLarge as e:
+        result = ("too large", e.frames, e.head)
+    return result, decoder.pending_bytes, decoder.discarded_bytes, decoder.noise_bytes
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.lists(st.sampled_from([b"MSH|x", b"\x0b", b"\x1c", b"\r", b"\x1c\r", b"\x00", b"a"])),
+    limit=st.integers(min_value=1, max_value=12),
+    then=st.sampled_from([b"", b"\x0bMSH|y\x1c\r", b"\x1c\r", b"\x0b"]),
+)
+def test_a_read_of_one_whole_frame_decodes_as_any_other_read(
+    body: list[bytes], limit: int, then: bytes
+) -> None:
+    """The shortcut for a read that is exactly one frame agrees with the general loop.
+
+    The same bytes go to a decoder that takes the shortcut (one read) and to one that
+    cannot (a first read holding only the start block), then more bytes to both: the
+    same frames, errors and counts.
+    """
+    data = START_BLOCK + b"".join(body) + END_BLOCK
+    whole, split = FrameDecoder(limit), FrameDecoder(limit)
+    shortcut = _outcome(whole, data)
+    first = split.feed(data[:1])
+    general = _outcome(split, data[1:])
+    assert first == []
+    assert shortcut == general
+    assert _outcome(whole, then) == _outcome(split, then)

@@ -100,6 +100,10 @@ def test_messages_arriving_together_are_one_task_naming_each(
     # Each message is in the journal with its own arguments, and marked against resends.
     loaded = journal.load(redis_client, entries)
     assert [base64.b64decode(e.kwargs["raw_b64"]) for e in loaded] == raws
+    # The same arguments a message queued on its own carries (`Intake.message_kwargs`).
+    assert [e.kwargs for e in loaded] == [
+        Intake.message_kwargs(r, parse_header(r), "AA", AT) for r in raws
+    ]
     assert all(redis_client.exists(keys.dedupe_redis_key(k)) for k in dedupe)
     # What operators and the reconciler read of a queued task.
     assert intake_batches.dedupe_keys_of_tasks(redis_client, [queued[0]])[0] == dedupe
@@ -365,3 +369,35 @@ def test_batch_over_its_time_limit_queues_each_message_alone(
     assert [name for name, _ in queued] == [keys.TASK_ANNOTATE] * 3
     assert [kwargs["control_id"] for _, kwargs in queued] == ["T0", "T1", "T2"]
     assert journal.size(redis_client) == 3  # kept until each one's outcome
+
+
+def test_a_group_write_packed_once_is_the_command_of_its_keys_and_arguments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The own connection's EVALSHA (`_batch_command`, each message packed when it arrives)
+    is, byte for byte, redis-py's path's keys and arguments (`_batch_script`) packed whole."""
+    from worker import listener
+    from worker.intake_connection import pack_command
+
+    monkeypatch.setattr(listener, "next_batch_id", lambda: "b-1")
+    monkeypatch.setattr(listener, "batch_task", lambda batch, at: ("q", f"task {batch} {at}"))
+    monkeypatch.setattr(listener.time, "time", lambda: 1767605400.25)
+
+    async def run() -> tuple[bytes, list[bytes]]:
+        client = keys.async_redis_client("redis://127.0.0.1:1/0", timeout=1)  # never connected
+        intake = Intake(client, 60, max_batch=8)
+        raws = _messages(3) + [wrap_oru("Findings:\nNo edema.", control_id='Ä"\\1')]
+        for raw in raws:
+            intake.submit(raw, parse_header(raw), "CA", AT, lambda outcome: None)
+        batch = intake._take()
+        script_keys, script_args = intake._batch_script(batch)
+        parts = [b"EVALSHA", intake._batch_sha, b"%d" % len(script_keys)]
+        parts += [key.encode() for key in script_keys]
+        parts += [a.encode() if isinstance(a, str) else b"%d" % a for a in script_args]
+        command = intake._batch_command(batch)
+        await client.aclose()
+        return command, parts
+
+    command, parts = asyncio.run(run())
+    assert command == pack_command(parts)
+    assert len(parts) == 3 + 5 + 4 + 8 + 3 * 4

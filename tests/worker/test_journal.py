@@ -238,3 +238,26 @@ def test_entry_json_reads_back_as_written(kwargs: dict[str, Any]) -> None:
     entry = journal.encode(keys.TASK_ANNOTATE, kwargs)
     read = journal.decode("id", entry, 1.0)
     assert (read.task, read.kwargs) == (keys.TASK_ANNOTATE, kwargs)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ("TVNIfF4=", "C1", "RIS|GENHOSP|C1", "2026-01-05T09:30:00+00:00", "AA"),
+        ("TVNI", 'quote " back \\ é', "RIS^H|\n|x", "2026-01-05T09:30:00.123456+00:00", "CA"),
+        ("", "", "||", "", ""),
+        ("TVNI", "\u2028\x00\t", "ÄÖÜ|ß|\x7f", "t", "AE"),
+    ],
+)
+def test_a_message_entry_in_one_format_is_the_entry_encode_writes(
+    values: tuple[str, str, str, str, str],
+) -> None:
+    """The listener's one-format entry is, to the character, `encode` of the same arguments."""
+    raw_b64, control_id, dedupe_key, received_at, ack_code = values
+    kwargs = {
+        "raw_b64": raw_b64, "control_id": control_id, "dedupe_key": dedupe_key,
+        "received_at": received_at, "ack_code": ack_code,
+    }  # fmt: skip
+    written = journal.encode_message(keys.TASK_ANNOTATE, *values)
+    assert written == journal.encode(keys.TASK_ANNOTATE, kwargs)
+    assert journal.decode("id", written, 1.0).kwargs == kwargs
