@@ -156,8 +156,8 @@ def _header_from_fields(fields: list[str], d: Delimiters) -> MessageHeader:
     sending_application, sending_facility, receiving_application, receiving_facility = (
         "" if value == null else value for value in fields[2:6]
     )
-    message_type = ("" if fields[8] == null else fields[8]).split(d.repetition, 1)[0]
-    message_type = message_type.split(d.component)
+    type_field = "" if fields[8] == null else fields[8]
+    message_type = type_field.split(d.repetition, 1)[0].split(d.component)
     # Positional, in the dataclass's field order: keywords cost a frozen dataclass twice as much.
     header = MessageHeader(
         d.field,

@@ -386,7 +386,7 @@ def test_a_group_write_packed_once_is_the_command_of_its_keys_and_arguments(
     async def run() -> tuple[bytes, list[bytes]]:
         client = keys.async_redis_client("redis://127.0.0.1:1/0", timeout=1)  # never connected
         intake = Intake(client, 60, max_batch=8)
-        raws = _messages(3) + [wrap_oru("Findings:\nNo edema.", control_id='Ä"\\1')]
+        raws = [*_messages(3), wrap_oru("Findings:\nNo edema.", control_id='Ä"\\1')]
         for raw in raws:
             intake.submit(raw, parse_header(raw), "CA", AT, lambda outcome: None)
         batch = intake._take()
