@@ -84,12 +84,38 @@ def list_item(marker: str) -> re.Pattern[str]:
     return re.compile(rf"^[ \t]*{marker}[ \t]+")
 
 
+# One-word titles this long are still read with one letter missing, extra, wrong or
+# swapped ("Impresion:", "Befudn:"); shorter ones would take ordinary words.
+MISSPELT_TITLE_LENGTH = 7
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _misspellings(titles: dict[str, str]) -> dict[str, frozenset[str]]:
+    """Each long one-word title, and it less one letter -> the sections they stand for.
+
+    Symmetric deletions (`LayoutReader._misspelt_title`): a header with a letter
+    missing is a title less one letter, one with an extra letter less one is a title,
+    one with a wrong or swapped letter less one is a title less one.
+    """
+    by_variant: dict[str, set[str]] = {}
+    for title, section in titles.items():
+        if len(title) < MISSPELT_TITLE_LENGTH - 1 or not title.isalpha():
+            continue
+        for variant in _deletions(title) | {title}:
+            by_variant.setdefault(variant, set()).add(section)
+    return {variant: frozenset(sections) for variant, sections in by_variant.items()}
+
+
 class LayoutReader:
     """Splits report text into lines, sections and sentences for one language."""
 
     def __init__(self, rules: RuleSet) -> None:
         self._title_section = {t: s.name for s in rules.sections for t in s.titles}
         self._longest_title = max((len(t.split()) for t in self._title_section), default=1)
+        self._misspelt = _misspellings(self._title_section)
         marker = rules.list_marker
         self._marker = list_item(marker)
         self._heading = re.compile(
@@ -154,6 +180,15 @@ class LayoutReader:
             or (self._wrap_pattern is not None and self._wrap_pattern.search(last_word) is not None)
         )
 
+    def _misspelt_title(self, head: str) -> str | None:
+        """The section of a long one-word title `head` is one edit from; None if none or two."""
+        if len(head) < MISSPELT_TITLE_LENGTH or not head.isalpha():
+            return None
+        found: set[str] = set(self._misspelt.get(head, ()))
+        for variant in _deletions(head):
+            found.update(self._misspelt.get(variant, ()))
+        return next(iter(found)) if len(found) == 1 else None
+
     def section_of_line(self, line_text: str) -> str | None:
         """The section a header line opens, or None when the line is no header.
 
@@ -181,6 +216,10 @@ class LayoutReader:
             bare, bracket, _ = head.partition(" (")
             if bracket and head.endswith(")") and bare.strip() in self._title_section:
                 return self._title_section[bare.strip()]
+            # "Impresion:", "Beurteilng:": a long one-word title a letter off
+            misspelt = self._misspelt_title(head)
+            if misspelt is not None:
+                return misspelt
         dot = self._dot_title(stripped)
         if dot > 0:
             return self._title_section[stripped[:dot].lower()]
