@@ -389,6 +389,7 @@ def _without_described_signals(
                         # names no place of its own speaks of the signal before it
                         or not _names_a_bone(text, t, targets, layout, reader)
                     )
+                    and not _elsewhere(text, m, t, targets, layout, reader)
                 ),
                 None,
             )
@@ -503,6 +504,27 @@ def _clause_bones(
     """The bones the mention's own clause names."""
     lo, hi = _clause_of(text, match, targets, layout, reader)
     return {h.bone for h in reader.find_bones(text[lo:hi].lower())}
+
+
+def _elsewhere(
+    text: str,
+    signal: Match,
+    named: Match,
+    targets: list[Match],
+    layout: Layout,
+    reader: AnatomyReader,
+) -> bool:
+    """True when the two mentions' clauses name bones, and none the same: two findings.
+
+    "STIR hyperintensity in the calcaneus, consistent with osteomyelitis, and a
+    smaller reactive marrow edema in the adjacent cuboid": the named mention does
+    not characterise the signal.
+    """
+    own = _clause_bones(text, named, targets, layout, reader)
+    if not own:
+        return False
+    at_signal = _clause_bones(text, signal, targets, layout, reader)
+    return bool(at_signal) and at_signal.isdisjoint(own)
 
 
 def _names_a_bone(
