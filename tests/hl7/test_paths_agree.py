@@ -218,6 +218,10 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout119_en.jsonl",
         "heldout119_de.jsonl",
         "heldout120_en.jsonl",
+        "heldout121_en.jsonl",
+        "heldout121_de.jsonl",
+        "heldout122_en.jsonl",
+        "heldout122_de.jsonl",
         "styles_en.jsonl",
     ],
 )

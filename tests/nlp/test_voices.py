@@ -114,6 +114,9 @@ heldout116_de (hand, wrist and shoulder; rheumatology letters); a second wave he
 heldout118_en and heldout118_de (older knees and hips, SONK, transient osteoporosis); a last
 wave heldout119_en, heldout119_de (a mixed MSK day) and heldout120_en (reports from other
 hospitals and countries), scored on the round's final code with no rule changed for it.
+The thirtieth round: heldout121_en and heldout121_de (outside and teleradiology reads,
+addenda, signal-only edema beyond the knee), heldout122_en and heldout122_de (causes in many
+words, the side in the history or the procedure).
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -299,6 +302,10 @@ FLOORS = {
     "heldout119_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.94},
     "heldout119_de.jsonl": {"status_acc": 0.89, "flag_f1": 0.91, "site_f1": 0.85},
     "heldout120_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.94, "site_f1": 0.97},
+    "heldout121_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
+    "heldout121_de.jsonl": {"status_acc": 0.97, "flag_f1": 0.95, "site_f1": 0.92},
+    "heldout122_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.95, "site_f1": 0.91},
+    "heldout122_de.jsonl": {"status_acc": 0.87, "flag_f1": 0.89, "site_f1": 0.90},
 }
 
 
