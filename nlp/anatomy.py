@@ -295,6 +295,29 @@ class AnatomyReader:
         owners = rules.owners
         self._owner_bone = [] if owners is None else _screened(owners.bone)
         self._owner_soft = [] if owners is None else _screened(owners.soft_tissue)
+        self._exam_readers: dict[frozenset[str], AnatomyReader] = {}
+
+    def for_exam(self, joints: frozenset[str], *, sole: bool = False) -> AnatomyReader:
+        """This reader, with the bones.jsonl `in_exams` patterns of an exam of `joints`.
+
+        `sole`: only when that adds one bone (joints a report's text names, which may be
+        a foot's and a hand's). Made once per set of bones it adds ("proximal phalanx" a
+        toe's in a foot MRI).
+        """
+        added = frozenset(b.bone for b in self._rules.bones if b.exam_joints & joints)
+        if not added or (sole and len(added) > 1):
+            return self
+        reader = self._exam_readers.get(added)
+        if reader is None:
+            bones = tuple(
+                dataclasses.replace(b, patterns=b.patterns + b.exam_patterns)
+                if b.bone in added
+                else b
+                for b in self._rules.bones
+            )
+            reader = AnatomyReader(dataclasses.replace(self._rules, bones=bones))
+            self._exam_readers[added] = reader
+        return reader
 
     def laterality_words(
         self, text: str, bone_hits: list[BoneHit] | None = None

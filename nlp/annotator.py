@@ -46,7 +46,19 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     # read anatomy and cues from it, and take mention text from the original.
     unwrapped = doc_text(doc)
     matches: list[Match] = doc._.radflag_matches
-    reader = _anatomy_reader(language)
+    # A foot or hand exam reads its digits' bones ("the fifth proximal phalanx"): the exam
+    # the title block or the procedure names, else the joints the text names when they
+    # point to one such bone (a report wrapped under a "FINDINGS:" header reads the same).
+    plain_reader = _anatomy_reader(language)
+    exam_title = f"{layout.exam_text}\n{procedure or ''}".lower()
+    reader = plain_reader.for_exam(
+        frozenset(joint for joint, rx in rules.exam_joints if rx.search(exam_title))
+    )
+    if reader is plain_reader:
+        lowered = unwrapped.lower()
+        reader = plain_reader.for_exam(
+            frozenset(joint for joint, rx in rules.exam_joints if rx.search(lowered)), sole=True
+        )
     # Where the text near a mention names no side: the side the report's current
     # sentences give that bone elsewhere ("Diagnosen: Osteomyelitis ... Metatarsale-I-
     # Köpfchen links"), then the rest of the report (the history first), then the title
@@ -483,7 +495,7 @@ def _denied_later_in_line(
             if bones is None:
                 bones = _clause_bones(text, signal, targets, layout, reader)
             own = _clause_bones(text, t, targets, layout, reader)
-            if bones & own:
+            if bones & own and not _other_levels(text, signal, t, targets, layout, reader, rules):
                 return t
             sentence = layout.sentences[later]
             if (
@@ -496,6 +508,29 @@ def _denied_later_in_line(
                 # fat suppression and not marrow edema."
                 return t
     return None
+
+
+def _other_levels(
+    text: str,
+    a: Match,
+    b: Match,
+    targets: list[Match],
+    layout: Layout,
+    reader: AnatomyReader,
+    rules: RuleSet,
+) -> bool:
+    """True when both mentions' clauses name spine levels, and none the same.
+
+    "?subtle STIR hyperintensity of the L3 and L4 endplates ... Modic 2 change at
+    L5-S1, no edema there": one bone name, two places.
+    """
+    a_lo, a_hi = _clause_of(text, a, targets, layout, reader)
+    mine = spine_levels(text[a_lo:a_hi], rules.spine_levels)
+    if not mine:
+        return False
+    b_lo, b_hi = _clause_of(text, b, targets, layout, reader)
+    theirs = spine_levels(text[b_lo:b_hi], rules.spine_levels)
+    return bool(theirs) and mine.isdisjoint(theirs)
 
 
 def _clause_bones(

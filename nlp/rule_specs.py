@@ -132,6 +132,11 @@ class BoneSpec:
     # procedure: the posterior elements of a vertebra (a spinous process is midline; a
     # "right foot" in the history is not the side of a pedicle).
     local_side: bool = False
+    # Regexes that name this bone only in an exam of these joints (laterality.json
+    # `exam_joints`, read in the title block and the procedure): "the fifth proximal
+    # phalanx" is a toe's in a forefoot MRI, a finger's in a hand MRI.
+    exam_joints: frozenset[str] = frozenset()
+    exam_patterns: tuple[re.Pattern[str], ...] = ()
     # Words for a part of this bone that name it alone when it is the bone last named
     # before them ("... across the scaphoid waist. Surrounding high STIR signal through
     # the waist and proximal pole"): regexes (lower case).

@@ -240,7 +240,10 @@ def parse_etiology_cue(obj: Any, where: str) -> EtiologyCueSpec:
 def parse_bone(obj: Any, where: str) -> BoneSpec:
     """One line of bones.jsonl."""
     obj = _check_keys(
-        obj, where, {"bone", "joint", "patterns"}, {"midline", "joint_sides", "local_side", "parts"}
+        obj,
+        where,
+        {"bone", "joint", "patterns"},
+        {"midline", "joint_sides", "local_side", "parts", "in_exams"},
     )
     patterns = obj["patterns"]
     if not isinstance(patterns, list) or not patterns:
@@ -266,6 +269,13 @@ def parse_bone(obj: Any, where: str) -> BoneSpec:
     parts = obj.get("parts", [])
     if not isinstance(parts, list):
         raise RuleFileError(f"{where}: parts must be a list of regexes")
+    in_exams = _check_keys(obj.get("in_exams", {"joints": [], "patterns": []}), where,
+                           {"joints", "patterns"}, set())  # fmt: skip
+    joints, exam_patterns = in_exams["joints"], in_exams["patterns"]
+    if not isinstance(joints, list) or not all(isinstance(j, str) and j for j in joints):
+        raise RuleFileError(f"{where}: in_exams.joints must be a list of exam_joints names")
+    if not isinstance(exam_patterns, list) or bool(joints) != bool(exam_patterns):
+        raise RuleFileError(f"{where}: in_exams needs joints and patterns together")
     return BoneSpec(
         bone=_choice(obj["bone"], BONES, where, "bone"),
         joint=_str(obj["joint"], where, "joint"),
@@ -274,6 +284,8 @@ def parse_bone(obj: Any, where: str) -> BoneSpec:
         joint_sides=tuple(joint_sides),
         local_side=local_side,
         parts=tuple(_regex(p, where, "parts[]") for p in parts),
+        exam_joints=frozenset(joints),
+        exam_patterns=tuple(_regex(p, where, "in_exams.patterns[]") for p in exam_patterns),
     )
 
 
@@ -624,7 +636,10 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         ),
         etiology_scopes=scopes,
         etiology_drop_statuses=drop,
-        bones=tuple(parse_bone(o, w) for w, o in read_jsonl(root, language, "bones.jsonl")),
+        bones=_bones_in_exams(
+            tuple(parse_bone(o, w) for w, o in read_jsonl(root, language, "bones.jsonl")),
+            frozenset(joint for joint, _ in exam_joints),
+        ),
         laterality=tuple(laterality),
         laterality_attach_max_chars=_int(lat, "attach_max_chars", "laterality.json"),
         severity=tuple(severity),
@@ -671,6 +686,18 @@ def read_ruleset(language: str, root: Traversable | None = None) -> RuleSet:
         side_other_finding=_optional_regex(lat, "other_finding", "laterality.json"),
         exam_joints=exam_joints,
     )
+
+
+def _bones_in_exams(bones: tuple[BoneSpec, ...], joints: frozenset[str]) -> tuple[BoneSpec, ...]:
+    """`bones`, once each `in_exams.joints` is known to laterality.json `exam_joints`."""
+    for bone in bones:
+        unknown = bone.exam_joints - joints
+        if unknown:
+            raise RuleFileError(
+                f"bones.jsonl: {bone.bone}: in_exams.joints {sorted(unknown)} are not"
+                " laterality.json exam_joints"
+            )
+    return bones
 
 
 def _parse_normal_bones(where: str, obj: object) -> NormalBones | None:

@@ -174,3 +174,21 @@ def test_english_word_list_patterns_stay_phrases() -> None:
 def _has_regex(token: dict[str, object]) -> bool:
     value = token.get("LOWER")
     return isinstance(value, dict) and "REGEX" in value
+
+
+def test_a_bone_named_only_in_an_unknown_exam_is_rejected(tmp_path: Path) -> None:
+    """bones.jsonl `in_exams.joints` must be laterality.json `exam_joints` names."""
+    root = _copy_rules(tmp_path)
+    path = root / "en" / "bones.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["in_exams"] = {"joints": ["elbowknee"], "patterns": ["\\bwidget\\b"]}
+    lines[0] = json.dumps(first)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match="elbowknee"):
+        read_ruleset("en", root)
+    first["in_exams"] = {"joints": ["knee"], "patterns": []}
+    lines[0] = json.dumps(first)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(RuleFileError, match="in_exams"):
+        read_ruleset("en", root)
