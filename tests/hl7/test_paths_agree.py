@@ -222,6 +222,8 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout121_de.jsonl",
         "heldout122_en.jsonl",
         "heldout122_de.jsonl",
+        "heldout123_en.jsonl",
+        "heldout123_de.jsonl",
         "styles_en.jsonl",
     ],
 )

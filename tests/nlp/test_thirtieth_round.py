@@ -210,3 +210,119 @@ def test_a_reason_after_would_be_sensible_is_hypothetical() -> None:
         " mitunter erst später zeigt."
     )
     assert annotate(text, language="de").bme == "absent"
+
+
+# -- the last wave's classes ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("title", "place", "bone"),
+    [
+        ("MRI RIGHT FOREFOOT", "the base of the fourth proximal phalanx", "toe_phalanx"),
+        ("MRI RIGHT HAND", "the base of the fourth proximal phalanx", "finger_phalanx"),
+        ("MRI RIGHT FOOT", "the middle phalanx", "toe_phalanx"),
+    ],
+)
+def test_a_phalanx_without_its_digit_is_the_exams(title: str, place: str, bone: str) -> None:
+    text = f"{title}\nFindings: Marrow edema in {place}."
+    assert annotation_sites(annotate(text)) == {(bone, "right")}
+
+
+def test_a_phalanx_without_its_digit_or_an_exam_names_no_bone() -> None:
+    text = "MRI RIGHT KNEE\nFindings: Marrow edema in the fourth proximal phalanx."
+    assert annotation_sites(annotate(text)) == set()
+
+
+@pytest.mark.parametrize(
+    ("procedure", "bone"),
+    [("MRT Vorfuß rechts nativ", "toe_phalanx"), ("MRT Hand rechts", "finger_phalanx")],
+)
+def test_a_german_phalanx_by_digit_number_is_the_exams(procedure: str, bone: str) -> None:
+    text = "Befund: Knochenmarködem an der Basis der Grundphalanx D III rechts."
+    annotation = annotate(text, procedure=procedure, language="de")
+    assert annotation_sites(annotation) == {(bone, "right")}
+
+
+def test_a_cause_naming_a_phalanx_by_the_exam_relates_to_its_edema() -> None:
+    text = (
+        "MRI LEFT FOREFOOT\nFindings: Low T1 and high STIR signal in the base of the fourth"
+        " proximal phalanx.\nImpression: Osteomyelitis of the fourth metatarsal head and the"
+        " base of the fourth proximal phalanx."
+    )
+    assert annotate(text).etiology == ("infection",)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The apparent edema in the greater trochanter is artefact from poor fat suppression.",
+        "The edema in the greater trochanter is due to artifact.",
+    ],
+)
+def test_an_edema_that_is_artefact_is_denied(sentence: str) -> None:
+    text = f"Findings: Tendinosis of the gluteus medius.\nAddendum: {sentence}"
+    assert annotate(text).bme == "absent"
+
+
+def test_an_edema_that_may_be_artefact_stays_possible() -> None:
+    text = "Findings: Edema in the greater trochanter, which may be artifact."
+    assert annotate(text).bme == "possible"
+
+
+def test_comma_with_ends_a_denial() -> None:
+    text = "Impression: Kienböck disease without collapse, with marrow edema throughout the lunate."
+    annotation = annotate(text)
+    assert annotation.bme == "present"
+    assert annotation.etiology == ("osteonecrosis",)
+
+
+@pytest.mark.parametrize("side", ["L", "lt"])
+def test_a_short_side_before_the_greater_trochanter(side: str) -> None:
+    text = f"MRI BOTH HIPS\nFindings: Bone marrow edema {side} greater trochanter."
+    assert annotation_sites(annotate(text)) == {("greater_trochanter", "left")}
+
+
+def test_a_denial_at_another_spine_level_leaves_the_signal() -> None:
+    text = (
+        "Findings: L2 inferior and L3 superior endplates: ?subtle STIR hyperintensity. Facet"
+        " arthropathy at L5-S1, no edema there."
+    )
+    annotation = annotate(text)
+    assert annotation.bme == "possible"
+    assert annotation_sites(annotation) == {("vertebral_body", None)}
+
+
+def test_a_level_with_a_side_before_the_pars_is_no_vertebral_body() -> None:
+    text = "Findings: L4 right pars interarticularis: high signal on STIR and T2 fat-sat."
+    assert annotation_sites(annotate(text)) == {("posterior_elements", "right")}
+
+
+def test_an_order_placed_for_one_side_and_the_other_scanned() -> None:
+    text = (
+        "Hx: R knee twisting injury. Order was placed as left; right knee scanned per the"
+        " clinical details.\nFindings: Bone bruise of the lateral femoral condyle."
+    )
+    annotation = annotate(text, procedure="MRI KNEE LEFT WO CONTRAST")
+    assert annotation_sites(annotation) == {("lateral_femoral_condyle", "right")}
+
+
+def test_neither_reaches_back_over_a_long_list() -> None:
+    text = (
+        "Impression: Normal hip. Transient osteoporosis, which causes diffuse bone marrow"
+        " edema of the femoral head and neck, and femoral neck stress fracture were both"
+        " considered; neither is present."
+    )
+    assert annotate(text).bme == "absent"
+
+
+def test_without_an_exam_title_the_joint_the_text_names_decides() -> None:
+    text = "Findings: Jammed left ring finger. Marrow edema in the middle phalanx base."
+    assert annotation_sites(annotate(text)) == {("finger_phalanx", "left")}
+
+
+def test_a_text_naming_hands_and_feet_leaves_a_bare_phalanx_unread() -> None:
+    text = (
+        "History: Psoriatic arthritis of the hands and feet.\n"
+        "Findings: Marrow edema in the middle phalanx base."
+    )
+    assert annotation_sites(annotate(text)) == set()
