@@ -182,7 +182,12 @@ class BoneFinder:
     required literal is not in the text (see `required_literal`).
     """
 
-    def __init__(self, bones: tuple[BoneSpec, ...]) -> None:
+    def __init__(
+        self, bones: tuple[BoneSpec, ...], preferred: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    ) -> None:
+        # (bone, regex) run on every text, winning a tie with another bone's word of the
+        # same span: an exam's reading of an ambiguous word (`AnatomyReader.for_exam`)
+        self._preferred = [(literal_first(rx), bone) for bone, rx in preferred]
         self._patterns = [
             (literal_first(rx), spec.bone, required_literal(rx.pattern))
             for spec in bones
@@ -217,7 +222,13 @@ class BoneFinder:
         candidates = list(self._always)
         for key in [key for key in self._keys if key in text]:
             candidates.extend(self._by_key[key])
-        hits = [
+        preferred = [
+            BoneHit(bone, m.start(), m.end())
+            for rx, bone in self._preferred
+            for m in rx.finditer(text)
+            if m.end() > m.start()
+        ]
+        hits = preferred + [
             BoneHit(bone, m.start(), m.end())
             for rx, bone in candidates
             for m in rx.finditer(text)
@@ -238,6 +249,7 @@ class BoneFinder:
         if len(hits) < 2:
             return hits
         kept: list[BoneHit] = []
+        # sorted() is stable: of two words of one span, the preferred one comes first
         for hit in sorted(hits, key=lambda h: (h.start - h.end, h.start)):
             if all(hit.end <= k.start or hit.start >= k.end for k in kept):
                 kept.append(hit)
@@ -300,22 +312,22 @@ class AnatomyReader:
     def for_exam(self, joints: frozenset[str], *, sole: bool = False) -> AnatomyReader:
         """This reader, with the bones.jsonl `in_exams` patterns of an exam of `joints`.
 
-        `sole`: only when that adds one bone (joints a report's text names, which may be
-        a foot's and a hand's). Made once per set of bones it adds ("proximal phalanx" a
-        toe's in a foot MRI).
+        `sole`: only when the bones that adds are of one region (bones.jsonl `joint`): the
+        joints a report's text names may be a foot's and a hand's. Made once per set of
+        bones it adds ("proximal phalanx" a toe's in a foot MRI).
         """
-        added = frozenset(b.bone for b in self._rules.bones if b.exam_joints & joints)
-        if not added or (sole and len(added) > 1):
+        wanted = [b for b in self._rules.bones if b.exam_joints & joints]
+        if not wanted or (sole and len({b.joint for b in wanted}) > 1):
             return self
+        added = frozenset(b.bone for b in wanted)
         reader = self._exam_readers.get(added)
         if reader is None:
-            bones = tuple(
-                dataclasses.replace(b, patterns=b.patterns + b.exam_patterns)
-                if b.bone in added
-                else b
-                for b in self._rules.bones
-            )
-            reader = AnatomyReader(dataclasses.replace(self._rules, bones=bones))
+            reader = AnatomyReader(self._rules)
+            reader.find_bones = BoneFinder(
+                self._rules.bones,
+                tuple((b.bone, rx) for b in self._rules.bones if b.bone in added
+                      for rx in b.exam_patterns),
+            )  # fmt: skip
             self._exam_readers[added] = reader
         return reader
 

@@ -326,3 +326,13 @@ def test_a_text_naming_hands_and_feet_leaves_a_bare_phalanx_unread() -> None:
         "Findings: Marrow edema in the middle phalanx base."
     )
     assert annotation_sites(annotate(text)) == set()
+
+
+@pytest.mark.parametrize(
+    ("procedure", "bone"),
+    [("MRT Rückfuß links", "navicular"), ("MRT Handgelenk links", "scaphoid"), (None, "scaphoid")],
+)
+def test_kahnbein_is_the_exams(procedure: str | None, bone: str) -> None:
+    text = "Befund: Flächiges Knochenmarködem im Kahnbein links."
+    annotation = annotate(text, procedure=procedure, language="de")
+    assert annotation_sites(annotation) == {(bone, "left")}
