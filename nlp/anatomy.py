@@ -308,6 +308,17 @@ class AnatomyReader:
         self._owner_bone = [] if owners is None else _screened(owners.bone)
         self._owner_soft = [] if owners is None else _screened(owners.soft_tissue)
         self._exam_readers: dict[frozenset[str], AnatomyReader] = {}
+        # A word each bones.jsonl `in_exams` pattern needs (None: the regex itself decides)
+        self._exam_words = [
+            (required_literal(rx.pattern), rx) for b in rules.bones for rx in b.exam_patterns
+        ]
+
+    def may_name_exam_bones(self, text: str) -> bool:
+        """Whether `text` (lower case) may hold a word read only by the exam (`for_exam`)."""
+        return any(
+            word in text if word is not None else rx.search(text) is not None
+            for word, rx in self._exam_words
+        )
 
     def for_exam(self, joints: frozenset[str], *, sole: bool = False) -> AnatomyReader:
         """This reader, with the bones.jsonl `in_exams` patterns of an exam of `joints`.

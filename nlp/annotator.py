@@ -49,16 +49,18 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
     # A foot or hand exam reads its digits' bones ("the fifth proximal phalanx"): the exam
     # the title block or the procedure names, else the joints the text names when they
     # point to one such bone (a report wrapped under a "FINDINGS:" header reads the same).
-    plain_reader = _anatomy_reader(language)
-    exam_title = f"{layout.exam_text}\n{procedure or ''}".lower()
-    reader = plain_reader.for_exam(
-        frozenset(joint for joint, rx in rules.exam_joints if rx.search(exam_title))
-    )
-    if reader is plain_reader:
-        lowered = unwrapped.lower()
+    reader = plain_reader = _anatomy_reader(language)
+    lowered = unwrapped.lower()
+    if plain_reader.may_name_exam_bones(lowered):
+        exam_title = f"{layout.exam_text}\n{procedure or ''}".lower()
         reader = plain_reader.for_exam(
-            frozenset(joint for joint, rx in rules.exam_joints if rx.search(lowered)), sole=True
+            frozenset(joint for joint, rx in rules.exam_joints if rx.search(exam_title))
         )
+        if reader is plain_reader:
+            reader = plain_reader.for_exam(
+                frozenset(joint for joint, rx in rules.exam_joints if rx.search(lowered)),
+                sole=True,
+            )
     # Where the text near a mention names no side: the side the report's current
     # sentences give that bone elsewhere ("Diagnosen: Osteomyelitis ... Metatarsale-I-
     # Köpfchen links"), then the rest of the report (the history first), then the title
