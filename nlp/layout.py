@@ -94,19 +94,35 @@ def _deletions(word: str) -> set[str]:
 
 
 def _misspellings(titles: dict[str, str]) -> dict[str, frozenset[str]]:
-    """Each long one-word title, and it less one letter -> the sections they stand for.
+    """Each long one-word title, and it less one letter -> the titles they come from.
 
-    Symmetric deletions (`LayoutReader._misspelt_title`): a header with a letter
-    missing is a title less one letter, one with an extra letter less one is a title,
-    one with a wrong or swapped letter less one is a title less one.
+    Symmetric deletions find the candidates (`LayoutReader._misspelt_title`), which
+    `_one_edit` then checks: a header with a letter missing is a title less one letter,
+    one with an extra letter less one is a title, one with a wrong or swapped letter
+    less one is a title less one.
     """
     by_variant: dict[str, set[str]] = {}
-    for title, section in titles.items():
+    for title in titles:
         if len(title) < MISSPELT_TITLE_LENGTH - 1 or not title.isalpha():
             continue
         for variant in _deletions(title) | {title}:
-            by_variant.setdefault(variant, set()).add(section)
-    return {variant: frozenset(sections) for variant, sections in by_variant.items()}
+            by_variant.setdefault(variant, set()).add(title)
+    return {variant: frozenset(found) for variant, found in by_variant.items()}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """`a` is `b` with one letter missing, extra or wrong, or two neighbours swapped."""
+    if len(a) == len(b):
+        wrong = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(wrong) == 1 or (
+            len(wrong) == 2 and wrong[1] == wrong[0] + 1 and a[wrong[0]] == b[wrong[1]]
+            and a[wrong[1]] == b[wrong[0]]
+        )  # fmt: skip
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    if len(long) - len(short) != 1:
+        return False
+    i = next((k for k in range(len(short)) if short[k] != long[k]), len(short))
+    return short[i:] == long[i + 1 :]
 
 
 class LayoutReader:
@@ -184,9 +200,10 @@ class LayoutReader:
         """The section of a long one-word title `head` is one edit from; None if none or two."""
         if len(head) < MISSPELT_TITLE_LENGTH or not head.isalpha():
             return None
-        found: set[str] = set(self._misspelt.get(head, ()))
+        candidates: set[str] = set(self._misspelt.get(head, ()))
         for variant in _deletions(head):
-            found.update(self._misspelt.get(variant, ()))
+            candidates.update(self._misspelt.get(variant, ()))
+        found = {self._title_section[t] for t in candidates if _one_edit(head, t)}
         return next(iter(found)) if len(found) == 1 else None
 
     def section_of_line(self, line_text: str) -> str | None:

@@ -37,7 +37,8 @@ def test_a_long_title_one_letter_off_opens_its_section(
 
 
 @pytest.mark.parametrize(
-    "line", ["Patient: 40 years.", "Sagittal: T1.", "Impressive: no.", "Befun: x"]
+    "line",
+    ["Patient: 40 years.", "Sagittal: T1.", "Impressive: no.", "Befun: x", "Omparisonx: none."],
 )
 def test_other_words_and_short_titles_stay_text(line: str) -> None:
     reader = LayoutReader(load_ruleset("en" if line[0] != "B" else "de"))
