@@ -152,22 +152,17 @@ def _header_from_fields(fields: list[str], d: Delimiters) -> MessageHeader:
     """The header from MSH split on its field separator (index n-1 is MSH-n)."""
     if len(fields) < _MSH_FIELDS:
         fields = fields + [""] * (_MSH_FIELDS - len(fields))
-    null = _HL7_NULL
-    sending_application, sending_facility, receiving_application, receiving_facility = (
-        "" if value == null else value for value in fields[2:6]
-    )
-    type_field = "" if fields[8] == null else fields[8]
-    message_type = type_field.split(d.repetition, 1)[0].split(d.component)
+    message_type = _field(fields, 9).split(d.repetition, 1)[0].split(d.component)
     # Positional, in the dataclass's field order: keywords cost a frozen dataclass twice as much.
     header = MessageHeader(
         d.field,
         d.encoding_characters,
         # HD fields are kept whole (namespace^universal id^type, inbound delimiters)
         # so the ACK can swap them back exactly.
-        sending_application,
-        sending_facility,
-        receiving_application,
-        receiving_facility,
+        _field(fields, 3),  # sending_application
+        _field(fields, 4),  # sending_facility
+        _field(fields, 5),  # receiving_application
+        _field(fields, 6),  # receiving_facility
         unescape(message_type[0], d).strip().upper(),  # message_type
         unescape(message_type[1], d).strip().upper() if len(message_type) > 1 else "",  # trigger
         _first(fields[9], d),  # control_id
