@@ -37,9 +37,12 @@ ReplyError = hiredis.ReplyError
 
 def pack_command(parts: list[bytes]) -> bytes:
     """One RESP command (an array of bulk strings), as Redis reads it."""
-    out = [b"*%d\r\n" % len(parts)]
-    out += [b"$%d\r\n%b\r\n" % (len(part), part) for part in parts]
-    return b"".join(out)
+    return b"*%d\r\n" % len(parts) + pack_bulk(parts)
+
+
+def pack_bulk(values: list[bytes] | tuple[bytes, ...]) -> bytes:
+    """`values` as RESP bulk strings: a command's parts without its count (`pack_command`)."""
+    return b"".join([b"$%d\r\n%b\r\n" % (len(value), value) for value in values])
 
 
 async def pool_connection(client: aioredis.Redis) -> Any:
