@@ -491,6 +491,10 @@ class AnatomyReader:
             landmarks = [h for h in chosen if self._after_beside(segment, h.start)]
             if landmarks and len(landmarks) < len(chosen):
                 chosen = [h for h in chosen if h not in landmarks]
+        if len(chosen) > 1:
+            chosen = _levels_of_posterior_elements(
+                segment, chosen, start - lo, self._rules.spine_levels
+            )
         sides = self.laterality_words(segment, hits)
         # "LEFT KNEE: ... less extensive than on the right": the side a comparison is made
         # with is not the finding's, unless the other side is said right before the
@@ -1152,6 +1156,33 @@ def merge_sides(a: str | None, b: str | None) -> str | None:
     if b is None:
         return a
     return "bilateral"
+
+
+def _levels_of_posterior_elements(
+    segment: str, chosen: list[BoneHit], mention: int, levels: re.Pattern[str] | None
+) -> list[BoneHit]:
+    """The hits without vertebral bodies that are only the level of posterior elements.
+
+    "At L5 there is increased STIR signal in the pars interarticularis and adjoining
+    pedicle", "Auf Höhe LWK 5 beidseits in der Pars interarticularis ... hyperintenses
+    Signal": a level that opens the clause, before the mention (at `mention`) and the
+    posterior elements, says where they are, not that the vertebral body is edematous.
+    A body named as such ("the L5 vertebral body and both pedicles") stays, and so does a
+    level after the mention ("edema extends through the remainder of L1 and into the
+    right pedicle").
+    """
+    if levels is None:
+        return chosen
+    elements = [h.start for h in chosen if h.bone == "posterior_elements"]
+    bodies = [h for h in chosen if h.bone == "vertebral_body"]
+    if not elements or not bodies:
+        return chosen
+    first = min(mention, *elements)
+    if not all(
+        h.end <= first and levels.fullmatch(segment[h.start : h.end].strip()) for h in bodies
+    ):
+        return chosen
+    return [h for h in chosen if h.bone != "vertebral_body"]
 
 
 def spine_levels(sentence: str, pattern: re.Pattern[str] | None) -> set[str]:

@@ -145,6 +145,7 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         if r.bone_sides or not rules.targets[m.rule].requires_bone
     ]
     kept = _explained_by_summary(kept, unwrapped, cues, layout, rules)
+    kept = _withdrawn_by_later_denial(kept, unwrapped, layout, rules)
     records = _carried_forward(_hedged_by_summary(kept, cues, layout, rules), exams)
     return build_annotation(
         records,
@@ -152,6 +153,74 @@ def annotate(text: str, procedure: str | None = None, language: str | None = Non
         _site_cues(unwrapped, records, cues, layout, rules, reader, standing, exams.story),
         _denied_by_summary(cues, layout, rules),
     )
+
+
+def _withdrawn_by_later_denial(
+    kept: list[tuple[MentionRecord, Match]], text: str, layout: Layout, rules: RuleSet
+) -> list[tuple[MentionRecord, Match]]:
+    """Uncertain or signal-only mentions a later plain denial in their section takes back.
+
+    "... war ein fragliches diskretes Ödem im Os lunatum erwähnt. Nach ... handelt es sich
+    um ein Suszeptibilitätsartefakt; ein Knochenmarködem liegt nicht vor.", "Die
+    beschriebene STIR-hyperintense Signalanhebung im distalen Femur entspricht ... einem
+    Enchondrom; ein Knochenmarködem liegt nicht vor.": a denial of any edema that opens
+    its sentence or ";" part (a few words at most before it), names no bone, is not of
+    the rest only ("no edema elsewhere") and is said of no other side, and stands in a
+    sentence (or a ";" part) after every affirmed mention of its section, is the
+    section's last word on them when none of them names the edema as present in words
+    (each is a signal description or a possible edema).
+    """
+    out = list(kept)
+    for section in {r.section for r, _ in kept if r.current}:
+        mine = [(i, r, m) for i, (r, m) in enumerate(kept) if r.current and r.section == section]
+        affirmed = [(i, r, m) for i, r, m in mine if r.mention.status in AFFIRMED]
+        if not affirmed or not all(
+            r.mention.status == "possible" or rules.targets[m.rule].signal for _, r, m in affirmed
+        ):
+            continue
+        last_end = max(r.mention.end for _, r, _ in affirmed)
+        signals_only = all(rules.targets[m.rule].signal for _, _, m in affirmed)
+        last = layout.sentence_index(last_end - 1)
+        sides = {side for _, r, _ in affirmed for _, side in r.bone_sides}
+        if not any(
+            r.mention.status == "negated"
+            and not r.bone_sides
+            and not r.elsewhere
+            and (
+                layout.sentence_index(r.mention.start) > last
+                # in a ";" part of the same sentence, only after signal descriptions:
+                # "Fragliches diskretes Knochenmarködem ...; ein eindeutiges
+                # Bone-bruise-Muster besteht nicht" keeps the edema possible
+                or (
+                    signals_only
+                    and r.mention.start > last_end
+                    and ";" in text[last_end : r.mention.start]
+                )
+            )
+            and (r.mention.laterality in (None, "bilateral") or sides <= {r.mention.laterality})
+            and _opens_its_part(text, layout, r.mention.start)
+            for _, r, _ in mine
+        ):
+            continue
+        for i, r, m in affirmed:
+            out[i] = (
+                dataclasses.replace(r, mention=dataclasses.replace(r.mention, status="negated")),
+                m,
+            )
+    return out
+
+
+# How many words may stand before a denial that opens its sentence or ";" part ("There
+# is no", "ein", "kein Anhalt für ein").
+_OPENING_WORDS = 4
+
+
+def _opens_its_part(text: str, layout: Layout, start: int) -> bool:
+    """True if at most a few words stand between the sentence's (or ";" part's) start
+    and `start`."""
+    sentence = layout.sentences[layout.sentence_index(start)]
+    before = text[sentence.start : start]
+    return len(before[before.rfind(";") + 1 :].split()) <= _OPENING_WORDS
 
 
 def _denied_by_summary(cues: list[Match], layout: Layout, rules: RuleSet) -> frozenset[str]:
@@ -234,6 +303,11 @@ def _hedged_by_summary(
     records = [r for r, _ in kept]
     present = [(r, m) for r, m in kept if r.current and r.mention.status == "present"]
     if not present or not all(rules.targets[m.rule].signal for _, m in present):
+        return records
+    if any(r.section in rules.summaries for r, _ in present):
+        # "IMP: 1. MFC subchondral T2 bright/T1 dark signal w/ low signal line.
+        # ?subchondral insufficiency fx.": the summary states the signal itself as a
+        # finding; only its cause is uncertain
         return records
     statuses = {
         c.status

@@ -130,6 +130,7 @@ class LayoutReader:
 
     def __init__(self, rules: RuleSet) -> None:
         self._title_section = {t: s.name for s in rules.sections for t in s.titles}
+        self._own_line_titles = rules.own_line_titles
         self._longest_title = max((len(t.split()) for t in self._title_section), default=1)
         self._misspelt = _misspellings(self._title_section)
         marker = rules.list_marker
@@ -237,6 +238,8 @@ class LayoutReader:
             misspelt = self._misspelt_title(head)
             if misspelt is not None:
                 return misspelt
+        if head in self._own_line_titles and not stripped[len(head) :].strip(" \t:-"):
+            return self._own_line_titles[head]  # "IMP:" alone over its list
         dot = self._dot_title(stripped)
         if dot > 0:
             return self._title_section[stripped[:dot].lower()]

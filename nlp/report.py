@@ -135,6 +135,16 @@ def _speaks_of_other_bones(
     shared = affirmed & denied
     if not shared:
         return True
+    # "R 3rd MT healed, no residual edema." beside the left 2nd metatarsal's edema: a
+    # bone denied on one side only is another bone than the same term on the other side
+    if all(
+        _other_side_only(
+            {side for r in denying for b, side in r.bone_sides if b == bone},
+            {side for r in affirming for b, side in r.bone_sides if b == bone},
+        )
+        for bone in shared
+    ):
+        return True
     if not shared <= _LEVELLED:
         return False
     denied_levels = _levels(denying, rules)
@@ -142,6 +152,12 @@ def _speaks_of_other_bones(
         [r for r in affirming if {b for b, _ in r.bone_sides} & shared], rules
     )
     return bool(denied_levels and affirmed_levels) and not denied_levels & affirmed_levels
+
+
+def _other_side_only(denied: set[str | None], affirmed: set[str | None]) -> bool:
+    """True when a bone is denied on one side and affirmed only on the other."""
+    one_side = {"left", "right"}
+    return denied <= one_side and affirmed <= one_side and not denied & affirmed
 
 
 # Contract bones whose mentions are told apart by the spine levels their sentences name.

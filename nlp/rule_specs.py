@@ -8,7 +8,7 @@ every language.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nlp.errors import RuleFileError as RuleFileError  # re-exported for the loaders
@@ -465,6 +465,10 @@ class RuleSet:
     # note ("Dx: diabetic foot osteomyelitis", "Imp: active sacroiliitis"): a cause such a
     # line names without a bone relates to every site, as a summary section's does.
     summary_labels: frozenset[str] = frozenset()
+    # sections.json "own_line_titles": title -> section, for titles that open their section
+    # only alone on their line ("IMP:" over a numbered list), not as a line's label ("Imp:
+    # ACL tear ..." in a terse note, which stays a summary label).
+    own_line_titles: dict[str, str] = field(default_factory=dict)
     # sections.json "service_title": a first line that names a service, meeting or unit
     # ("Sports Injury MDT - case 4", "Klinik für Unfallchirurgie"), not a case's diagnosis.
     service_title: re.Pattern[str] | None = None

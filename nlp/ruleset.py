@@ -300,6 +300,7 @@ class _SectionFields(TypedDict):
     exam_heading: re.Pattern[str] | None
     findings_paragraph: re.Pattern[str] | None
     summary_labels: frozenset[str]
+    own_line_titles: dict[str, str]
     service_title: re.Pattern[str] | None
     exam_sentence: re.Pattern[str] | None
     title_qualifier: re.Pattern[str] | None
@@ -317,6 +318,7 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
             "exam_heading",
             "findings_paragraph",
             "summary_labels",
+            "own_line_titles",
             "service_title",
             "exam_sentence",
             "title_qualifier",
@@ -352,6 +354,13 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
     if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels):
         raise RuleFileError(f"{where}: summary_labels must be a list of strings")
     summary_labels = frozenset(x.lower() for x in labels)
+    own_line = obj.get("own_line_titles", {})
+    if not isinstance(own_line, dict) or not all(isinstance(t, str) and t for t in own_line):
+        raise RuleFileError(f"{where}: own_line_titles must be an object of title -> section")
+    own_line_titles = {
+        title.lower(): _choice(name, names, where, "own_line_titles value")
+        for title, name in own_line.items()
+    }
     return {
         "sections": tuple(specs),
         "section_output": dict(output),
@@ -361,6 +370,7 @@ def _parse_sections(where: str, obj: Any) -> _SectionFields:
         "exam_heading": exam_heading,
         "findings_paragraph": _optional_regex(obj, "findings_paragraph", where),
         "summary_labels": summary_labels,
+        "own_line_titles": own_line_titles,
         "service_title": _optional_regex(obj, "service_title", where),
         "exam_sentence": _optional_regex(obj, "exam_sentence", where),
         "title_qualifier": _optional_regex(obj, "title_qualifier", where),
