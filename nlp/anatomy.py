@@ -606,6 +606,12 @@ class AnatomyReader:
             for found in rx.finditer(segment):
                 if any(h.start < found.end() and found.start() < h.end for h in out):
                     continue  # "the scaphoid waist" itself
+                if any(
+                    0 <= h.start - found.end() <= _PART_OF_GAP
+                    and not _PUNCTUATION.search(segment[found.end() : h.start])
+                    for h in hits
+                ):
+                    continue  # "im proximalen Pol des Os capitatum": the part of that bone
                 named = self._named_before(text, lo + found.start())
                 if named and named[-1].bone == bone:
                     out.append(BoneHit(bone, found.start(), found.end()))
@@ -1156,6 +1162,11 @@ def merge_sides(a: str | None, b: str | None) -> str | None:
     if b is None:
         return a
     return "bilateral"
+
+
+# Most characters between a part word and the bone it is of ("pole of the", "Pol des").
+_PART_OF_GAP = 8
+_PUNCTUATION = re.compile(r"[,.;:()]")
 
 
 def _levels_of_posterior_elements(

@@ -1267,6 +1267,10 @@ def _record(
             )
             if opener is not None:
                 borrowed = reader.on_side(borrowed, opener)
+            elif block is not None and earlier.line != sentence.line:
+                # "Rechts: ... epiphysär ... STIR hyperintens.\nLinks: ... ebenfalls eine
+                # schmale, STIR-hyperintense Zone": the bone before, on this block's side
+                borrowed = reader.on_side(borrowed, block)
             anatomy = dataclasses.replace(borrowed, severity=anatomy.severity)
     sides = {side for _, side in anatomy.bones}
     laterality = None

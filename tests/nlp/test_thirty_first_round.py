@@ -231,3 +231,58 @@ def test_a_later_plain_denial_takes_back_a_signal_or_a_possible_edema(
 )
 def test_other_denials_leave_the_edema(text: str, language: str, status: str) -> None:
     assert annotate(text, language=language).bme == status
+
+
+# -- German side labels, a part of another bone, the epiphysis, a knee's epicondyle ----------
+
+
+def test_a_german_side_label_gives_the_line_its_side() -> None:
+    text = (
+        "Befund:\nRechts: Die distale Radiusepiphysenfuge ist verbreitert. Metaphysär und"
+        " epiphysär STIR-hyperintenses Signal im Markraum.\n"
+        "Links: Fuge regelrecht, metaphysär jedoch ebenfalls eine schmale, STIR-hyperintense"
+        " Zone im Markraum."
+    )
+    assert annotation_sites(annotate(text, language="de")) == {("distal_radius", "bilateral")}
+
+
+def test_a_bare_side_after_a_german_body_part() -> None:
+    text = "MRT vorfuß li, 15-j. läuferin.\nBefund: Knochenmarködem im Os cuboideum."
+    assert annotation_sites(annotate(text, language="de")) == {("cuboid", "left")}
+
+
+def test_a_part_word_of_another_named_bone_is_that_bones() -> None:
+    text = (
+        "Befund: Das Ödem im Kahnbein ist zurückgebildet. Neu ist ein Knochenmarködem im"
+        " proximalen Pol des Os capitatum."
+    )
+    assert annotation_sites(annotate(text, language="de")) == {("capitate", None)}
+
+
+@pytest.mark.parametrize(
+    ("text", "language", "bone"),
+    [
+        (
+            "Befund: Rechte Humeruskopfepiphyse abgeflacht. Knochenmarködem der Epiphyse.",
+            "de",
+            "humeral_head",
+        ),
+        (
+            "Findings: The right distal radial epiphysis is widened. Marrow edema fills the"
+            " epiphysis.",
+            "en",
+            "distal_radius",
+        ),
+    ],
+)
+def test_the_epiphysis_is_the_bone_last_named(text: str, language: str, bone: str) -> None:
+    assert annotation_sites(annotate(text, language=language)) == {(bone, "right")}
+
+
+@pytest.mark.parametrize(
+    ("procedure", "bone"),
+    [("MRI RIGHT KNEE", "distal_femur"), ("MRI RIGHT ELBOW", "distal_humerus")],
+)
+def test_an_epicondyle_is_the_exams_bone(procedure: str, bone: str) -> None:
+    annotation = annotate("Findings: Marrow edema in the lateral epicondyle.", procedure=procedure)
+    assert annotation_sites(annotation) == {(bone, "right")}
