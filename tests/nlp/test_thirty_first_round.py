@@ -286,3 +286,19 @@ def test_the_epiphysis_is_the_bone_last_named(text: str, language: str, bone: st
 def test_an_epicondyle_is_the_exams_bone(procedure: str, bone: str) -> None:
     annotation = annotate("Findings: Marrow edema in the lateral epicondyle.", procedure=procedure)
     assert annotation_sites(annotation) == {(bone, "right")}
+
+
+def test_a_side_letter_before_a_long_bones_metaphysis() -> None:
+    text = "Findings:\n- L distal tibial metaphysis: new metaphyseal STIR hyperintensity."
+    assert annotation_sites(annotate(text)) == {("distal_tibia", "left")}
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("Findings: R distal femoral metaphysis: previously edematous, now normal.", "absent"),
+        ("Findings: The distal femur, previously normal, is now edematous.", "present"),
+    ],
+)
+def test_previously_right_before_the_edema_is_the_past(text: str, status: str) -> None:
+    assert annotate(text).bme == status
