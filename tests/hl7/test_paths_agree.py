@@ -224,6 +224,12 @@ def summary(annotation: Any) -> tuple[Any, ...]:
         "heldout122_de.jsonl",
         "heldout123_en.jsonl",
         "heldout123_de.jsonl",
+        "heldout124_en.jsonl",
+        "heldout124_de.jsonl",
+        "heldout125_en.jsonl",
+        "heldout125_de.jsonl",
+        "heldout126_en.jsonl",
+        "heldout126_de.jsonl",
         "styles_en.jsonl",
     ],
 )

@@ -118,7 +118,12 @@ The thirtieth round: heldout121_en and heldout121_de (outside and teleradiology 
 addenda, signal-only edema beyond the knee), heldout122_en and heldout122_de (causes in many
 words, the side in the history or the procedure); a last wave heldout123_en and heldout123_de
 (a mixed MSK list as a blind set would have it), scored on the round's rules before its own
-fixes.
+fixes. The thirty-first round: heldout124_en and heldout124_de (children, adolescents and
+athletes: growth plates, apophyses, red marrow, stress injuries), heldout125_en and
+heldout125_de (impressions that refine the findings, comparisons with earlier MRIs,
+whole-body STIR, both sides in one exam); a last wave heldout126_en and heldout126_de (a
+mixed MSK list with teaching cases), scored on the round's final code with no rule changed
+for it.
 Their first-sight scores are in README.md and VOICES.md; these floors keep
 what the rules reached.
 """
@@ -310,6 +315,12 @@ FLOORS = {
     "heldout122_de.jsonl": {"status_acc": 0.87, "flag_f1": 0.89, "site_f1": 0.91},
     "heldout123_en.jsonl": {"status_acc": 0.92, "flag_f1": 0.92, "site_f1": 0.93},
     "heldout123_de.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.93},
+    "heldout124_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.97},
+    "heldout124_de.jsonl": {"status_acc": 0.92, "flag_f1": 0.93, "site_f1": 0.95},
+    "heldout125_en.jsonl": {"status_acc": 0.94, "flag_f1": 0.96, "site_f1": 0.96},
+    "heldout125_de.jsonl": {"status_acc": 0.89, "flag_f1": 0.86, "site_f1": 0.89},
+    "heldout126_en.jsonl": {"status_acc": 0.97, "flag_f1": 0.97, "site_f1": 0.95},
+    "heldout126_de.jsonl": {"status_acc": 0.97, "flag_f1": 0.95, "site_f1": 0.88},
 }
 
 
