@@ -128,6 +128,24 @@ def test_json_rule_file_with_unknown_key_is_rejected(tmp_path: Path) -> None:
         read_ruleset("en", root)
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"imp": "verdict"}, "own_line_titles value"),
+        (["imp"], "own_line_titles must be an object"),
+    ],
+)
+def test_bad_own_line_titles_are_rejected(tmp_path: Path, value: object, message: str) -> None:
+    """sections.json own_line_titles maps titles to known sections."""
+    root = _copy_rules(tmp_path)
+    path = root / "en" / "sections.json"
+    obj = json.loads(path.read_text(encoding="utf-8"))
+    obj["own_line_titles"] = value
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    with pytest.raises(RuleFileError, match=message):
+        read_ruleset("en", root)
+
+
 def test_missing_rule_file_and_bad_json_are_reported(tmp_path: Path) -> None:
     """A missing file or a line that is not JSON names the file (and line)."""
     root = _copy_rules(tmp_path)
