@@ -186,19 +186,8 @@ def _withdrawn_by_later_denial(
             r.mention.status == "negated"
             and not r.bone_sides
             and not r.elsewhere
-            and (
-                layout.sentence_index(r.mention.start) > last
-                # in a ";" part of the same sentence, only after signal descriptions:
-                # "Fragliches diskretes Knochenmarködem ...; ein eindeutiges
-                # Bone-bruise-Muster besteht nicht" keeps the edema possible
-                or (
-                    signals_only
-                    and r.mention.start > last_end
-                    and ";" in text[last_end : r.mention.start]
-                )
-            )
             and (r.mention.laterality in (None, "bilateral") or sides <= {r.mention.laterality})
-            and _opens_its_part(text, layout, r.mention.start)
+            and _later_plain_denial(text, layout, r.mention.start, last, last_end, signals_only)
             for _, r, _ in mine
         ):
             continue
@@ -215,12 +204,19 @@ def _withdrawn_by_later_denial(
 _OPENING_WORDS = 4
 
 
-def _opens_its_part(text: str, layout: Layout, start: int) -> bool:
-    """True if at most a few words stand between the sentence's (or ";" part's) start
-    and `start`."""
-    sentence = layout.sentences[layout.sentence_index(start)]
-    before = text[sentence.start : start]
-    return len(before[before.rfind(";") + 1 :].split()) <= _OPENING_WORDS
+def _later_plain_denial(
+    text: str, layout: Layout, start: int, last: int, last_end: int, signals_only: bool
+) -> bool:
+    """Whether a denial at `start` opens its sentence or ";" part (at most a few words
+    before it) and comes after the last affirmed mention (ending at `last_end`, in
+    sentence `last`): in a later sentence, or in a later ";" part of that one when the
+    mentions are all signal descriptions ("Fragliches diskretes Knochenmarködem ...; ein
+    eindeutiges Bone-bruise-Muster besteht nicht" keeps the edema possible)."""
+    index = layout.sentence_index(start)
+    part_start, _ = _semicolon_part(text, layout.sentences[index], start)
+    if len(text[part_start:start].split()) > _OPENING_WORDS:
+        return False
+    return index > last or (signals_only and part_start > last_end)
 
 
 def _denied_by_summary(cues: list[Match], layout: Layout, rules: RuleSet) -> frozenset[str]:
