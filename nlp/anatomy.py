@@ -276,13 +276,16 @@ _SPREAD_LEAD = re.compile(r"^[\s,]*(?:(?:which|that|die|das|der|welche[sr]?)\s+)
 class AnatomyReader:
     """Reads bones, laterality and severity around mentions, for one language."""
 
-    def __init__(self, rules: RuleSet) -> None:
+    def __init__(
+        self, rules: RuleSet, preferred: tuple[tuple[str, re.Pattern[str]], ...] = ()
+    ) -> None:
+        """`preferred`: (bone, regex) an exam reads first (`for_exam`, `BoneFinder`)."""
         self._rules = rules
         self._midline = {b.bone for b in rules.bones if b.midline}
         self.joint_of = {b.bone: b.joint for b in rules.bones}
         # bones.jsonl `local_side`: a side only from the text near them
         self.local_side = frozenset(b.bone for b in rules.bones if b.local_side)
-        self.find_bones = BoneFinder(rules.bones)
+        self.find_bones = BoneFinder(rules.bones, preferred)
         self._breaks = guarded(rules.clause_breaks)
         # ConText's CLAUSE_BREAK words ("with", "showing") join a finding to its
         # edema; when bones follow the mention, bones before such a word belong
@@ -333,12 +336,9 @@ class AnatomyReader:
         added = frozenset(b.bone for b in wanted)
         reader = self._exam_readers.get(added)
         if reader is None:
-            reader = AnatomyReader(self._rules)
-            reader.find_bones = BoneFinder(
-                self._rules.bones,
-                tuple((b.bone, rx) for b in self._rules.bones if b.bone in added
-                      for rx in b.exam_patterns),
-            )  # fmt: skip
+            reader = AnatomyReader(
+                self._rules, tuple((b.bone, rx) for b in wanted for rx in b.exam_patterns)
+            )
             self._exam_readers[added] = reader
         return reader
 
